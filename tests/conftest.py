@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny configs, a tiny tokenizer, a tiny (untrained) Pretrained model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from transformer import Pretrained, Tokenizer, Transformer, TransformerConfig
+
+SENTENCES = [
+    "The house is old.",
+    "The cat sleeps on the warm mat.",
+    "I live in a small village near the river.",
+    "Das Haus ist alt.",
+    "Die Katze schläft auf der warmen Matte.",
+    "Ich wohne in einem kleinen Dorf am Fluss.",
+    "Where is the station? It is over there.",
+    "Wo ist der Bahnhof? Er ist dort drüben.",
+]
+
+
+def tiny_config(**overrides) -> TransformerConfig:
+    base = {
+        "src_vocab_size": 64, "tgt_vocab_size": 64, "d_model": 32, "n_heads": 4, "n_encoder_layers": 2, "n_decoder_layers": 2,
+        "d_ff": 64, "dropout": 0.0, "max_len": 64,
+    }  # fmt: skip
+    base.update(overrides)
+    return TransformerConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tmp_path_factory) -> Tokenizer:
+    tmp = tmp_path_factory.mktemp("sp")
+    text = tmp / "text.txt"
+    text.write_text("\n".join(SENTENCES * 20) + "\n", encoding="utf-8")
+    return Tokenizer.train([text], tmp / "sp", vocab_size=300, model_type="bpe")
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tokenizer) -> Pretrained:
+    torch.manual_seed(0)
+    cfg = tiny_config(src_vocab_size=tokenizer.vocab_size, tgt_vocab_size=tokenizer.vocab_size)
+    return Pretrained(model=Transformer(cfg).eval(), tokenizer=tokenizer, name="tiny")

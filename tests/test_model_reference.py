@@ -1,0 +1,95 @@
+"""The whole model against torch.nn.Transformer with copied weights (plus our embeddings and projection)."""
+
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import tiny_config
+from transformer import Transformer
+from transformer.attention import MultiHeadAttention
+
+
+def copy_attention(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
+    ref.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
+    ref.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
+    ref.out_proj.weight.copy_(ours.w_o.weight)
+    ref.out_proj.bias.copy_(ours.w_o.bias)
+
+
+def copy_linear_norm(pairs):
+    for ours, ref in pairs:
+        ref.weight.copy_(ours.weight)
+        ref.bias.copy_(ours.bias)
+
+
+def reference_for(model: Transformer) -> nn.Transformer:
+    cfg = model.config
+    ref = nn.Transformer(
+        d_model=cfg.d_model, nhead=cfg.n_heads, num_encoder_layers=cfg.n_encoder_layers,
+        num_decoder_layers=cfg.n_decoder_layers, dim_feedforward=cfg.d_ff, dropout=0.0, batch_first=True,
+        norm_first=cfg.norm == "pre", layer_norm_eps=cfg.layer_norm_eps,
+    )  # fmt: skip
+    with torch.no_grad():
+        for ours, theirs in zip(model.encoder.layers, ref.encoder.layers, strict=False):
+            copy_attention(ours.self_attn, theirs.self_attn)
+            copy_linear_norm([(ours.ff.linear1, theirs.linear1), (ours.ff.linear2, theirs.linear2),
+                              (ours.norm1, theirs.norm1), (ours.norm2, theirs.norm2)])  # fmt: skip
+        for ours, theirs in zip(model.decoder.layers, ref.decoder.layers, strict=False):
+            copy_attention(ours.self_attn, theirs.self_attn)
+            copy_attention(ours.cross_attn, theirs.multihead_attn)
+            copy_linear_norm([(ours.ff.linear1, theirs.linear1), (ours.ff.linear2, theirs.linear2),
+                              (ours.norm1, theirs.norm1), (ours.norm2, theirs.norm2), (ours.norm3, theirs.norm3)])  # fmt: skip
+        if cfg.norm == "pre":
+            copy_linear_norm([(model.encoder.norm, ref.encoder.norm), (model.decoder.norm, ref.decoder.norm)])
+        else:  # the paper's post-norm stack has no final LayerNorm; nn.Transformer always adds one
+            ref.encoder.norm = None
+            ref.decoder.norm = None
+    return ref.eval()
+
+
+def reference_logits(model: Transformer, ref: nn.Transformer, src, tgt):
+    pad = model.config.pad_id
+    T = tgt.shape[1]
+    out = ref(
+        model.encoder.embed(src), model.decoder.embed(tgt),
+        tgt_mask=torch.ones(T, T, dtype=torch.bool).triu(1),  # torch: True = may NOT attend
+        src_key_padding_mask=src == pad, tgt_key_padding_mask=tgt == pad, memory_key_padding_mask=src == pad,
+    )  # fmt: skip
+    return model.generator(out)
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_model_matches_nn_transformer(norm, padded):
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(norm=norm, tie_embeddings=False)).eval()
+    ref = reference_for(model)
+    src = torch.randint(4, 64, (3, 11))
+    tgt = torch.randint(4, 64, (3, 8))
+    if padded:
+        src[0, 7:] = 0
+        tgt[1, 5:] = 0
+    with torch.no_grad():
+        ours = model(src, tgt)
+        theirs = reference_logits(model, ref, src, tgt)
+    real = tgt != 0  # nn.Transformer's fast path leaves padded rows undefined; compare real positions
+    torch.testing.assert_close(ours[real], theirs[real], atol=1e-5, rtol=1e-5)
+
+
+def test_tied_embeddings_share_one_matrix():
+    model = Transformer(tiny_config(tie_embeddings=True))
+    assert model.encoder.embed.token.weight is model.decoder.embed.token.weight
+    assert model.generator.weight is model.encoder.embed.token.weight
+    untied = Transformer(tiny_config(tie_embeddings=False))
+    assert untied.generator.weight is not untied.decoder.embed.token.weight
+    assert model.num_parameters() < untied.num_parameters()
+
+
+def test_dropout_is_active_in_training_only():
+    torch.manual_seed(0)
+    model = Transformer(tiny_config(dropout=0.3))
+    src, tgt = torch.randint(4, 64, (2, 6)), torch.randint(4, 64, (2, 5))
+    model.train()
+    assert not torch.allclose(model(src, tgt), model(src, tgt))
+    model.eval()
+    torch.testing.assert_close(model(src, tgt), model(src, tgt))

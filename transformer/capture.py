@@ -1,0 +1,103 @@
+"""Capture: forward hooks on the model's hook points, for one call, by one thread.
+
+In the style of TransformerLens: hook points are named identity modules, hooks are named by
+their `named_modules()` path, and a context manager removes every hook in `finally:`, so no
+hook outlives the call, even one that raised.
+
+Hooks are global state on a shared module: while one thread captures, another thread's
+forward through the same model also passes the hook. Each hook therefore acts only for the
+thread that registered it; other threads' calls pass through untouched (and get their own
+results). A hook may also *change* what passes through it by returning a new tensor:
+`ablate_heads` uses that to switch attention heads off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
+
+# attention kinds -> (stack, attention module name)
+ATTENTION_KINDS = {
+    "encoder": ("encoder", "self_attn"),
+    "decoder": ("decoder", "self_attn"),
+    "cross": ("decoder", "cross_attn"),
+}
+
+
+def count_hooks(model: nn.Module) -> int:
+    """How many forward (pre-)hooks are registered anywhere in the model."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def attention_path(kind: str, layer: int) -> str:
+    """Module path of one attention block, e.g. ("cross", 1) -> "decoder.layers.1.cross_attn"."""
+    stack, name = ATTENTION_KINDS[kind]
+    return f"{stack}.layers.{layer}.{name}"
+
+
+def _this_thread_only(fn: HookFn) -> HookFn:
+    owner = threading.get_ident()
+
+    def hook(module, inputs, output):
+        if threading.get_ident() != owner:
+            return None
+        return fn(module, inputs, output)
+
+    return hook
+
+
+@contextmanager
+def hooks(model: nn.Module, fwd_hooks: Iterable[tuple[str, HookFn]]) -> Iterator[None]:
+    """Register `(module path, hook)` pairs for the duration of the block, for this thread only.
+
+    A hook is called as hook(module, inputs, output); returning a tensor replaces the output.
+    """
+    handles = []
+    try:
+        for path, fn in fwd_hooks:
+            handles.append(model.get_submodule(path).register_forward_hook(_this_thread_only(fn)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def record(model: nn.Module, paths: Iterable[str]) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Record the outputs of the named modules: {path: [output of each call, detached]}."""
+    store: dict[str, list[torch.Tensor]] = {}
+
+    def recorder(path: str) -> HookFn:
+        def fn(module, inputs, output):
+            store.setdefault(path, []).append(output.detach())
+
+        return fn
+
+    with hooks(model, [(p, recorder(p)) for p in paths]):
+        yield store
+
+
+def ablate_heads(heads: dict[tuple[str, int], Iterable[int]]) -> list[tuple[str, HookFn]]:
+    """Hooks that zero the output of the given heads, {(kind, layer): [head, ...]} -> [(path, hook)].
+
+    Zeroing hook_z (B, H, T_q, d_head) removes a head's contribution before W_O, as if it were cut out.
+    """
+    result = []
+    for (kind, layer), head_list in heads.items():
+        idx = sorted({int(h) for h in head_list})
+        if not idx:
+            continue
+
+        def zero(module, inputs, z, idx=idx):
+            z = z.clone()
+            z[:, idx] = 0.0
+            return z
+
+        result.append((attention_path(kind, layer) + ".hook_z", zero))
+    return result

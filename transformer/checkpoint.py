@@ -1,0 +1,191 @@
+"""Checkpoints: a directory of plain files, never a pickle.
+
+    config.json         TransformerConfig
+    model.safetensors   weights (tied matrices stored once)
+    tokenizer.model     the sentencepiece model
+    metadata.json       free-form: data, steps, metrics, how to rebuild
+
+A directory is written next to its destination and renamed into place, so a reader (or a
+run killed mid-write) sees either the old checkpoint or the new one, never half of one.
+Loading validates every file and raises one `CheckpointError` saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ConfigError, TransformerConfig
+from .model import Transformer
+from .tokenizer import Tokenizer, TokenizerError
+
+CONFIG, WEIGHTS, TOKENIZER, METADATA = "config.json", "model.safetensors", "tokenizer.model", "metadata.json"
+REQUIRED = (CONFIG, WEIGHTS, TOKENIZER)
+PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, and torch.save's zip container
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message says which file and why."""
+
+
+def _unique_state(model: Transformer) -> dict[str, torch.Tensor]:
+    """state_dict with each shared (tied) tensor kept once, under its first name."""
+    seen, out = set(), {}
+    for name, tensor in model.state_dict().items():
+        if tensor.data_ptr() in seen:
+            continue
+        seen.add(tensor.data_ptr())
+        out[name] = tensor.detach().cpu().contiguous()
+    return out
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic_dir(dest: Path, write) -> Path:
+    """Call write(tmp_dir) to fill a fresh sibling directory, then swap it into `dest`."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        fsync_dir(tmp)
+        old = None
+        if dest.exists():
+            old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+            os.replace(dest, old)
+        os.replace(tmp, dest)
+        fsync_dir(dest.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def write_model_files(
+    directory: Path, model: Transformer, tokenizer: Tokenizer, metadata: dict | None
+) -> None:
+    directory = Path(directory)
+    (directory / CONFIG).write_text(model.config.to_json())
+    save_file(_unique_state(model), str(directory / WEIGHTS), metadata={"format": "pt"})
+    tokenizer.save(directory / TOKENIZER)
+    (directory / METADATA).write_text(json.dumps(metadata or {}, indent=2, ensure_ascii=False) + "\n")
+
+
+def save_model(directory, model: Transformer, tokenizer: Tokenizer, metadata: dict | None = None) -> Path:
+    """Write a model directory atomically."""
+    return write_atomic_dir(Path(directory), lambda tmp: write_model_files(tmp, model, tokenizer, metadata))
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{what} is missing: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{what} {path} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{what} {path} must hold a JSON object")
+    return data
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file, refusing pickles and naming truncation or corruption."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except FileNotFoundError:
+        raise CheckpointError(f"weights file is missing: {path}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read weights {path}: {e.strerror}") from None
+    if head.startswith(PICKLE_MAGIC):
+        raise CheckpointError(
+            f"{path} is a pickle (torch.save / .pt) file; only safetensors weights are loaded, "
+            "because unpickling can run arbitrary code"
+        )
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(
+            f"{path} is not a complete safetensors file (truncated or corrupt: {e})"
+        ) from None
+
+
+def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
+    """Match a weights dict against the model's parameters; fill tied names; raise on any mismatch."""
+    expected = model.state_dict()
+    by_ptr: dict[int, str] = {}
+    aliases: dict[str, str] = {}
+    for name, tensor in expected.items():
+        first = by_ptr.setdefault(tensor.data_ptr(), name)
+        if first != name:
+            aliases[name] = first
+    unexpected = sorted(set(state) - set(expected))
+    missing = sorted(n for n in expected if n not in state and aliases.get(n) not in state)
+    wrong = [
+        f"{n}: file {tuple(state[n].shape)} vs config {tuple(expected[n].shape)}"
+        for n in expected
+        if n in state and state[n].shape != expected[n].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensor(s), e.g. {', '.join(unexpected[:3])}")
+    if wrong:
+        problems.append(f"{len(wrong)} shape mismatch(es), e.g. {'; '.join(wrong[:3])}")
+    if problems:
+        raise CheckpointError(f"weights in {source} do not match config.json: " + "; ".join(problems))
+    full = dict(state)
+    for name, first in aliases.items():
+        full.setdefault(name, state[first])
+    return full
+
+
+def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Transformer, Tokenizer, dict]:
+    """Load (model in eval mode, tokenizer, metadata) from a checkpoint directory."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise CheckpointError(f"no checkpoint at {directory}")
+    if not directory.is_dir():
+        raise CheckpointError(
+            f"{directory} is a file; a checkpoint is a directory holding {', '.join(REQUIRED)}"
+        )
+    absent = [f for f in REQUIRED if not (directory / f).is_file()]
+    if absent:
+        raise CheckpointError(f"checkpoint {directory} lacks {', '.join(absent)}")
+    try:
+        config = TransformerConfig.from_dict(read_json(directory / CONFIG, "config"))
+    except ConfigError as e:
+        raise CheckpointError(f"{directory / CONFIG}: {e}") from None
+    try:
+        tokenizer = Tokenizer.load(directory / TOKENIZER)
+    except TokenizerError as e:
+        raise CheckpointError(f"{directory / TOKENIZER}: {e}") from None
+    if tokenizer.vocab_size != config.src_vocab_size or tokenizer.vocab_size != config.tgt_vocab_size:
+        raise CheckpointError(
+            f"tokenizer has {tokenizer.vocab_size} pieces but config says "
+            f"src {config.src_vocab_size} / tgt {config.tgt_vocab_size}"
+        )
+    model = Transformer(config)
+    state = check_state(model, load_weights(directory / WEIGHTS), directory / WEIGHTS)
+    model.load_state_dict(state)
+    metadata = read_json(directory / METADATA, "metadata") if (directory / METADATA).exists() else {}
+    return model.to(map_location).eval(), tokenizer, metadata

@@ -1,0 +1,104 @@
+"""Input embeddings and positional encoding (paper §3.4 and §3.5).
+
+The model sees `token embedding × √d_model + positional encoding`, then dropout.
+Each stage passes through a named identity module (a *hook point*) so capture can
+record it, and an intervention can change it, without a special code path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import TransformerConfig
+
+
+def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(...).  # (max_len, d_model)"""
+    position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)  # (max_len, 1)
+    # 10000^(-2i/d) for each even dimension 2i; float64 so the table matches the formula to the last bit of float32
+    inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float64) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(max_len, d_model, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(position * inv_freq)
+    table[:, 1::2] = torch.cos(position * inv_freq[: d_model // 2])
+    return table.float()
+
+
+class TokenEmbedding(nn.Module):
+    """Lookup table scaled by √d_model (§3.4) so it is not drowned by the positional encoding."""
+
+    def __init__(self, vocab_size: int, d_model: int, pad_id: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
+        nn.init.normal_(self.weight, mean=0.0, std=d_model**-0.5)
+        self.scale = math.sqrt(d_model)
+        self.pad_id = pad_id
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) int -> (B, T, d_model)"""
+        return nn.functional.embedding(ids, self.weight) * self.scale
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Fixed sinusoids (§3.5); a buffer, not a parameter, so it is never trained."""
+
+    def __init__(self, max_len: int, d_model: int):
+        super().__init__()
+        self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
+
+    def forward(self, length: int, offset: int = 0) -> torch.Tensor:
+        """-> (1, length, d_model) for positions offset .. offset+length-1"""
+        return self.table[offset : offset + length].unsqueeze(0)
+
+
+class LearnedPositionalEncoding(nn.Module):
+    """One trained vector per position (the paper's §3.5 alternative, "nearly identical results")."""
+
+    def __init__(self, max_len: int, d_model: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+
+    def forward(self, length: int, offset: int = 0) -> torch.Tensor:
+        return self.table[offset : offset + length].unsqueeze(0)
+
+
+class InputEmbedding(nn.Module):
+    """Token embedding × √d_model + positional encoding, then dropout.
+
+    Hook points, each (B, T, d_model): `hook_token` (scaled token embedding),
+    `hook_position` (the positional encoding rows used), `hook_input` (their sum, before dropout).
+    """
+
+    def __init__(self, config: TransformerConfig, vocab_size: int, token: TokenEmbedding | None = None):
+        super().__init__()
+        self.token = token if token is not None else TokenEmbedding(vocab_size, config.d_model, config.pad_id)
+        pe_cls = (
+            SinusoidalPositionalEncoding if config.positional == "sinusoidal" else LearnedPositionalEncoding
+        )
+        self.position = pe_cls(config.max_len, config.d_model)
+        self.max_len = config.max_len
+        self.dropout = nn.Dropout(config.dropout)
+        self.hook_token = nn.Identity()
+        self.hook_position = nn.Identity()
+        self.hook_input = nn.Identity()
+
+    def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """(B, T) int -> (B, T, d_model); `offset` is the first position (for incremental decoding)."""
+        length = ids.shape[1]
+        if offset + length > self.max_len:
+            raise ValueError(f"sequence of {offset + length} positions exceeds max_len={self.max_len}")
+        tok = self.token(ids)
+        pe = self.position(length, offset)
+        if (
+            self.hook_token._forward_hooks
+            or self.hook_position._forward_hooks
+            or self.hook_input._forward_hooks
+        ):
+            tok = self.hook_token(tok)
+            pe = self.hook_position(pe.expand_as(tok))
+            x = self.hook_input(tok + pe)
+        else:
+            x = tok + pe
+        return self.dropout(x)

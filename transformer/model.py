@@ -1,0 +1,144 @@
+"""The full encoder–decoder Transformer (paper §3, Figure 1).
+
+    src ids ─ InputEmbedding ─ N × EncoderLayer ─────────────── memory
+    tgt ids ─ InputEmbedding ─ N × DecoderLayer(memory) ─ Linear ─ softmax
+
+`encode` and `decode` are split as in the Annotated Transformer so decoding can run the
+encoder once and the decoder one position at a time (with a KV cache, see decoding.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import causal_mask, padding_mask
+from .config import TransformerConfig
+from .embeddings import InputEmbedding, TokenEmbedding
+from .layers import DecoderLayer, EncoderLayer
+
+
+class Encoder(nn.Module):
+    """Input embedding and a stack of encoder layers (+ a final LayerNorm when pre-norm)."""
+
+    def __init__(self, config: TransformerConfig, token: TokenEmbedding | None = None):
+        super().__init__()
+        self.embed = InputEmbedding(config, config.src_vocab_size, token)
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
+
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """src: (B, S) ids -> memory (B, S, d_model)"""
+        x = self.embed(src)
+        for layer in self.layers:
+            x = layer(x, src_mask)
+        return x if self.norm is None else self.norm(x)
+
+
+class Decoder(nn.Module):
+    """Input embedding and a stack of decoder layers (+ a final LayerNorm when pre-norm)."""
+
+    def __init__(self, config: TransformerConfig, token: TokenEmbedding | None = None):
+        super().__init__()
+        self.embed = InputEmbedding(config, config.tgt_vocab_size, token)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.n_decoder_layers))
+        self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
+
+    def forward(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        src_mask: torch.Tensor | None = None,
+        cache: list[dict] | None = None,
+        offset: int = 0,
+    ) -> torch.Tensor:
+        """tgt: (B, T) ids at positions offset..offset+T-1 -> (B, T, d_model)"""
+        x = self.embed(tgt, offset)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory, tgt_mask, src_mask, None if cache is None else cache[i])
+        return x if self.norm is None else self.norm(x)
+
+
+class Transformer(nn.Module):
+    """Encoder–decoder Transformer. `forward(src, tgt)` returns next-token logits (B, T, tgt_vocab).
+
+    Hook point `hook_logits` (B, T, V): the pre-softmax scores of the output projection.
+    """
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        shared = (
+            TokenEmbedding(config.src_vocab_size, config.d_model, config.pad_id)
+            if config.tie_embeddings
+            else None
+        )
+        self.encoder = Encoder(config, shared)
+        self.decoder = Decoder(config, shared)
+        self.generator = nn.Linear(config.d_model, config.tgt_vocab_size)
+        if config.tie_embeddings:
+            self.generator.weight = (
+                shared.weight
+            )  # §3.4: the pre-softmax projection shares the embedding matrix
+        nn.init.zeros_(self.generator.bias)
+        self.hook_logits = nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self):
+        # Xavier for every matrix except embeddings (normal, std d_model^-0.5, set in TokenEmbedding)
+        embeddings = {id(m.weight) for m in self.modules() if isinstance(m, TokenEmbedding)}
+        for name, p in self.named_parameters():
+            if p.dim() > 1 and id(p) not in embeddings and "position" not in name:
+                nn.init.xavier_uniform_(p)
+
+    # -- masks -------------------------------------------------------------------------------
+    def src_mask(self, src: torch.Tensor) -> torch.Tensor | None:
+        """(B, 1, 1, S) padding mask, or None when nothing is padded (lets the fused kernel skip masking)."""
+        if (src == self.config.pad_id).any():
+            return padding_mask(src, self.config.pad_id)
+        return None
+
+    def tgt_mask(self, tgt: torch.Tensor) -> torch.Tensor:
+        """(B|1, 1, T, T): causal, and no attention to padded target positions."""
+        mask = causal_mask(tgt.shape[1], tgt.device)
+        if (tgt == self.config.pad_id).any():
+            mask = mask & padding_mask(tgt, self.config.pad_id)
+        return mask
+
+    # -- the three stages --------------------------------------------------------------------
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, S) ids -> memory (B, S, d_model)"""
+        return self.encoder(src, src_mask)
+
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
+        cache: list[dict] | None = None,
+        offset: int = 0,
+    ) -> torch.Tensor:
+        """(B, T) ids -> decoder output (B, T, d_model). With a cache, tgt holds only the new positions."""
+        if tgt_mask is None and cache is None:
+            tgt_mask = self.tgt_mask(tgt)
+        return self.decoder(tgt, memory, tgt_mask, src_mask, cache, offset)
+
+    def project(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_model) -> logits (B, T, V); softmax of these is the output distribution."""
+        logits = self.generator(h)
+        return self.hook_logits(logits) if self.hook_logits._forward_hooks else logits
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """src (B, S), tgt (B, T) decoder input ids (starting with bos) -> logits (B, T, V)"""
+        src_mask = self.src_mask(src)
+        memory = self.encode(src, src_mask)
+        return self.project(self.decode(tgt, memory, src_mask))
+
+    def new_cache(self) -> list[dict]:
+        """An empty KV cache: one {"self": {}, "cross": {}} per decoder layer."""
+        return [{"self": {}, "cross": {}} for _ in range(self.config.n_decoder_layers)]
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,147 @@
+"""`load_pretrained`: a model with its tokenizer, ready to translate and to be traced.
+
+m = load_pretrained()                      # the shipped default (assets/DEFAULT names it)
+m.translate("The house is old.")          # -> str
+t = m.trace("The house is old.")          # greedy-decode, then capture one teacher-forced pass
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import decoding
+from .capture import HookFn
+from .checkpoint import CheckpointError, load_model
+from .model import Transformer
+from .tokenizer import Tokenizer
+from .trace import Trace, capture_trace
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+LATEST = "LATEST"  # in a training run's output directory: the name of the newest checkpoint
+
+
+def default_model_dir() -> Path:
+    """The model the app and `load_pretrained()` use when none is named: assets/<name in assets/DEFAULT>."""
+    name = (ASSETS / "DEFAULT").read_text().strip()
+    return ASSETS / name
+
+
+def available_models() -> dict[str, Path]:
+    """Every model directory shipped in assets/, by name."""
+    if not ASSETS.is_dir():
+        return {}
+    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").is_file()}
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """A model directory, a training run directory (its LATEST checkpoint), or a name in assets/."""
+    if path is None:
+        return default_model_dir()
+    path = Path(path)
+    if not path.exists() and (ASSETS / path).is_dir() and len(path.parts) == 1:
+        path = ASSETS / path
+    if (path / LATEST).is_file():
+        name = (path / LATEST).read_text().strip()
+        if not name or "/" in name or name.startswith("."):
+            raise CheckpointError(f"{path / LATEST} does not name a checkpoint: {name!r}")
+        path = path / "checkpoints" / name
+    return path
+
+
+@dataclass
+class Pretrained:
+    model: Transformer
+    tokenizer: Tokenizer
+    metadata: dict = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def encode_source(self, text: str) -> tuple[list[int], bool]:
+        """Text -> (source ids ending with eos, whether it had to be truncated to max_len)."""
+        ids = self.tokenizer.encode(text)
+        room = self.config.max_len - 1
+        return ids[:room] + [self.config.eos_id], len(ids) > room
+
+    def _max_len(self, src_len: int, max_len: int | None) -> int:
+        limit = self.config.max_len - 1
+        # tied to the source: a translation is rarely more than twice as many pieces as its source
+        return min(limit, max_len if max_len is not None else 2 * src_len + 10)
+
+    @property
+    def generation(self) -> dict:
+        """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat."""
+        return {"alpha": 0.6, "max_repeat": None, **self.metadata.get("generation", {})}
+
+    @torch.no_grad()
+    def translate_ids(self, src_ids: list[int], beam: int = 4, max_len: int | None = None) -> list[int]:
+        """Source ids -> generated ids (bos ... eos)."""
+        src = torch.tensor([src_ids], dtype=torch.long, device=self.device)
+        limit = self._max_len(len(src_ids), max_len)
+        gen = self.generation
+        if beam <= 1:
+            return decoding.greedy_decode(self.model, src, limit, max_repeat=gen["max_repeat"])[0].tolist()
+        return decoding.beam_search(
+            self.model, src, beam=beam, max_len=limit, alpha=gen["alpha"], max_repeat=gen["max_repeat"]
+        ).tolist()
+
+    def translate(self, text: str, beam: int = 4, max_len: int | None = None) -> str:
+        src_ids, _ = self.encode_source(text)
+        return self.tokenizer.decode(self.translate_ids(src_ids, beam, max_len))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def trace(
+        self,
+        text: str,
+        target: str | None = None,
+        qkv: bool = False,
+        beam: int = 1,
+        max_len: int | None = None,
+        interventions: list[tuple[str, HookFn]] | None = None,
+    ) -> Trace:
+        """Decode `text` (or take `target`), then capture one teacher-forced pass over it.
+
+        interventions: hooks active during both decoding and capture (e.g. capture.ablate_heads),
+        so the translation shown is the one the changed model produces.
+        """
+        from .capture import hooks
+
+        src_ids, truncated = self.encode_source(text)
+        if target is None:
+            with hooks(self.model, interventions or []):
+                out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
+            tgt_ids = [i for i in out if i != self.config.pad_id]
+            if tgt_ids[-1] == self.config.eos_id:
+                tgt_ids = tgt_ids[:-1]  # the decoder input stops before eos; its last row predicts eos
+        else:
+            tgt_ids = [self.config.bos_id] + self.tokenizer.encode(target)[: self.config.max_len - 1]
+        captured = capture_trace(self.model, src_ids, tgt_ids, qkv=qkv, interventions=interventions)
+        predicted = captured["probs"].argmax(-1).tolist()
+        return Trace(
+            src_text=text,
+            tgt_text=self.tokenizer.decode(tgt_ids) if target is None else target,
+            src_tokens=self.tokenizer.pieces(src_ids),
+            tgt_tokens=self.tokenizer.pieces(tgt_ids),
+            src_ids=src_ids,
+            tgt_ids=tgt_ids,
+            output_tokens=self.tokenizer.pieces(predicted),
+            truncated=truncated,
+            generated=target is None,
+            meta={"model": self.name},
+            **captured,
+        )
+
+
+def load_pretrained(path: str | Path | None = None, device: str | torch.device = "cpu") -> Pretrained:
+    """Load a model directory (or a name in assets/, or a training run's latest checkpoint), eval mode."""
+    directory = resolve_model_dir(path)
+    model, tokenizer, metadata = load_model(directory, map_location=device)
+    return Pretrained(model=model, tokenizer=tokenizer, metadata=metadata, name=directory.name)

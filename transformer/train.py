@@ -1,0 +1,364 @@
+"""Train a Transformer (paper §5): Adam(β2=0.98, ε=1e-9), warm-up learning rate, label smoothing.
+
+    python -m transformer.train --task reverse --out runs/reverse            # a toy task, seconds on a CPU
+    python -m transformer.train --data DIR --out runs/en-de --vocab-size 8000  # DIR holds train.tsv, valid.tsv
+    python -m transformer.train ... --resume                                  # continue from OUT/LATEST
+    torchrun --nproc_per_node 2 -m transformer.train ...                      # DDP (gloo on CPU, nccl on CUDA)
+
+Output directory:
+    OUT/checkpoints/step-00001234/   a model directory (loadable by load_pretrained) + trainer state
+    OUT/LATEST                       name of the newest complete checkpoint (replaced atomically)
+    OUT/model/                       the final model, written when training ends
+    OUT/log.jsonl                    one JSON object per log line (train loss, lr, validation metrics)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import data as D
+from .checkpoint import save_model
+from .config import TransformerConfig
+from .evaluate import evaluate
+from .model import Transformer
+from .pretrained import LATEST
+from .tokenizer import Tokenizer
+from .train_state import load_train_state, save_checkpoint
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m transformer.train",
+        description="Train an encoder–decoder Transformer on sentence pairs or a synthetic task.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("data")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="directory with train.tsv and valid.tsv (source<TAB>target per line)")
+    src.add_argument("--task", choices=D.SYNTHETIC_TASKS, help="a built-in synthetic task instead of --data")
+    g.add_argument("--out", required=True, help="output directory for checkpoints, log and the final model")
+    g.add_argument(
+        "--tokenizer", help="an existing sentencepiece .model to use (default: train one on the train split)"
+    )
+    g.add_argument(
+        "--vocab-size", type=int, default=8000, help="sentencepiece vocabulary size when training one"
+    )
+    g.add_argument("--task-size", type=int, default=20000, help="synthetic task: number of training pairs")
+    g.add_argument("--task-min-len", type=int, default=3, help="synthetic task: shortest sequence")
+    g.add_argument("--task-max-len", type=int, default=12, help="synthetic task: longest sequence")
+    g.add_argument(
+        "--task-symbols", type=int, default=16, help="synthetic task: alphabet size (letters a, b, ...)"
+    )
+
+    g = p.add_argument_group("model (ignored with --resume: the checkpoint's config is used)")
+    g.add_argument("--d-model", type=int, default=256, help="residual stream width")
+    g.add_argument("--heads", type=int, default=4, help="attention heads per layer")
+    g.add_argument("--enc-layers", type=int, default=3, help="encoder layers")
+    g.add_argument("--dec-layers", type=int, default=3, help="decoder layers")
+    g.add_argument("--d-ff", type=int, default=1024, help="feed-forward inner width")
+    g.add_argument(
+        "--dropout", type=float, default=0.1, help="dropout on embeddings, sub-layers and attention"
+    )
+    g.add_argument(
+        "--max-len", type=int, default=128, help="longest sequence in pieces; longer pairs are dropped"
+    )
+    g.add_argument("--positional", choices=("sinusoidal", "learned"), default="sinusoidal")
+    g.add_argument(
+        "--norm", choices=("post", "pre"), default="post", help="LayerNorm after (paper) or before sub-layers"
+    )
+    g.add_argument("--no-tie", action="store_true", help="separate embedding matrices and output projection")
+
+    g = p.add_argument_group("optimisation")
+    g.add_argument(
+        "--max-tokens", type=int, default=4096, help="padded tokens per batch and side (token budget)"
+    )
+    g.add_argument("--steps", type=int, default=10000, help="stop after this many optimizer steps")
+    g.add_argument(
+        "--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this wall time"
+    )
+    g.add_argument(
+        "--warmup", type=int, default=4000, help="warm-up steps of the paper's learning-rate schedule"
+    )
+    g.add_argument(
+        "--lr-factor", type=float, default=1.0, help="multiplies d_model^-0.5 · min(s^-0.5, s·warmup^-1.5)"
+    )
+    g.add_argument("--label-smoothing", type=float, default=0.1, help="ε_ls of §5.4")
+    g.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0 = off)")
+    g.add_argument("--seed", type=int, default=1, help="seed for initialisation, batch order and dropout")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+
+    g = p.add_argument_group("validation, logging and checkpoints")
+    g.add_argument("--valid-every", type=int, default=1000, help="validate every N steps (loss, BLEU, chrF)")
+    g.add_argument(
+        "--valid-samples", type=int, default=500, help="valid pairs greedily translated for BLEU/chrF"
+    )
+    g.add_argument("--log-every", type=int, default=100, help="write a train-loss line every N steps")
+    g.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps")
+    g.add_argument(
+        "--save-minutes", type=float, default=10.0, help="also checkpoint when this many minutes passed"
+    )
+    g.add_argument(
+        "--keep", type=int, default=3, help="keep the newest N checkpoints (older ones are deleted)"
+    )
+    g.add_argument(
+        "--resume", action="store_true", help="continue from OUT/LATEST: weights, optimizer, LR, data order"
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def noam_schedule(d_model: int, warmup: int, factor: float):
+    """Equation (3): lrate = d_model^-0.5 · min(step^-0.5, step · warmup^-1.5), step counted from 1."""
+
+    def lr_at(step: int) -> float:
+        step = step + 1  # LambdaLR starts at 0
+        return factor * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+    return lr_at
+
+
+def check_output_dir(out: Path, n_params: int) -> None:
+    """Fail before training when OUT cannot take a checkpoint: unwritable, or too little free disk."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise SystemExit(f"error: output directory {out} is not writable: {e.strerror or e}") from None
+    need = n_params * 4 * 3 * 2 + (64 << 20)  # weights + Adam moments, two checkpoints alive at once, slack
+    free = shutil.disk_usage(out).free
+    if free < need:
+        raise SystemExit(f"error: {out} has {free >> 20} MiB free; checkpoints need about {need >> 20} MiB")
+
+
+def setup_distributed():
+    """(rank, world_size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), world
+
+
+def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
+    """(tokenizer, train pairs, valid pairs, description for the metadata)."""
+    if args.task:
+        kw = {"min_len": args.task_min_len, "max_len": args.task_max_len, "n_symbols": args.task_symbols}
+        train = D.synthetic_pairs(args.task, args.task_size, seed=args.seed, **kw)
+        valid = D.synthetic_pairs(args.task, 500, seed=args.seed + 10_000, **kw)
+        source = {"task": args.task, **kw, "train_pairs": len(train)}
+    else:
+        train, valid = D.read_tsv(Path(args.data) / "train.tsv"), D.read_tsv(Path(args.data) / "valid.tsv")
+        source = {"data": str(args.data), "train_pairs": len(train), "valid_pairs": len(valid)}
+    if resume_tokenizer is not None:
+        return resume_tokenizer, train, valid, source
+    if args.tokenizer:
+        return Tokenizer.load(args.tokenizer), train, valid, source
+    with tempfile.TemporaryDirectory() as tmp:
+        text = Path(tmp) / "text.txt"
+        text.write_text("\n".join(s for pair in train for s in pair) + "\n", encoding="utf-8")
+        if args.task:  # one piece per symbol: the toy's attention is then symbol to symbol
+            n = 4 + args.task_symbols
+            tok = Tokenizer.train(
+                [text], Path(tmp) / "sp", n, model_type="word", byte_fallback=False, hard_vocab_limit=False
+            )
+        else:
+            tok = Tokenizer.train([text], Path(tmp) / "sp", args.vocab_size)
+    return tok, train, valid, source
+
+
+def train(argv: list[str] | None = None) -> dict:
+    """Run training; returns {"out", "step", "metrics", "model", "tokenizer"}."""
+    args = build_parser().parse_args(argv)
+    rank, world = setup_distributed()
+    out = Path(args.out)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "auto":
+        device = torch.device(f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+
+    state = load_train_state(out) if args.resume and (out / LATEST).is_file() else None
+    if args.resume and state is None and rank == 0:
+        print(f"--resume: no checkpoint in {out} yet, starting fresh", file=sys.stderr)
+    tok, train_pairs, valid_pairs, source = load_data(args, out, state["tokenizer"] if state else None)
+    if state:
+        config = state["config"]
+    else:
+        config = TransformerConfig(
+            src_vocab_size=tok.vocab_size, tgt_vocab_size=tok.vocab_size, d_model=args.d_model, n_heads=args.heads,
+            n_encoder_layers=args.enc_layers, n_decoder_layers=args.dec_layers, d_ff=args.d_ff,
+            dropout=args.dropout, max_len=args.max_len, positional=args.positional, norm=args.norm,
+            tie_embeddings=not args.no_tie,
+        )  # fmt: skip
+    torch.manual_seed(args.seed)
+    model = Transformer(config).to(device)
+    if rank == 0:
+        check_output_dir(out, model.num_parameters())
+    train_data = D.encode_pairs(tok, train_pairs, config.max_len, config.eos_id)
+    valid_data = D.encode_pairs(tok, valid_pairs, config.max_len, config.eos_id)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, noam_schedule(config.d_model, args.warmup, args.lr_factor)
+    )
+    step, epoch, batch_pos, elapsed = 0, 0, 0, 0.0
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step, epoch, batch_pos, elapsed = state["step"], state["epoch"], state["batch_pos"], state["elapsed"]
+    ddp_model = model
+    if world > 1:
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    criterion = nn.CrossEntropyLoss(
+        ignore_index=config.pad_id, label_smoothing=args.label_smoothing, reduction="sum"
+    )
+    generation = {"alpha": 0.6, "max_repeat": None if args.task else 3}
+    metadata = {"source": source, "train_args": vars(args), "generation": generation,
+                "parameters": model.num_parameters(), "dropped_too_long": train_data.dropped}  # fmt: skip
+    if rank == 0:
+        print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
+              f"({train_data.dropped} dropped as longer than {config.max_len}); device {device}", file=sys.stderr)  # fmt: skip
+    log = open(out / "log.jsonl", "a") if rank == 0 else None
+
+    stop = {"signal": None}
+
+    def request_stop(signum, _frame):
+        stop["signal"] = signum
+
+    if rank == 0 and threading_is_main():
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def checkpoint(metrics: dict | None = None):
+        if rank != 0:
+            return
+        meta = {**metadata, "step": step, "epoch": epoch, "train_seconds": round(elapsed, 1)}
+        if metrics:
+            meta["metrics"] = metrics
+        save_checkpoint(
+            out, model, tok, meta, optimizer, scheduler, step, epoch, batch_pos, elapsed, args.keep
+        )
+
+    def validate() -> dict:
+        metrics = evaluate(model, tok, valid_data, valid_pairs, args.valid_samples, args.max_tokens, device)
+        model.train()
+        if log:
+            log.write(
+                json.dumps({"step": step, "epoch": epoch, "elapsed": round(elapsed, 1), **metrics}) + "\n"
+            )
+            log.flush()
+        return metrics
+
+    model.train()
+    run_start = last_save = time.monotonic()
+    started = run_start - elapsed  # `elapsed` counts training time across resumed runs
+    bar = tqdm(total=args.steps, initial=step, disable=args.quiet or rank != 0, mininterval=1 if sys.stderr.isatty() else 30,
+               desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+    window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
+    metrics: dict = {}
+    while step < args.steps and stop["signal"] is None:
+        batches = D.make_batches(train_data, args.max_tokens, args.seed, epoch)
+        batches = batches[: len(batches) - len(batches) % world][rank::world]  # equal share per rank
+        while batch_pos < len(batches) and step < args.steps and stop["signal"] is None:
+            batch = D.collate(train_data, batches[batch_pos], config.pad_id, config.bos_id, config.eos_id).to(
+                device
+            )
+            logits = ddp_model(batch.src, batch.tgt_in)
+            loss = criterion(logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1)) / batch.n_tokens
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if args.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            batch_pos += 1
+            elapsed = time.monotonic() - started
+            window_loss += loss.item() * batch.n_tokens
+            window_tokens += batch.n_tokens
+            bar.update(1)
+            if step % args.log_every == 0 and log:
+                rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
+                line = {"step": step, "epoch": epoch, "train_loss": round(window_loss / window_tokens, 4),
+                        "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(rate), "elapsed": round(elapsed, 1)}  # fmt: skip
+                log.write(json.dumps(line) + "\n")
+                log.flush()
+                bar.set_postfix(loss=line["train_loss"], lr=f"{line['lr']:.2e}", tok_s=line["tokens_per_s"])
+                window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
+            if args.max_minutes is not None and time.monotonic() - run_start > args.max_minutes * 60:
+                stop["signal"] = "time"
+            if step % args.valid_every == 0 and rank == 0:
+                metrics = validate()
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+            if step % args.save_every == 0 or time.monotonic() - last_save > args.save_minutes * 60:
+                checkpoint(metrics)
+                last_save = time.monotonic()
+        if batch_pos >= len(batches):
+            epoch, batch_pos = epoch + 1, 0
+    bar.close()
+    if rank == 0:
+        if stop["signal"] is None:  # finished: final validation and the exported model
+            metrics = validate()
+            print("final: " + ", ".join(f"{k} {v}" for k, v in metrics.items()), file=sys.stderr)
+        checkpoint(metrics)
+        if stop["signal"] is None:
+            meta = {
+                **metadata,
+                "step": step,
+                "epoch": epoch,
+                "train_seconds": round(elapsed, 1),
+                "metrics": metrics,
+            }
+            save_model(out / "model", model, tok, meta)
+        else:
+            print(f"stopped ({stop['signal']}) at step {step}; continue with --resume", file=sys.stderr)
+    if log:
+        log.close()
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    model.eval()
+    return {
+        "out": out,
+        "step": step,
+        "metrics": metrics,
+        "model": model,
+        "tokenizer": tok,
+        "stopped": stop["signal"],
+    }
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

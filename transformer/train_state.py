@@ -1,0 +1,122 @@
+"""Training checkpoints that resume exactly: weights, Adam moments, LR schedule, RNG, data position.
+
+A training checkpoint is a model directory (checkpoint.py) plus
+    trainer.safetensors   optimizer tensors and the RNG state
+    trainer.json          step, epoch, position in the epoch, scheduler and optimizer hyper-parameters
+written as one directory OUT/checkpoints/step-N/ that is renamed into place; only then is
+OUT/LATEST replaced (atomically) to name it. A run killed at any moment leaves LATEST naming
+a complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from .checkpoint import (
+    CheckpointError,
+    check_state,
+    load_weights,
+    read_json,
+    write_atomic_dir,
+    write_model_files,
+)
+from .config import ConfigError, TransformerConfig
+from .model import Transformer
+from .pretrained import LATEST
+from .tokenizer import Tokenizer, TokenizerError
+
+TRAINER_TENSORS, TRAINER_JSON = "trainer.safetensors", "trainer.json"
+
+
+def _optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = optimizer.state_dict()
+    tensors = {}
+    for idx, st in sd["state"].items():
+        for name, value in st.items():
+            tensors[f"optim.{idx}.{name}"] = value.detach().cpu().contiguous()
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _optimizer_from_files(tensors: dict[str, torch.Tensor], info: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def write_latest(out: Path, name: str) -> None:
+    tmp = out / f".{LATEST}.tmp-{os.getpid()}"
+    tmp.write_text(name + "\n")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, out / LATEST)
+
+
+def save_checkpoint(
+    out, model, tokenizer, metadata, optimizer, scheduler, step, epoch, batch_pos, elapsed, keep=3
+):
+    """Write OUT/checkpoints/step-N atomically, point LATEST at it, delete all but the newest `keep`."""
+    out = Path(out)
+    name = f"step-{step:08d}"
+    tensors, optim_info = _optimizer_to_files(optimizer)
+    tensors["rng"] = torch.get_rng_state()
+    info = {
+        "step": step,
+        "epoch": epoch,
+        "batch_pos": batch_pos,
+        "elapsed": elapsed,
+        "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        **optim_info,
+    }
+
+    def write(tmp: Path):
+        write_model_files(tmp, model, tokenizer, metadata)
+        save_file(tensors, str(tmp / TRAINER_TENSORS))
+        (tmp / TRAINER_JSON).write_text(json.dumps(info, indent=1) + "\n")
+
+    write_atomic_dir(out / "checkpoints" / name, write)
+    write_latest(out, name)
+    existing = sorted(p for p in (out / "checkpoints").iterdir() if p.name.startswith("step-"))
+    for old in existing[: max(0, len(existing) - keep)]:
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_train_state(out) -> dict:
+    """Everything needed to continue a run from OUT/LATEST."""
+    out = Path(out)
+    name = (out / LATEST).read_text().strip()
+    directory = out / "checkpoints" / name
+    if not name.startswith("step-") or not directory.is_dir():
+        raise CheckpointError(
+            f"{out / LATEST} names {name!r}, which is not a checkpoint in {out / 'checkpoints'}"
+        )
+    try:
+        config = TransformerConfig.from_dict(read_json(directory / "config.json", "config"))
+        tokenizer = Tokenizer.load(directory / "tokenizer.model")
+    except (ConfigError, TokenizerError) as e:
+        raise CheckpointError(f"{directory}: {e}") from None
+    model_state = check_state(Transformer(config), load_weights(directory / "model.safetensors"), directory)
+    tensors = load_weights(directory / TRAINER_TENSORS)
+    info = read_json(directory / TRAINER_JSON, "trainer state")
+    return {
+        "config": config,
+        "tokenizer": tokenizer,
+        "model": model_state,
+        "optimizer": _optimizer_from_files(tensors, info),
+        "scheduler": info["scheduler"],
+        "rng": tensors["rng"],
+        "step": info["step"],
+        "epoch": info["epoch"],
+        "batch_pos": info["batch_pos"],
+        "elapsed": info["elapsed"],
+        "directory": directory,
+    }
