@@ -1,0 +1,72 @@
+"""Tokens come from user text: HTML in a token must be shown, never interpreted, in every figure."""
+
+import numpy as np
+import pytest
+
+import viz
+
+EVIL = "<img src=x onerror=alert(1)>"
+ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+TOKENS = ["▁a", EVIL, "&", "</s>"]
+
+
+def attention(kind):
+    rng = np.random.default_rng(0)
+    e = np.exp(rng.normal(size=(2, 2, 4, 4)))
+    if kind == "decoder":
+        e[..., np.triu(np.ones((4, 4), bool), 1)] = 0.0
+    return viz.attention_frame(e / e.sum(-1, keepdims=True), TOKENS, TOKENS, kind)
+
+
+def projection():
+    return viz.projection_frame(np.random.default_rng(0).normal(size=(2, 4, 6)), TOKENS)
+
+
+def embedding_sum():
+    x = np.random.default_rng(0).normal(size=(4, 6))
+    return viz.embedding_sum_view(x, x, 2 * x, TOKENS)
+
+
+BUILDERS = {
+    "heatmap": lambda: viz.attention_heatmap(viz.select_head(attention("decoder"), 0, 1)),
+    "model_view": lambda: viz.model_view(attention("encoder"), show_tokens=True),
+    "head_view": lambda: viz.head_view(attention("encoder"), layer=1),
+    "cross_step": lambda: viz.cross_attention_step(attention("encoder").assign(kind="cross"), step=1),
+    "self_step": lambda: viz.self_attention_step(attention("decoder"), step=2),
+    "topk_bar": lambda: viz.topk_bar(
+        viz.topk_frame(np.array([[0.7, 0.2, 0.1]]), k=3, id_to_piece=lambda i: TOKENS[i]), context=EVIL
+    ),
+    "embedding_sum": embedding_sum,
+    "projection": lambda: viz.projection_scatter(projection()),
+    "token_path": lambda: viz.token_path(projection(), positions=1),
+}
+
+
+def strings_in(obj) -> list[str]:
+    """Every string in a figure dict, including those inside numpy object arrays (customdata)."""
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in strings_in(v)]
+    if isinstance(obj, np.ndarray):
+        return [s for v in obj.ravel().tolist() for s in strings_in(v)] if obj.dtype == object else []
+    if isinstance(obj, list | tuple):
+        return [s for v in obj for s in strings_in(v)]
+    return []
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_html_in_tokens_is_escaped_in_every_label(name):
+    # walk the figure itself: to_json() writes "<" as \u003c, which would hide a raw "<img"
+    texts = strings_in(BUILDERS[name]().to_dict())
+    assert not [t for t in texts if "<img" in t]
+    assert any(ESCAPED in t for t in texts)
+    assert any("&amp;" in t for t in texts)  # the "&" token
+    assert not [t for t in texts if "&" in t and "&amp;" not in t and "&lt;" not in t and "&gt;" not in t]
+
+
+def test_escaping_leaves_quotes_alone():
+    # Plotly decodes &lt; &gt; &amp; but would print "&quot;" literally
+    frame = viz.attention_frame(np.ones((1, 1, 1, 1)), ['"'], ['"'], "encoder")
+    fig = viz.attention_heatmap(viz.select_head(frame, 0, 0))
+    assert list(fig.layout.xaxis.ticktext) == ['"']

@@ -1,0 +1,95 @@
+"""Pure visualisation of a Transformer trace: tensors -> tidy DataFrames -> Plotly figures.
+
+Nothing here imports streamlit or torch, so every figure works in a notebook::
+
+    import viz
+    # trace: anything with .src_tokens, .tgt_tokens, .attention, .embeddings, .hidden, .probs
+    frames = viz.trace_attention_frames(trace)      # {"encoder"|"decoder"|"cross": tidy frame}
+    enc = frames["encoder"]
+    viz.attention_heatmap(viz.select_head(enc, layer=0, head=1)).show()
+    viz.attention_heatmap(viz.hide_specials(viz.select_head(enc, 0, "mean"))).show()
+    viz.model_view(enc).show()                       # every layer × head
+    viz.head_view(enc, layer=0, heads=[0, 1]).show()  # bertviz-style lines
+
+    viz.cross_attention_step(frames["cross"], step=2).show()
+    top = viz.topk_frame(trace.probs, k=10, id_to_piece=tokenizer.id_to_piece)
+    viz.topk_bar(top, step=2).show()
+
+    viz.pe_heatmap(viz.sinusoidal_pe(64, 128)).show()
+    e = trace.embeddings
+    viz.embedding_sum_view(e["src_token"], e["src_position"], e["src_input"], trace.src_tokens).show()
+    paths = viz.projection_frame(trace.hidden["encoder"], trace.src_tokens, "pca")
+    viz.token_path(paths, positions=1).show()
+
+Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
+the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
+takes `font_size` and `height` (bigger fonts = presentation mode) and escapes token text.
+"""
+
+from viz.attention import attention_heatmap, head_view, model_view
+from viz.decoding import cross_attention_step, self_attention_step, topk_bar
+from viz.embeddings import (
+    nearest_neighbours,
+    project_2d,
+    projection_frame,
+    projection_scatter,
+    stage_labels,
+    token_path,
+)
+from viz.frames import (
+    ATTENTION_COLUMNS,
+    MEAN_HEAD,
+    SPECIAL_TOKENS,
+    AttentionGrid,
+    attention_frame,
+    attention_grid,
+    average_heads,
+    embedding_sum_frame,
+    head_summary_frame,
+    hide_specials,
+    pe_frame,
+    pe_similarity_frame,
+    pe_similarity_matrix,
+    select_head,
+    token_labels,
+    topk_frame,
+    trace_attention_frames,
+)
+from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe
+
+__all__ = [
+    "ATTENTION_COLUMNS",
+    "MEAN_HEAD",
+    "SPECIAL_TOKENS",
+    "AttentionGrid",
+    "attention_frame",
+    "attention_grid",
+    "attention_heatmap",
+    "average_heads",
+    "cross_attention_step",
+    "embedding_sum_frame",
+    "embedding_sum_view",
+    "head_summary_frame",
+    "head_view",
+    "hide_specials",
+    "model_view",
+    "nearest_neighbours",
+    "pe_frame",
+    "pe_heatmap",
+    "pe_similarity",
+    "pe_similarity_frame",
+    "pe_similarity_matrix",
+    "project_2d",
+    "projection_frame",
+    "projection_scatter",
+    "select_head",
+    "self_attention_step",
+    "sinusoid_curves",
+    "sinusoidal_pe",
+    "stage_labels",
+    "token_labels",
+    "token_path",
+    "topk_bar",
+    "topk_frame",
+    "trace_attention_frames",
+]

@@ -1,0 +1,53 @@
+"""Shared look of every viz figure: colour scales, axis wording, safe labels, font scaling.
+
+Tokens come from user text, so any piece may contain `<`, `>` or `&`. Plotly renders
+titles, tick labels and hover text as a small subset of HTML, so every string built
+from data goes through `esc` before it enters a figure.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+import plotly.graph_objects as go
+
+ATTENTION_COLORSCALE = "Blues"  # sequential: weights are in [0, 1]
+DIVERGING_COLORSCALE = "RdBu_r"  # signed values (PE, embeddings): 0 is white
+MASK_COLOR = "#d9d9d9"  # background that shows through masked (NaN) cells
+
+AXIS_TITLES = {  # kind -> (y: query side, x: key side)
+    "encoder": ("query (encoder position)", "key (encoder position)"),
+    "decoder": ("query (decoder position)", "key (decoder position)"),
+    "cross": ("query (decoder position)", "key (encoder position)"),
+}
+
+
+def esc(text) -> str:
+    """Escape <, > and & so Plotly shows the text instead of interpreting it.
+
+    Quotes are left alone: Plotly decodes &lt; &gt; &amp; but would print &quot; literally.
+    """
+    return html.escape(str(text), quote=False)
+
+
+def esc_all(texts: Iterable) -> list[str]:
+    return [esc(t) for t in texts]
+
+
+def axis_titles(kind: str | None) -> tuple[str, str]:
+    """(y title, x title) for an attention kind; generic wording when the kind is unknown."""
+    return AXIS_TITLES.get(kind, ("query position", "key position"))
+
+
+def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None = None) -> go.Figure:
+    """Title (escaped), font size and height; a bigger font_size gives the app's presentation mode."""
+    fig.update_layout(
+        title={"text": esc(title), "font": {"size": round(font_size * 1.3)}},
+        font={"size": font_size},
+        margin={"t": round(font_size * 5)},
+        template="plotly_white",
+    )
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
