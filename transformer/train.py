@@ -75,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--max-len", type=int, default=128, help="longest sequence in pieces; longer pairs are dropped"
     )
-    g.add_argument("--positional", choices=("sinusoidal", "learned"), default="sinusoidal")
+    g.add_argument(
+        "--positional",
+        choices=("sinusoidal", "learned"),
+        default="sinusoidal",
+        help="positional encoding (§3.5)",
+    )
     g.add_argument(
         "--norm", choices=("post", "pre"), default="post", help="LayerNorm after (paper) or before sub-layers"
     )
@@ -117,8 +122,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--resume", action="store_true", help="continue from OUT/LATEST: weights, optimizer, LR, data order"
     )
+    g.add_argument(
+        "--early-stop",
+        metavar="METRIC=VALUE",
+        help="stop once a validation metric reaches VALUE, "
+        "e.g. exact=0.995 or chrf=40 (loss-like metrics: valid_loss=1.5 stops at or below)",
+    )
+    g.add_argument("--export", help="where to write the final model directory (default OUT/model)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def parse_early_stop(text: str | None):
+    """ "exact=0.99" -> predicate over a metrics dict; None -> never stop early."""
+    if not text:
+        return lambda metrics: False
+    name, _, value = text.partition("=")
+    try:
+        target = float(value)
+    except ValueError:
+        raise SystemExit(f"error: --early-stop wants METRIC=NUMBER, got {text!r}") from None
+    lower_is_better = name in ("valid_loss", "valid_ppl")
+    return lambda m: name in m and (m[name] <= target if lower_is_better else m[name] >= target)
 
 
 def noam_schedule(d_model: int, warmup: int, factor: float):
@@ -186,6 +211,7 @@ def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
 def train(argv: list[str] | None = None) -> dict:
     """Run training; returns {"out", "step", "metrics", "model", "tokenizer"}."""
     args = build_parser().parse_args(argv)
+    reached = parse_early_stop(args.early_stop)
     rank, world = setup_distributed()
     out = Path(args.out)
     if args.threads:
@@ -234,7 +260,8 @@ def train(argv: list[str] | None = None) -> dict:
         ignore_index=config.pad_id, label_smoothing=args.label_smoothing, reduction="sum"
     )
     generation = {"alpha": 0.6, "max_repeat": None if args.task else 3}
-    metadata = {"source": source, "train_args": vars(args), "generation": generation,
+    examples = [s for s, _ in valid_pairs[:8]]
+    metadata = {"source": source, "train_args": vars(args), "generation": generation, "examples": examples,
                 "parameters": model.num_parameters(), "dropped_too_long": train_data.dropped}  # fmt: skip
     if rank == 0:
         print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
@@ -310,6 +337,8 @@ def train(argv: list[str] | None = None) -> dict:
             if step % args.valid_every == 0 and rank == 0:
                 metrics = validate()
                 bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+                if reached(metrics):
+                    stop["signal"] = "early-stop"
             if step % args.save_every == 0 or time.monotonic() - last_save > args.save_minutes * 60:
                 checkpoint(metrics)
                 last_save = time.monotonic()
@@ -317,11 +346,13 @@ def train(argv: list[str] | None = None) -> dict:
             epoch, batch_pos = epoch + 1, 0
     bar.close()
     if rank == 0:
-        if stop["signal"] is None:  # finished: final validation and the exported model
+        finished = stop["signal"] in (None, "early-stop")
+        if stop["signal"] is None:  # ran every step: one last validation
             metrics = validate()
+        if finished:
             print("final: " + ", ".join(f"{k} {v}" for k, v in metrics.items()), file=sys.stderr)
         checkpoint(metrics)
-        if stop["signal"] is None:
+        if finished:
             meta = {
                 **metadata,
                 "step": step,
@@ -329,7 +360,7 @@ def train(argv: list[str] | None = None) -> dict:
                 "train_seconds": round(elapsed, 1),
                 "metrics": metrics,
             }
-            save_model(out / "model", model, tok, meta)
+            save_model(Path(args.export) if args.export else out / "model", model, tok, meta)
         else:
             print(f"stopped ({stop['signal']}) at step {step}; continue with --resume", file=sys.stderr)
     if log:

@@ -73,7 +73,7 @@ def save_checkpoint(
         "epoch": epoch,
         "batch_pos": batch_pos,
         "elapsed": elapsed,
-        "scheduler": {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"},
+        "scheduler": scheduler.state_dict(),  # the schedule itself is code; its lr_lambdas entry is [None]
         **optim_info,
     }
 

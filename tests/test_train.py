@@ -1,0 +1,120 @@
+"""Training: the reverse task learns, resumed runs are exact, the CLI explains itself."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from transformer import load_pretrained
+from transformer.data import synthetic_pairs
+from transformer.evaluate import translate_encoded
+from transformer.train import build_parser, noam_schedule, train
+
+TINY = (
+    "--task reverse --d-model 32 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 64 --max-len 24 "
+    "--task-max-len 6 --task-size 2000 --max-tokens 256 --warmup 20 --valid-every 1000 --valid-samples 20 "
+    "--quiet --threads 1"
+).split()
+
+REVERSE = (
+    "--task reverse --d-model 64 --heads 4 --enc-layers 2 --dec-layers 2 --d-ff 128 --dropout 0.0 "
+    "--label-smoothing 0 --max-len 24 --task-max-len 8 --task-symbols 10 --steps 3000 --warmup 200 "
+    "--lr-factor 0.2 --max-tokens 512 --valid-every 100 --valid-samples 500 --save-every 100000 "
+    "--early-stop exact=0.998 --max-minutes 1 --quiet"
+).split()
+
+
+@pytest.mark.slow
+def test_reverse_task_learns_within_a_minute_and_attends_anti_diagonally(tmp_path):
+    result = train([*REVERSE, "--out", str(tmp_path / "run")])
+    model, tok = result["model"], result["tokenizer"]
+    assert result["stopped"] in ("early-stop", None), (
+        f"the one-minute budget ran out at step {result['step']}"
+    )
+    # a fresh test set, never seen in training or validation
+    pairs = synthetic_pairs("reverse", 1000, max_len=8, n_symbols=10, seed=12345)
+    sources = [tok.encode(s) + [model.config.eos_id] for s, _ in pairs]
+    hyps = translate_encoded(model, tok, sources, "cpu")
+    exact = sum(h == t for h, (_, t) in zip(hyps, pairs)) / len(pairs)
+    assert exact >= 0.99, f"exact-sequence accuracy {exact:.3f}"
+
+    m = load_pretrained(tmp_path / "run" / "model")
+    text = "c a f b h e"
+    t = m.trace(text, target="e h b f a c")
+    n = len(text.split())
+    cross = t.attention["cross"].mean(dim=1)  # (L, T, S) heads averaged
+    # row t of the decoder predicts the target's t-th symbol = source position n-1-t
+    hits = [
+        (cross[layer, :n].argmax(-1) == torch.arange(n - 1, -1, -1)).float().mean().item()
+        for layer in range(2)
+    ]
+    assert max(hits) >= 0.9, f"anti-diagonal share per layer: {hits}"
+
+
+def final_weights(out):
+    from safetensors.torch import load_file
+
+    latest = (out / "LATEST").read_text().strip()
+    return load_file(str(out / "checkpoints" / latest / "model.safetensors"))
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    common = [*TINY, "--dropout", "0.2", "--save-every", "15"]
+    straight = tmp_path / "straight"
+    train([*common, "--out", str(straight), "--steps", "40"])
+    split = tmp_path / "split"
+    train([*common, "--out", str(split), "--steps", "25"])  # stops; last checkpoint at 25
+    assert (split / "LATEST").read_text().strip() == "step-00000025"
+    result = train([*common, "--out", str(split), "--steps", "40", "--resume"])
+    assert result["step"] == 40
+    a, b = final_weights(straight), final_weights(split)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    trainer = json.loads((split / "checkpoints" / "step-00000040" / "trainer.json").read_text())
+    assert trainer["scheduler"]["last_epoch"] == 40
+
+
+def test_every_option_is_explained_in_help():
+    parser = build_parser()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help and len(action.help) > 8, action.option_strings
+    text = parser.format_help()
+    assert "--resume" in text and "torchrun" in text
+
+
+def test_warmup_schedule_follows_equation_3():
+    lr = noam_schedule(512, 4000, 1.0)
+    assert lr(0) == pytest.approx(512**-0.5 * 4000**-1.5)
+    assert lr(3999) == pytest.approx(512**-0.5 * 4000**-0.5)  # the peak at step = warmup
+    assert lr(15999) == pytest.approx(512**-0.5 * 16000**-0.5)
+    assert lr(1000) < lr(3999) > lr(8000)
+
+
+def test_unwritable_output_directory_fails_before_training(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(SystemExit, match="not writable"):
+        train([*TINY, "--out", str(blocker / "run"), "--steps", "5"])
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_on_two_cpu_processes(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", port,
+           "-m", "transformer.train", *TINY, "--out", str(out), "--steps", "6", "--save-every", "3"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "LATEST").read_text().strip() == "step-00000006"
+    assert (out / "model" / "model.safetensors").is_file()
