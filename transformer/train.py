@@ -139,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def portable(path: str | None) -> str | None:
+    """A path as metadata may record it: relative to the working directory, never an absolute machine path."""
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_absolute():
+        return str(p)
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return f"<{p.name}>"
+
+
 def parse_early_stop(text: str | None):
     """ "exact=0.99" -> predicate over a metrics dict; None -> never stop early."""
     if not text:
@@ -196,7 +209,7 @@ def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
         source = {"task": args.task, **kw, "train_pairs": len(train)}
     else:
         train, valid = D.read_tsv(Path(args.data) / "train.tsv"), D.read_tsv(Path(args.data) / "valid.tsv")
-        source = {"data": str(args.data), "train_pairs": len(train), "valid_pairs": len(valid)}
+        source = {"data": portable(args.data), "train_pairs": len(train), "valid_pairs": len(valid)}
     if resume_tokenizer is not None:
         return resume_tokenizer, train, valid, source
     if args.tokenizer:
@@ -267,8 +280,18 @@ def train(argv: list[str] | None = None) -> dict:
     )
     generation = {"alpha": 0.6, "max_repeat": None if args.task else 3}
     examples = [s for s, _ in valid_pairs[:8]]
-    metadata = {"source": source, "train_args": vars(args), "generation": generation, "examples": examples,
-                "parameters": model.num_parameters(), "dropped_too_long": train_data.dropped}  # fmt: skip
+    train_args = {
+        **vars(args),
+        **{k: portable(getattr(args, k)) for k in ("data", "out", "export", "tokenizer")},
+    }
+    metadata = {
+        "source": source,
+        "train_args": train_args,
+        "generation": generation,
+        "examples": examples,
+        "parameters": model.num_parameters(),
+        "dropped_too_long": train_data.dropped,
+    }
     if rank == 0:
         print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
               f"({train_data.dropped} dropped as longer than {config.max_len}); device {device}", file=sys.stderr)  # fmt: skip
