@@ -20,7 +20,7 @@ TINY = (
 ).split()
 
 REVERSE = (
-    "--task reverse --d-model 64 --heads 4 --enc-layers 2 --dec-layers 2 --d-ff 128 --dropout 0.0 "
+    "--task reverse --d-model 64 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 128 --dropout 0.0 "
     "--label-smoothing 0 --max-len 24 --task-max-len 8 --task-symbols 10 --steps 3000 --warmup 200 "
     "--lr-factor 0.2 --max-tokens 512 --valid-every 100 --valid-samples 500 --save-every 100000 "
     "--early-stop exact=0.998 --max-minutes 1 --quiet"
@@ -47,11 +47,9 @@ def test_reverse_task_learns_within_a_minute_and_attends_anti_diagonally(tmp_pat
     n = len(text.split())
     cross = t.attention["cross"].mean(dim=1)  # (L, T, S) heads averaged
     # row t of the decoder predicts the target's t-th symbol = source position n-1-t
-    hits = [
-        (cross[layer, :n].argmax(-1) == torch.arange(n - 1, -1, -1)).float().mean().item()
-        for layer in range(2)
-    ]
-    assert max(hits) >= 0.9, f"anti-diagonal share per layer: {hits}"
+    hits = (cross[0, :n].argmax(-1) == torch.arange(n - 1, -1, -1)).float().mean().item()
+    assert hits >= 0.9, f"share of target positions whose strongest source is the mirrored one: {hits}"
+    assert cross[0, :n].diagonal().mean() < 0.5  # and it is not a diagonal
 
 
 def final_weights(out):
