@@ -1,0 +1,162 @@
+"""Library benchmarks: our Transformer against torch.nn.Transformer, measured side by side in one run.
+
+    python benchmarks/benchmark.py            # prints a Markdown table
+    python benchmarks/benchmark.py --quick    # fewer repetitions
+
+Each ratio compares two things timed in the same process, interleaved (A, B, A, B, ...), so
+background load hits both alike. Times are medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from transformer import Transformer, TransformerConfig, record  # noqa: E402
+from transformer.decoding import greedy_decode  # noqa: E402
+from transformer.trace import _paths  # noqa: E402
+
+CONFIG = TransformerConfig(
+    src_vocab_size=8000, tgt_vocab_size=8000, d_model=256, n_heads=4, n_encoder_layers=3, n_decoder_layers=3,
+    d_ff=1024, dropout=0.1, max_len=256,
+)  # fmt: skip
+
+
+class Reference(nn.Module):
+    """nn.Transformer with the same config, our embeddings (×√d + PE) and output projection."""
+
+    def __init__(self, ours: Transformer):
+        super().__init__()
+        cfg = ours.config
+        self.src_embed, self.tgt_embed, self.generator = (
+            ours.encoder.embed,
+            ours.decoder.embed,
+            ours.generator,
+        )
+        self.core = nn.Transformer(
+            d_model=cfg.d_model, nhead=cfg.n_heads, num_encoder_layers=cfg.n_encoder_layers,
+            num_decoder_layers=cfg.n_decoder_layers, dim_feedforward=cfg.d_ff, dropout=cfg.dropout, batch_first=True,
+        )  # fmt: skip
+        self.register_buffer(
+            "causal", nn.Transformer.generate_square_subsequent_mask(cfg.max_len), persistent=False
+        )
+
+    def forward(self, src, tgt):
+        T = tgt.shape[1]
+        out = self.core(
+            self.src_embed(src), self.tgt_embed(tgt), tgt_mask=self.causal[:T, :T], tgt_is_causal=True
+        )
+        return self.generator(out)
+
+
+def interleaved(fns: dict, repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function, calls interleaved."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def forward_latency(repeats: int) -> list[tuple]:
+    torch.manual_seed(0)
+    ours = Transformer(CONFIG).eval()
+    ref = Reference(ours).eval()
+    src = torch.randint(4, 8000, (1, 32))
+    tgt = torch.randint(4, 8000, (1, 32))
+    paths = list(_paths(ours, qkv=False).values())
+
+    def capture_on():
+        with record(ours, paths):
+            ours(src, tgt)
+
+    with torch.inference_mode():
+        t = interleaved(
+            {"ref": lambda: ref(src, tgt), "off": lambda: ours(src, tgt), "on": capture_on}, repeats
+        )
+    return [
+        ("forward, batch 1, 32+32 tokens: nn.Transformer", t["ref"] * 1e3, "ms", 1.0, ""),
+        ("forward: ours, capture off", t["off"] * 1e3, "ms", t["off"] / t["ref"], "≤ 1.0×"),
+        ("forward: ours, capture on (all hook points)", t["on"] * 1e3, "ms", t["on"] / t["ref"], "≤ 1.25×"),
+    ]
+
+
+def training_throughput(repeats: int) -> list[tuple]:
+    torch.manual_seed(0)
+    ours = Transformer(CONFIG).train()
+    ref = Reference(Transformer(CONFIG)).train()
+    src = torch.randint(4, 8000, (64, 32))
+    tgt = torch.randint(4, 8000, (64, 32))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+
+    def step(model, opt):
+        def run():
+            logits = model(src, tgt)
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return run
+
+    opt_ours = torch.optim.Adam(ours.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    opt_ref = torch.optim.Adam(ref.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    t = interleaved({"ref": step(ref, opt_ref), "ours": step(ours, opt_ours)}, repeats, warmup=1)
+    tokens = 64 * 32 * 2
+    return [
+        ("training, batch 64 × 32+32 tokens: nn.Transformer", tokens / t["ref"], "tokens/s", 1.0, ""),
+        ("training: ours", tokens / t["ours"], "tokens/s", t["ref"] / t["ours"], "≥ 1.0×"),
+    ]
+
+
+def generation_speed(repeats: int) -> list[tuple]:
+    torch.manual_seed(0)
+    model = Transformer(CONFIG).eval()
+    with torch.no_grad():
+        model.generator.bias[CONFIG.eos_id] = -1e9  # never stop early: always 64 new tokens
+    src = torch.randint(4, 8000, (1, 32))
+    t = interleaved(
+        {
+            "recompute": lambda: greedy_decode(model, src, 64, use_cache=False),
+            "cache": lambda: greedy_decode(model, src, 64, use_cache=True),
+        },
+        repeats,
+        warmup=1,
+    )
+    return [
+        ("greedy 64 tokens: recompute the prefix", t["recompute"] * 1e3, "ms", 1.0, ""),
+        ("greedy 64 tokens: KV cache", t["cache"] * 1e3, "ms", t["recompute"] / t["cache"], "≥ 3× faster"),
+    ]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    args = p.parse_args(argv)
+    r = 5 if args.quick else 1
+    rows = forward_latency(100 // r) + training_throughput(20 // r) + generation_speed(10 // r)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; config d_model={CONFIG.d_model}, "
+          f"heads={CONFIG.n_heads}, layers={CONFIG.n_encoder_layers}+{CONFIG.n_decoder_layers}, d_ff={CONFIG.d_ff}, "
+          f"vocab={CONFIG.src_vocab_size}\n")  # fmt: skip
+    print("| measurement | value | unit | ratio | target |")
+    print("|---|---:|---|---:|---|")
+    for name, value, unit, ratio, target in rows:
+        print(f"| {name} | {value:,.1f} | {unit} | {ratio:.2f}× | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

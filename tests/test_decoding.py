@@ -1,0 +1,73 @@
+"""Greedy and beam search; the KV cache must not change a single token."""
+
+import pytest
+import torch
+
+from transformer import Transformer
+from transformer.decoding import beam_search, block_repeats, greedy_decode, length_penalty
+from tests.conftest import tiny_config
+
+
+def trained_ish_model(seed: int) -> Transformer:
+    torch.manual_seed(seed)
+    model = Transformer(tiny_config(src_vocab_size=40, tgt_vocab_size=40)).eval()
+    with torch.no_grad():  # sharpen the output distribution so sequences vary and end
+        model.generator.bias[3] = 2.0
+    return model
+
+
+def strip(ids: torch.Tensor, eos: int = 3) -> list[int]:
+    ids = ids.tolist()
+    return ids[: ids.index(eos) + 1] if eos in ids else ids
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_with_kv_cache_equals_recomputing_the_prefix(seed):
+    model = trained_ish_model(seed)
+    src = torch.randint(4, 40, (4, 9))
+    src[1, 6:] = 0  # one padded source in the batch
+    with_cache = greedy_decode(model, src, max_len=30, use_cache=True)
+    without = greedy_decode(model, src, max_len=30, use_cache=False)
+    assert torch.equal(with_cache, without)
+    assert with_cache.shape[1] > 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam_of_one_equals_greedy(seed):
+    model = trained_ish_model(seed)
+    src = torch.randint(4, 40, (1, 7))
+    assert strip(beam_search(model, src, beam=1, max_len=30)) == strip(
+        greedy_decode(model, src, max_len=30)[0]
+    )
+
+
+def test_beam_search_finds_a_hypothesis_at_least_as_likely_as_greedy():
+    model = trained_ish_model(3)
+    src = torch.randint(4, 40, (1, 8))
+
+    def logprob(ys):
+        with torch.no_grad():
+            logits = model(src, ys[None, :-1]).log_softmax(-1)[0]
+        return logits.gather(1, ys[1:, None]).sum().item() / length_penalty(len(ys) - 1, 0.6)
+
+    greedy = torch.tensor(strip(greedy_decode(model, src, max_len=30)[0]))
+    beam = beam_search(model, src, beam=5, max_len=30)
+    assert logprob(beam) >= logprob(greedy) - 1e-4
+
+
+def test_generation_stops_at_max_len_and_starts_with_bos():
+    model = trained_ish_model(0)
+    with torch.no_grad():
+        model.generator.bias[3] = -100.0  # never choose eos
+    src = torch.randint(4, 40, (2, 5))
+    ys = greedy_decode(model, src, max_len=7)
+    assert ys.shape == (2, 8) and (ys[:, 0] == 2).all()
+    assert len(beam_search(model, src[:1], beam=3, max_len=7)) == 8
+
+
+def test_block_repeats_forbids_a_fourth_repetition():
+    ys = torch.tensor([[2, 5, 5, 5], [2, 5, 6, 5]])
+    logits = torch.zeros(2, 10)
+    out = block_repeats(logits, ys, max_repeat=3)
+    assert out[0, 5] == float("-inf") and out[1, 5] == 0
+    assert block_repeats(logits, ys, None) is logits
