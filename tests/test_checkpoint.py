@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from transformer import CheckpointError, Transformer, load_model, load_pretrained, save_model
 from tests.conftest import tiny_config
+from transformer import CheckpointError, Transformer, load_model, load_pretrained, save_model
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from tests.conftest import tiny_config
 from transformer import Transformer
 from transformer.decoding import beam_search, block_repeats, greedy_decode, length_penalty
-from tests.conftest import tiny_config
 
 
 def trained_ish_model(seed: int) -> Transformer:
