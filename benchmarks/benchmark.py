@@ -145,7 +145,10 @@ def generation_speed(repeats: int) -> list[tuple]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     r = 5 if args.quick else 1
     rows = forward_latency(100 // r) + training_throughput(20 // r) + generation_speed(10 // r)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; config d_model={CONFIG.d_model}, "
