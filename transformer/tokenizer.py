@@ -7,6 +7,7 @@ the vocabulary lacks becomes its UTF-8 bytes (<0xE2> ...), not <unk>.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,11 +25,10 @@ def clean_text(text: str) -> str:
     """Make any Python str encodable: unpaired surrogates (invalid in UTF-8) become U+FFFD."""
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__}")
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _has_surrogate(text) else text
+    return _SURROGATE.sub("\ufffd", text)
 
 
-def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Tokenizer:
