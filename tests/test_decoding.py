@@ -71,3 +71,12 @@ def test_block_repeats_forbids_a_fourth_repetition():
     out = block_repeats(logits, ys, max_repeat=3)
     assert out[0, 5] == float("-inf") and out[1, 5] == 0
     assert block_repeats(logits, ys, None) is logits
+
+
+def test_beam_cut_at_max_len_keeps_the_likely_running_hypothesis():
+    """At max_len a running hypothesis must compete with finished ones, not lose to any of them."""
+    from transformer import load_pretrained
+
+    m = load_pretrained("copy")
+    assert m.translate("c a f b d", beam=1, max_len=5) == "c a f b d"
+    assert m.translate("c a f b d", beam=4, max_len=5) == "c a f b d"

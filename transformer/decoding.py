@@ -125,8 +125,10 @@ def beam_search(
         for layer_cache in cache:
             self_cache = layer_cache["self"]
             self_cache["k"], self_cache["v"] = self_cache["k"][index], self_cache["v"][index]
-    if not finished:  # hit max_len: rank the live hypotheses the same way
-        finished = [
-            (s / length_penalty(ys.shape[1] - 1, alpha), y) for s, y in zip(scores.tolist(), ys, strict=False)
+    else:  # max_len reached: hypotheses still running compete with the finished ones, ranked the same way
+        finished += [
+            (score / length_penalty(ys.shape[1] - 1, alpha), y)
+            for score, y in zip(scores.tolist(), ys)
+            if score > float("-inf")
         ]
     return max(finished, key=lambda item: item[0])[1]
