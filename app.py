@@ -1,0 +1,236 @@
+"""Transformer, live: type a sentence and see what every part of the Transformer does with it.
+
+    streamlit run app.py
+
+Widgets -> cached calls (app_support.models) -> figures from `viz` -> st.plotly_chart. The URL
+holds what a person may want to share (text, model, view, kind, layer, head, ...; see
+app_support.state), so a link restores the exact view.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import streamlit as st
+
+from app_support import export, models, state
+from app_support.safe_text import md_code
+from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
+from transformer import CheckpointError
+
+log = logging.getLogger(__name__)
+
+PAPER = "https://arxiv.org/abs/1706.03762"
+SECTIONS = {  # view -> where it is in the paper
+    "io": "§3 Model Architecture (Figure 1) and §6.1 (beam search)",
+    "attention": "§3.2 Attention and §3.2.3 Applications of Attention in our Model",
+    "positional": "§3.5 Positional Encoding",
+    "embeddings": "§3.4 Embeddings and Softmax, and the residual stream of §3.1",
+    "decoding": "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
+    "anatomy": "§3.1–§3.5, in the order of the walk-through",
+}
+RENDER = {
+    "io": io.render,
+    "attention": attention.render,
+    "positional": positional.render,
+    "embeddings": embeddings.render,
+    "decoding": decoding.render,
+    "anatomy": anatomy.render,
+}
+PRESENTATION_CSS = """<style>
+html { font-size: 20px; }
+.stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; }
+</style>"""
+
+
+def model_path(name: str) -> str:
+    """What to load for a picker entry: the assets/ directory, or the directory typed by the user."""
+    if name == state.CUSTOM:
+        return st.session_state["ckpt"].strip()
+    return str(models.available_models()[name])
+
+
+def first_example(name: str) -> str:
+    if name == state.CUSTOM:
+        return ""
+    path = model_path(name)
+    return models.examples(path, models.stamp(path))[0]
+
+
+def on_model_change() -> None:
+    """Switching models: replace the sentence if it was one of the old model's examples."""
+    ss = st.session_state
+    if ss["model"] != state.CUSTOM and (not ss["text"].strip() or ss["text"] in ss["_examples"]):
+        ss["text"] = first_example(ss["model"])
+
+
+def on_example() -> None:
+    ss = st.session_state
+    if ss["example"]:
+        ss["text"] = ss["example"]
+    ss["example"] = None
+
+
+def sync_url() -> None:
+    st.query_params.from_dict(state.to_query(st.session_state, st.session_state["model"] != state.CUSTOM))
+
+
+def stop(message: str, kind: str = "info") -> None:
+    """Show why there is nothing to draw, keep the URL in step, and end this run."""
+    getattr(st, kind)(message)
+    sync_url()
+    st.stop()
+
+
+names = models.model_names()
+default_model = models.default_model_name(names) or state.CUSTOM
+notices = state.init_session(st.session_state, st.query_params, names, default_model, first_example)
+ss = st.session_state
+if ss["model"] not in [*names, state.CUSTOM]:  # a model that disappeared from assets/
+    ss["model"] = default_model
+
+st.set_page_config(
+    page_title="Transformer, live",
+    page_icon="🔍",
+    layout="wide",
+    initial_sidebar_state="collapsed" if ss["present"] else "expanded",
+)
+if ss["present"]:
+    st.html(PRESENTATION_CSS)  # static CSS only; user text never goes through HTML
+
+st.title("Transformer, live")
+st.caption(
+    "Type a sentence and see, live, what every part of an encoder–decoder Transformer "
+    f"([Attention Is All You Need]({PAPER}), Vaswani et al. 2017) does with it."
+)
+
+with st.sidebar:
+    st.header("Model")
+    st.selectbox(
+        "Model", [*names, state.CUSTOM], key="model", on_change=on_model_change, persist_state="session"
+    )
+    if ss["model"] == state.CUSTOM:
+        st.text_input(
+            "Checkpoint directory",
+            key="ckpt",
+            persist_state="session",
+            placeholder="/path/to/run/model",
+            help="A directory with config.json, model.safetensors and tokenizer.model, or a training run "
+            "directory (its newest checkpoint). Not put in shared links.",
+        )
+    decoding_box = st.container()  # filled once the model (and so its max_len) is known
+    st.header("Classroom")
+    st.toggle(
+        "Presentation mode",
+        key="present",
+        persist_state="session",
+        help="Bigger fonts and figures, controls folded away. Reopen this sidebar (top left) to leave it.",
+    )
+    export_box = st.container()
+
+for notice in notices:
+    st.warning(notice)
+
+path = model_path(ss["model"])
+stamp = models.stamp(path) if path else 0.0
+ss["_examples"] = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
+st.text_input(
+    "Sentence",
+    key="text",
+    persist_state="session",
+    max_chars=state.TEXT_LIMIT,
+    placeholder="Type a sentence and press Enter",
+    help="Pieces beyond the model's max_len are cut off (with a notice).",
+)
+if ss["_examples"]:
+    st.pills("Examples", ss["_examples"], key="example", on_change=on_example, label_visibility="collapsed")
+st.segmented_control(
+    "View",
+    list(state.VIEWS),
+    key="view",
+    persist_state="session",
+    required=True,
+    format_func=state.VIEWS.get,
+    label_visibility="collapsed",
+)
+st.caption(f"Shows: {SECTIONS[ss['view']]} of the [paper]({PAPER}).")
+
+if not path:
+    stop("Type the path of a checkpoint directory in the sidebar, or pick a model there.")
+try:
+    with st.spinner("Loading the model…"):
+        model = models.load_model(path, stamp)
+except CheckpointError as e:
+    stop(f"Could not load this checkpoint: {md_code(e, 600)}", "error")
+except (OSError, ValueError) as e:  # e.g. a path the server may not read
+    stop(f"Could not load this checkpoint ({type(e).__name__}): {md_code(e, 600)}", "error")
+cfg = model.config
+n_layers = {"encoder": cfg.n_encoder_layers, "decoder": cfg.n_decoder_layers, "cross": cfg.n_decoder_layers}
+for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len):
+    st.warning(notice)
+model_label = ss["model"] if ss["model"] != state.CUSTOM else model.name
+with decoding_box:
+    st.header("Decoding")
+    st.slider(
+        "Beam size",
+        1,
+        state.BEAM_MAX,
+        key="beam",
+        persist_state="session",
+        help="1 = greedy; the paper used 4 (§6.1).",
+    )
+    st.number_input(
+        "Max length (pieces)",
+        0,
+        cfg.max_len - 1,
+        key="maxlen",
+        persist_state="session",
+        help="Longest translation; 0 = automatic (2 × source + 10).",
+    )
+
+text = ss["text"]
+if not text.strip():
+    stop("Type a sentence above (or click an example) to see what the model does with it.")
+try:
+    with st.spinner("Translating and tracing the sentence…"):
+        trace = models.get_trace(path, stamp, text, ss["beam"], ss["maxlen"])
+except Exception as e:  # never a traceback in class
+    log.exception("trace failed")
+    stop(f"The model could not process this sentence ({type(e).__name__}): {md_code(e)}", "error")
+if trace.truncated:
+    st.warning(
+        f"The sentence is longer than this model's max_len: only its first {cfg.max_len - 1} pieces "
+        "(and `</s>`) are used."
+    )
+for notice in state.fit_step(ss, len(trace.tgt_tokens)):
+    st.warning(notice)
+sync_url()
+
+ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
+with export_box:
+    st.header("Export")
+    st.download_button(
+        "Attention (CSV)",
+        functools.partial(export.attention_csv, *ctx.key),
+        file_name=f"{export.file_stem(model_label, 'attention')}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_csv",
+        help="Every layer, head and kind as one tidy table: layer, head, q_pos, k_pos, query, key, weight, kind.",
+    )
+    st.download_button(
+        "Whole trace (JSON)",
+        functools.partial(export.trace_json, *ctx.key),
+        file_name=f"{export.file_stem(model_label, 'trace')}.json",
+        mime="application/json",
+        on_click="ignore",
+        key="dl_json",
+    )
+    st.caption("Figures: the camera icon above each figure saves a PNG.")
+
+try:
+    RENDER[ss["view"]](ctx)
+except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
+    log.exception("view %s failed", ss["view"])
+    st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")

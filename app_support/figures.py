@@ -1,0 +1,89 @@
+"""Pure figure functions the Anatomy view needs and `viz` does not have yet (no streamlit here).
+
+They follow viz's conventions (and reuse its style helpers): token axes use positions with
+the pieces as tick labels, every string from data is escaped, and each takes `font_size` and
+`height`. Candidates to move into viz.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz._style import DIVERGING_COLORSCALE, MASK_COLOR, esc, esc_all, finish
+
+
+def matrix_heatmap(
+    z,
+    rows: Sequence[str],
+    *,
+    title: str,
+    row_title: str,
+    col_title: str,
+    cols: Sequence[str] | None = None,
+    value_name: str = "value",
+    masked: np.ndarray | None = None,
+    colorscale: str = DIVERGING_COLORSCALE,
+    symmetric: bool = True,
+    font_size: int = 12,
+    height: int | None = None,
+) -> go.Figure:
+    """A (rows, cols) matrix as a heatmap: rows are tokens (position 0 on top), columns tokens or dims.
+
+    `masked` (bool, same shape) cells show the grey background and hover "masked" (e.g. -inf scores);
+    `symmetric` centres the colour scale on 0 (for signed values: Q, K, V, scores, hidden states).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] != len(rows) or (cols is not None and z.shape[1] != len(cols)):
+        raise ValueError(
+            f"matrix_heatmap needs a (rows, cols) matrix matching the labels, got {z.shape}, "
+            f"{len(rows)} rows, {None if cols is None else len(cols)} cols"
+        )
+    n_r, n_c = z.shape
+    z = z.copy()
+    if masked is not None:
+        z[np.asarray(masked, dtype=bool)] = np.nan
+    finite = z[np.isfinite(z)]
+    limit = float(np.abs(finite).max()) if finite.size else 1.0
+    r_lab = np.array([f"{i}: {esc(t)}" for i, t in enumerate(rows)], dtype=object)
+    c_lab = np.array(
+        [f"{j}: {esc(t)}" for j, t in enumerate(cols)] if cols is not None else [str(j) for j in range(n_c)],
+        dtype=object,
+    )
+    text = np.where(np.isnan(z), "masked", np.char.mod("%.4f", np.nan_to_num(z))).astype(object)
+    custom = np.stack(np.broadcast_arrays(r_lab[:, None], c_lab[None, :], text), axis=-1)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.astype(np.float32),
+            x=np.arange(n_c),
+            y=np.arange(n_r),
+            customdata=custom,
+            colorscale=colorscale,
+            zmid=0.0 if symmetric else None,
+            zmin=-limit if symmetric else None,
+            zmax=limit if symmetric else None,
+            colorbar={"title": {"text": esc(value_name)}},
+            hovertemplate=f"{esc(row_title)} %{{customdata[0]}}<br>{esc(col_title)} %{{customdata[1]}}"
+            f"<br>{esc(value_name)} %{{customdata[2]}}<extra></extra>",
+        )
+    )
+    x_axis = {"title_text": col_title, "showgrid": False, "zeroline": False, "range": [-0.5, n_c - 0.5]}
+    if cols is not None:
+        x_axis |= {"tickmode": "array", "tickvals": list(range(n_c)), "ticktext": esc_all(cols)}
+        x_axis["tickangle"] = -45 if n_c > 3 else 0
+    fig.update_xaxes(**x_axis, automargin=True)
+    fig.update_yaxes(
+        title_text=row_title,
+        tickmode="array",
+        tickvals=list(range(n_r)),
+        ticktext=esc_all(rows),
+        autorange="reversed",
+        showgrid=False,
+        zeroline=False,
+        automargin=True,
+    )
+    fig.update_layout(plot_bgcolor=MASK_COLOR if masked is not None and np.any(masked) else None)
+    auto = int(min(1000, max(280, 150 + n_r * font_size * 1.6)))
+    return finish(fig, title, font_size, height or auto)

@@ -1,0 +1,241 @@
+"""Cached model calls: one model per process (`st.cache_resource`), per-sentence results as plain data.
+
+Every cached function takes everything it depends on as arguments, (path, stamp, text, beam,
+maxlen), where `stamp` is the checkpoint files' modification time, so a retrained model in
+assets/ is loaded afresh. Per-sentence results are numpy arrays and DataFrames returned as
+copies by `st.cache_data`; capture itself is per thread in the library, so two sessions
+sharing one model never see each other's attention.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+import viz
+from transformer import Pretrained, available_models, load_pretrained, record
+from transformer.pretrained import ASSETS, resolve_model_dir
+from transformer.trace import capture_trace
+
+TOPK = 20  # next-token candidates kept per decoder step
+
+# One intra-op thread per trace: sessions already run in parallel threads, and on a small shared CPU
+# torch's default (a thread per core, spin-waiting) made a toy trace take 0.9 s instead of 0.01 s and
+# a 128-piece trace 8.8 s instead of 0.7 s. Set once, on import; new script threads inherit it.
+torch.set_num_threads(int(os.environ.get("APP_TORCH_THREADS", "1")))
+
+TOY_EXAMPLES = {
+    "reverse": ["c a f b", "a b c d e f g h i j", "d a d b e e", "b a g e c a f e", "j i h"],
+    "sort": ["c a f b", "j a i b h c", "e e d d c", "g c i a e h b f d j", "b a d"],
+    "copy": ["c a f b", "h e a d", "b a d c a b", "a b c d e f g h i j", "j"],
+}
+ENGLISH_EXAMPLES = [
+    "The house is old.",
+    "The cat sleeps on the warm mat.",
+    "I live in a small village near the river.",
+    "The animal did not cross the street because it was too tired.",
+    "Where is the station? It is over there.",
+]
+
+
+# --- which models exist ---------------------------------------------------------------------------
+
+
+def model_names() -> list[str]:
+    """Models shipped in assets/ (directories with a config.json)."""
+    return list(available_models())
+
+
+def default_model_name(names: list[str]) -> str | None:
+    """The name in assets/DEFAULT when it is available, else the first model, else None."""
+    try:
+        name = (ASSETS / "DEFAULT").read_text().strip()
+    except OSError:
+        name = ""
+    if name in names:
+        return name
+    return names[0] if names else None
+
+
+def stamp(path: str) -> float:
+    """Newest modification time of a checkpoint's files (0.0 when there is none): part of every cache key."""
+    try:
+        directory = resolve_model_dir(path)
+        return max(
+            (directory / f).stat().st_mtime
+            for f in ("config.json", "model.safetensors", "tokenizer.model")
+            if (directory / f).exists()
+        )
+    except (OSError, ValueError):  # CheckpointError is a ValueError
+        return 0.0
+
+
+def _read_metadata(path: str) -> dict:
+    try:
+        data = json.loads((resolve_model_dir(path) / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def examples(path: str, stamp: float) -> list[str]:
+    """Example sentences: metadata["examples"] if the model has them, else by its task or name."""
+    meta = _read_metadata(path)
+    given = meta.get("examples")
+    if isinstance(given, list) and given and all(isinstance(s, str) and s.strip() for s in given):
+        return list(given)
+    source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
+    task = source.get("task") or Path(path).name
+    return list(TOY_EXAMPLES.get(str(task), ENGLISH_EXAMPLES))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def load_model(path: str, stamp: float) -> Pretrained:
+    """One shared model per (path, file time) and process; raises CheckpointError for a bad checkpoint."""
+    return load_pretrained(path)
+
+
+# --- one sentence -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceData:
+    """A `Trace` as plain data: numpy arrays (float32) and lists, safe to copy and to share."""
+
+    src_text: str
+    tgt_text: str
+    src_tokens: list[str]
+    tgt_tokens: list[str]  # decoder input, starts with "<s>"
+    src_ids: list[int]
+    tgt_ids: list[int]
+    output_tokens: list[str]  # most likely next piece at each decoder position
+    truncated: bool
+    attention: dict[str, np.ndarray]  # kind -> (L, H, T_q, T_k)
+    embeddings: dict[str, np.ndarray]  # src_token | src_position | src_input | tgt_... -> (T, d_model)
+    hidden: dict[str, np.ndarray]  # encoder | decoder -> (L + 1, T, d_model)
+    topk: pd.DataFrame  # viz.topk_frame of every step, TOPK candidates each
+    seconds: float  # time to translate and trace
+
+    @property
+    def n_layers(self) -> dict[str, int]:
+        return {kind: a.shape[0] for kind, a in self.attention.items()}
+
+    @property
+    def n_heads(self) -> int:
+        return self.attention["encoder"].shape[1]
+
+    def next_token(self, step: int) -> str:
+        """The piece the translation actually continued with after decoder position `step`."""
+        return self.tgt_tokens[step + 1] if step + 1 < len(self.tgt_tokens) else "</s>"
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().float().numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_trace(path: str, stamp: float, text: str, beam: int, maxlen: int) -> TraceData:
+    """Translate `text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass."""
+    m = load_model(path, stamp)
+    start = time.perf_counter()
+    t = m.trace(text, beam=beam, max_len=maxlen or None)
+    topk = viz.topk_frame(t.probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
+    return TraceData(
+        src_text=t.src_text,
+        tgt_text=t.tgt_text,
+        src_tokens=list(t.src_tokens),
+        tgt_tokens=list(t.tgt_tokens),
+        src_ids=list(t.src_ids),
+        tgt_ids=list(t.tgt_ids),
+        output_tokens=list(t.output_tokens),
+        truncated=bool(t.truncated),
+        attention={k: _np(v) for k, v in t.attention.items()},
+        embeddings={k: _np(v) for k, v in t.embeddings.items()},
+        hidden={k: _np(v) for k, v in t.hidden.items()},
+        topk=topk,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def trace_json(path: str, stamp: float, text: str, beam: int, maxlen: int) -> str:
+    """The whole trace as JSON (`Trace.to_json`); recomputed on demand, only when downloaded."""
+    m = load_model(path, stamp)
+    return m.trace(text, beam=beam, max_len=maxlen or None).to_json()
+
+
+# --- what the Anatomy view needs beyond the trace ---------------------------------------------------
+
+
+def sublayer_paths(n_encoder: int, n_decoder: int) -> dict[str, str]:
+    """Name -> module path of every sub-layer output the Anatomy view shows (paper §3.1, §3.3)."""
+    paths = {}
+    for i in range(n_encoder):
+        p = f"encoder.layers.{i}"
+        paths |= {
+            f"encoder.{i}.self_attn": f"{p}.self_attn",  # (S, d_model) multi-head output, before the residual
+            f"encoder.{i}.norm1": f"{p}.norm1",
+            f"encoder.{i}.ffn_hidden": f"{p}.ff.hook_hidden",  # (S, d_ff) ReLU activations
+            f"encoder.{i}.ffn_out": f"{p}.ff",
+            f"encoder.{i}.norm2": f"{p}.norm2",
+        }
+    for i in range(n_decoder):
+        p = f"decoder.layers.{i}"
+        paths |= {
+            f"decoder.{i}.self_attn": f"{p}.self_attn",
+            f"decoder.{i}.norm1": f"{p}.norm1",
+            f"decoder.{i}.cross_attn": f"{p}.cross_attn",
+            f"decoder.{i}.norm2": f"{p}.norm2",
+            f"decoder.{i}.ffn_hidden": f"{p}.ff.hook_hidden",
+            f"decoder.{i}.ffn_out": f"{p}.ff",
+            f"decoder.{i}.norm3": f"{p}.norm3",
+        }
+    return paths
+
+
+@dataclass(frozen=True)
+class AnatomyData:
+    qkv: dict[str, dict[str, np.ndarray]]  # kind -> q | k | v (L, H, T, d_head), scores (L, H, T_q, T_k)
+    sublayers: dict[str, np.ndarray]  # sublayer_paths name -> (T, width)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def get_anatomy(path: str, stamp: float, text: str, beam: int, maxlen: int) -> AnatomyData:
+    """Q, K, V, scores and every sub-layer output for the same source and translation as `get_trace`."""
+    td = get_trace(path, stamp, text, beam, maxlen)
+    m = load_model(path, stamp)
+    cfg = m.config
+    paths = sublayer_paths(cfg.n_encoder_layers, cfg.n_decoder_layers)
+    with record(m.model, paths.values()) as store:  # records for this thread only
+        captured = capture_trace(m.model, td.src_ids, td.tgt_ids, qkv=True)
+    qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured["qkv"].items()}
+    sublayers = {name: _np(store[p][0][0]) for name, p in paths.items()}  # first call, batch item 0
+    return AnatomyData(qkv=qkv, sublayers=sublayers)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_projection(
+    path: str, stamp: float, text: str, beam: int, maxlen: int, side: str, method: str
+) -> pd.DataFrame:
+    """Every stage's hidden states of one side projected jointly to 2-D (viz.projection_frame)."""
+    td = get_trace(path, stamp, text, beam, maxlen)
+    tokens = td.src_tokens if side == "encoder" else td.tgt_tokens
+    return viz.projection_frame(td.hidden[side], tokens, method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def get_neighbours(path: str, stamp: float, token_id: int, k: int) -> pd.DataFrame:
+    """The k vocabulary pieces whose embedding rows are closest (cosine) to this piece's row."""
+    m = load_model(path, stamp)
+    weight = _np(m.model.encoder.embed.token.weight)
+    return viz.nearest_neighbours(
+        weight[token_id], weight, m.tokenizer.id_to_piece, k=k, exclude_ids=[token_id]
+    )

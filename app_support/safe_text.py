@@ -1,0 +1,20 @@
+"""Showing untrusted text (user sentences, tokens, paths, URL values) inside Streamlit markdown.
+
+Streamlit's markdown renders `**bold**`, links, `$math$`, `:emoji:` and `:red[colour]` directives;
+inside an inline code span all of that is shown literally. Raw HTML is never enabled for user text.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def md_code(text: object, limit: int = 300) -> str:
+    """Any text -> a markdown inline code span that shows it literally (one line, at most `limit` chars)."""
+    s = str(text)
+    if len(s) > limit:
+        s = s[:limit] + "…"
+    s = re.sub(r"\s+", " ", s)  # a code span is one line; newlines would end it
+    longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {s} {fence}"  # the spaces let the text start or end with a backtick

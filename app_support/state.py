@@ -1,0 +1,225 @@
+"""Session state and the URL: every default in one place, the shareable part parsed from and written to the URL.
+
+URL scheme (every parameter optional; an invalid one is ignored with a visible notice):
+
+    text     the sentence (at most TEXT_LIMIT characters)
+    model    a model name in assets/ (a custom checkpoint directory is never put in a URL)
+    view     io | attention | positional | embeddings | decoding | anatomy
+    kind     encoder | decoder | cross       attention kind (Attention and Anatomy views)
+    layer    0-based layer of that kind
+    head     0-based head, or "mean"
+    panel    heatmaps | model | lines        what the Attention view draws
+    step     0-based decoder position (Decoding view)
+    beam     1..BEAM_MAX                     beam size (1 = greedy)
+    maxlen   0 (automatic) .. model max_len - 1, the longest translation in pieces
+    present  1 = presentation mode
+
+Layers and heads are 0-based, as in the figures ("L0 H3").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+
+from app_support.safe_text import md_code
+
+VIEWS = {
+    "io": "Input & output",
+    "attention": "Attention",
+    "positional": "Positional encoding",
+    "embeddings": "Embeddings",
+    "decoding": "Decoding",
+    "anatomy": "Anatomy",
+}
+KINDS = ("encoder", "decoder", "cross")
+KIND_LABELS = {"encoder": "Encoder self", "decoder": "Decoder masked self", "cross": "Cross (dec → enc)"}
+PANELS = {"heatmaps": "One head + mean", "model": "Model view (all heads)", "lines": "Head view (lines)"}
+MEAN = -1  # head value meaning "average over heads" (viz.MEAN_HEAD)
+TEXT_LIMIT = 2000
+BEAM_MAX = 8
+CUSTOM = "Custom checkpoint…"  # model picker entry for a directory typed by the user
+
+SHARED = ("text", "model", "view", "kind", "layer", "head", "panel", "step", "beam", "maxlen", "present")
+DEFAULTS = {
+    # shareable (URL)
+    "view": "io",
+    "kind": "encoder",
+    "layer": 0,
+    "head": 0,
+    "panel": "heatmaps",
+    "step": 0,
+    "beam": 1,
+    "maxlen": 0,
+    "present": False,
+    # this session only
+    "ckpt": "",
+    "example": None,
+    "att_hide_specials": False,
+    "att_renormalise": True,
+    "att_autoscale": False,
+    "att_lines_heads": None,  # None = every head of the model
+    "pe_positions": 64,
+    "pe_dims": None,  # None = a default choice for the model's d_model
+    "pe_metric": "dot",
+    "pe_side": "src",
+    "emb_side": "encoder",
+    "emb_method": "pca",
+    "emb_stage": -1,  # -1 = all stages
+    "emb_paths": None,  # None = the first real token
+    "emb_nn_token": 0,
+    "dec_k": 10,
+    "ana_step": 0,
+}
+_INT = re.compile(r"[+-]?\d{1,9}")
+
+
+def _int(raw: str, lo: int, hi: int) -> int | None:
+    """A decimal integer within lo..hi, or None."""
+    raw = raw.strip()
+    if not _INT.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if lo <= value <= hi else None
+
+
+def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[dict, list[str]]:
+    """URL parameters -> (valid values by session key, notices about the ignored ones).
+
+    Only checks that need no model happen here (layer < 64 etc.); `fit_to_model` checks the rest.
+    """
+    values: dict = {}
+    notices: list[str] = []
+
+    def ignore(key: str, raw: str, why: str) -> None:
+        notices.append(f"Ignored URL parameter `{key}` = {md_code(raw, 80)}: {why}. Using the default.")
+
+    for key in SHARED:
+        if key not in query:
+            continue
+        raw = str(query[key])
+        if key == "text":
+            if len(raw) > TEXT_LIMIT:
+                notices.append(f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters.")
+                raw = raw[:TEXT_LIMIT]
+            values["text"] = raw
+        elif key == "model":
+            if raw in model_names:
+                values["model"] = raw
+            else:
+                ignore(key, raw, f"no such model in assets/ (available: {', '.join(model_names) or 'none'})")
+        elif key == "view":
+            if raw in VIEWS:
+                values["view"] = raw
+            else:
+                ignore(key, raw, f"views are {', '.join(VIEWS)}")
+        elif key == "kind":
+            if raw in KINDS:
+                values["kind"] = raw
+            else:
+                ignore(key, raw, f"kinds are {', '.join(KINDS)}")
+        elif key == "panel":
+            if raw in PANELS:
+                values["panel"] = raw
+            else:
+                ignore(key, raw, f"panels are {', '.join(PANELS)}")
+        elif key == "head" and raw.strip().lower() == "mean":
+            values["head"] = MEAN
+        elif key in ("layer", "head", "step", "maxlen"):
+            value = _int(raw, 0, 100_000)
+            if value is None:
+                ignore(key, raw, "not a whole number in range")
+            else:
+                values[key] = value
+        elif key == "beam":
+            value = _int(raw, 1, BEAM_MAX)
+            if value is None:
+                ignore(key, raw, f"beam must be a whole number from 1 to {BEAM_MAX}")
+            else:
+                values["beam"] = value
+        elif key == "present":
+            flag = raw.strip().lower()
+            if flag in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+                values["present"] = flag in ("1", "true", "yes", "on")
+            else:
+                ignore(key, raw, "use present=1 or present=0")
+    return values, notices
+
+
+def init_session(
+    ss: MutableMapping,
+    query: Mapping[str, str],
+    model_names: Sequence[str],
+    default_model: str,
+    default_text: Callable[[str], str],
+) -> list[str]:
+    """Fill the session with URL values (first run only) and defaults; returns notices for the first run.
+
+    `default_text(model)` gives the first example sentence of a model (used when the URL has no text).
+    """
+    notices: list[str] = []
+    if "_initialised" not in ss:
+        values, notices = parse_query(query, model_names)
+        for key, value in values.items():
+            ss[key] = value
+        ss["_from_url"] = set(values)  # checked against the model once it is loaded
+        ss["_initialised"] = True
+    ss.setdefault("model", default_model)
+    for key, value in DEFAULTS.items():
+        ss.setdefault(key, value)
+    ss.setdefault("text", default_text(ss["model"]) if ss["model"] != CUSTOM else "")
+    ss.setdefault("_from_url", set())
+    ss.setdefault("_examples", [])  # the example sentences offered with the current model
+    return notices
+
+
+def _check(ss: MutableMapping, key: str, ok: bool, default, why: str, notices: list[str]) -> None:
+    """Reset ss[key] to `default` when not ok; a notice only if the bad value came from the URL."""
+    if ok:
+        return
+    if key in ss["_from_url"]:
+        shown = "mean" if key == "head" and ss[key] == MEAN else ss[key]
+        notices.append(f"Ignored URL parameter `{key}` = {md_code(shown, 80)}: {why}. Using the default.")
+    ss[key] = default
+
+
+def fit_to_model(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int, max_len: int) -> list[str]:
+    """Make kind/layer/head/maxlen valid for this model (e.g. after switching models); notices for URL values."""
+    notices: list[str] = []
+    n = n_layers[ss["kind"]]
+    _check(ss, "layer", 0 <= ss["layer"] < n, 0, f"this model's {ss['kind']} has layers 0–{n - 1}", notices)
+    ok = ss["head"] == MEAN or 0 <= ss["head"] < n_heads
+    _check(ss, "head", ok, 0, f"this model has heads 0–{n_heads - 1} (or mean)", notices)
+    ok = 0 <= ss["maxlen"] < max_len
+    _check(ss, "maxlen", ok, 0, f"this model generates at most {max_len - 1} pieces", notices)
+    ss["_from_url"] -= {"layer", "head", "maxlen", "kind"}
+    heads = ss["att_lines_heads"]
+    if heads is not None and any(not 0 <= h < n_heads for h in heads):
+        ss["att_lines_heads"] = None
+    return notices
+
+
+def fit_step(ss: MutableMapping, n_steps: int) -> list[str]:
+    """Keep the decoding step inside 0..n_steps-1 (the current translation's length)."""
+    notices: list[str] = []
+    why = f"this translation has decoder steps 0–{n_steps - 1}"
+    _check(ss, "step", 0 <= ss["step"] < n_steps, 0, why, notices)
+    ss["_from_url"].discard("step")
+    return notices
+
+
+def to_query(ss: Mapping, model_in_url: bool) -> dict[str, str]:
+    """The shareable part of the session as URL parameters (defaults left out, except the main ones)."""
+    out = {"text": ss["text"]}
+    if model_in_url:
+        out["model"] = ss["model"]
+    out["view"] = ss["view"]
+    out["kind"] = ss["kind"]
+    out["layer"] = str(ss["layer"])
+    out["head"] = "mean" if ss["head"] == MEAN else str(ss["head"])
+    for key in ("panel", "step", "beam", "maxlen"):
+        if ss[key] != DEFAULTS[key]:
+            out[key] = str(ss[key])
+    if ss["present"]:
+        out["present"] = "1"
+    return out

@@ -1,0 +1,60 @@
+"""One module per view; each has `render(ctx)` and draws only with figures built by viz functions.
+
+`Ctx` carries what every view needs: the model, the cache key of the sentence, its trace,
+and the look (font sizes) of normal or presentation mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_support import export
+from app_support.models import TraceData
+from transformer import Pretrained
+
+
+@dataclass(frozen=True)
+class Ctx:
+    model: Pretrained
+    model_label: str  # a name in assets/ or the checkpoint directory's name
+    path: str
+    stamp: float
+    text: str
+    beam: int
+    maxlen: int
+    trace: TraceData
+    present: bool
+
+    @property
+    def key(self) -> tuple:
+        """Arguments of every per-sentence cached function."""
+        return (self.path, self.stamp, self.text, self.beam, self.maxlen)
+
+    @property
+    def font(self) -> int:
+        return 20 if self.present else 12
+
+    @property
+    def small_font(self) -> int:
+        return 16 if self.present else 10
+
+    def height(self, normal: int) -> int:
+        return int(normal * 1.4) if self.present else normal
+
+    def columns(self, n: int = 2):
+        """Side by side normally; stacked (bigger) in presentation mode."""
+        return [st.container() for _ in range(n)] if self.present else st.columns(n)
+
+
+def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:
+    """Show a Plotly figure with a PNG download named after the model and what it shows."""
+    stem = export.file_stem(ctx.model_label, *name)
+    st.plotly_chart(fig, key=key, config=export.plotly_config(stem), theme=None)
+
+
+def controls(ctx: Ctx, label: str = "Controls"):
+    """Where a view's widgets go: in place normally, in a collapsed expander in presentation mode."""
+    return st.expander(label, expanded=False) if ctx.present else st.container()

@@ -1,0 +1,281 @@
+"""Anatomy: the paper's parts in the walk-through's order (SEED.md), each with live values for the sentence.
+
+Overall architecture (§3) → input embeddings (§3.4) → positional encoding (§3.5) → scaled
+dot-product attention (§3.2.1) → multi-head attention (§3.2.2) → feed-forward (§3.3) →
+encoder layer → decoder layer (§3.1) → output softmax (§3.4).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import viz
+from app_support import models, slices
+from app_support.figures import matrix_heatmap
+from app_support.views import Ctx, chart, controls
+from app_support.views.attention import pick_attention
+
+WIDE = 64  # show at most this many dimensions of d_model-wide vectors
+
+
+def _dims(x: np.ndarray) -> np.ndarray:
+    return x[:, :WIDE]
+
+
+def _dim_title(width: int, what: str = "dimension") -> str:
+    return f"{what} (first {WIDE} of {width})" if width > WIDE else what
+
+
+def _stats(parts: dict[str, np.ndarray], tokens: list[str]) -> pd.DataFrame:
+    """Per-piece mean and standard deviation over d_model of each named (T, d_model) stage."""
+    frame = pd.DataFrame({"position": range(len(tokens)), "piece": tokens})
+    for name, x in parts.items():
+        frame[f"{name}: mean"] = x.mean(-1).round(3)
+        frame[f"{name}: std"] = x.std(-1).round(3)
+    return frame
+
+
+def section(title: str, text: str) -> None:
+    st.subheader(title)
+    st.markdown(text)
+
+
+def render(ctx: Ctx) -> None:
+    t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
+    with controls(ctx, "Which attention (layer, head) to dissect"):
+        pick_attention(ctx, with_panel=False)
+    kind, layer = ss["kind"], ss["layer"]
+    head = ss["head"] if ss["head"] != -1 else 0
+    if ss["head"] == -1:
+        st.info("Q, K and V belong to one head each: showing head 0 (pick a head above).")
+    with st.spinner("Capturing Q, K, V and every sub-layer…"):
+        anatomy = models.get_anatomy(*ctx.key)
+    f, h = ctx.font, ctx.height
+    n_enc, n_dec = cfg.n_encoder_layers, cfg.n_decoder_layers
+
+    section(
+        "0. The whole model (§3, Figure 1)",
+        f"The encoder reads the {len(t.src_tokens)} source pieces through {n_enc} identical layers and "
+        f"hands the decoder one vector of d_model = {cfg.d_model} numbers per source piece (the "
+        f"*memory*). The decoder, {n_dec} layers, reads the translation so far ({len(t.tgt_tokens)} pieces "
+        f"starting with `<s>`) and, at every position, outputs a probability for each of the "
+        f"{ctx.model.tokenizer.vocab_size} vocabulary pieces.",
+    )
+
+    section(
+        "1. Input embeddings (§3.4)",
+        f"Each piece id selects one row of a learned {ctx.model.tokenizer.vocab_size} × {cfg.d_model} "
+        f"matrix, multiplied by √d_model = {math.sqrt(cfg.d_model):.2f} so it is not drowned out by the "
+        "positional encoding. Rows below: this sentence's pieces.",
+    )
+    emb = t.embeddings["src_token"]
+    fig = matrix_heatmap(
+        _dims(emb),
+        t.src_tokens,
+        title="Token embedding × √d_model of each source piece",
+        row_title="piece",
+        col_title=_dim_title(cfg.d_model),
+        font_size=f,
+        height=h(360),
+    )
+    chart(ctx, fig, "fig_ana_embed", "anatomy-embedding")
+
+    section(
+        "2. Positional encoding (§3.5)",
+        "Attention by itself ignores order, so a position-dependent vector is added to each embedding. "
+        "Left: the embedding, middle: the encoding, right: their sum, which is what layer 0 reads.",
+    )
+    e = t.embeddings
+    fig = viz.embedding_sum_view(
+        e["src_token"], e["src_position"], e["src_input"], t.src_tokens, max_dims=WIDE, font_size=f
+    )
+    chart(ctx, fig, "fig_ana_pe", "anatomy-positional")
+
+    q_tok, k_tok = slices.kind_tokens(t, kind)
+    parts = anatomy.qkv[kind]
+    q, k, v = (parts[p][layer, head] for p in ("q", "k", "v"))
+    d_head = q.shape[-1]
+    raw = q @ k.T / math.sqrt(d_head)  # (T_q, T_k) the same sum the model computed, before any mask
+    scores, mask = slices.masked_scores(parts["scores"][layer, head])
+    where = {
+        "encoder": "the encoder",
+        "decoder": "the decoder",
+        "cross": "the decoder (Q) and encoder (K, V)",
+    }
+    section(
+        f"3. Scaled dot-product attention (§3.2.1): {kind}, layer {layer}, head {head}",
+        f"Every piece is projected three times: a **query** (what am I looking for?), a **key** (what do I "
+        f"offer?) and a **value** (what do I pass on?), each {d_head} numbers for this head, computed in "
+        f"{where[kind]}. A query's score for each key is their dot product divided by √d_k = "
+        f"{math.sqrt(d_head):.2f}; a softmax turns each row of scores into weights that sum to 1.",
+    )
+    st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
+    cols = ctx.columns(3)
+    for col, (name, x, toks) in zip(cols, (("Q", q, q_tok), ("K", k, k_tok), ("V", v, k_tok)), strict=True):
+        fig = matrix_heatmap(
+            x, toks, title=f"{name} (layer {layer}, head {head})", row_title="piece",
+            col_title="d_head dimension", value_name=name, font_size=f, height=h(340),
+        )  # fmt: skip
+        with col:
+            chart(ctx, fig, f"fig_ana_{name.lower()}", "anatomy", kind, f"L{layer}", f"H{head}", name)
+    cols = ctx.columns(3)
+    with cols[0]:
+        fig = matrix_heatmap(
+            raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title="query", col_title="key",
+            value_name="score", font_size=f, height=h(380),
+        )  # fmt: skip
+        chart(ctx, fig, "fig_ana_scores", "anatomy", kind, f"L{layer}", f"H{head}", "scores")
+    with cols[1]:
+        masked_title = (
+            "2. after the causal mask (grey = −∞)" if mask.any() else "2. after masking (nothing masked)"
+        )
+        fig = matrix_heatmap(
+            scores, q_tok, cols=k_tok, title=masked_title, row_title="query", col_title="key",
+            value_name="score", masked=mask, font_size=f, height=h(380),
+        )  # fmt: skip
+        chart(ctx, fig, "fig_ana_masked", "anatomy", kind, f"L{layer}", f"H{head}", "masked")
+    with cols[2]:
+        fig = viz.attention_heatmap(
+            slices.head_frame(t, kind, layer, head), "3. softmax: attention weights", font_size=f,
+            height=h(380),
+        )  # fmt: skip
+        chart(ctx, fig, "fig_ana_softmax", "anatomy", kind, f"L{layer}", f"H{head}", "softmax")
+    if kind == "decoder":
+        st.caption(
+            "The decoder may not look ahead: scores of later positions become −∞, so softmax gives them 0."
+        )
+    else:
+        st.caption(
+            "One sentence has no padding, so nothing is masked here; in a batch, padding keys would be."
+        )
+
+    stack = "encoder" if kind == "encoder" else "decoder"
+    lay = min(layer, (n_enc if stack == "encoder" else n_dec) - 1)
+    sub = anatomy.sublayers
+    attn_name = "cross_attn" if kind == "cross" else "self_attn"
+    section(
+        f"4. Multi-head attention (§3.2.2): all {cfg.n_heads} heads of {kind} layer {layer}",
+        f"The model runs {cfg.n_heads} attentions side by side, each on its own {d_head}-number slice "
+        f"(d_k = d_model / h = {cfg.d_model} / {cfg.n_heads}), so different heads can follow different "
+        "relations. Their outputs are concatenated and mixed by one more matrix W_O.",
+    )
+    fig = viz.model_view(slices.layer_frame(t, kind, layer), font_size=ctx.small_font)
+    chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
+    fig = matrix_heatmap(
+        _dims(sub[f"{stack}.{layer}.{attn_name}"]), q_tok, title="Multi-head output Concat(heads)·W_O",
+        row_title="piece", col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
+    )  # fmt: skip
+    chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
+
+    hidden = sub[f"{stack}.{lay}.ffn_hidden"]
+    tokens = t.src_tokens if stack == "encoder" else t.tgt_tokens
+    section(
+        f"5. Position-wise feed-forward network (§3.3): {stack} layer {lay}",
+        f"The same two-layer network runs on every position separately: FFN(x) = max(0, xW₁ + b₁)W₂ + b₂, "
+        f"widening d_model = {cfg.d_model} to d_ff = {cfg.d_ff} and back. Here "
+        f"{(hidden <= 0).mean():.0%} of the ReLU units are off (exactly 0) for this sentence.",
+    )
+    cols = ctx.columns(2)
+    with cols[0]:
+        fig = matrix_heatmap(
+            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title="piece",
+            col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f, height=h(360),
+        )  # fmt: skip
+        chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
+    with cols[1]:
+        fig = matrix_heatmap(
+            _dims(sub[f"{stack}.{lay}.ffn_out"]), tokens, title="FFN output", row_title="piece",
+            col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
+        )  # fmt: skip
+        chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
+
+    post = cfg.norm == "post"
+    add_norm = (
+        "Each sub-layer's output is added to its input (residual connection) and normalised: "
+        "LayerNorm(x + Sublayer(x)), so every piece's vector has mean ≈ 0 and spread ≈ 1 before LayerNorm's "
+        "learned scale and shift."
+        if post
+        else "This model normalises *before* each sub-layer (pre-norm): x + Sublayer(LayerNorm(x)); "
+        "the LayerNorm outputs below are what each sub-layer reads."
+    )
+    le = min(layer, n_enc - 1)
+    section(
+        f"6. Encoder layer (§3.1): layer {le}", "Self-attention, then the feed-forward network. " + add_norm
+    )
+    stages = {
+        "input x": t.hidden["encoder"][le],
+        "after attention + norm" if post else "LayerNorm before attention": sub[f"encoder.{le}.norm1"],
+        "layer output" if post else "LayerNorm before FFN": sub[f"encoder.{le}.norm2"],
+    }
+    _stages(ctx, stages, t.src_tokens, "encoder", le)
+
+    ld = min(layer, n_dec - 1)
+    section(
+        f"7. Decoder layer (§3.1): layer {ld}",
+        "Three sub-layers: masked self-attention over the translation so far, attention over the encoder's "
+        "output (cross-attention), and the feed-forward network. " + add_norm,
+    )
+    cols = ctx.columns(2)
+    for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
+        fig = viz.attention_heatmap(slices.head_frame(t, k2, ld, head), font_size=f, height=h(380))
+        with col:
+            chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
+    names = ("after masked self-attention", "after cross-attention", "layer output")
+    if not post:
+        names = (
+            "LayerNorm before self-attention",
+            "LayerNorm before cross-attention",
+            "LayerNorm before FFN",
+        )
+    stages = {"input x": t.hidden["decoder"][ld]}
+    stages |= {n: sub[f"decoder.{ld}.norm{i}"] for i, n in enumerate(names, start=1)}
+    _stages(ctx, stages, t.tgt_tokens, "decoder", ld)
+
+    section(
+        "8. Output: linear layer and softmax (§3.4)",
+        "The decoder's last vector at each position goes through one linear layer"
+        + (" (sharing its weights with the embedding matrix)" if cfg.tie_embeddings else "")
+        + ", giving one score per vocabulary piece; softmax turns the scores into next-piece probabilities.",
+    )
+    n_steps = len(t.tgt_tokens)
+    ss["ana_step"] = min(ss["ana_step"], n_steps - 1)
+    if n_steps > 1:
+        st.slider("Position", 0, n_steps - 1, key="ana_step", persist_state="session")
+    step = ss["ana_step"]
+    top = t.topk[t.topk["rank"] <= 10]
+    fig = viz.topk_bar(top, step, chosen=t.next_token(step), context=t.tgt_tokens[step], font_size=f)
+    chart(ctx, fig, "fig_ana_softmax_out", "anatomy", "output", f"step{step}")
+    best = t.topk[t.topk["rank"] == 1]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "position": range(n_steps),
+                "decoder reads": t.tgt_tokens,
+                "most likely next": best["token"].tolist(),
+                "probability": best["prob"].round(4).tolist(),
+            }
+        ),
+        hide_index=True,
+        key="ana_output_table",
+    )
+
+
+def _stages(ctx: Ctx, stages: dict[str, np.ndarray], tokens: list[str], stack: str, layer: int) -> None:
+    """Heatmaps of a layer's residual stream at each stage, and each piece's mean / std there."""
+    width = ctx.model.config.d_model
+    cols = []
+    for n, (name, x) in enumerate(stages.items()):
+        if n % 2 == 0:
+            cols = ctx.columns(2)
+        fig = matrix_heatmap(
+            _dims(x), tokens, title=name, row_title="piece", col_title=_dim_title(width),
+            font_size=ctx.font, height=ctx.height(320),
+        )  # fmt: skip
+        with cols[n % 2]:
+            chart(ctx, fig, f"fig_ana_{stack}_stage{n}", "anatomy", stack, f"L{layer}", f"stage{n}")
+    with st.expander("Mean and spread of each piece's vector at each stage"):
+        st.dataframe(_stats(stages, tokens), hide_index=True, key=f"ana_{stack}_stats")

@@ -1,0 +1,53 @@
+"""Decoding step by step (paper §3.1 "auto-regressive", §3.4 softmax): what the decoder sees and predicts at step t."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import viz
+from app_support import slices
+from app_support.views import Ctx, chart, controls
+
+
+def render(ctx: Ctx) -> None:
+    ss, t = st.session_state, ctx.trace
+    n_steps = len(t.tgt_tokens)
+    with controls(ctx):
+        a, b = st.columns([3, 1])
+        if n_steps > 1:
+            with a:
+                st.slider(
+                    "Decoder step t",
+                    0,
+                    n_steps - 1,
+                    key="step",
+                    persist_state="session",
+                    help="The decoder has read pieces 0..t of its input and predicts piece t + 1.",
+                )
+        else:
+            a.caption("The translation is empty: there is only step 0 (reading `<s>`).")
+        b.number_input("Top k", 3, 20, key="dec_k", persist_state="session")
+    step = ss["step"]
+    read = t.tgt_tokens[: step + 1]
+    chosen = t.next_token(step)
+    st.markdown(f"**Step {step}.** The decoder has read {step + 1} piece(s):")
+    st.code(" ".join(read), language=None)
+    st.markdown("and the translation continued with:")
+    st.code(chosen, language=None)
+    top = t.topk[t.topk["rank"] <= ss["dec_k"]]
+    fig = viz.topk_bar(top, step, chosen=chosen, context=t.tgt_tokens[step], font_size=ctx.font)
+    chart(ctx, fig, "fig_dec_topk", "next-token", f"step{step}")
+    st.caption(
+        "Orange: the piece the translation actually used (with beam search it need not be the top one). "
+        "Probabilities come from the final linear layer and softmax (§3.4)."
+    )
+    left, right = ctx.columns(2)
+    with left:
+        fig = viz.cross_attention_step(slices.row_frame(t, "cross", step), step, font_size=ctx.font)
+        chart(ctx, fig, "fig_dec_cross", "cross-attention", f"step{step}")
+    with right:
+        fig = viz.self_attention_step(slices.row_frame(t, "decoder", step), step, font_size=ctx.font)
+        chart(ctx, fig, "fig_dec_self", "decoder-self-attention", f"step{step}")
+    st.caption(
+        "One row per layer and head: left, which source pieces step t reads; right, which earlier target pieces."
+    )

@@ -1,0 +1,74 @@
+"""Embedding projections (paper §3.4, and the residual stream of §3.1): PCA / t-SNE, token paths, neighbours."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import viz
+from app_support import models
+from app_support.views import Ctx, chart, controls
+
+METHODS = {"pca": "PCA (fast)", "tsne": "t-SNE (slow on long inputs)"}
+SIDES = {"encoder": "Encoder (source)", "decoder": "Decoder (translation)"}
+ALL = -1  # emb_stage value: every stage
+
+
+def render(ctx: Ctx) -> None:
+    ss, t = st.session_state, ctx.trace
+    tokens = t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens
+    n_stages = t.hidden[ss["emb_side"]].shape[0]
+    stages = viz.stage_labels(n_stages)
+    if ss["emb_stage"] >= n_stages:
+        ss["emb_stage"] = ALL
+    if ss["emb_paths"] is not None and any(p >= len(tokens) for p in ss["emb_paths"]):
+        ss["emb_paths"] = None
+    if ss["emb_paths"] is None:
+        ss["emb_paths"] = [0]
+    with controls(ctx):
+        a, b, c = st.columns(3)
+        a.radio("Side", list(SIDES), key="emb_side", format_func=SIDES.get, persist_state="session")
+        b.radio(
+            "Projection", list(METHODS), key="emb_method", format_func=METHODS.get, persist_state="session"
+        )
+        c.selectbox(
+            "Stage",
+            [ALL, *range(n_stages)],
+            key="emb_stage",
+            format_func=lambda s: "all stages" if s == ALL else stages[s],
+            persist_state="session",
+        )
+    st.markdown(
+        "Each piece is a vector of d_model numbers. The embedding + positional encoding is stage 0; every "
+        "layer then adds to it (the residual stream). All stages are projected together, so positions "
+        "are comparable across layers."
+    )
+    label = METHODS[ss["emb_method"]].split(" ")[0]
+    with st.spinner(f"Projecting {len(tokens) * n_stages} vectors with {label}…"):
+        frame = models.get_projection(*ctx.key, ss["emb_side"], ss["emb_method"])
+    labels = viz.token_labels(tokens)
+    left, right = ctx.columns(2)
+    with left:
+        stage = None if ss["emb_stage"] == ALL else ss["emb_stage"]
+        fig = viz.projection_scatter(frame, stage, font_size=ctx.font, height=ctx.height(520))
+        chart(ctx, fig, "fig_emb_scatter", "projection", ss["emb_side"], ss["emb_method"])
+    with right:
+        st.multiselect(
+            "Follow pieces through the layers",
+            list(range(len(tokens))),
+            key="emb_paths",
+            format_func=lambda p: labels[p],
+            max_selections=6,
+            persist_state="session",
+        )
+        fig = viz.token_path(frame, ss["emb_paths"] or [0], font_size=ctx.font, height=ctx.height(460))
+        chart(ctx, fig, "fig_emb_path", "token-path", ss["emb_side"], ss["emb_method"])
+    with st.expander("Nearest pieces in the vocabulary"):
+        ids = t.src_ids if ss["emb_side"] == "encoder" else t.tgt_ids
+        if ss["emb_nn_token"] >= len(tokens):
+            ss["emb_nn_token"] = 0
+        st.selectbox("Piece", list(range(len(tokens))), key="emb_nn_token", format_func=lambda p: labels[p])
+        neighbours = models.get_neighbours(ctx.path, ctx.stamp, int(ids[ss["emb_nn_token"]]), 10)
+        st.dataframe(neighbours.round(4), hide_index=True, key="emb_nn_table")
+        st.caption(
+            "Cosine similarity between rows of the (shared) embedding matrix, before the √d_model scale."
+        )

@@ -1,0 +1,108 @@
+"""Positional encoding (paper §3.5): sinusoids, position × dimension, PE similarity, token + PE for the sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import viz
+from app_support.views import Ctx, chart, controls
+
+MAX_POSITIONS = 512  # the sinusoid formula has no end; show up to this many positions
+WIDE = 64  # models wider than this show the first WIDE dimensions of the sentence's embeddings
+
+
+def default_dims(d_model: int) -> list[int]:
+    """Sine dimensions 0, d/8, d/4, d/2: wavelengths from 2π to ~600 positions, fast to slow (§3.5)."""
+    return sorted({min(2 * (d_model // k // 2), d_model - 1) for k in (8, 4, 2)} | {0})
+
+
+def pe_table(ctx: Ctx, n: int) -> np.ndarray:
+    """(n, d_model): the paper's formula for a sinusoidal model (any length), else the learned table."""
+    cfg = ctx.model.config
+    if cfg.positional == "sinusoidal":
+        return viz.sinusoidal_pe(n, cfg.d_model)  # equals the model's own table on its first max_len rows
+    return ctx.model.model.encoder.embed.position.table[:n].detach().cpu().float().numpy()
+
+
+def render(ctx: Ctx) -> None:
+    cfg, ss = ctx.model.config, st.session_state
+    if ss["pe_dims"] is None or any(d >= cfg.d_model for d in ss["pe_dims"]):
+        ss["pe_dims"] = default_dims(cfg.d_model)
+    most = MAX_POSITIONS if cfg.positional == "sinusoidal" else cfg.max_len
+    ss["pe_positions"] = min(ss["pe_positions"], most)
+    with controls(ctx):
+        a, b = st.columns(2)
+        a.slider(
+            "Positions",
+            2,
+            most,
+            key="pe_positions",
+            persist_state="session",
+            help=f"This model reads at most {cfg.max_len} positions; the formula goes on for ever.",
+        )
+        b.multiselect(
+            "Dimensions to plot",
+            list(range(cfg.d_model)),
+            key="pe_dims",
+            max_selections=8,
+            persist_state="session",
+            help="Even dimensions are sines, odd ones cosines; higher dimensions change more slowly.",
+        )
+    learned = cfg.positional == "learned"
+    if learned:
+        st.info(
+            "This model learned its positional encoding (§3.5's alternative); the figures show its table."
+        )
+    else:
+        st.markdown(
+            "The encoder cannot tell word order from attention alone, so a fixed pattern is added to "
+            "each position: PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(…)."
+        )
+    pe = pe_table(ctx, ss["pe_positions"])
+    fig = viz.sinusoid_curves(pe, ss["pe_dims"] or [0], font_size=ctx.font, height=ctx.height(380))
+    chart(ctx, fig, "fig_pe_curves", "pe-curves")
+    left, right = ctx.columns(2)
+    with left:
+        chart(ctx, viz.pe_heatmap(pe, font_size=ctx.font, height=ctx.height(480)), "fig_pe_heatmap", "pe")
+    with right:
+        fig = viz.pe_similarity(pe, ss["pe_metric"], font_size=ctx.font, height=ctx.height(480))
+        chart(ctx, fig, "fig_pe_similarity", "pe-similarity", ss["pe_metric"])
+        st.radio(
+            "Similarity",
+            ["dot", "cosine"],
+            key="pe_metric",
+            horizontal=True,
+            persist_state="session",
+            format_func={"dot": "dot product PE(i)·PE(j)", "cosine": "cosine"}.get,
+        )
+    st.markdown(
+        "**Reading the similarity:** nearby positions have similar encodings (the bright band along the "
+        "diagonal), and the similarity depends only on the distance |i − j|, not on where in the sentence "
+        "the pair is: that is what lets attention find *relative* positions (§3.5)."
+    )
+    st.divider()
+    st.radio(
+        "Sentence side",
+        ["src", "tgt"],
+        key="pe_side",
+        horizontal=True,
+        persist_state="session",
+        format_func={"src": "source (encoder input)", "tgt": "translation (decoder input)"}.get,
+    )
+    side = ss["pe_side"]
+    e, t = ctx.trace.embeddings, ctx.trace
+    tokens = t.src_tokens if side == "src" else t.tgt_tokens
+    fig = viz.embedding_sum_view(
+        e[f"{side}_token"],
+        e[f"{side}_position"],
+        e[f"{side}_input"],
+        tokens,
+        max_dims=WIDE if cfg.d_model > WIDE else None,
+        font_size=ctx.font,
+    )
+    chart(ctx, fig, "fig_pe_sum", "embedding-plus-pe", side)
+    if cfg.d_model > WIDE:
+        st.caption(
+            f"First {WIDE} of {cfg.d_model} dimensions. Token embeddings are scaled by √d_model (§3.4)."
+        )

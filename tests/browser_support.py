@@ -1,0 +1,267 @@
+"""Shared Playwright helpers and fixtures: a real `streamlit run app.py` server and Debian's Chromium.
+
+Used by tests/test_browser.py, benchmarks/app_benchmark.py and any later load test:
+
+    app_server, browser, page = bs.app_server, bs.browser, bs.page   # its pytest fixtures, in a test module
+    with running_app() as url, chromium() as b: ...                   # outside pytest
+
+Never downloads anything: Playwright drives the system Chromium at CHROMIUM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # scripts (benchmarks/) import this module without pytest's pythonpath
+    sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def skip_reason() -> str | None:
+    """Why browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"Chromium not found at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Poll Streamlit's health endpoint until it answers "ok"."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `streamlit run app.py` on a free localhost port; yield its URL; always stop it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile("w+", prefix="streamlit-", suffix=".log", delete=False)
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator:
+    """A headless system Chromium driven by Playwright; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def app_url(base: str, **params: str) -> str:
+    return f"{base}/?{urllib.parse.urlencode(params)}" if params else f"{base}/"
+
+
+# --- reading the page ---------------------------------------------------------------------------------
+
+# _fullData: Plotly's decoded traces (`data` may still hold numpy arrays as base64 "bdata")
+HEATMAP_ROWS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .flatMap(el => (el._fullData || []).filter(t => t.type === 'heatmap').map(t => t.z.length))"""
+
+
+def heatmap_rows(page) -> list[int]:
+    """Row count (len(z)) of every heatmap trace drawn on the page, in page order."""
+    return page.evaluate(HEATMAP_ROWS_JS)
+
+
+def wait_for_heatmaps(
+    page, rows: int, count: int = 1, labels: list[str] | None = None, exact: bool = False, timeout=60_000
+) -> None:
+    """Wait until `count` (or more, unless exact) heatmaps are drawn, each with `rows` rows (and y labels)."""
+    page.wait_for_function(
+        """([rows, count, labels, exact]) => {
+            const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+            const z = (HEATMAP_ROWS)();
+            const ticks = plots.map(el => ((el._fullLayout || {}).yaxis || {}).ticktext);
+            const same = a => JSON.stringify(Array.from(a || [])) === JSON.stringify(labels);
+            const enough = exact ? z.length === count : z.length >= count;
+            return enough && z.every(n => n === rows) && (labels === null || ticks.every(same));
+        }""".replace("HEATMAP_ROWS", HEATMAP_ROWS_JS),
+        arg=[rows, count, labels, exact],
+        timeout=timeout,
+        polling=50,
+    )
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (its status widget is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=50
+    )
+
+
+def sentence_box(page):
+    """The sentence input (Streamlit marks a keyed widget's container with the class st-key-<key>)."""
+    return page.locator(".st-key-text input")
+
+
+def set_text(page, text: str) -> None:
+    """Replace the sentence and submit it (Enter)."""
+    box = sentence_box(page)
+    box.fill(text)
+    box.press("Enter")
+
+
+def default_model() -> str | None:
+    """The model the app opens with (assets/DEFAULT, else the first model in assets/)."""
+    from app_support.models import default_model_name, model_names
+
+    return default_model_name(model_names())
+
+
+def good_sentence(model: str | None = None) -> str:
+    """A sentence that shows the model at its best: a toy-task input, or an English sentence."""
+    from transformer import available_models
+
+    path = available_models().get(model or default_model() or "")
+    meta = {}
+    if path is not None and (path / "metadata.json").exists():
+        meta = json.loads((path / "metadata.json").read_text())
+    if isinstance(meta.get("source"), dict) and meta["source"].get("task"):
+        return "c a f b d b"  # toy tasks: letters; the repeated b keeps two rows
+    return "The animal did not cross the street because it was too tired."
+
+
+def choose_checkpoint(page, directory: str) -> None:
+    """Pick "Custom checkpoint…" in the sidebar's model picker and submit a checkpoint directory."""
+    page.locator(".st-key-model").get_by_role("combobox").click()
+    page.get_by_role("option", name="Custom checkpoint…").click()
+    box = page.locator(".st-key-ckpt input")
+    box.fill(directory)
+    box.press("Enter")
+
+
+def source_pieces(text: str, model: str | None = None) -> list[str]:
+    """The source pieces (with </s>) the app's model makes of `text`, escaped as Plotly tick labels."""
+    from transformer import load_pretrained
+
+    m = load_pretrained(model or default_model())
+    ids, _ = m.encode_source(text)
+    return [html.escape(p, quote=False) for p in m.tokenizer.pieces(ids)]
+
+
+def save_readme_screenshot(page, height: int = 1250) -> Path | None:
+    """With UPDATE_SCREENSHOT=1, show cross-attention (last layer, head 1) and save docs/screenshot.png.
+
+    Cross-attention is the README's picture: the toy models draw their task (a reversal is an
+    anti-diagonal), a translation model its word alignment.
+    """
+    if os.environ.get("UPDATE_SCREENSHOT") != "1":
+        return None
+    page.locator(".st-key-kind").get_by_role("radio", name="Cross (dec → enc)").click()
+    wait_idle(page)
+    page.locator(".st-key-layer").get_by_role("radio").last.click()  # the last layer aligns best
+    wait_idle(page)
+    page.locator(".st-key-head").get_by_role("radio", name="H1").click()
+    page.wait_for_function(
+        """() => { const t = Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .map(el => ((el._fullLayout || {}).title || {}).text || '');
+            return t.length >= 2 && t.every(s => s.startsWith('Cross')) && t[0].endsWith('head 1'); }""",
+        timeout=60_000,
+    )
+    wait_idle(page)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+    page.wait_for_timeout(1500)  # Plotly re-lays out responsive figures after a resize
+    page.screenshot(path=str(SCREENSHOT))
+    page.set_viewport_size(VIEWPORT)
+    return SCREENSHOT
+
+
+# --- pytest fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_server() -> Iterator[str]:
+    """One app server per test module; its URL."""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app_server) -> Iterator:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    """A fresh browser context (own session, own cookies) per test."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()

@@ -1,0 +1,349 @@
+"""The Streamlit app through `AppTest`: every view renders, widgets and the URL change what is shown,
+bad input gives notices instead of tracebacks. One behaviour per test.
+
+Uses the default model (assets/DEFAULT) and the toy `reverse` model when they exist in assets/;
+tests that need one are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_support import state
+from transformer import available_models
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TOY = "reverse"
+MODELS = available_models()
+needs_toy = pytest.mark.skipif(TOY not in MODELS, reason=f"toy model {TOY!r} not in assets/ yet")
+needs_model = pytest.mark.skipif(not MODELS, reason="no model in assets/ yet")
+
+
+def run_app(**params: str) -> AppTest:
+    """A fresh session of the app opened with these URL parameters."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def figures(at: AppTest) -> list[dict]:
+    """Every Plotly figure on the page, as the JSON sent to the browser."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def z_of(trace: dict) -> np.ndarray:
+    """A heatmap's z, decoding Plotly's base64 typed arrays when present."""
+    z = trace["z"]
+    if isinstance(z, dict):
+        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
+        shape = z.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return flat.reshape(shape) if shape else flat
+    return np.asarray(z, dtype=float)
+
+
+def heatmaps(fig: dict) -> list[np.ndarray]:
+    return [z_of(t) for t in fig["data"] if t.get("type") == "heatmap"]
+
+
+def title(fig: dict) -> str:
+    return fig["layout"]["title"]["text"]
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error box."""
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# --- every view renders ---------------------------------------------------------------------------
+
+
+@needs_model
+@pytest.mark.parametrize("view", list(state.VIEWS))
+def test_every_view_renders_on_default_model(view):
+    """Each view draws at least one element and no exception with the default model and its example."""
+    at = run_app(view=view)
+    assert_clean(at)
+    assert at.segmented_control(key="view").value == view
+    assert figures(at) or at.dataframe
+
+
+@needs_toy
+@pytest.mark.parametrize("view", list(state.VIEWS))
+def test_every_view_renders_on_toy_model(view):
+    """Each view draws without exception on the toy model, with a repeated letter in the sentence."""
+    at = run_app(model=TOY, view=view, text="c a f b c")
+    assert_clean(at)
+    if view != "io":
+        assert figures(at)
+
+
+# --- widgets change what is shown -------------------------------------------------------------------
+
+
+@needs_toy
+def test_changing_text_changes_heatmap_rows():
+    """A longer sentence gives heatmaps with more rows (one per source piece, plus </s>)."""
+    at = run_app(model=TOY, view="attention", text="c a f")
+    assert [z.shape[0] for f in figures(at) for z in heatmaps(f)] == [4, 4]
+    at.text_input(key="text").set_value("c a f b d e").run()
+    assert [z.shape[0] for f in figures(at) for z in heatmaps(f)] == [7, 7]
+
+
+@needs_toy
+def test_repeated_words_keep_their_own_rows():
+    """ "c a c a" has two rows labelled ▁c and two labelled ▁a, not one merged row each."""
+    at = run_app(model=TOY, view="attention", text="c a c a")
+    fig = figures(at)[0]
+    assert heatmaps(fig)[0].shape == (5, 5)
+    assert fig["layout"]["yaxis"]["ticktext"] == ["▁c", "▁a", "▁c", "▁a", "&lt;/s&gt;"]
+
+
+@needs_toy
+def test_changing_layer_changes_heatmap():
+    """Picking layer 1 redraws the one-head heatmap from layer 1's weights."""
+    at = run_app(model=TOY, view="attention", text="c a f b")
+    before = heatmaps(figures(at)[0])[0]
+    at.segmented_control(key="layer").set_value(1).run()
+    fig = figures(at)[0]
+    assert title(fig) == "Encoder self-attention: layer 1, head 0"
+    assert not np.allclose(heatmaps(fig)[0], before)
+
+
+@needs_toy
+def test_changing_head_changes_heatmap():
+    """Picking head 2 redraws the one-head heatmap; "mean" leaves a single averaged heatmap."""
+    at = run_app(model=TOY, view="attention", text="c a f b")
+    at.segmented_control(key="head").set_value(2).run()
+    assert title(figures(at)[0]) == "Encoder self-attention: layer 0, head 2"
+    at.segmented_control(key="head").set_value(state.MEAN).run()
+    assert [title(f) for f in figures(at)] == ["Encoder self-attention: layer 0, mean over heads"]
+
+
+@needs_toy
+def test_decoder_view_shows_the_causal_mask():
+    """Decoder self-attention draws the masked future as its own legend entry; encoder attention does not."""
+    at = run_app(model=TOY, view="attention", text="c a f b", kind="decoder")
+    names = [t.get("name", "") for t in figures(at)[0]["data"]]
+    assert any("causal mask" in n for n in names)
+    at.segmented_control(key="kind").set_value("encoder").run()
+    assert not any("causal mask" in t.get("name", "") for t in figures(at)[0]["data"])
+
+
+@needs_toy
+def test_changing_view_changes_content():
+    """Input & output shows token tables; switching to Positional encoding shows PE figures instead."""
+    at = run_app(model=TOY, view="io", text="c a f b")
+    assert len(at.dataframe) >= 2 and not figures(at)
+    at.segmented_control(key="view").set_value("positional").run()
+    assert any(title(f).startswith("Positional encoding") for f in figures(at))
+
+
+@needs_toy
+def test_model_view_draws_every_layer_and_head():
+    """The model view has one heatmap per layer × head of the chosen kind."""
+    at = run_app(model=TOY, view="attention", text="c a f b", panel="model", kind="cross")
+    assert_clean(at)
+    cfg = json.loads((MODELS[TOY] / "config.json").read_text())
+    assert len(heatmaps(figures(at)[0])) == cfg["n_decoder_layers"] * cfg["n_heads"]
+
+
+@needs_toy
+def test_head_view_draws_only_chosen_heads():
+    """The head view's legend lists exactly the heads picked in the multiselect."""
+    at = run_app(model=TOY, view="attention", text="c a f b", panel="lines")
+    at.multiselect(key="att_lines_heads").set_value([1, 3]).run()
+    legend = [t["name"] for t in figures(at)[0]["data"] if t.get("showlegend") is not False and t.get("name")]
+    assert legend == ["head 1", "head 3"]
+
+
+@needs_toy
+def test_decoding_step_moves_the_prediction():
+    """The decoding slider picks the decoder position whose next-token probabilities are drawn."""
+    at = run_app(model=TOY, view="decoding", text="c a f b")
+    assert title(figures(at)[0]).startswith("Step 0")
+    at.slider(key="step").set_value(2).run()
+    assert title(figures(at)[0]).startswith("Step 2")
+    assert at.query_params["step"] == "2"
+
+
+# --- the URL ----------------------------------------------------------------------------------------
+
+
+@needs_toy
+def test_query_params_restore_the_view():
+    """A shared URL opens the same model, sentence, view, kind, layer and head."""
+    at = run_app(model=TOY, text="b a d", view="attention", kind="cross", layer="1", head="3")
+    assert_clean(at)
+    assert at.text_input(key="text").value == "b a d"
+    assert at.selectbox(key="model").value == TOY
+    assert at.segmented_control(key="kind").value == "cross"
+    assert title(figures(at)[0]) == "Cross-attention: layer 1, head 3"
+
+
+@needs_toy
+def test_url_follows_the_widgets():
+    """Changing the layer, head and view writes them into the URL."""
+    at = run_app(model=TOY, text="c a f b", view="attention")
+    at.segmented_control(key="layer").set_value(1).run()
+    at.segmented_control(key="head").set_value(state.MEAN).run()
+    qp = dict(at.query_params)
+    assert (qp["text"], qp["model"], qp["view"]) == ("c a f b", TOY, "attention")
+    assert (qp["layer"], qp["head"]) == ("1", "mean")
+
+
+@needs_model
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("model", "no-such-model"),
+        ("view", "<script>alert(1)</script>"),
+        ("kind", "sideways"),
+        ("layer", "99"),
+        ("layer", "abc"),
+        ("head", "123456789012345678901234567890"),
+        ("beam", "0"),
+        ("present", "maybe"),
+    ],
+)
+def test_bad_query_param_warns_and_uses_default(key, value):
+    """An invalid URL parameter is named in a warning and replaced by the default; no traceback."""
+    at = run_app(**{key: value})
+    assert_clean(at)
+    assert any(f"`{key}`" in w.value for w in at.warning), [w.value for w in at.warning]
+    if key in state.DEFAULTS:
+        assert at.session_state[key] == state.DEFAULTS[key]
+
+
+@needs_model
+def test_presentation_mode_enlarges_figures():
+    """present=1 draws figures with bigger fonts and keeps present=1 in the URL."""
+    normal = run_app(view="attention")
+    big = run_app(view="attention", present="1")
+    assert_clean(big)
+    size = [f["layout"]["font"]["size"] for f in figures(normal)]
+    assert [f["layout"]["font"]["size"] for f in figures(big)] == [s + 8 for s in size]
+    assert big.query_params["present"] == "1"
+
+
+# --- input edge cases -------------------------------------------------------------------------------
+
+
+@needs_model
+def test_empty_input_shows_a_hint():
+    """Whitespace only: an info hint, no figures, no error."""
+    at = run_app(view="attention", text="   ")
+    assert_clean(at)
+    assert any("Type a sentence" in i.value for i in at.info)
+    assert not figures(at)
+
+
+@needs_toy
+def test_long_input_is_truncated_with_a_notice():
+    """A sentence longer than max_len pieces is cut to max_len (with </s>) and a warning says so."""
+    max_len = json.loads((MODELS[TOY] / "config.json").read_text())["max_len"]
+    at = run_app(
+        model=TOY, view="attention", text=" ".join("abcdefghij"[i % 10] for i in range(max_len + 20))
+    )
+    assert_clean(at)
+    assert any("longer than this model's max_len" in w.value for w in at.warning)
+    assert heatmaps(figures(at)[0])[0].shape[0] == max_len
+
+
+@needs_model
+def test_user_text_never_reaches_markdown():
+    """HTML and Markdown in the sentence are shown as text (code, tables, figures), never as markdown."""
+    evil = (
+        "<img src=x onerror=alert(1)> **bold** [link](http://example.com) $x^2$ :smile: Ünï 日本語 🙂 עברית"
+    )
+    at = run_app(view="decoding", text=evil)
+    assert_clean(at)
+    assert at.text_input(key="text").value == evil
+    assert not any(part in m.value for m in at.markdown for part in ("<img", "**bold**", "](http"))
+
+
+# --- checkpoints ------------------------------------------------------------------------------------
+
+
+def open_checkpoint(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["model"] = state.CUSTOM
+    at.session_state["ckpt"] = path
+    at.session_state["text"] = "c a f b"
+    return at.run()
+
+
+def test_corrupt_checkpoint_shows_an_error(tmp_path):
+    """A directory with garbage checkpoint files shows the CheckpointError message, not a traceback."""
+    for name in ("config.json", "model.safetensors", "tokenizer.model"):
+        (tmp_path / name).write_bytes(b"\x00garbage")
+    at = open_checkpoint(str(tmp_path))
+    assert not at.exception
+    assert any("Could not load this checkpoint" in e.value for e in at.error)
+    assert any("config" in e.value and "not valid JSON" in e.value for e in at.error)
+
+
+def test_missing_checkpoint_shows_an_error(tmp_path):
+    """A path that does not exist gives an error message naming it."""
+    at = open_checkpoint(str(tmp_path / "nowhere"))
+    assert not at.exception
+    assert any("no checkpoint at" in e.value for e in at.error)
+
+
+@needs_toy
+def test_custom_checkpoint_directory_loads():
+    """Pointing the custom field at a model directory loads it (and keeps it out of the URL)."""
+    at = open_checkpoint(str(MODELS[TOY]))
+    assert_clean(at)
+    assert at.code and "model" not in at.query_params
+
+
+@needs_toy
+def test_export_buttons_are_offered():
+    """The sidebar offers the attention CSV and the trace JSON once a sentence is traced."""
+    at = run_app(model=TOY, text="c a f b")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Attention (CSV)", "Whole trace (JSON)"]
+
+
+@needs_toy
+def test_hiding_special_pieces_drops_their_rows_and_renormalises():
+    """With specials hidden, </s> loses its row and column and each remaining row sums to 1 again."""
+    at = run_app(model=TOY, view="attention", text="c a f b")
+    at.toggle(key="att_hide_specials").set_value(True).run()
+    z = heatmaps(figures(at)[0])[0]
+    assert z.shape == (4, 4)
+    np.testing.assert_allclose(z.sum(axis=1), 1.0, atol=1e-6)
+
+
+@needs_toy
+def test_png_export_is_named_after_the_figure():
+    """Plotly's "download as png" button saves a file named after the model, kind, layer and head."""
+    at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2")
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["filename"] == f"{TOY}_encoder_L1_H2"
+    assert config["toImageButtonOptions"]["format"] == "png"
+
+
+@needs_toy
+def test_switching_model_replaces_an_example_sentence():
+    """The sentence follows the model while it is one of the examples; a typed sentence stays."""
+    at = run_app(model=TOY)
+    other = next(name for name in MODELS if name != TOY)
+    at.selectbox(key="model").set_value(other).run()
+    assert (
+        at.text_input(key="text").value != ""
+        and at.text_input(key="text").value in at.session_state["_examples"]
+    )
+    at.text_input(key="text").set_value("b a d").run()
+    at.selectbox(key="model").set_value(TOY).run()
+    assert at.text_input(key="text").value == "b a d"

@@ -1,0 +1,42 @@
+"""Sessions share one cached model: concurrent traces (one thread per session) must not mix their captures."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from app_support import models
+from transformer import available_models
+
+TOY = "reverse"
+pytestmark = pytest.mark.skipif(TOY not in available_models(), reason=f"toy model {TOY!r} not in assets/ yet")
+TEXTS = ["c a f b", "j i h g f e d", "b a", "d a d b e e c", "e", "h e a d a c h e"]
+
+
+def test_concurrent_traces_equal_sequential_ones():
+    """Six threads tracing different sentences on one shared model get exactly their sequential results."""
+    path = str(available_models()[TOY])
+    stamp = models.stamp(path)
+    model = models.load_model(path, stamp)  # the one shared instance
+    expected = {t: model.trace(t).attention for t in TEXTS}
+    models.get_trace.clear()
+    barrier = threading.Barrier(len(TEXTS))
+    got: dict[str, models.TraceData] = {}
+
+    def work(text: str) -> None:
+        barrier.wait()  # start together so the captures overlap
+        got[text] = models.get_trace(path, stamp, text, 1, 0)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in TEXTS]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert set(got) == set(TEXTS)
+    for text in TEXTS:
+        for kind, attn in expected[text].items():
+            np.testing.assert_allclose(
+                got[text].attention[kind], attn.numpy(), atol=1e-6, err_msg=f"{text}: {kind}"
+            )
