@@ -7,6 +7,10 @@ import torch
 
 from transformer import Pretrained, Tokenizer, Transformer, TransformerConfig
 
+# The small tensors of these tests gain nothing from a second thread, and with other processes on the
+# two cores, OpenMP's barrier waits can make every tiny op a hundred times slower.
+torch.set_num_threads(1)
+
 SENTENCES = [
     "The house is old.",
     "The cat sleeps on the warm mat.",
