@@ -94,6 +94,12 @@ def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[d
     def ignore(key: str, raw: str, why: str) -> None:
         notices.append(f"Ignored URL parameter `{key}` = {md_code(raw, 80)}: {why}. Using the default.")
 
+    choices = {  # parameters that must be one of a list
+        "model": (model_names, "no such model in assets/; available:"),
+        "view": (VIEWS, "views are"),
+        "kind": (KINDS, "kinds are"),
+        "panel": (PANELS, "panels are"),
+    }
     for key in SHARED:
         if key not in query:
             continue
@@ -103,26 +109,12 @@ def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[d
                 notices.append(f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters.")
                 raw = raw[:TEXT_LIMIT]
             values["text"] = raw
-        elif key == "model":
-            if raw in model_names:
-                values["model"] = raw
+        elif key in choices:
+            allowed, what = choices[key]
+            if raw in allowed:
+                values[key] = raw
             else:
-                ignore(key, raw, f"no such model in assets/ (available: {', '.join(model_names) or 'none'})")
-        elif key == "view":
-            if raw in VIEWS:
-                values["view"] = raw
-            else:
-                ignore(key, raw, f"views are {', '.join(VIEWS)}")
-        elif key == "kind":
-            if raw in KINDS:
-                values["kind"] = raw
-            else:
-                ignore(key, raw, f"kinds are {', '.join(KINDS)}")
-        elif key == "panel":
-            if raw in PANELS:
-                values["panel"] = raw
-            else:
-                ignore(key, raw, f"panels are {', '.join(PANELS)}")
+                ignore(key, raw, f"{what} {', '.join(allowed) or 'none'}")
         elif key == "head" and raw.strip().lower() == "mean":
             values["head"] = MEAN
         elif key in ("layer", "head", "step", "maxlen"):
