@@ -58,24 +58,27 @@ def write_atomic_dir(dest: Path, write) -> Path:
     """Call write(tmp_dir) to fill a fresh sibling directory, then swap it into `dest`."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    # the writer's pid in the name tells a later run a dead write (stale) from a live one
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-", dir=dest.parent))
+    old = None
     try:
         write(tmp)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         fsync_dir(tmp)
-        old = None
         if dest.exists():
             old = dest.parent / f".{dest.name}.old-{os.getpid()}"
             os.replace(dest, old)
         os.replace(tmp, dest)
         fsync_dir(dest.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None and old.exists() and not dest.exists():
+            os.replace(old, dest)  # interrupted between the two renames: the previous version stays
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return dest
 
 
@@ -95,27 +98,40 @@ def save_model(directory, model: Transformer, tokenizer: Tokenizer, metadata: di
 
 
 def read_json(path: Path, what: str) -> dict:
+    if os.path.lexists(path) and not path.is_file():  # open() would block on a FIFO
+        raise CheckpointError(f"{what} {path} is not a regular file ({_not_a_file(path)})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"{what} is missing: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except OSError as e:
+        raise CheckpointError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise CheckpointError(f"{what} {path} is not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{what} {path} must hold a JSON object")
     return data
 
 
+def _not_a_file(path: Path) -> str:
+    """Why a path that exists (perhaps only as a link) is not a regular file, in a few words."""
+    if path.is_symlink() and not path.exists():
+        return "a symlink that leads nowhere: dangling or a loop"
+    return "a directory" if path.is_dir() else "a FIFO, socket or device"
+
+
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file, refusing pickles and naming truncation or corruption."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(9)
     except FileNotFoundError:
         raise CheckpointError(f"weights file is missing: {path}") from None
     except OSError as e:
         raise CheckpointError(f"cannot read weights {path}: {e.strerror}") from None
-    if head.startswith(PICKLE_MAGIC):
+    # safetensors: an 8-byte header length, then the JSON header "{...": its length may well begin
+    # with 0x80 (128 + 256·k bytes), so byte 8 decides before the pickle magic is looked at
+    if head[8:9] != b"{" and head.startswith(PICKLE_MAGIC):
         raise CheckpointError(
             f"{path} is a pickle (torch.save / .pt) file; only safetensors weights are loaded, "
             "because unpickling can run arbitrary code"
@@ -162,12 +178,17 @@ def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path
 def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Transformer, Tokenizer, dict]:
     """Load (model in eval mode, tokenizer, metadata) from a checkpoint directory."""
     directory = Path(directory)
+    if directory.is_symlink() and not directory.exists():
+        raise CheckpointError(f"{directory} is a symlink that leads nowhere (dangling or a loop)")
     if not directory.exists():
         raise CheckpointError(f"no checkpoint at {directory}")
     if not directory.is_dir():
         raise CheckpointError(
             f"{directory} is a file; a checkpoint is a directory holding {', '.join(REQUIRED)}"
         )
+    for f in (*REQUIRED, METADATA):
+        if os.path.lexists(directory / f) and not (directory / f).is_file():
+            raise CheckpointError(f"{directory / f} is not a regular file ({_not_a_file(directory / f)})")
     absent = [f for f in REQUIRED if not (directory / f).is_file()]
     if absent:
         raise CheckpointError(f"checkpoint {directory} lacks {', '.join(absent)}")
@@ -184,8 +205,13 @@ def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Tra
             f"tokenizer has {tokenizer.vocab_size} pieces but config says "
             f"src {config.src_vocab_size} / tgt {config.tgt_vocab_size}"
         )
-    model = Transformer(config)
+    try:
+        model = Transformer(config)
+    except (RuntimeError, MemoryError) as e:  # e.g. d_ff=10**12: the allocation itself fails
+        raise CheckpointError(
+            f"{directory / CONFIG} describes a model too large to build here ({str(e).splitlines()[0]})"
+        ) from None
     state = check_state(model, load_weights(directory / WEIGHTS), directory / WEIGHTS)
     model.load_state_dict(state)
-    metadata = read_json(directory / METADATA, "metadata") if (directory / METADATA).exists() else {}
+    metadata = read_json(directory / METADATA, "metadata") if os.path.lexists(directory / METADATA) else {}
     return model.to(map_location).eval(), tokenizer, metadata

@@ -16,7 +16,7 @@ from . import decoding
 from .capture import HookFn
 from .checkpoint import CheckpointError, load_model
 from .model import Transformer
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, clean_text
 from .trace import Trace, capture_trace
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -125,9 +125,9 @@ class Pretrained:
             tgt_ids = [self.config.bos_id] + self.tokenizer.encode(target)[: self.config.max_len - 1]
         captured = capture_trace(self.model, src_ids, tgt_ids, qkv=qkv, interventions=interventions)
         predicted = captured["probs"].argmax(-1).tolist()
-        return Trace(
-            src_text=text,
-            tgt_text=self.tokenizer.decode(tgt_ids) if target is None else target,
+        return Trace(  # texts as encoded: a lone surrogate would make to_json() unwritable as UTF-8
+            src_text=clean_text(text),
+            tgt_text=self.tokenizer.decode(tgt_ids) if target is None else clean_text(target),
             src_tokens=self.tokenizer.pieces(src_ids),
             tgt_tokens=self.tokenizer.pieces(tgt_ids),
             src_ids=src_ids,

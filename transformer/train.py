@@ -35,7 +35,7 @@ from .evaluate import evaluate
 from .model import Transformer
 from .pretrained import LATEST
 from .tokenizer import Tokenizer
-from .train_state import load_train_state, save_checkpoint
+from .train_state import load_train_state, recover_interrupted_writes, save_checkpoint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,6 +240,13 @@ def train(argv: list[str] | None = None) -> dict:
     else:
         device = torch.device(args.device)
 
+    if rank == 0 and out.is_dir():  # a killed run's half-written checkpoint must not linger or mislead
+        for line in recover_interrupted_writes(out):
+            print(line, file=sys.stderr)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # the other ranks read the checkpoint rank 0 may just have put back
     state = load_train_state(out) if args.resume and (out / LATEST).is_file() else None
     if args.resume and state is None and rank == 0:
         print(f"--resume: no checkpoint in {out} yet, starting fresh", file=sys.stderr)

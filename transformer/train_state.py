@@ -5,13 +5,15 @@ A training checkpoint is a model directory (checkpoint.py) plus
     trainer.json          step, epoch, position in the epoch, scheduler and optimizer hyper-parameters
 written as one directory OUT/checkpoints/step-N/ that is renamed into place; only then is
 OUT/LATEST replaced (atomically) to name it. A run killed at any moment leaves LATEST naming
-a complete checkpoint.
+a complete checkpoint; `recover_interrupted_writes`, run when training starts, removes what
+such a kill left half written and puts back a checkpoint that was moved aside for a re-save.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -32,6 +34,8 @@ from .pretrained import LATEST
 from .tokenizer import Tokenizer, TokenizerError
 
 TRAINER_TENSORS, TRAINER_JSON = "trainer.safetensors", "trainer.json"
+# what write_atomic_dir / write_latest leave when killed: .step-N.tmp-PID-xxxx, .step-N.old-PID, .LATEST.tmp-PID
+INTERRUPTED = re.compile(r"\.(?P<name>step-\d+|LATEST|model)\.(?P<kind>tmp|old)-(?P<tag>[\w-]*)")
 
 
 def _optimizer_to_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -58,6 +62,50 @@ def write_latest(out: Path, name: str) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, out / LATEST)
+
+
+def _writer_alive(tag: str) -> bool:
+    """Whether the process named at the start of a temporary name's tag still runs (not this one)."""
+    pid = re.match(r"\d+", tag)
+    if pid is None or int(pid[0]) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid[0]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+def recover_interrupted_writes(out) -> list[str]:
+    """Clean up after a run killed while writing into OUT; returns one line per thing done.
+
+    In OUT/checkpoints and OUT: an unfinished `.X.tmp-PID-*` is deleted; a `.X.old-PID` (X moved
+    aside to be replaced by a re-save under the same name) is put back when X is missing, the
+    kill having fallen between the two renames, and deleted otherwise. Writes whose process is
+    still alive are left alone.
+    """
+    out = Path(out)
+    done = []
+    for directory in (out / "checkpoints", out):
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            m = INTERRUPTED.fullmatch(entry.name)
+            if m is None or _writer_alive(m["tag"]):
+                continue
+            target = directory / m["name"]
+            if m["kind"] == "old" and not os.path.lexists(target):
+                os.replace(entry, target)
+                done.append(f"restored {target} from an interrupted re-save")
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            done.append(f"removed {entry.name}, left by an interrupted write")
+    return done
 
 
 def save_checkpoint(
