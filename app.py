@@ -14,7 +14,7 @@ import logging
 
 import streamlit as st
 
-from app_support import export, models, state
+from app_support import export, model_dirs, models, state
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
 from transformer import CheckpointError
@@ -133,6 +133,13 @@ for notice in notices:
     st.warning(notice)
 
 path = model_path(ss["model"])
+path_error = None
+if path and ss["model"] == state.CUSTOM:  # a typed directory: only inside the allowed folders
+    allowed = model_dirs.allowed_dirs()
+    try:
+        path = str(model_dirs.check_model_dir(path, allowed))
+    except model_dirs.ModelDirError as e:
+        path, path_error = "", f"{md_code(e, 600)} {model_dirs.how_to_allow(allowed, md_code)}"
 stamp = models.stamp(path) if path else 0.0
 ss["_examples"] = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
 st.text_input(
@@ -156,6 +163,8 @@ st.segmented_control(
 )
 st.caption(f"Shows: {SECTIONS[ss['view']]} of the [paper]({PAPER}).")
 
+if path_error:
+    stop(f"Could not load this checkpoint: {path_error}", "error")
 if not path:
     stop("Type the path of a checkpoint directory in the sidebar, or pick a model there.")
 try:

@@ -18,3 +18,8 @@ def md_code(text: object, limit: int = 300) -> str:
     longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
     fence = "`" * (longest + 1)
     return f"{fence} {s} {fence}"  # the spaces let the text start or end with a backtick
+
+
+def without_lone_surrogates(text: str) -> str:
+    """Unpaired UTF-16 surrogates (not valid Unicode, cannot be sent to the browser) -> U+FFFD; pairs are joined."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

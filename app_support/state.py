@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
-from app_support.safe_text import md_code
+from app_support.safe_text import md_code, without_lone_surrogates
 
 VIEWS = {
     "io": "Input & output",
@@ -160,6 +160,9 @@ def init_session(
     for key, value in DEFAULTS.items():
         ss.setdefault(key, value)
     ss.setdefault("text", default_text(ss["model"]) if ss["model"] != CUSTOM else "")
+    if isinstance(ss["text"], str) and ss["text"] != (valid := without_lone_surrogates(ss["text"])):
+        ss["text"] = valid  # a widget value must be valid UTF-8, or Streamlit raises while sending it
+        notices = [*notices, "The sentence had characters that are not valid Unicode; they are shown as �."]
     ss.setdefault("_from_url", set())
     ss.setdefault("_examples", [])  # the example sentences offered with the current model
     return notices

@@ -45,3 +45,28 @@ def tiny_pretrained(tokenizer) -> Pretrained:
     torch.manual_seed(0)
     cfg = tiny_config(src_vocab_size=tokenizer.vocab_size, tgt_vocab_size=tokenizer.vocab_size)
     return Pretrained(model=Transformer(cfg).eval(), tokenizer=tokenizer, name="tiny")
+
+
+# --- the reliability figures (tests/reliability_report.py) -------------------------------------------
+
+
+def pytest_sessionstart(session):
+    import reliability_report
+
+    reliability_report.FIGURES.clear()
+    reliability_report.REPORT.unlink(missing_ok=True)  # figures of this run only
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A "Reliability" block with what the reliability and load tests recorded in this run."""
+    import json
+
+    import reliability_report
+
+    if not reliability_report.REPORT.exists():
+        return
+    figures = json.loads(reliability_report.REPORT.read_text(encoding="utf-8"))
+    terminalreporter.section("Reliability")
+    for line in reliability_report.summary_lines(figures):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"(written to {reliability_report.REPORT})")

@@ -282,8 +282,9 @@ def open_checkpoint(path: str) -> AppTest:
     return at.run()
 
 
-def test_corrupt_checkpoint_shows_an_error(tmp_path):
+def test_corrupt_checkpoint_shows_an_error(tmp_path, monkeypatch):
     """A directory with garbage checkpoint files shows the CheckpointError message, not a traceback."""
+    monkeypatch.setenv("TRANSFORMER_MODEL_DIRS", str(tmp_path))  # an allowed folder (app_support.model_dirs)
     for name in ("config.json", "model.safetensors", "tokenizer.model"):
         (tmp_path / name).write_bytes(b"\x00garbage")
     at = open_checkpoint(str(tmp_path))
@@ -292,8 +293,9 @@ def test_corrupt_checkpoint_shows_an_error(tmp_path):
     assert any("config" in e.value and "not valid JSON" in e.value for e in at.error)
 
 
-def test_missing_checkpoint_shows_an_error(tmp_path):
+def test_missing_checkpoint_shows_an_error(tmp_path, monkeypatch):
     """A path that does not exist gives an error message naming it."""
+    monkeypatch.setenv("TRANSFORMER_MODEL_DIRS", str(tmp_path))
     at = open_checkpoint(str(tmp_path / "nowhere"))
     assert not at.exception
     assert any("no checkpoint at" in e.value for e in at.error)

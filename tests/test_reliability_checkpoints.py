@@ -16,6 +16,7 @@ import threading
 
 import pytest
 import torch
+from reliability_report import survived
 from safetensors.torch import load_file, save_file
 
 from tests.conftest import tiny_config
@@ -155,6 +156,7 @@ def test_each_broken_checkpoint_gives_one_clear_error(saved, name):
     breakage(saved)
     with pytest.raises(CheckpointError, match=message):
         load_with_timeout(saved)
+    survived("broken_checkpoints_refused", name)
 
 
 def test_a_directory_symlink_loop_is_named(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability_report import count, record
 
 import viz
 from tests.test_viz_escaping import strings_in
@@ -94,6 +95,7 @@ def test_bad_text_translates_traces_and_draws(model, name):
     assert json.loads(exported)["src_text"] == clean_text(text)
     build_figures(t)
     assert count_hooks(model.model) == 0
+    count("bad_inputs_through_the_library")
 
 
 @pytest.mark.parametrize("name", BAD_TEXT)
@@ -181,6 +183,7 @@ def test_any_unicode_text_survives_the_whole_pipeline(tiny_pretrained, toy, text
             viz.attention_heatmap(viz.select_head(frames["cross"], 0, 0))
             viz.model_view(frames["encoder"], show_tokens=True)
         assert count_hooks(m.model) == 0
+    count("hypothesis_examples")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -241,5 +244,7 @@ def test_500_traces_leave_no_hook_and_no_memory_growth(tiny_pretrained):
         one(i)
     growth = resident_mib() - before
     print(f"RSS growth over 400 traces: {growth:.2f} MiB")
+    record("rss_growth_over_400_traces_mib", round(growth, 2))
+    record("hooks_left_after_500_traces", count_hooks(m.model))
     assert count_hooks(m.model) == 0
     assert growth < 20, f"resident memory grew {growth:.1f} MiB over 400 traces"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reliability_report import survived
 from safetensors.torch import load_file
 
 import transformer.checkpoint as checkpoint
@@ -158,6 +159,7 @@ def test_sigkill_while_writing_a_checkpoint_keeps_the_last_one_and_resumes_exact
     trainer = json.loads((out / "checkpoints" / "step-00000030" / "trainer.json").read_text())
     lr = trainer["param_groups"][0]["lr"]
     assert lr == train_module.noam_schedule(32, 20, 1.0)(30)  # --d-model 32 --warmup 20: eq. (3) at step 31
+    survived("faults_survived", "SIGKILL mid-checkpoint")
 
 
 @pytest.mark.slow
@@ -175,6 +177,7 @@ def test_sigkill_between_the_two_renames_of_a_resave_loses_nothing(tmp_path, str
     assert_same_checkpoint(
         out / "checkpoints" / "step-00000030", straight_run / "checkpoints" / "step-00000030"
     )
+    survived("faults_survived", "SIGKILL between renames")
 
 
 def test_an_interrupted_swap_puts_the_old_checkpoint_back(tmp_path, tiny_pretrained, monkeypatch):
@@ -195,6 +198,7 @@ def test_an_interrupted_swap_puts_the_old_checkpoint_back(tmp_path, tiny_pretrai
     monkeypatch.undo()
     assert checkpoint.load_model(dest)[2] == {"v": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    survived("faults_survived", "interrupted swap")
 
 
 def test_stale_writes_of_a_dead_process_are_cleaned_on_startup(tmp_path):
@@ -215,6 +219,7 @@ def test_stale_writes_of_a_dead_process_are_cleaned_on_startup(tmp_path):
     assert (ckpts / "step-00000010" / "config.json").read_text() == "step-00000010"  # newer one kept
     assert (ckpts / "step-00000030" / "config.json").read_text() == f".step-00000030.old-{dead}"
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints"]
+    survived("faults_survived", "stale writes of a dead process")
 
 
 def test_disk_full_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -235,6 +240,7 @@ def test_disk_full_while_checkpointing_leaves_the_previous_checkpoint(tmp_path, 
     assert stale_entries(out) == []  # the half-written directory is removed on the way out
     assert (out / "LATEST").read_text().strip() == "step-00000010"
     assert load_train_state(out)["step"] == 10
+    survived("faults_survived", "disk full")
 
 
 DiskUsage = collections.namedtuple("DiskUsage", "total used free")
@@ -246,6 +252,7 @@ def test_too_little_free_disk_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match=r"has 5 MiB free; checkpoints need about \d+ MiB"):
         train([*COMMON, "--out", str(out), "--steps", "5"])
     assert sorted(p.name for p in out.iterdir()) == []  # no log, no checkpoint: training never began
+    survived("faults_survived", "too little free disk")
 
 
 def make_read_only(directory: Path):
@@ -276,3 +283,4 @@ def test_read_only_output_directory_fails_before_training(tmp_path, where):
     finally:
         unlock()
     assert list(locked.iterdir()) == []
+    survived("faults_survived", f"read-only output ({where})")

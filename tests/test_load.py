@@ -1,0 +1,138 @@
+"""Many people at once: 16 browser sessions typing into one `streamlit run app.py` server for about a minute.
+
+Each session types its own sentences of the toy `reverse` model (letter sequences, unique across the
+run), and after every submission must see exactly its own sentence's pieces as the row labels of every
+heatmap: zero cross-talk, no exception and no error box. Sessions, sentences served, latency
+(submit -> heatmaps updated, p50/p95), errors and cross-talk are printed and recorded
+(tests/reliability_report.py).
+
+LOAD_SESSIONS and LOAD_SECONDS change the defaults (16 sessions, 30 s of typing after the pages load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import random
+import statistics
+import time
+
+import browser_support
+import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, app_url
+from reliability_report import record
+
+from transformer import available_models
+
+app_server = browser_support.app_server
+
+pytestmark = [
+    pytest.mark.load,
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.skipif("reverse" not in available_models(), reason="toy model 'reverse' not in assets/"),
+]
+
+SESSIONS = int(os.environ.get("LOAD_SESSIONS", "16"))
+SECONDS = float(os.environ.get("LOAD_SECONDS", "30"))
+MAX_ROUNDS = 40  # per session: bounded by count as well as time
+LETTERS = "abcdefghij"
+ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+LABELS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .filter(el => (el._fullData || []).some(t => t.type === 'heatmap'))
+    .map(el => Array.from(((el._fullLayout || {}).yaxis || {}).ticktext || []))"""
+MATCH_JS = """(want) => { const all = (LABELS)();
+    return all.length >= 2 && all.every(l => JSON.stringify(l) === JSON.stringify(want)); }""".replace(
+    "LABELS", LABELS_JS
+)
+
+
+def sentences(sessions: int, rounds: int) -> list[list[str]]:
+    """sentences[i][k]: session i's k-th sentence; all different, 2..11 letters, next one never the same."""
+    seen: set[str] = set()
+    rng = random.Random(0)
+    out = []
+    for i in range(sessions):
+        own = []
+        for k in range(rounds):
+            while True:
+                s = " ".join(rng.choice(LETTERS) for _ in range(2 + (i + k) % 10))
+                if s not in seen:
+                    break
+            seen.add(s)
+            own.append(s)
+        out.append(own)
+    return out
+
+
+def labels(sentence: str) -> list[str]:
+    """The heatmap row labels the reverse model gives a sentence: ▁letter per word, then </s> (escaped)."""
+    return [f"▁{w}" for w in sentence.split()] + [html.escape("</s>")]
+
+
+async def session(browser, url: str, own: list[str], others: dict[str, int], i: int, deadline: float) -> dict:
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    stats = {"served": 0, "latency": [], "errors": 0, "crosstalk": 0, "timeouts": 0}
+    try:
+        page = await context.new_page()
+        await page.goto(app_url(url, model="reverse", view="attention", text=own[0]), timeout=120_000)
+        await page.wait_for_function(MATCH_JS, arg=labels(own[0]), timeout=120_000, polling=100)
+        box = page.locator(".st-key-text input")
+        deadline = max(deadline, time.monotonic() + 20)  # a slow first load still gets 20 s of typing
+        for k, sentence in enumerate(own[1:]):
+            if time.monotonic() > deadline and k >= 3:
+                break
+            await box.fill(sentence)
+            start = time.perf_counter()
+            await box.press("Enter")
+            try:
+                await page.wait_for_function(MATCH_JS, arg=labels(sentence), timeout=30_000, polling=50)
+            except Exception:  # Playwright's TimeoutError: look at what is shown instead
+                shown = await page.evaluate(LABELS_JS)
+                foreign = {others.get(" ".join(w[1:] for w in ls[:-1])) for ls in shown} - {None, i}
+                stats["crosstalk" if foreign else "timeouts"] += 1
+                continue
+            stats["latency"].append(time.perf_counter() - start)
+            stats["served"] += 1
+            stats["errors"] += await page.locator(ERROR_SELECTOR).count()
+    finally:
+        await context.close()
+    return stats
+
+
+async def run_load(url: str) -> list[dict]:
+    from playwright.async_api import async_playwright
+
+    plan = sentences(SESSIONS, MAX_ROUNDS)
+    owner = {s: i for i, own in enumerate(plan) for s in own}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            deadline = time.monotonic() + SECONDS + 30  # + time for every session's first page load
+            return await asyncio.gather(
+                *(session(browser, url, own, owner, i, deadline) for i, own in enumerate(plan))
+            )
+        finally:
+            await browser.close()
+
+
+def test_sixteen_sessions_typing_at_once_see_only_their_own_sentences(app_server):
+    """Every submission of every session shows its own sentence's pieces; no cross-talk, no error."""
+    start = time.perf_counter()
+    results = asyncio.run(run_load(app_server))
+    latency = sorted(t for r in results for t in r["latency"])
+    figures = {
+        "sessions": len(results),
+        "requests_served": sum(r["served"] for r in results),
+        "latency_p50_s": round(statistics.median(latency), 3) if latency else None,
+        "latency_p95_s": round(latency[int(0.95 * (len(latency) - 1))], 3) if latency else None,
+        "errors": sum(r["errors"] for r in results),
+        "timeouts": sum(r["timeouts"] for r in results),
+        "crosstalk": sum(r["crosstalk"] for r in results),
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    print("load test:", figures)
+    record("load", figures)
+    assert figures["crosstalk"] == 0 and figures["errors"] == 0 and figures["timeouts"] == 0, figures
+    assert all(r["served"] >= 1 for r in results), [r["served"] for r in results]
