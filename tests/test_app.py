@@ -275,6 +275,7 @@ def test_user_text_never_reaches_markdown():
 
 
 def open_checkpoint(path: str) -> AppTest:
+    """A fresh session with "Custom checkpoint…" picked and `path` typed into the directory field."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["model"] = state.CUSTOM
     at.session_state["ckpt"] = path

@@ -13,18 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import model_dirs, state
 from app_support.safe_text import without_lone_surrogates
-from tests.test_app import APP, MODELS, TOY, figures, heatmaps, needs_toy, run_app
+from tests.test_app import APP, MODELS, TOY, figures, heatmaps, needs_toy, open_checkpoint, run_app
 
 # --- custom checkpoint directories: only from the allowed folders ---------------------------------------
-
-
-def open_checkpoint(path: str) -> AppTest:
-    """A fresh session with "Custom checkpoint…" picked and `path` typed into the directory field."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["model"] = state.CUSTOM
-    at.session_state["ckpt"] = path
-    at.session_state["text"] = "c a f b"
-    return at.run()
 
 
 def assert_refused(at: AppTest, why: str) -> None:
