@@ -22,7 +22,9 @@ def test_reverse_model_scores_perfectly_and_subsets_reuse_translations(tmp_path)
     write_tsv(tmp_path / "sub.tsv", pairs[:10])
     write_tsv(tmp_path / "wrong.tsv", [(s, "x y z") for s, _ in pairs[:10]])
     model = load_pretrained("reverse")
-    full, sub, wrong = score_files(model, [tmp_path / f for f in ("test.tsv", "sub.tsv", "wrong.tsv")], beam=2)
+    full, sub, wrong = score_files(
+        model, [tmp_path / f for f in ("test.tsv", "sub.tsv", "wrong.tsv")], beam=2
+    )
     assert full["sentences"] == 40 and sub["sentences"] == 10
     assert full["chrf"] >= 99 and sub["chrf"] >= 99
     assert wrong["chrf"] < 20  # the same outputs against wrong references score low

@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="+", help="a training run directory, or checkpoint/model directories")
-    p.add_argument("--last", type=int, default=5, help="with a run directory: average its newest N checkpoints")
+    p.add_argument(
+        "--last", type=int, default=5, help="with a run directory: average its newest N checkpoints"
+    )
     p.add_argument("--out", required=True, help="model directory to write")
     args = p.parse_args(argv)
     if len(args.paths) == 1 and (Path(args.paths[0]) / "checkpoints").is_dir():

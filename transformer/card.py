@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .pretrained import load_pretrained
+from .train import portable
 
 FLAGS = {"quiet", "resume", "no_tie", "bf16"}
 SKIP = {"resume", "quiet", "threads", "device"}  # options that do not change the model
@@ -30,6 +31,8 @@ def rebuild_command(train_args: dict) -> str:
             continue
         if train_args.get("task") and key in ("vocab_size", "tokenizer"):
             continue  # a toy task's vocabulary is its alphabet
+        if train_args.get("data") and key.startswith("task_"):
+            continue  # synthetic-task options do nothing with --data
         flag = "--" + key.replace("_", "-")
         parts.append(flag if value is True else f"{flag} {value}")
     return " \\\n    ".join(parts)
@@ -75,6 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", help="the training run's output directory (for log.jsonl)")
     p.add_argument("--notes", help="a Markdown file with hand-written sections (data licence, weaknesses)")
     p.add_argument("--samples", type=int, default=8, help="how many example translations to show")
+    p.add_argument(
+        "--test",
+        nargs="*",
+        default=[],
+        help="TSV files to score (beam 4), e.g. DATA/test.tsv DATA/test_sentences.tsv",
+    )
+    p.add_argument(
+        "--alignment",
+        nargs="?",
+        const="eval/everyday_en_de.json",
+        help="an alignment set (default eval/everyday_en_de.json): chrF, every translation, and whether "
+        "cross-attention points at the aligned words",
+    )
     args = p.parse_args(argv)
     model_dir = Path(args.model)
     m = load_pretrained(model_dir)
@@ -90,7 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"A toy model trained on the synthetic **{source['task']}** task: sequences of "
                   f"{source.get('min_len')}–{source.get('max_len')} letters from the first {source.get('n_symbols')} "
                   "letters of the alphabet, separated by spaces.", ""]  # fmt: skip
-    lines += ["## Rebuild", "", "```bash", rebuild_command(meta.get("train_args", {})), "```", ""]
+    train_args = meta.get("train_args", {})
+    steps = [rebuild_command(train_args)]
+    if source.get("extract"):  # the corpus is rebuilt, not shipped
+        steps.insert(0, source["extract"])
+    if meta.get("averaged"):  # paper §6.1: the shipped weights are a mean of the last checkpoints
+        steps.append(f"python -m transformer.average {train_args.get('out')} --last {len(meta['averaged'])} "
+                     f"--out {portable(str(model_dir))}")  # fmt: skip
+    lines += ["## Rebuild", "", "```bash", "\n".join(steps), "```", ""]
     seconds = meta.get("train_seconds")
     lines += [
         "## Architecture",
@@ -128,11 +151,102 @@ def main(argv: list[str] | None = None) -> int:
                 expected = synthetic_expected(source["task"], text)
             lines.append(f"| `{text}` | `{m.translate(text)}` | {f'`{expected}`' if expected else ''} |")
         lines.append("")
+    if args.test:
+        lines += test_section(m, [Path(f) for f in args.test], args.samples)
+    if args.alignment:
+        lines += alignment_section(m, Path(args.alignment), model_dir)
     if args.notes:
         lines += [Path(args.notes).read_text().strip(), ""]
     (model_dir / "README.md").write_text("\n".join(lines))
     print(f"wrote {model_dir / 'README.md'}" + (" and loss_curve.png" if has_curve else ""), file=sys.stderr)
     return 0
+
+
+def cell(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def test_section(m, files: list[Path], samples: int) -> list[str]:
+    """Held-out BLEU/chrF (beam 4), degenerate-output counts and sample translations."""
+    from .evaluate import score_files
+
+    results = score_files(m, files, beam=4)
+    lines = ["## Test set (held out)", "",
+             "| file | sentences | BLEU | chrF | a piece > 3× in a row | ran to the length limit |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in results:
+        lines.append(f"| `{r['file']}` | {r['sentences']} | {r['bleu']} | {r['chrf']} | "
+                     f"{r['repeats_over_3']} | {r['hit_length_limit']} |")  # fmt: skip
+    lines += ["", "sacrebleu corpus scores of beam-4 translations (length penalty α = "
+              f"{m.generation['alpha']}, output at most 2 × source + 10 pieces).", ""]  # fmt: skip
+    last = results[-1]
+    lines += [f"First {samples} of `{last['file']}`:", "", "| English | model | reference |", "|---|---|---|"]
+    lines += [f"| {cell(s)} | {cell(h)} | {cell(r)} |" for s, h, r in last["translations"][:samples]]
+    return lines + [""]
+
+
+def alignment_section(m, set_path: Path, model_dir: Path) -> list[str]:
+    """Everyday sentences (chrF, every translation) and cross-attention against marked word alignments."""
+    import sacrebleu
+
+    from viz.attention import attention_heatmap
+    from viz.frames import attention_frame, select_head
+
+    from .alignment import alignment_scores, best_layer_summary, load_set, word_attention
+
+    items = load_set(set_path)
+    hyps = [m.translate(item["en"], beam=4) for item in items]
+    refs = [item["de"] for item in items]
+    chrf, bleu = sacrebleu.corpus_chrf(hyps, [refs]).score, sacrebleu.corpus_bleu(hyps, [refs]).score
+    lines = ["## Everyday sentences", "",
+             f"{len(items)} everyday sentences written for this project (`{set_path}`, not from the corpus), "
+             f"beam 4: **chrF {chrf:.1f}**, BLEU {bleu:.1f}. Every translation:", "",
+             "| English | model | reference |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {cell(i['en'])} | {cell(h)} | {cell(i['de'])} |" for i, h in zip(items, hyps, strict=True)]
+    df = alignment_scores(m, items)
+    best = best_layer_summary(df)
+    layer_rows = df[df["head"] == "mean"]
+    n_pairs, n_moved = int(df["pairs"].iloc[0]), int(df["moved_pairs"].iloc[0])
+    lines += ["", "## Does cross-attention point at the right English word?", "",
+              f"The set marks {n_pairs} German content words with their English counterparts; {n_moved} of them "
+              "are moved by German word order (perfect tense, verb-final clauses, inversion, separable verbs). "
+              "Each sentence is traced on its reference; a German word counts as a hit when the English word "
+              "it attends to most (pieces pooled to words) is the marked one. Diagonal: the English word at "
+              "the same relative position.", "",
+              "| layer (heads averaged) | all pairs | moved pairs |", "|---|---:|---:|"]  # fmt: skip
+    for _, r in layer_rows.iterrows():
+        lines.append(f"| {r['layer']} | {r['accuracy']:.3f} | {r['accuracy_moved']:.3f} |")
+    bl, bh = best["best_layer"], best["best_head"]
+    lines.append(f"| diagonal guess | {bl['baseline']:.3f} | {bl['baseline_moved']:.3f} |")
+    lines += ["", f"Best layer: **{bl['layer']}** ({bl['accuracy']:.3f} overall, {bl['accuracy_moved']:.3f} on "
+              f"moved pairs). Best single head: **layer {bh['layer']} head {bh['head']}** "
+              f"({bh['accuracy']:.3f} overall, {bh['accuracy_moved']:.3f} moved).", ""]  # fmt: skip
+    layer, head = int(bh["layer"]), int(bh["head"])
+    # examples: the sentences with the most moved pairs that this head gets right
+    scored = []
+    for n, item in enumerate(items):
+        t = m.trace(item["en"], target=item["de"])
+        words = word_attention(t.attention["cross"][layer, head], t.tgt_tokens, t.src_tokens).argmax(-1)
+        right = [p for p in item["pairs"] if p["moved"] and words[p["de"]].item() == p["en"]]
+        scored.append((len(right), -n, n, t, words))
+    scored.sort(reverse=True)
+    lines += [f"Three examples, layer {layer} head {head} (✓: attends most to the marked English word):", ""]
+    for k, (_, _, n, t, words) in enumerate(scored[:3], start=1):
+        item = items[n]
+        de, en = item["de"].split(), item["en"].split()
+        marks = ", ".join(
+            f"{de[p['de']]} → {en[words[p['de']].item()]} {'✓' if words[p['de']].item() == p['en'] else '✗ (' + en[p['en']] + ')'}"
+            for p in item["pairs"]
+        )
+        png = f"alignment_{k}.png"
+        frame = select_head(
+            attention_frame(t.attention["cross"], t.tgt_tokens, t.src_tokens, "cross"), layer, head
+        )
+        title = f"Cross-attention, layer {layer} head {head}"
+        attention_heatmap(frame, title, height=420).write_image(str(model_dir / png), width=760)
+        lines += [f"{k}. *{cell(item['en'])}* → *{cell(item['de'])}*: {marks}", "", f"   ![{png}]({png})", ""]
+    return lines
 
 
 def synthetic_expected(task: str, text: str) -> str:

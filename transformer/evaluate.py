@@ -1,6 +1,6 @@
 """Validation: loss, and BLEU / chrF (sacrebleu) of greedy translations against references.
 
-    python -m transformer.evaluate --model assets/en-de DATA/test.tsv DATA/test_sentences.tsv
+python -m transformer.evaluate --model assets/en-de DATA/test.tsv DATA/test_sentences.tsv
 """
 
 from __future__ import annotations
