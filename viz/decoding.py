@@ -118,8 +118,9 @@ def _row_at_step(
         showgrid=False,
         automargin=True,
     )
-    what = "source tokens" if kind == "cross" else "earlier target tokens"
-    title = f"Step {step}: how decoder token {g.queries[0]!r} attends to the {what} (every layer × head)"
+    # short: the figure sits in a half-width column, and its caption says the rest
+    what = "source pieces" if kind == "cross" else "earlier target pieces"
+    title = f"Step {step}: {g.queries[0]!r} → {what}"
     auto = int(min(1400, max(280, 160 + n_l * n_h * font_size * 1.6)))
     return finish(fig, title, font_size, height or auto)
 
