@@ -73,3 +73,16 @@ def test_cli_reports_a_broken_checkpoint_without_a_traceback(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "error:" in done.stderr
+
+
+def test_float16_storage_halves_the_file_and_loads_as_float32(run, tmp_path):
+    dirs = run_checkpoints(run)
+    full = average_checkpoints(dirs, tmp_path / "f32")
+    half = average_checkpoints(dirs, tmp_path / "f16", dtype="float16")
+    size = lambda d: (d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(half) < 0.55 * size(full)
+    a, b = load_model(full)[0], load_model(half)[0]
+    for name, value in b.state_dict().items():
+        assert value.dtype == torch.float32, name
+        assert torch.allclose(value, a.state_dict()[name], rtol=1e-3, atol=1e-4), name
+    assert json.loads((half / "metadata.json").read_text())["stored_as"] == "float16"

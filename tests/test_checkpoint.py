@@ -97,3 +97,12 @@ def test_save_replaces_an_existing_checkpoint_whole(saved, tiny_pretrained):
     save_model(saved, tiny_pretrained.model, tiny_pretrained.tokenizer, {"note": "second"})
     assert load_model(saved)[2] == {"note": "second"}
     assert sorted(p.name for p in saved.parent.iterdir()) == ["model"]  # no temp or old directory left
+
+
+def test_weights_of_integers_are_refused(saved):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(saved / "model.safetensors"))
+    save_file({n: t.round().to(torch.int64) for n, t in state.items()}, str(saved / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="not floating point"):
+        load_model(saved)

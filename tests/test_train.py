@@ -116,3 +116,26 @@ def test_torchrun_ddp_on_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "LATEST").read_text().strip() == "step-00000006"
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_init_starts_from_a_model_directory(tmp_path):
+    first = train([*TINY, "--out", str(tmp_path / "a"), "--steps", "30"])
+    # no steps: the exported model is the one we started from, bit for bit
+    train([*TINY, "--out", str(tmp_path / "b"), "--steps", "0", "--init", str(tmp_path / "a" / "model"),
+           "--d-model", "64"])  # fmt: skip
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert a.keys() == b.keys() and all(torch.equal(a[n], b[n]) for n in a)
+    meta = json.loads((tmp_path / "b" / "model" / "metadata.json").read_text())
+    assert meta["train_args"]["init"] == "<model>"  # outside the working directory: no machine path
+    # training on from there changes the weights and keeps the config of the model it started from
+    result = train(
+        [*TINY, "--out", str(tmp_path / "c"), "--steps", "10", "--init", str(tmp_path / "a" / "model")]
+    )
+    assert result["model"].config == first["model"].config
+    c = final_weights(tmp_path / "c")
+    assert any(not torch.equal(a[n], c[n]) for n in a)
+
+
+def test_init_from_a_broken_directory_is_one_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="--init"):
+        train([*TINY, "--out", str(tmp_path / "x"), "--steps", "1", "--init", str(tmp_path / "nowhere")])

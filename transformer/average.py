@@ -45,13 +45,14 @@ def average_models(models: list[Transformer]) -> Transformer:
     return out.eval()
 
 
-def average_checkpoints(dirs: list[Path], out: Path) -> Path:
-    """Average the model directories `dirs` (newest last) into the model directory `out`."""
+def average_checkpoints(dirs: list[Path], out: Path, dtype: str = "float32") -> Path:
+    """Average the model directories `dirs` (newest last) into the model directory `out`
+    (weights stored as `dtype`)."""
     loaded = [load_model(d) for d in dirs]
     model = average_models([m for m, _, _ in loaded])
     _, tokenizer, metadata = loaded[-1]
-    metadata = {**metadata, "averaged": [d.name for d in dirs]}
-    return save_model(out, model, tokenizer, metadata)
+    metadata = {**metadata, "averaged": [d.name for d in dirs], "stored_as": dtype}
+    return save_model(out, model, tokenizer, metadata, dtype)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         "--last", type=int, default=5, help="with a run directory: average its newest N checkpoints"
     )
     p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default="float32",
+        help="how the weights file stores numbers: float16 halves it (loaded back as float32)",
+    )
     args = p.parse_args(argv)
     if len(args.paths) == 1 and (Path(args.paths[0]) / "checkpoints").is_dir():
         dirs = run_checkpoints(Path(args.paths[0]))[-args.last :]
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no checkpoints in {args.paths[0]}", file=sys.stderr)
         return 2
     try:
-        out = average_checkpoints(dirs, Path(args.out))
+        out = average_checkpoints(dirs, Path(args.out), args.dtype)
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -82,19 +82,28 @@ def write_atomic_dir(dest: Path, write) -> Path:
     return dest
 
 
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
 def write_model_files(
-    directory: Path, model: Transformer, tokenizer: Tokenizer, metadata: dict | None
+    directory: Path, model: Transformer, tokenizer: Tokenizer, metadata: dict | None, dtype: str = "float32"
 ) -> None:
     directory = Path(directory)
     (directory / CONFIG).write_text(model.config.to_json())
-    save_file(_unique_state(model), str(directory / WEIGHTS), metadata={"format": "pt"})
+    state = {name: t.to(STORAGE_DTYPES[dtype]) for name, t in _unique_state(model).items()}
+    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt"})
     tokenizer.save(directory / TOKENIZER)
     (directory / METADATA).write_text(json.dumps(metadata or {}, indent=2, ensure_ascii=False) + "\n")
 
 
-def save_model(directory, model: Transformer, tokenizer: Tokenizer, metadata: dict | None = None) -> Path:
-    """Write a model directory atomically."""
-    return write_atomic_dir(Path(directory), lambda tmp: write_model_files(tmp, model, tokenizer, metadata))
+def save_model(
+    directory, model: Transformer, tokenizer: Tokenizer, metadata: dict | None = None, dtype: str = "float32"
+) -> Path:
+    """Write a model directory atomically. dtype "float16"/"bfloat16" halves the weights file (a larger
+    model fits a size budget); loading casts back to the model's float32."""
+    return write_atomic_dir(
+        Path(directory), lambda tmp: write_model_files(tmp, model, tokenizer, metadata, dtype)
+    )
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -160,7 +169,12 @@ def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path
         for n in expected
         if n in state and state[n].shape != expected[n].shape
     ]
+    not_float = [
+        f"{n}: {state[n].dtype}" for n in expected if n in state and not state[n].is_floating_point()
+    ]
     problems = []
+    if not_float:
+        problems.append(f"{len(not_float)} tensor(s) not floating point, e.g. {', '.join(not_float[:3])}")
     if missing:
         problems.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
     if unexpected:

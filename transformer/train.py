@@ -29,7 +29,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data as D
-from .checkpoint import save_model
+from .checkpoint import CheckpointError, load_model, save_model
 from .config import TransformerConfig
 from .evaluate import evaluate
 from .model import Transformer
@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--resume", action="store_true", help="continue from OUT/LATEST: weights, optimizer, LR, data order"
+    )
+    g.add_argument(
+        "--init",
+        metavar="MODEL_DIR",
+        help="start from a trained model directory's weights, config and tokenizer (fresh optimizer and "
+        "schedule; the model options above are then ignored): fine-tuning, or training a shipped model on",
     )
     g.add_argument(
         "--early-stop",
@@ -250,9 +256,18 @@ def train(argv: list[str] | None = None) -> dict:
     state = load_train_state(out) if args.resume and (out / LATEST).is_file() else None
     if args.resume and state is None and rank == 0:
         print(f"--resume: no checkpoint in {out} yet, starting fresh", file=sys.stderr)
-    tok, train_pairs, valid_pairs, source = load_data(args, out, state["tokenizer"] if state else None)
+    init = None
+    if args.init and state is None:  # --resume wins: a resumed run already started from --init
+        try:
+            init = load_model(args.init)
+        except CheckpointError as e:
+            raise SystemExit(f"error: --init: {e}") from None
+    given_tok = state["tokenizer"] if state else init[1] if init else None
+    tok, train_pairs, valid_pairs, source = load_data(args, out, given_tok)
     if state:
         config = state["config"]
+    elif init:
+        config = init[0].config
     else:
         config = TransformerConfig(
             src_vocab_size=tok.vocab_size, tgt_vocab_size=tok.vocab_size, d_model=args.d_model, n_heads=args.heads,
@@ -271,6 +286,8 @@ def train(argv: list[str] | None = None) -> dict:
         optimizer, noam_schedule(config.d_model, args.warmup, args.lr_factor)
     )
     step, epoch, batch_pos, elapsed = 0, 0, 0, 0.0
+    if init:
+        model.load_state_dict(init[0].state_dict())
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -289,7 +306,7 @@ def train(argv: list[str] | None = None) -> dict:
     examples = [s for s, _ in valid_pairs[:8]]
     train_args = {
         **vars(args),
-        **{k: portable(getattr(args, k)) for k in ("data", "out", "export", "tokenizer")},
+        **{k: portable(getattr(args, k)) for k in ("data", "out", "export", "tokenizer", "init")},
     }
     metadata = {
         "source": source,
