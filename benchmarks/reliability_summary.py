@@ -47,7 +47,8 @@ def markdown(f: dict) -> str:
         lines.append(
             f"- **Load:** {load['sessions']} browser sessions typing into one server at once served "
             f"{load['requests_served']} sentences (submit → heatmaps updated: p50 {load['latency_p50_s']} s, "
-            f"p95 {load['latency_p95_s']} s, on a 2-core machine shared with a training run); "
+            f"p95 {load['latency_p95_s']} s, on {load.get('cpus', '?')} CPU cores, load average "
+            f"{load.get('load_average_1min', '?')} at the end); "
             f"cross-talk {load['crosstalk']}, errors {load['errors']}, timeouts {load['timeouts']} "
             "(`tests/test_load.py`)."
         )

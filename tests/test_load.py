@@ -131,6 +131,8 @@ def test_sixteen_sessions_typing_at_once_see_only_their_own_sentences(app_server
         "timeouts": sum(r["timeouts"] for r in results),
         "crosstalk": sum(r["crosstalk"] for r in results),
         "wall_s": round(time.perf_counter() - start, 1),
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 1),  # the browsers and the server are part of it
     }
     print("load test:", figures)
     record("load", figures)
