@@ -145,6 +145,14 @@ def best_layer_summary(df: pd.DataFrame) -> dict:
     }
 
 
+def translate_set(model: Pretrained, items: list[dict], beam: int = 4) -> tuple[list[str], dict[str, float]]:
+    """Translations of the set's English sentences and their {"bleu", "chrf"} against its references."""
+    from .evaluate import corpus_scores
+
+    hyps = [model.translate(item["en"], beam=beam) for item in items]
+    return hyps, corpus_scores(hyps, [item["de"] for item in items])
+
+
 def load_set(path: str | Path = DEFAULT_SET) -> list[dict]:
     """The items of an alignment set (JSON with "items", see eval/everyday_en_de.json)."""
     return json.loads(Path(path).read_text())["items"]
@@ -156,8 +164,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", default=str(DEFAULT_SET), help="alignment set (JSON)")
     parser.add_argument("--beam", type=int, default=4)
     args = parser.parse_args(argv)
-    import sacrebleu
-
     torch.set_num_threads(1)  # light: this shares the machine with training
     model, items = load_pretrained(args.model), load_set(args.set)
     df = alignment_scores(model, items)
@@ -174,12 +180,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"(diagonal {row['baseline']:.3f}), moved {row['accuracy_moved']:.3f} "
                 f"(diagonal {row['baseline_moved']:.3f})"
             )
-    hyps = [model.translate(item["en"], beam=args.beam) for item in items]
-    refs = [item["de"] for item in items]
-    print(
-        f"\nbeam-{args.beam}: BLEU {sacrebleu.corpus_bleu(hyps, [refs]).score:.2f}  "
-        f"chrF {sacrebleu.corpus_chrf(hyps, [refs]).score:.2f}\n"
-    )
+    hyps, scores = translate_set(model, items, args.beam)
+    print(f"\nbeam-{args.beam}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}\n")
     for item, hyp in zip(items, hyps):
         print(f"src  {item['en']}\nref  {item['de']}\nout  {hyp}\n")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, load_model, save_model
+from .checkpoint import STORAGE_DTYPES, CheckpointError, load_model, save_model
 from .model import Transformer
 
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument(
         "--dtype",
-        choices=("float32", "float16", "bfloat16"),
+        choices=tuple(STORAGE_DTYPES),
         default="float32",
         help="how the weights file stores numbers: float16 halves it (loaded back as float32)",
     )

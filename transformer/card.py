@@ -188,17 +188,14 @@ def test_section(m, files: list[Path], samples: int) -> list[str]:
 
 def alignment_section(m, set_path: Path, model_dir: Path) -> list[str]:
     """Everyday sentences (chrF, every translation) and cross-attention against marked word alignments."""
-    import sacrebleu
-
     from viz.attention import attention_heatmap
     from viz.frames import attention_frame, select_head
 
-    from .alignment import alignment_scores, best_layer_summary, load_set, word_attention
+    from .alignment import alignment_scores, best_layer_summary, load_set, translate_set, word_attention
 
     items = load_set(set_path)
-    hyps = [m.translate(item["en"], beam=4) for item in items]
-    refs = [item["de"] for item in items]
-    chrf, bleu = sacrebleu.corpus_chrf(hyps, [refs]).score, sacrebleu.corpus_bleu(hyps, [refs]).score
+    hyps, scores = translate_set(m, items, beam=4)
+    chrf, bleu = scores["chrf"], scores["bleu"]
     lines = ["## Everyday sentences", "",
              f"{len(items)} everyday sentences written for this project (`{set_path}`, not from the corpus), "
              f"beam 4: **chrF {chrf:.1f}**, BLEU {bleu:.1f}. Every translation:", "",

@@ -20,6 +20,14 @@ from .decoding import greedy_decode
 from .model import Transformer
 
 
+def corpus_scores(hyps: list[str], refs: list[str]) -> dict[str, float]:
+    """{"bleu", "chrf"}: sacrebleu corpus scores of hypotheses against one reference each (unrounded)."""
+    return {
+        "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
+        "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
+    }
+
+
 @torch.no_grad()
 def evaluate(
     model: Transformer, tokenizer, data: D.EncodedPairs, pairs, n_samples: int, max_tokens: int, device
@@ -42,11 +50,12 @@ def evaluate(
     hyps, refs = translate_encoded(model, tokenizer, data.src[:n_samples], device), []
     refs = [tokenizer.decode(t) for t in data.tgt[:n_samples]]
     exact = sum(h == r for h, r in zip(hyps, refs, strict=False)) / max(len(refs), 1)
+    scores = corpus_scores(hyps, refs)
     return {
         "valid_loss": round(loss, 4),
         "valid_ppl": round(float(torch.tensor(loss).exp()), 2),
-        "bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2),
-        "chrf": round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2),
+        "bleu": round(scores["bleu"], 2),
+        "chrf": round(scores["chrf"], 2),
         "exact": round(exact, 4),
     }
 
@@ -103,12 +112,13 @@ def score_files(model, files: list[Path], beam: int = 4, limit: int | None = Non
                 done[src] = (model.tokenizer.decode(ids), ids, hit_limit)
         hyps = [done[s][0] for s, _ in pairs]
         refs = [t for _, t in pairs]
+        scores = corpus_scores(hyps, refs)
         results.append({
             "file": path.name,
             "sentences": len(pairs),
             "beam": beam,
-            "bleu": round(sacrebleu.corpus_bleu(hyps, [refs]).score, 2),
-            "chrf": round(sacrebleu.corpus_chrf(hyps, [refs]).score, 2),
+            "bleu": round(scores["bleu"], 2),
+            "chrf": round(scores["chrf"], 2),
             "repeats_over_3": sum(longest_run(done[s][1]) > 3 for s, _ in pairs),
             "hit_length_limit": sum(done[s][2] for s, _ in pairs),
             "seconds": round(time.perf_counter() - start, 1),
