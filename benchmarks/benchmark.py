@@ -23,8 +23,13 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from transformer import Transformer, TransformerConfig, record  # noqa: E402
-from transformer.decoding import greedy_decode  # noqa: E402
+from transformer import (  # noqa: E402
+    Transformer,
+    TransformerConfig,
+    linear,
+    record,
+)
+from transformer.decoding import beam_search, greedy_decode  # noqa: E402
 from transformer.trace import _paths  # noqa: E402
 
 CONFIG = TransformerConfig(
@@ -170,6 +175,38 @@ def generation_speed(repeats: int) -> list[tuple]:
     return rows
 
 
+def weight_layout(repeats: int) -> list[tuple]:
+    """Decoding with transformer.linear's cached contiguous Wᵀ against F.linear's W (out, in), same model."""
+    torch.manual_seed(0)
+    model = Transformer(CONFIG).eval()
+    with torch.no_grad():
+        model.generator.bias[CONFIG.eos_id] = -1e9
+    src = torch.randint(4, 8000, (1, 32))
+
+    def layout(cached: bool, fn):
+        def run():
+            linear.CACHED_TRANSPOSE = cached
+            try:
+                fn()
+            finally:
+                linear.CACHED_TRANSPOSE = True
+
+        return run
+
+    rows = []
+    for name, fn in [
+        ("greedy 64 tokens, batch 1, KV cache", lambda: greedy_decode(model, src, 64)),
+        ("beam 4, 64 tokens, KV cache", lambda: beam_search(model, src, beam=4, max_len=64)),
+    ]:
+        t = interleaved({"plain": layout(False, fn), "cached": layout(True, fn)}, repeats, warmup=1)
+        rows += [
+            (f"{name}: weights as F.linear reads them, W (out, in)", t["plain"] * 1e3, "ms", 1.0, ""),
+            (f"{name}: cached contiguous Wᵀ (transformer.linear)", t["cached"] * 1e3, "ms", t["plain"] / t["cached"],
+             "speed-up"),
+        ]  # fmt: skip
+    return rows
+
+
 SENTENCE_15_WORDS = "My sister and I went to the market early this morning to buy fresh bread."
 
 
@@ -207,6 +244,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     r = 5 if args.quick else 1
     rows = forward_latency(100 // r) + training_throughput(20 // r) + generation_speed(10 // r)
+    rows += weight_layout(10 // r)
     rows += default_model_speed(20 // r)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; config d_model={CONFIG.d_model}, "
           f"heads={CONFIG.n_heads}, layers={CONFIG.n_encoder_layers}+{CONFIG.n_decoder_layers}, d_ff={CONFIG.d_ff}, "

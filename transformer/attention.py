@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .linear import Linear, linear
+
 
 def scaled_dot_product_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
@@ -58,10 +60,10 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
-        self.w_q = nn.Linear(d_model, d_model)
-        self.w_k = nn.Linear(d_model, d_model)
-        self.w_v = nn.Linear(d_model, d_model)
-        self.w_o = nn.Linear(d_model, d_model)
+        self.w_q = Linear(d_model, d_model)
+        self.w_k = Linear(d_model, d_model)
+        self.w_v = Linear(d_model, d_model)
+        self.w_o = Linear(d_model, d_model)
         self.attn_dropout = dropout
         self.hook_q = nn.Identity()
         self.hook_k = nn.Identity()
@@ -78,6 +80,7 @@ class MultiHeadAttention(nn.Module):
             self.hook_z,
         )
         self._packed: dict[str, tuple] = {}  # inference-time cache of concatenated projection weights
+        self._packed_t: dict[str, dict] = {"qkv": {}, "kv": {}}  # ... and of their transposes (see linear.py)
 
     def _project(self, x: torch.Tensor, which: str) -> list[torch.Tensor]:
         """Apply several of W_Q/W_K/W_V ("qkv" or "kv") as one matrix multiply, split per projection.
@@ -90,6 +93,7 @@ class MultiHeadAttention(nn.Module):
         if torch.is_grad_enabled():
             weight = torch.cat([lin.weight for lin in linears])
             bias = torch.cat([lin.bias for lin in linears])
+            return F.linear(x, weight, bias).split(self.w_q.out_features, dim=-1)
         else:
             key = tuple((lin.weight._version, lin.weight.data_ptr(), lin.bias._version) for lin in linears)
             cached = self._packed.get(which)
@@ -102,7 +106,7 @@ class MultiHeadAttention(nn.Module):
                     )
                 self._packed[which] = cached
             _, weight, bias = cached
-        return F.linear(x, weight, bias).split(self.w_q.out_features, dim=-1)
+        return linear(x, weight, bias, self._packed_t[which]).split(self.w_q.out_features, dim=-1)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         B, T, _ = x.shape

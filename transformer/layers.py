@@ -13,6 +13,7 @@ from torch import nn
 
 from .attention import MultiHeadAttention
 from .config import TransformerConfig
+from .linear import Linear
 
 
 class FeedForward(nn.Module):
@@ -23,8 +24,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear1 = Linear(d_model, d_ff)
+        self.linear2 = Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
         self.hook_hidden = nn.Identity()
 

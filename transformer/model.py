@@ -16,6 +16,7 @@ from .attention import causal_mask, padding_mask
 from .config import TransformerConfig
 from .embeddings import InputEmbedding, TokenEmbedding
 from .layers import DecoderLayer, EncoderLayer
+from .linear import Linear
 
 
 class Encoder(nn.Module):
@@ -76,7 +77,7 @@ class Transformer(nn.Module):
         )
         self.encoder = Encoder(config, shared)
         self.decoder = Decoder(config, shared)
-        self.generator = nn.Linear(config.d_model, config.tgt_vocab_size)
+        self.generator = Linear(config.d_model, config.tgt_vocab_size)
         if config.tie_embeddings:
             self.generator.weight = (
                 shared.weight
