@@ -5,7 +5,7 @@ import torch
 
 from tests.conftest import tiny_config
 from transformer import Transformer
-from transformer.decoding import beam_search, block_repeats, greedy_decode, length_penalty
+from transformer.decoding import beam_search, block_ngrams, block_repeats, greedy_decode, length_penalty
 
 
 def trained_ish_model(seed: int) -> Transformer:
@@ -71,6 +71,34 @@ def test_block_repeats_forbids_a_fourth_repetition():
     out = block_repeats(logits, ys, max_repeat=3)
     assert out[0, 5] == float("-inf") and out[1, 5] == 0
     assert block_repeats(logits, ys, None) is logits
+
+
+def test_block_ngrams_forbids_completing_an_ngram_seen_before():
+    ys = torch.tensor([[2, 5, 6, 7, 5, 6], [2, 5, 6, 7, 6, 5], [2, 9, 9, 9, 9, 9]])
+    out = block_ngrams(torch.zeros(3, 10), ys, 3)
+    assert out[0].isinf().nonzero().flatten().tolist() == [7]  # "5 6" was followed by 7 before
+    assert not out[1].isinf().any()  # "6 5" never appeared before
+    assert out[2].isinf().nonzero().flatten().tolist() == [9]
+    assert not block_ngrams(torch.zeros(3, 10), ys, 6).isinf().any()  # no earlier 5-gram prefix to complete
+    assert block_ngrams(out, ys, None) is out
+
+
+def _ngrams(ids: list[int], n: int) -> list[tuple]:
+    return [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_decoders_with_no_repeat_ngram_never_repeat_one(seed):
+    model = trained_ish_model(seed)
+    with torch.no_grad():
+        model.generator.bias[3] = -100.0  # never stop: long outputs, where a random model repeats itself
+    src = torch.randint(4, 40, (1, 6))
+    free = greedy_decode(model, src, max_len=40)[0].tolist()
+    assert len(set(_ngrams(free, 2))) < len(_ngrams(free, 2))  # without the guard there are repeats to stop
+    for ids in (greedy_decode(model, src, max_len=40, no_repeat_ngram=2)[0].tolist(),
+                beam_search(model, src, beam=3, max_len=40, no_repeat_ngram=2).tolist()):  # fmt: skip
+        assert len(ids) == 41
+        assert len(set(_ngrams(ids, 2))) == len(_ngrams(ids, 2))
 
 
 def test_beam_cut_at_max_len_keeps_the_likely_running_hypothesis():

@@ -33,13 +33,37 @@ def block_repeats(logits: torch.Tensor, ys: torch.Tensor, max_repeat: int | None
     return logits
 
 
+def block_ngrams(logits: torch.Tensor, ys: torch.Tensor, n: int | None) -> torch.Tensor:
+    """Forbid (-inf) each token that would repeat an n-gram of pieces already in its row of ys (B, t).
+
+    A phrase-level guard ("dass er vergessen hat, dass er vergessen hat"), the `no_repeat_ngram_size`
+    of fairseq and Hugging Face.
+    """
+    if n is None or ys.shape[1] < n:
+        return logits
+    grams = ys.unfold(1, n, 1)  # (B, t - n + 1, n) every n-gram so far
+    tail = ys[:, ys.shape[1] - n + 1 :]  # (B, n - 1) what the next token would extend
+    hits = (grams[:, :, :-1] == tail[:, None, :]).all(dim=-1).nonzero()  # (k, 2) rows and n-gram indices
+    if len(hits) == 0:
+        return logits
+    logits = logits.clone()
+    logits[hits[:, 0], grams[hits[:, 0], hits[:, 1], -1]] = float("-inf")
+    return logits
+
+
 @torch.no_grad()
 def greedy_decode(
-    model: Transformer, src: torch.Tensor, max_len: int, use_cache: bool = True, max_repeat: int | None = None
+    model: Transformer,
+    src: torch.Tensor,
+    max_len: int,
+    use_cache: bool = True,
+    max_repeat: int | None = None,
+    no_repeat_ngram: int | None = None,
 ) -> torch.Tensor:
     """src (B, S) ids -> (B, 1 + n) ids starting with bos; rows that finished early are padded after eos.
 
-    `max_repeat` forbids a piece from appearing more than that many times in a row.
+    `max_repeat` forbids a piece from appearing more than that many times in a row;
+    `no_repeat_ngram` forbids any n-gram of pieces from appearing twice.
     """
     cfg = model.config
     max_len = min(max_len, cfg.max_len - 1)
@@ -51,6 +75,7 @@ def greedy_decode(
     cache = model.new_cache() if use_cache else None
     for t in range(max_len):
         logits = block_repeats(_step_logits(model, ys, memory, src_mask, cache, t), ys, max_repeat)
+        logits = block_ngrams(logits, ys, no_repeat_ngram)
         next_id = logits.argmax(-1)
         next_id = next_id.masked_fill(finished, cfg.pad_id)
         ys = torch.cat([ys, next_id[:, None]], dim=1)
@@ -73,6 +98,7 @@ def beam_search(
     max_len: int = 100,
     alpha: float = 0.6,
     max_repeat: int | None = None,
+    no_repeat_ngram: int | None = None,
 ) -> torch.Tensor:
     """src (1, S) -> best hypothesis (1 + n,) starting with bos, ending with eos unless max_len was hit.
 
@@ -95,7 +121,7 @@ def beam_search(
     finished: list[tuple[float, torch.Tensor]] = []
     for t in range(max_len):
         logp = _step_logits(model, ys, memory, src_mask, cache, t).log_softmax(-1)  # (beam, V)
-        logp = block_repeats(logp, ys, max_repeat)
+        logp = block_ngrams(block_repeats(logp, ys, max_repeat), ys, no_repeat_ngram)
         V = logp.shape[-1]
         candidates = (scores[:, None] + logp).view(-1)
         top_scores, top_idx = candidates.topk(2 * beam)

@@ -75,8 +75,13 @@ class Pretrained:
 
     @property
     def generation(self) -> dict:
-        """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat."""
-        return {"alpha": 0.6, "max_repeat": None, **self.metadata.get("generation", {})}
+        """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat, no_repeat_ngram."""
+        return {
+            "alpha": 0.6,
+            "max_repeat": None,
+            "no_repeat_ngram": None,
+            **self.metadata.get("generation", {}),
+        }
 
     @torch.no_grad()
     def translate_ids(self, src_ids: list[int], beam: int = 4, max_len: int | None = None) -> list[int]:
@@ -84,10 +89,11 @@ class Pretrained:
         src = torch.tensor([src_ids], dtype=torch.long, device=self.device)
         limit = self._max_len(len(src_ids), max_len)
         gen = self.generation
+        guards = {"max_repeat": gen["max_repeat"], "no_repeat_ngram": gen["no_repeat_ngram"]}
         if beam <= 1:
-            return decoding.greedy_decode(self.model, src, limit, max_repeat=gen["max_repeat"])[0].tolist()
+            return decoding.greedy_decode(self.model, src, limit, **guards)[0].tolist()
         return decoding.beam_search(
-            self.model, src, beam=beam, max_len=limit, alpha=gen["alpha"], max_repeat=gen["max_repeat"]
+            self.model, src, beam=beam, max_len=limit, alpha=gen["alpha"], **guards
         ).tolist()
 
     def translate(self, text: str, beam: int = 4, max_len: int | None = None) -> str:

@@ -302,7 +302,12 @@ def train(argv: list[str] | None = None) -> dict:
     criterion = nn.CrossEntropyLoss(
         ignore_index=config.pad_id, label_smoothing=args.label_smoothing, reduction="sum"
     )
-    generation = {"alpha": 0.6, "max_repeat": None if args.task else 3}
+    # guards against degenerate loops for text; a synthetic task's outputs legitimately repeat symbols
+    generation = {
+        "alpha": 0.6,
+        "max_repeat": None if args.task else 3,
+        "no_repeat_ngram": None if args.task else 3,
+    }
     examples = [s for s, _ in valid_pairs[:8]]
     train_args = {
         **vars(args),
