@@ -42,9 +42,9 @@ def test_inference_uses_the_transposed_copy_and_training_does_not():
     assert ours._cache == {} and ours.weight.grad is not None
     with torch.no_grad():
         ours(x)
-    wt = ours._cache["t"][2]
-    assert wt.shape == (48, 80) and wt.is_contiguous()
-    torch.testing.assert_close(wt, ours.weight.t())
+    w = ours._cache["t"][2]  # the weight's values, laid out as a contiguous Wᵀ
+    assert w.shape == (80, 48) and w.t().is_contiguous() and w.data_ptr() != ours.weight.data_ptr()
+    assert torch.equal(w, ours.weight)
 
 
 def test_copy_follows_in_place_updates_load_state_dict_and_new_parameters():

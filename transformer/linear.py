@@ -22,29 +22,26 @@ CACHED_TRANSPOSE = True  # False: always F.linear (benchmarks/benchmark.py compa
 
 
 def transposed(weight: torch.Tensor, cache: dict) -> torch.Tensor:
-    """A contiguous (in, out) copy of weight (out, in), cached in `cache` while the weight is unchanged.
+    """weight (out, in) with its values laid out as a contiguous Wᵀ (in, out): a transposed view of a copy.
 
-    The cache holds the weight itself, so its storage cannot be freed and reused by another
-    tensor that would then pass for it.
+    Cached in `cache` while the weight is unchanged. The cache holds the weight itself, so its storage
+    cannot be freed and reused by another tensor that would then pass for it.
     """
     # tensors made under torch.inference_mode keep no version counter
     state = (weight.data_ptr(), None if weight.is_inference() else weight._version)
     entry = cache.get("t")
     if entry is None or entry[0] is not weight or entry[1] != state:
         with torch.no_grad():
-            entry = (weight, state, weight.t().contiguous())
+            entry = (weight, state, weight.t().contiguous().t())
         cache["t"] = entry  # one assignment: a thread reading concurrently sees the old or the new entry
     return entry[2]
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cache: dict) -> torch.Tensor:
-    """x (..., in) -> (..., out) = x Wᵀ + b, through the cached Wᵀ where that is faster (CPU, no autograd)."""
-    if not CACHED_TRANSPOSE or torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != weight.dtype:
+    """x (..., in) -> (..., out) = x Wᵀ + b, reading W in the cached layout where that is faster (CPU, no autograd)."""
+    if not CACHED_TRANSPOSE or torch.is_grad_enabled() or not x.is_cpu:
         return F.linear(x, weight, bias)
-    x2 = x.reshape(-1, x.shape[-1])
-    wt = transposed(weight, cache)
-    y = torch.addmm(bias, x2, wt) if bias is not None else x2 @ wt
-    return y.view(*x.shape[:-1], weight.shape[0])
+    return F.linear(x, transposed(weight, cache), bias)
 
 
 class Linear(nn.Linear):
