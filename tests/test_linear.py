@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from transformer import Transformer, TransformerConfig
+from tests.conftest import tiny_config
+from transformer import Transformer
 from transformer.linear import Linear
 
 
@@ -66,13 +67,15 @@ def test_copy_follows_in_place_updates_load_state_dict_and_new_parameters():
         torch.testing.assert_close(ours(xd), F.linear(xd, ours.weight, ours.bias))
 
 
+def _tiny_model_and_batch():
+    cfg = tiny_config(src_vocab_size=30, tgt_vocab_size=30, n_encoder_layers=1, n_decoder_layers=1)
+    torch.manual_seed(0)
+    return cfg, Transformer(cfg), torch.randint(4, 30, (2, 6)), torch.randint(4, 30, (2, 5))
+
+
 def test_model_inference_after_an_optimizer_step_uses_the_new_weights():
     """Packed Q/K/V and every Linear: eval, train a step, eval again == a fresh copy of the trained model."""
-    cfg = TransformerConfig(src_vocab_size=30, tgt_vocab_size=30, d_model=32, n_heads=4, n_encoder_layers=1,
-                            n_decoder_layers=1, d_ff=64, dropout=0.0, max_len=32)  # fmt: skip
-    torch.manual_seed(0)
-    model = Transformer(cfg)
-    src, tgt = torch.randint(4, 30, (2, 6)), torch.randint(4, 30, (2, 5))
+    cfg, model, src, tgt = _tiny_model_and_batch()
     with torch.no_grad():
         before = model(src, tgt)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -88,11 +91,7 @@ def test_model_inference_after_an_optimizer_step_uses_the_new_weights():
 
 def test_inference_mode_then_no_grad_then_training():
     """Under torch.inference_mode the packed Q/K/V weights have no version counter; every mode still agrees."""
-    cfg = TransformerConfig(src_vocab_size=30, tgt_vocab_size=30, d_model=32, n_heads=4, n_encoder_layers=1,
-                            n_decoder_layers=1, d_ff=64, dropout=0.0, max_len=32)  # fmt: skip
-    torch.manual_seed(0)
-    model = Transformer(cfg)
-    src, tgt = torch.randint(4, 30, (2, 6)), torch.randint(4, 30, (2, 5))
+    _, model, src, tgt = _tiny_model_and_batch()
     with torch.inference_mode():
         a = model(src, tgt)
     with torch.no_grad():
