@@ -18,6 +18,7 @@ from app_support import export, model_dirs, models, state
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
 from transformer import CheckpointError
+from transformer.decoding import describe as describe_generation
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,7 @@ with decoding_box:
         persist_state="session",
         help="Longest translation; 0 = automatic (2 × source + 10).",
     )
+    st.caption(f"This model decodes with {describe_generation(model.generation)} (its `metadata.json`).")
 
 text = ss["text"]
 if not text.strip():

@@ -16,6 +16,7 @@ import platform
 import sys
 from pathlib import Path
 
+from .decoding import describe
 from .pretrained import load_pretrained
 from .train import portable
 
@@ -178,12 +179,7 @@ def test_section(m, files: list[Path], samples: int) -> list[str]:
     for r in results:
         lines.append(f"| `{r['file']}` | {r['sentences']} | {r['bleu']} | {r['chrf']} | "
                      f"{r['repeats_over_3']} | {r['hit_length_limit']} |")  # fmt: skip
-    gen = m.generation
-    guards = "".join([
-        f", no piece more than {gen['max_repeat']}× in a row" if gen["max_repeat"] else "",
-        f", no {gen['no_repeat_ngram']}-gram of pieces twice" if gen["no_repeat_ngram"] else "",
-    ])  # fmt: skip
-    lines += ["", f"sacrebleu corpus scores of beam-4 translations (length penalty α = {gen['alpha']}{guards}, "
+    lines += ["", f"sacrebleu corpus scores of beam-4 translations ({describe(m.generation)}, "
               "output at most 2 × source + 10 pieces).", ""]  # fmt: skip
     last = results[-1]
     lines += [f"First {samples} of `{last['file']}`:", "", "| English | model | reference |", "|---|---|---|"]
