@@ -38,7 +38,8 @@ def render(ctx: Ctx) -> None:
     fig = viz.topk_bar(top, step, chosen=chosen, context=t.tgt_tokens[step], font_size=ctx.font)
     chart(ctx, fig, "fig_dec_topk", "next-token", f"step{step}")
     st.caption(
-        "Orange: the piece the translation actually used (with beam search it need not be the top one). "
+        "Orange: the piece the translation actually used (with beam search, or where a repeat guard of the model "
+        "forbade a repetition, it need not be the top one). "
         "Probabilities come from the final linear layer and softmax (§3.4)."
     )
     left, right = ctx.columns(2)
