@@ -43,7 +43,7 @@ def test_inference_uses_the_transposed_copy_and_training_does_not():
     assert ours._cache == {} and ours.weight.grad is not None
     with torch.no_grad():
         ours(x)
-    w = ours._cache["t"][2]  # the weight's values, laid out as a contiguous Wᵀ
+    w = ours._cache["entry"][2]  # the weight's values, laid out as a contiguous Wᵀ
     assert w.shape == (80, 48) and w.t().is_contiguous() and w.data_ptr() != ours.weight.data_ptr()
     assert torch.equal(w, ours.weight)
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import Linear, linear
+from .linear import Linear, derived, linear
 
 
 def scaled_dot_product_attention(
@@ -79,8 +79,9 @@ class MultiHeadAttention(nn.Module):
             self.hook_probs,
             self.hook_z,
         )
-        self._packed: dict[str, tuple] = {}  # inference-time cache of concatenated projection weights
-        self._packed_t: dict[str, dict] = {"qkv": {}, "kv": {}}  # ... and of their transposes (see linear.py)
+        # inference-time caches (linear.derived) of the concatenated projections and of their transposes
+        self._packed: dict[str, dict] = {"qkv": {}, "kv": {}}
+        self._packed_t: dict[str, dict] = {"qkv": {}, "kv": {}}
 
     def _project(self, x: torch.Tensor, which: str) -> list[torch.Tensor]:
         """Apply several of W_Q/W_K/W_V ("qkv" or "kv") as one matrix multiply, split per projection.
@@ -90,22 +91,12 @@ class MultiHeadAttention(nn.Module):
         gradient is needed.
         """
         linears = [{"q": self.w_q, "k": self.w_k, "v": self.w_v}[c] for c in which]
+        weights, biases = [lin.weight for lin in linears], [lin.bias for lin in linears]
         if torch.is_grad_enabled():
-            weight = torch.cat([lin.weight for lin in linears])
-            bias = torch.cat([lin.bias for lin in linears])
-            return F.linear(x, weight, bias).split(self.w_q.out_features, dim=-1)
-        else:
-            key = tuple((lin.weight._version, lin.weight.data_ptr(), lin.bias._version) for lin in linears)
-            cached = self._packed.get(which)
-            if cached is None or cached[0] != key:
-                with torch.no_grad():
-                    cached = (
-                        key,
-                        torch.cat([lin.weight for lin in linears]),
-                        torch.cat([lin.bias for lin in linears]),
-                    )
-                self._packed[which] = cached
-            _, weight, bias = cached
+            return F.linear(x, torch.cat(weights), torch.cat(biases)).split(self.w_q.out_features, dim=-1)
+        weight, bias = derived(
+            self._packed[which], (*weights, *biases), lambda: (torch.cat(weights), torch.cat(biases))
+        )
         return linear(x, weight, bias, self._packed_t[which]).split(self.w_q.out_features, dim=-1)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,20 +22,28 @@ from torch import nn
 CACHED_TRANSPOSE = True  # False: always F.linear (benchmarks/benchmark.py compares the two)
 
 
-def transposed(weight: torch.Tensor, cache: dict) -> torch.Tensor:
-    """weight (out, in) with its values laid out as a contiguous Wᵀ (in, out): a transposed view of a copy.
+def derived(cache: dict, sources: tuple[torch.Tensor, ...], make) -> torch.Tensor | tuple:
+    """make() -- tensor(s) computed from `sources` -- cached in `cache` while every source is unchanged:
+    the same object, the same storage, the same version (so in-place updates, `.data =`, new
+    Parameters and dtype or device moves all remake it).
 
-    Cached in `cache` while the weight is unchanged. The cache holds the weight itself, so its storage
-    cannot be freed and reused by another tensor that would then pass for it.
+    The cache holds the sources themselves, so neither their ids nor their storage can be reused by
+    another tensor that would then pass for one of them.
     """
-    # tensors made under torch.inference_mode keep no version counter
-    state = (weight.data_ptr(), None if weight.is_inference() else weight._version)
-    entry = cache.get("t")
-    if entry is None or entry[0] is not weight or entry[1] != state:
+    # identity, storage and version of each source (tensors made under torch.inference_mode keep no
+    # version counter); ids stay unique because the entry keeps the sources alive
+    key = [(id(t), t.data_ptr(), None if t.is_inference() else t._version) for t in sources]
+    entry = cache.get("entry")
+    if entry is None or entry[1] != key:
         with torch.no_grad():
-            entry = (weight, state, weight.t().contiguous().t())
-        cache["t"] = entry  # one assignment: a thread reading concurrently sees the old or the new entry
+            entry = (sources, key, make())
+        cache["entry"] = entry  # one assignment: a thread reading concurrently sees the old or the new entry
     return entry[2]
+
+
+def transposed(weight: torch.Tensor, cache: dict) -> torch.Tensor:
+    """weight (out, in) with its values laid out as a contiguous Wᵀ (in, out): a transposed view of a copy."""
+    return derived(cache, (weight,), lambda: weight.t().contiguous().t())
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cache: dict) -> torch.Tensor:
