@@ -130,12 +130,17 @@ def training_throughput(repeats: int) -> list[tuple]:
     ]
 
 
-def generation_speed(repeats: int) -> list[tuple]:
+def generation_model() -> tuple[Transformer, torch.Tensor]:
+    """A random model that never stops early (always 64 new tokens) and one 32-token source."""
     torch.manual_seed(0)
     model = Transformer(CONFIG).eval()
     with torch.no_grad():
-        model.generator.bias[CONFIG.eos_id] = -1e9  # never stop early: always 64 new tokens
-    src = torch.randint(4, 8000, (1, 32))
+        model.generator.bias[CONFIG.eos_id] = -1e9
+    return model, torch.randint(4, 8000, (1, 32))
+
+
+def generation_speed(repeats: int) -> list[tuple]:
+    model, src = generation_model()
 
     @torch.no_grad()
     def naive():  # what most tutorials do: the whole model again each step, every position projected
@@ -177,11 +182,7 @@ def generation_speed(repeats: int) -> list[tuple]:
 
 def weight_layout(repeats: int) -> list[tuple]:
     """Decoding with transformer.linear's cached contiguous Wᵀ against F.linear's W (out, in), same model."""
-    torch.manual_seed(0)
-    model = Transformer(CONFIG).eval()
-    with torch.no_grad():
-        model.generator.bias[CONFIG.eos_id] = -1e9
-    src = torch.randint(4, 8000, (1, 32))
+    model, src = generation_model()
 
     def layout(cached: bool, fn):
         def run():

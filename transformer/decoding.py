@@ -86,11 +86,11 @@ def greedy_decode(
 
 
 def describe(generation: dict) -> str:
-    """A model's decoding settings (metadata "generation") in words, e.g. for its card or the app."""
-    parts = [f"length penalty α = {generation.get('alpha', 0.6)}"]
-    if generation.get("max_repeat"):
+    """A model's decoding settings (`Pretrained.generation`) in words, e.g. for its card or the app."""
+    parts = [f"length penalty α = {generation['alpha']}"]
+    if generation["max_repeat"]:
         parts.append(f"no piece more than {generation['max_repeat']}× in a row")
-    if generation.get("no_repeat_ngram"):
+    if generation["no_repeat_ngram"]:
         parts.append(f"no {generation['no_repeat_ngram']}-gram of pieces twice")
     return ", ".join(parts)
 

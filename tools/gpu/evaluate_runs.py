@@ -17,8 +17,9 @@ import torch
 
 sys.path.insert(0, ".")
 from transformer import data as D  # noqa: E402
-from transformer.alignment import load_set  # noqa: E402
+from transformer.alignment import load_set, translate_set  # noqa: E402
 from transformer.average import average_checkpoints, run_checkpoints  # noqa: E402
+from transformer.checkpoint import CONFIG, METADATA, TOKENIZER, WEIGHTS  # noqa: E402
 from transformer.evaluate import corpus_scores, translate_encoded  # noqa: E402
 from transformer.pretrained import load_pretrained  # noqa: E402
 
@@ -30,8 +31,8 @@ def score(model_dir: Path, valid_data, valid_refs, everyday) -> dict:
     hyps = translate_encoded(m.model, m.tokenizer, valid_data.src, device, batch_size=250)
     valid = corpus_scores(hyps, valid_refs)
     out = {"valid_chrf": round(valid["chrf"], 2), "valid_bleu": round(valid["bleu"], 2)}
-    ev = [m.translate(item["en"], beam=4) for item in everyday]
-    out["everyday_chrf"] = round(corpus_scores(ev, [item["de"] for item in everyday])["chrf"], 2)
+    ev, ev_scores = translate_set(m, everyday, beam=4)
+    out["everyday_chrf"] = round(ev_scores["chrf"], 2)
     out["everyday_sample"] = ev[:5]
     out["seconds"] = round(time.time() - t, 1)
     return out
@@ -42,7 +43,7 @@ def one_run(run: Path) -> None:
     if not ckpts:
         (run / "eval.json").write_text("[]")
         return
-    data_dir = json.loads((ckpts[-1] / "metadata.json").read_text())["train_args"]["data"]
+    data_dir = json.loads((ckpts[-1] / METADATA).read_text())["train_args"]["data"]
     pairs = D.read_tsv(Path(data_dir) / "valid.tsv")[: int(os.environ.get("VALID_LIMIT", 10**9))]
     m = load_pretrained(ckpts[-1])
     valid = D.encode_pairs(m.tokenizer, pairs, m.config.max_len, m.config.eos_id)
@@ -50,11 +51,11 @@ def one_run(run: Path) -> None:
     everyday = load_set()
     last = run / "last"  # model files only: the checkpoint also holds the optimizer state
     last.mkdir(exist_ok=True)
-    for f in ("config.json", "model.safetensors", "tokenizer.model", "metadata.json"):
+    for f in (CONFIG, WEIGHTS, TOKENIZER, METADATA):
         shutil.copy(ckpts[-1] / f, last / f)
     cands = {"last": last}
     # a model over the 32 MB budget in float32 ships as float16: score what would ship
-    dtype = "float16" if (ckpts[-1] / "model.safetensors").stat().st_size > 32_000_000 else "float32"
+    dtype = "float16" if (ckpts[-1] / WEIGHTS).stat().st_size > 32_000_000 else "float32"
     for k in (5, 10):
         if len(ckpts) >= k:
             cands[f"avg{k}"] = average_checkpoints(ckpts[-k:], run / f"avg{k}", dtype)
