@@ -11,6 +11,8 @@ import torch
 
 from .model import Transformer
 
+DEFAULT_ALPHA = 0.6  # the paper's length penalty (§6.1), for a model whose metadata names none
+
 
 def _step_logits(model: Transformer, ys, memory, src_mask, cache, t: int) -> torch.Tensor:
     """Next-token logits (B, V) for the last position of ys (B, t+1)."""
@@ -106,7 +108,7 @@ def beam_search(
     src: torch.Tensor,
     beam: int = 4,
     max_len: int = 100,
-    alpha: float = 0.6,
+    alpha: float = DEFAULT_ALPHA,
     max_repeat: int | None = None,
     no_repeat_ngram: int | None = None,
 ) -> torch.Tensor:

@@ -77,7 +77,7 @@ class Pretrained:
     def generation(self) -> dict:
         """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat, no_repeat_ngram."""
         return {
-            "alpha": 0.6,
+            "alpha": decoding.DEFAULT_ALPHA,
             "max_repeat": None,
             "no_repeat_ngram": None,
             **self.metadata.get("generation", {}),
