@@ -1,4 +1,4 @@
-"""transformer.alignment: piece -> word pooling, scoring on the toy models, and the shipped eval set."""
+"""tools.alignment: piece -> word pooling, scoring on the toy models, and the shipped eval set."""
 
 import json
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tools.alignment import alignment_scores, best_layer_summary, word_attention, word_spans
 from transformer import load_pretrained
-from transformer.alignment import alignment_scores, best_layer_summary, word_attention, word_spans
 
 SET = Path(__file__).resolve().parent.parent / "eval" / "everyday_en_de.json"
 

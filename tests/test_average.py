@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from transformer.average import average_checkpoints, average_models, run_checkpoints
+from tools.average import average_checkpoints, average_models, run_checkpoints
 from transformer.checkpoint import CheckpointError, load_model
 from transformer.config import TransformerConfig
 from transformer.model import Transformer
@@ -48,7 +48,7 @@ def test_average_is_the_elementwise_mean_and_loads(run, tmp_path):
 def test_cli_averages_the_newest_checkpoints_of_a_run(run, tmp_path):
     out = tmp_path / "avg2"
     done = subprocess.run(
-        [sys.executable, "-m", "transformer.average", str(run), "--last", "2", "--out", str(out)],
+        [sys.executable, "-m", "tools.average", str(run), "--last", "2", "--out", str(out)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -68,7 +68,7 @@ def test_cli_reports_a_broken_checkpoint_without_a_traceback(tmp_path):
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
     done = subprocess.run(
-        [sys.executable, "-m", "transformer.average", str(bad), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "tools.average", str(bad), "--out", str(tmp_path / "o")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from transformer.card import main as card_main
-from transformer.card import rebuild_command
+from tools.card import extract_command, metrics_note, rebuild_command
+from tools.card import main as card_main
 from transformer.pretrained import ASSETS, load_pretrained
 
 
@@ -51,7 +51,7 @@ def test_en_de_card_scores_test_files_and_alignment(tmp_path):
     assert card_main(args) == 0
     text = (model / "README.md").read_text()
     assert "| `t.tsv` | 2 |" in text
-    assert "python -m transformer.average runs/en-de --last 5" in text  # the shipped weights are averaged
+    assert "python -m tools.average runs/en-de --last 5" in text  # the shipped weights are averaged
     for item in items:
         assert f"| {item['en']} |" in text
     n_layers = load_pretrained(model).config.n_decoder_layers
@@ -60,3 +60,18 @@ def test_en_de_card_scores_test_files_and_alignment(tmp_path):
         sum(line.startswith(f"| {i} | 0.") for line in text.splitlines() for i in range(n_layers)) == n_layers
     )
     assert (model / "alignment_1.png").is_file() and (model / "alignment_3.png").is_file()
+
+
+def test_rebuild_uses_the_tool_command_lines_even_for_metadata_recorded_before_the_move():
+    assert extract_command("python -m transformer.data freedict --out data/freedict") == (
+        "python -m tools.freedict --out data/freedict"
+    )
+    assert extract_command("python -m tools.freedict --out d") == "python -m tools.freedict --out d"
+    recorded = json.loads((ASSETS / "en-de" / "metadata.json").read_text())["source"]["extract"]
+    assert extract_command(recorded).startswith("python -m tools.freedict")
+
+
+def test_validation_note_explains_only_the_metrics_recorded():
+    note = metrics_note({"valid_loss": 1.2, "valid_ppl": 3.3, "exact": 0.5})
+    assert "`valid_ppl`" in note and "`exact`" in note and "BLEU" not in note
+    assert "BLEU and chrF" in metrics_note({"valid_loss": 1.2, "bleu": 8.1, "chrf": 29.8})

@@ -90,3 +90,9 @@ def test_data_cli_writes_a_synthetic_task(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_tsv(tmp_path / "train.tsv")) == 30
+
+
+def test_data_cli_no_longer_extracts_the_corpus_and_says_where_that_went():
+    gone = run("transformer.data", "freedict", "--out", "x")
+    assert gone.returncode == 2 and "invalid choice: 'freedict'" in gone.stderr
+    assert "python -m tools.freedict" in run("transformer.data", "--help").stdout

@@ -1,11 +1,13 @@
-"""`python -m transformer.evaluate`: test-set BLEU/chrF and degenerate-output counts."""
+"""`python -m tools.evaluate`: test-set BLEU/chrF and degenerate-output counts."""
 
 import json
 import subprocess
 import sys
 
+import pytest
+
+from tools.evaluate import corpus_scores, longest_run, score_files
 from transformer.data import synthetic_pairs, write_tsv
-from transformer.evaluate import longest_run, score_files
 from transformer.pretrained import load_pretrained
 
 
@@ -36,7 +38,7 @@ def test_cli_prints_one_json_line_per_file_and_writes_translations(tmp_path):
     pairs = synthetic_pairs("reverse", 12, seed=5, min_len=3, max_len=6, n_symbols=10)
     write_tsv(tmp_path / "t.tsv", pairs)
     done = subprocess.run(
-        [sys.executable, "-m", "transformer.evaluate", "--model", "reverse", "--beam", "1",
+        [sys.executable, "-m", "tools.evaluate", "--model", "reverse", "--beam", "1",
          str(tmp_path / "t.tsv"), "--json", str(tmp_path / "out.json")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -50,8 +52,14 @@ def test_cli_prints_one_json_line_per_file_and_writes_translations(tmp_path):
 def test_cli_reports_a_missing_model_without_a_traceback(tmp_path):
     (tmp_path / "t.tsv").write_text("a\tb\n")
     done = subprocess.run(
-        [sys.executable, "-m", "transformer.evaluate", "--model", str(tmp_path / "nope"), str(tmp_path / "t.tsv")],
+        [sys.executable, "-m", "tools.evaluate", "--model", str(tmp_path / "nope"), str(tmp_path / "t.tsv")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2
     assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_corpus_scores_are_sacrebleu_corpus_bleu_and_chrf():
+    perfect = corpus_scores(["das haus ist alt", "guten morgen"], ["das haus ist alt", "guten morgen"])
+    assert perfect["bleu"] == pytest.approx(100) and perfect["chrf"] == pytest.approx(100)
+    assert corpus_scores(["xyz"], ["das haus ist alt"])["chrf"] < 10

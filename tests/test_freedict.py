@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from transformer import freedict as fd
+from tools import freedict as fd
 
 REAL_DIR = Path("/usr/share/dictd")
 
@@ -315,3 +315,16 @@ def test_real_dictionaries(tmp_path):
     assert ("the Aachen Cathedral", "der Aachener Dom") in everything  # in both dictionaries
     stats = json.loads((tmp_path / "a" / "stats.json").read_text())
     assert stats["test"] == 200 and stats["examples_raw_eng-deu"] > stats["examples_unique_eng-deu"] > 0
+
+
+def test_cli_is_python_m_tools_freedict():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.freedict", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m tools.freedict")
+    for option in ("--out", "--dict-dir", "--valid", "--test", "--seed", "--headwords", "--max-headwords"):
+        assert option in done.stdout

@@ -1,6 +1,7 @@
 """Training: the reverse task learns, resumed runs are exact, the CLI explains itself."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import torch
 
 from transformer import load_pretrained
 from transformer.data import synthetic_pairs
-from transformer.evaluate import translate_encoded
+from transformer.decoding import DEFAULT_ALPHA
+from transformer.evaluate import METRICS, translate_encoded
 from transformer.train import build_parser, noam_schedule, train
 
 TINY = (
@@ -139,3 +141,31 @@ def test_init_starts_from_a_model_directory(tmp_path):
 def test_init_from_a_broken_directory_is_one_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="--init"):
         train([*TINY, "--out", str(tmp_path / "x"), "--steps", "1", "--init", str(tmp_path / "nowhere")])
+
+
+def test_validation_computes_loss_perplexity_and_exact_match_only(tmp_path):
+    result = train([*TINY, "--out", str(tmp_path / "run"), "--steps", "4", "--valid-every", "2"])
+    assert tuple(result["metrics"]) == METRICS
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    valid = [r for r in logged if "valid_loss" in r]
+    assert [r["step"] for r in valid] == [2, 4]
+    assert all(set(METRICS) <= r.keys() and "bleu" not in r and "chrf" not in r for r in valid)
+    assert valid[-1]["valid_ppl"] == pytest.approx(math.exp(valid[-1]["valid_loss"]), rel=1e-2)
+    meta = json.loads((tmp_path / "run" / "model" / "metadata.json").read_text())
+    assert meta["metrics"] == result["metrics"]
+    assert meta["generation"]["alpha"] == DEFAULT_ALPHA
+
+
+@pytest.mark.parametrize("spec", ["chrf=40", "bleu=20", "exact", "exact=high"])
+def test_early_stop_accepts_only_metrics_validation_computes(spec, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(["--task", "reverse", "--out", str(tmp_path), "--early-stop", spec])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--early-stop" in err
+    if "=" in spec and spec.split("=")[0] != "exact":
+        assert all(name in err for name in METRICS)
+    args = build_parser().parse_args(
+        ["--task", "reverse", "--out", str(tmp_path), "--early-stop", "valid_ppl=2"]
+    )
+    assert args.early_stop == "valid_ppl=2"  # kept as written: the model card's rebuild command repeats it

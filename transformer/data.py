@@ -1,7 +1,8 @@
 """Training data: sentence-pair TSV files, the synthetic tasks, and token-budget batches.
 
-    python -m transformer.data freedict --out DIR     # extract the FreeDict English–German corpus
     python -m transformer.data synthetic --task reverse --out DIR   # write a synthetic task as TSV
+
+(The English–German corpus comes from `python -m tools.freedict --out DIR`.)
 
 Batches are bucketed by length and hold at most `max_tokens` padded tokens per side (paper §5.1:
 "sentence pairs were batched together by approximate sequence length"). The batch order of an
@@ -131,24 +132,19 @@ def collate(data: EncodedPairs, indices: list[int], pad_id: int, bos_id: int, eo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transformer.data", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "freedict", help="extract the FreeDict English–German corpus (see its own --help)", add_help=False
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer.data",
+        description=__doc__.split("\n\n")[0],
+        epilog="The English–German corpus is extracted by `python -m tools.freedict --out DIR`.",
     )
+    sub = parser.add_subparsers(dest="command", required=True)
     syn = sub.add_parser("synthetic", help="write a synthetic task's train/valid/test TSV files")
     syn.add_argument("--task", choices=SYNTHETIC_TASKS, required=True)
     syn.add_argument("--out", required=True, help="output directory")
     syn.add_argument("--train-size", type=int, default=20000)
     syn.add_argument("--valid-size", type=int, default=500)
     syn.add_argument("--seed", type=int, default=0)
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "freedict":
-        from .freedict import main as freedict_main
-
-        return freedict_main(rest)
-    if rest:
-        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for split, n, seed in (

@@ -31,8 +31,10 @@ from tqdm import tqdm
 from . import data as D
 from .checkpoint import CheckpointError, load_model, save_model
 from .config import TransformerConfig
-from .evaluate import evaluate
+from .decoding import DEFAULT_ALPHA
+from .evaluate import LOWER_IS_BETTER, METRICS, evaluate
 from .model import Transformer
+from .paths import portable
 from .pretrained import LATEST
 from .tokenizer import Tokenizer
 from .train_state import load_train_state, recover_interrupted_writes, save_checkpoint
@@ -113,9 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     g = p.add_argument_group("validation, logging and checkpoints")
-    g.add_argument("--valid-every", type=int, default=1000, help="validate every N steps (loss, BLEU, chrF)")
     g.add_argument(
-        "--valid-samples", type=int, default=500, help="valid pairs greedily translated for BLEU/chrF"
+        "--valid-every", type=int, default=1000, help="validate every N steps (loss, perplexity, exact match)"
+    )
+    g.add_argument(
+        "--valid-samples",
+        type=int,
+        default=500,
+        help="valid pairs greedily translated for exact match (BLEU/chrF: python -m tools.evaluate)",
     )
     g.add_argument("--log-every", type=int, default=100, help="write a train-loss line every N steps")
     g.add_argument("--save-every", type=int, default=1000, help="checkpoint every N steps")
@@ -137,37 +144,37 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--early-stop",
         metavar="METRIC=VALUE",
-        help="stop once a validation metric reaches VALUE, "
-        "e.g. exact=0.995 or chrf=40 (loss-like metrics: valid_loss=1.5 stops at or below)",
+        type=early_stop_spec,
+        help=f"stop once a validation metric ({', '.join(METRICS)}) reaches VALUE, e.g. exact=0.995 "
+        "(loss-like metrics: valid_loss=1.5 stops at or below)",
     )
     g.add_argument("--export", help="where to write the final model directory (default OUT/model)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
-def portable(path: str | None) -> str | None:
-    """A path as metadata may record it: relative to the working directory, never an absolute machine path."""
-    if path is None:
-        return None
-    p = Path(path)
-    if not p.is_absolute():
-        return str(p)
+def early_stop_spec(text: str) -> str:
+    """argparse type of --early-stop: "METRIC=NUMBER" for a metric validation computes, kept as written."""
+    name, eq, value = text.partition("=")
+    if name not in METRICS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: METRIC must be one validation computes: {', '.join(METRICS)} "
+            "(BLEU/chrF are scored after training: python -m tools.evaluate)"
+        )
     try:
-        return str(p.relative_to(Path.cwd()))
+        float(value)
     except ValueError:
-        return f"<{p.name}>"
+        raise argparse.ArgumentTypeError(f"wants METRIC=NUMBER, got {text!r}") from None
+    return text
 
 
 def parse_early_stop(text: str | None):
     """ "exact=0.99" -> predicate over a metrics dict; None -> never stop early."""
     if not text:
         return lambda metrics: False
-    name, _, value = text.partition("=")
-    try:
-        target = float(value)
-    except ValueError:
-        raise SystemExit(f"error: --early-stop wants METRIC=NUMBER, got {text!r}") from None
-    lower_is_better = name in ("valid_loss", "valid_ppl")
+    name, _, value = early_stop_spec(text).partition("=")
+    target = float(value)
+    lower_is_better = name in LOWER_IS_BETTER
     return lambda m: name in m and (m[name] <= target if lower_is_better else m[name] >= target)
 
 
@@ -304,7 +311,7 @@ def train(argv: list[str] | None = None) -> dict:
     )
     # guards against degenerate loops for text; a synthetic task's outputs legitimately repeat symbols
     generation = {
-        "alpha": 0.6,
+        "alpha": DEFAULT_ALPHA,
         "max_repeat": None if args.task else 3,
         "no_repeat_ngram": None if args.task else 3,
     }
@@ -346,7 +353,7 @@ def train(argv: list[str] | None = None) -> dict:
         )
 
     def validate() -> dict:
-        metrics = evaluate(model, tok, valid_data, valid_pairs, args.valid_samples, args.max_tokens, device)
+        metrics = evaluate(model, tok, valid_data, args.valid_samples, args.max_tokens, device)
         model.train()
         if log:
             log.write(
@@ -362,6 +369,7 @@ def train(argv: list[str] | None = None) -> dict:
                desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
     window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
     metrics: dict = {}
+    validated_at = None  # the step `metrics` describe
     while step < args.steps and stop["signal"] is None:
         batches = D.make_batches(train_data, args.max_tokens, args.seed, epoch)
         batches = batches[: len(batches) - len(batches) % world][rank::world]  # equal share per rank
@@ -399,7 +407,7 @@ def train(argv: list[str] | None = None) -> dict:
             if args.max_minutes is not None and time.monotonic() - run_start > args.max_minutes * 60:
                 stop["signal"] = "time"
             if step % args.valid_every == 0 and rank == 0:
-                metrics = validate()
+                metrics, validated_at = validate(), step
                 bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
                 if reached(metrics):
                     stop["signal"] = "early-stop"
@@ -411,7 +419,7 @@ def train(argv: list[str] | None = None) -> dict:
     bar.close()
     if rank == 0:
         finished = stop["signal"] in (None, "early-stop")
-        if stop["signal"] is None:  # ran every step: one last validation
+        if stop["signal"] is None and validated_at != step:  # ran every step: one last validation
             metrics = validate()
         if finished:
             print("final: " + ", ".join(f"{k} {v}" for k, v in metrics.items()), file=sys.stderr)

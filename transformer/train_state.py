@@ -21,6 +21,9 @@ import torch
 from safetensors.torch import save_file
 
 from .checkpoint import (
+    CONFIG,
+    TOKENIZER,
+    WEIGHTS,
     CheckpointError,
     check_state,
     load_weights,
@@ -148,11 +151,11 @@ def load_train_state(out) -> dict:
             f"{out / LATEST} names {name!r}, which is not a checkpoint in {out / 'checkpoints'}"
         )
     try:
-        config = TransformerConfig.from_dict(read_json(directory / "config.json", "config"))
-        tokenizer = Tokenizer.load(directory / "tokenizer.model")
+        config = TransformerConfig.from_dict(read_json(directory / CONFIG, "config"))
+        tokenizer = Tokenizer.load(directory / TOKENIZER)
     except (ConfigError, TokenizerError) as e:
         raise CheckpointError(f"{directory}: {e}") from None
-    model_state = check_state(Transformer(config), load_weights(directory / "model.safetensors"), directory)
+    model_state = check_state(Transformer(config), load_weights(directory / WEIGHTS), directory)
     tensors = load_weights(directory / TRAINER_TENSORS)
     info = read_json(directory / TRAINER_JSON, "trainer state")
     return {

@@ -16,11 +16,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, ".")
+from tools.alignment import load_set, translate_set  # noqa: E402
+from tools.average import average_checkpoints, run_checkpoints  # noqa: E402
+from tools.evaluate import corpus_scores  # noqa: E402
 from transformer import data as D  # noqa: E402
-from transformer.alignment import load_set, translate_set  # noqa: E402
-from transformer.average import average_checkpoints, run_checkpoints  # noqa: E402
 from transformer.checkpoint import CONFIG, METADATA, TOKENIZER, WEIGHTS  # noqa: E402
-from transformer.evaluate import corpus_scores, translate_encoded  # noqa: E402
+from transformer.evaluate import translate_encoded  # noqa: E402
 from transformer.pretrained import load_pretrained  # noqa: E402
 
 

@@ -4,8 +4,8 @@
 # Results, and the two best models split into 15 MB parts, land in $OUT.
 #
 # Prepare here first (the device machine reaches no network), then carry data/ with the call:
-#   python -m transformer.data freedict --out data/freedict
-#   python -m transformer.data freedict --headwords none --out data/freedict-nohw
+#   python -m tools.freedict --out data/freedict
+#   python -m tools.freedict --headwords none --out data/freedict-nohw
 #   device: OUT=$OUT bash tools/gpu/sweep.sh          (carry: ["data"])
 # Rebuild a pick here: cat pick0.tar.part* | tar x
 # Try it on a CPU in a minute: MINUTES=0.5 STEP_SCALE=50 VSAMP=10 VALID_LIMIT=40 TOK=2048 OUT=/tmp/o bash tools/gpu/sweep.sh

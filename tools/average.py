@@ -1,7 +1,7 @@
 """Checkpoint averaging (paper §6.1: "a single model obtained by averaging the last 5 checkpoints").
 
-    python -m transformer.average runs/en-de --last 5 --out runs/en-de/avg5
-    python -m transformer.average runs/en-de/checkpoints/step-00004000 runs/en-de/checkpoints/step-00004500 --out DIR
+    python -m tools.average runs/en-de --last 5 --out runs/en-de/avg5
+    python -m tools.average runs/en-de/checkpoints/step-00004000 runs/en-de/checkpoints/step-00004500 --out DIR
 
 The result is an ordinary model directory (config, weights, tokenizer, metadata): the element-wise mean
 of the checkpoints' weights, with the metadata of the newest one plus the list of what was averaged.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import STORAGE_DTYPES, CheckpointError, load_model, save_model
-from .model import Transformer
+from transformer.checkpoint import STORAGE_DTYPES, CheckpointError, load_model, save_model
+from transformer.model import Transformer
 
 
 def run_checkpoints(run: Path) -> list[Path]:
@@ -57,7 +57,7 @@ def average_checkpoints(dirs: list[Path], out: Path, dtype: str = "float32") -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m transformer.average",
+        prog="python -m tools.average",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,

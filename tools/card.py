@@ -1,6 +1,6 @@
 """Write a model card (README.md + loss_curve.png) for a trained model directory.
 
-    python -m transformer.card assets/reverse --run runs/reverse
+    python -m tools.card assets/reverse --run runs/reverse
 
 The card is made from what the model directory and the training run recorded (metadata.json,
 config.json, OUT/log.jsonl), so it stays true to the model it sits beside. Hand-written notes
@@ -16,9 +16,10 @@ import platform
 import sys
 from pathlib import Path
 
-from .decoding import describe
-from .pretrained import load_pretrained
-from .train import portable
+from transformer.checkpoint import WEIGHTS
+from transformer.decoding import describe
+from transformer.paths import portable
+from transformer.pretrained import load_pretrained
 
 FLAGS = {"quiet", "resume", "no_tie", "bf16"}
 SKIP = {"resume", "quiet", "threads", "device"}  # options that do not change the model
@@ -74,7 +75,7 @@ def loss_curve(log: list[dict], out: Path, title: str, label_smoothing: float = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m transformer.card", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.card", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help="the model directory to describe")
     p.add_argument("--run", help="the training run's output directory (for log.jsonl)")
     p.add_argument("--notes", help="a Markdown file with hand-written sections (data licence, weaknesses)")
@@ -110,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     train_args = meta.get("train_args", {})
     steps = [rebuild_command(train_args)]
     if source.get("extract"):  # the corpus is rebuilt, not shipped
-        steps.insert(0, source["extract"])
+        steps.insert(0, extract_command(source["extract"]))
     if meta.get("averaged"):  # paper §6.1: the shipped weights are a mean of the last checkpoints
-        steps.append(f"python -m transformer.average {train_args.get('out')} --last {len(meta['averaged'])} "
+        steps.append(f"python -m tools.average {train_args.get('out')} --last {len(meta['averaged'])} "
                      f"--out {portable(str(model_dir))}")  # fmt: skip
     lines += ["## Rebuild", "", "```bash", "\n".join(steps), "```", ""]
     seconds = meta.get("train_seconds")
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         f"d_model {cfg.d_model}, {cfg.n_heads} heads (d_head {cfg.d_head}), d_ff {cfg.d_ff}, {cfg.norm}-norm, "
         f"{cfg.positional} positional encoding, vocabulary {cfg.src_vocab_size} "
         f"({'tied' if cfg.tie_embeddings else 'separate'} embeddings and output projection), max length {cfg.max_len}. "
-        f"**{m.model.num_parameters():,} parameters**; `model.safetensors` is "
-        f"{os.path.getsize(model_dir / 'model.safetensors') / 2**20:.1f} MiB.",
+        f"**{m.model.num_parameters():,} parameters**; `{WEIGHTS}` is "
+        f"{os.path.getsize(model_dir / WEIGHTS) / 2**20:.1f} MiB.",
         "",
         "## Training",
         "",
@@ -141,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if metrics:
         lines += ["## Validation", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in metrics.items()]
-        lines += ["", "BLEU and chrF by sacrebleu on greedy translations of the validation pairs; "
-                  "`exact` is the share of whole sequences translated exactly.", ""]  # fmt: skip
+        lines += ["", metrics_note(metrics), ""]
     examples = meta.get("examples", [])[: args.samples]
     if examples:
         lines += ["## Sample outputs (beam 4)", "", "| input | output | expected |", "|---|---|---|"]
@@ -161,6 +161,30 @@ def main(argv: list[str] | None = None) -> int:
     (model_dir / "README.md").write_text("\n".join(lines))
     print(f"wrote {model_dir / 'README.md'}" + (" and loss_curve.png" if has_curve else ""), file=sys.stderr)
     return 0
+
+
+# a model trained before the corpus extractor moved to tools/ records the old command line
+OLD_EXTRACT = "python -m transformer.data freedict"
+
+
+def extract_command(recorded: str) -> str:
+    """The corpus-extraction command a model's metadata recorded, as it is spelled today."""
+    if recorded.startswith(OLD_EXTRACT):
+        return "python -m tools.freedict" + recorded[len(OLD_EXTRACT) :]
+    return recorded
+
+
+def metrics_note(metrics: dict) -> str:
+    """What the validation metrics recorded by training mean (older models also recorded BLEU/chrF)."""
+    notes = []
+    if "valid_loss" in metrics:
+        notes.append("`valid_loss` is the cross-entropy per target token (nats, no label smoothing)"
+                     + (", `valid_ppl` its exponential" if "valid_ppl" in metrics else ""))  # fmt: skip
+    if "bleu" in metrics or "chrf" in metrics:
+        notes.append("BLEU and chrF are sacrebleu scores of greedy translations of the validation pairs")
+    if "exact" in metrics:
+        notes.append("`exact` is the share of whole sequences translated exactly (greedy)")
+    return "; ".join(notes) + "." if notes else ""
 
 
 def cell(text: str) -> str:

@@ -330,7 +330,7 @@ def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m transformer.data freedict",
+        prog="python -m tools.freedict",
         description="Extract an English-German corpus (train/valid/test.tsv, english<TAB>german) from the "
         "FreeDict/Ding dictionaries (GPLv3/AGPLv3: keep the output out of the repository).",
     )

@@ -8,7 +8,7 @@ per layer (heads averaged) and per head, beside a position-only diagonal baselin
 Convention: decoder row t reads input piece t and predicts piece t+1, so the attention used while
 *generating* target piece j is row j-1.
 
-python -m transformer.alignment --model DIR [--set eval/everyday_en_de.json]
+python -m tools.alignment --model DIR [--set eval/everyday_en_de.json]
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .pretrained import Pretrained, load_pretrained
+from transformer.pretrained import Pretrained, load_pretrained
+
+from .evaluate import corpus_scores
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "eval" / "everyday_en_de.json"
 SPECIALS = frozenset({"<s>", "</s>", "<pad>"})
@@ -147,8 +149,6 @@ def best_layer_summary(df: pd.DataFrame) -> dict:
 
 def translate_set(model: Pretrained, items: list[dict], beam: int = 4) -> tuple[list[str], dict[str, float]]:
     """Translations of the set's English sentences and their {"bleu", "chrf"} against its references."""
-    from .evaluate import corpus_scores
-
     hyps = [model.translate(item["en"], beam=beam) for item in items]
     return hyps, corpus_scores(hyps, [item["de"] for item in items])
 
@@ -159,7 +159,7 @@ def load_set(path: str | Path = DEFAULT_SET) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.alignment", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model dir, training run dir, or name in assets/")
     parser.add_argument("--set", default=str(DEFAULT_SET), help="alignment set (JSON)")
     parser.add_argument("--beam", type=int, default=4)
