@@ -10,7 +10,7 @@ from transformer.capture import attention_path
 
 
 def test_trace_shapes_and_rows_sum_to_one(tiny_pretrained):
-    t = tiny_pretrained.trace("The house is old.", qkv=True)
+    t = tiny_pretrained.trace("The house is old.", full=True)
     cfg = tiny_pretrained.config
     S, T = len(t.src_tokens), len(t.tgt_tokens)
     assert t.src_tokens[-1] == "</s>" and t.tgt_tokens[0] == "<s>"
@@ -28,6 +28,8 @@ def test_trace_shapes_and_rows_sum_to_one(tiny_pretrained):
     torch.testing.assert_close(t.hidden["encoder"][0], t.embeddings["src_input"])
     assert t.probs.shape == (T, cfg.tgt_vocab_size)
     assert t.qkv["cross"]["k"].shape == (cfg.n_decoder_layers, cfg.n_heads, S, cfg.d_head)
+    assert t.qkv["cross"]["z"].shape == (cfg.n_decoder_layers, cfg.n_heads, T, cfg.d_head)
+    assert t.memory.shape == (S, cfg.d_model) and t.decoder_output.shape == (T, cfg.d_model)
     torch.testing.assert_close(t.qkv["encoder"]["scores"].softmax(-1), t.attention["encoder"])
 
 
@@ -49,7 +51,7 @@ def test_trace_matches_the_models_own_output(tiny_pretrained):
 def test_no_hook_is_left_after_many_traces_and_after_one_that_raised(tiny_pretrained):
     model = tiny_pretrained.model
     for text in ["a", "The house is old.", "", "Ich wohne hier."] * 5:
-        tiny_pretrained.trace(text, qkv=True)
+        tiny_pretrained.trace(text, full=True)
     assert count_hooks(model) == 0
 
     def explode(module, inputs, output):
@@ -57,11 +59,15 @@ def test_no_hook_is_left_after_many_traces_and_after_one_that_raised(tiny_pretra
 
     with pytest.raises(RuntimeError, match="boom"):
         tiny_pretrained.trace(
-            "The house is old.", interventions=[(attention_path("cross", 1) + ".hook_probs", explode)]
+            "The house is old.", interventions=[(attention_path("cross", 1) + ".hook_pattern", explode)]
         )
     assert count_hooks(model) == 0
     with pytest.raises(AttributeError), hooks(model, [("no.such.module", explode)]):
         pass
+    assert count_hooks(model) == 0
+    valid = [(p, explode) for p in ("encoder.hook_memory", "decoder.layers.0.hook_resid_mid", "hook_logits")]
+    with pytest.raises(AttributeError), hooks(model, [*valid, ("decoder.layers.9.hook_resid_pre", explode)]):
+        pass  # the first three were registered before the fourth failed: all must be gone
     assert count_hooks(model) == 0
 
 
@@ -104,7 +110,7 @@ def test_threads_tracing_through_one_model_get_their_own_attention(tiny_pretrain
 
 def test_ablating_a_head_zeroes_its_contribution(tiny_pretrained):
     text = "The house is old."
-    base = tiny_pretrained.trace(text, target="Das Haus ist alt.", qkv=True)
+    base = tiny_pretrained.trace(text, target="Das Haus ist alt.", full=True)
     ablated = tiny_pretrained.trace(
         text, target="Das Haus ist alt.", interventions=ablate_heads({("cross", 0): [1]})
     )

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config
-from transformer import Transformer
+from transformer import Transformer, record
 from transformer.decoding import beam_search, block_ngrams, block_repeats, greedy_decode, length_penalty
 
 
@@ -30,6 +30,30 @@ def test_greedy_with_kv_cache_equals_recomputing_the_prefix(seed):
     without = greedy_decode(model, src, max_len=30, use_cache=False)
     assert torch.equal(with_cache, without)
     assert with_cache.shape[1] > 2
+
+
+def step_logits(model: Transformer, src: torch.Tensor, use_cache: bool) -> torch.Tensor:
+    """The next-piece logits greedy decoding computed at each step, (steps, B, V), read at hook_logits."""
+    with record(model, ["hook_logits"]) as store:
+        greedy_decode(model, src, max_len=20, use_cache=use_cache)
+    return torch.stack(store["hook_logits"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_kv_cache_gives_the_same_logits_for_two_sentences_in_a_row(seed):
+    model = trained_ish_model(seed)
+    first, second = torch.randint(4, 40, (1, 9)), torch.randint(4, 40, (1, 5))
+    step_logits(model, first, use_cache=True)  # stale keys/values of this one must not reach the next
+    with_cache = step_logits(model, second, use_cache=True)
+    without = step_logits(model, second, use_cache=False)
+    assert with_cache.shape[0] > 2
+    torch.testing.assert_close(with_cache, without, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        step_logits(model, first, use_cache=True),
+        step_logits(model, first, use_cache=False),
+        atol=1e-5,
+        rtol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

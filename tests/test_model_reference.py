@@ -7,11 +7,12 @@ from torch import nn
 from tests.conftest import tiny_config
 from transformer import Transformer
 from transformer.attention import MultiHeadAttention
+from transformer.capture import hook_points, hooks
 
 
 def copy_attention(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
-    ref.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
-    ref.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
+    ref.in_proj_weight.copy_(ours.w_qkv.weight)
+    ref.in_proj_bias.copy_(ours.w_qkv.bias)
     ref.out_proj.weight.copy_(ours.w_o.weight)
     ref.out_proj.bias.copy_(ours.w_o.bias)
 
@@ -58,9 +59,10 @@ def reference_logits(model: Transformer, ref: nn.Transformer, src, tgt):
     return model.generator(out)
 
 
+@pytest.mark.parametrize("path", ["fused", "written-out"])
 @pytest.mark.parametrize("norm", ["post", "pre"])
 @pytest.mark.parametrize("padded", [False, True])
-def test_model_matches_nn_transformer(norm, padded):
+def test_model_matches_nn_transformer(norm, padded, path):
     torch.manual_seed(0)
     model = Transformer(tiny_config(norm=norm, tie_embeddings=False)).eval()
     ref = reference_for(model)
@@ -69,8 +71,14 @@ def test_model_matches_nn_transformer(norm, padded):
     if padded:
         src[0, 7:] = 0
         tgt[1, 5:] = 0
-    with torch.no_grad():
+    calls = []
+    observe = [  # a hook that only counts: it sends every attention down the written-out path
+        (p, lambda m, i, o: calls.append(1)) for p in hook_points(model) if p.endswith("hook_pattern")
+    ]
+    with torch.no_grad(), hooks(model, observe if path == "written-out" else []):
         ours = model(src, tgt)
+    assert len(calls) == (3 * 2 if path == "written-out" else 0)  # encoder 2 + decoder 2 self + 2 cross
+    with torch.no_grad():
         theirs = reference_logits(model, ref, src, tgt)
     real = tgt != 0  # nn.Transformer's fast path leaves padded rows undefined; compare real positions
     torch.testing.assert_close(ours[real], theirs[real], atol=1e-5, rtol=1e-5)

@@ -234,7 +234,7 @@ def test_500_traces_leave_no_hook_and_no_memory_growth(tiny_pretrained):
             with pytest.raises(RuntimeError, match="intervention failed"):
                 m.trace(text, max_len=8, interventions=[("encoder.layers.0", boom)])
         else:
-            m.trace(text, max_len=8, qkv=i % 2 == 0)
+            m.trace(text, max_len=8, full=i % 2 == 0)
 
     for i in range(100):
         one(i)

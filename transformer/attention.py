@@ -1,11 +1,13 @@
 """Scaled dot-product attention and multi-head attention (paper §3.2.1 and §3.2.2).
 
-Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V, written out step by step so every
-intermediate can be read. Masks are boolean with True = may attend.
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V                                  (1)
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O,  head_i = Attention(Q W_Qi, K W_Ki, V W_Vi)
 
-When nobody has registered a hook on the module's hook points, the same maths runs
-through `torch.nn.functional.scaled_dot_product_attention` (a fused kernel), so
-capture costs nothing when it is off.
+`scaled_dot_product_attention` below is equation (1) one step per line, and it is the code that
+runs whenever anything captures or changes what passes through an attention module (its hook
+points). When nothing does, the same maths runs through PyTorch's fused kernel
+(`F.scaled_dot_product_attention`), so an unobserved model is as fast as `nn.Transformer`.
+Masks are boolean with True = may attend.
 """
 
 from __future__ import annotations
@@ -16,22 +18,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import Linear, derived, linear
+from .capture import HookPoint
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The paper's equation (1), one step per line.
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    hook_scores=_identity,
+    hook_pattern=_identity,
+) -> torch.Tensor:
+    """Equation (1), one step per line.
 
-    q: (B, H, T_q, d_head); k, v: (B, H, T_k, d_head); mask: bool, broadcastable to (B, H, T_q, T_k).
-    Returns (out (B, H, T_q, d_head), probs (B, H, T_q, T_k), scores (B, H, T_q, T_k) with -inf where masked).
+    q: (B, H, T_q, d_k); k, v: (B, H, T_k, d_k); mask: bool broadcastable to (B, H, T_q, T_k).
+    hook_scores / hook_pattern: where a caller may read or replace the scores and the weights
+    (MultiHeadAttention passes its hook points). Returns (B, H, T_q, d_k).
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T_q, T_k)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T_q, T_k) similarity of each pair
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    probs = scores.softmax(dim=-1)
-    return probs @ v, probs, scores
+        scores = scores.masked_fill(~mask, float("-inf"))  # softmax gives these exactly 0
+    scores = hook_scores(scores)
+    pattern = hook_pattern(scores.softmax(dim=-1))  # (B, H, T_q, T_k) each row sums to 1
+    if dropout_p:
+        pattern = F.dropout(pattern, dropout_p)
+    return pattern @ v  # (B, H, T_q, d_k) weighted sum of the values
 
 
 def causal_mask(length: int, device: torch.device | None = None) -> torch.Tensor:
@@ -45,66 +61,43 @@ def padding_mask(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 
 class MultiHeadAttention(nn.Module):
-    """MultiHead(Q, K, V) = Concat(head_1..head_h) W_O with head_i = Attention(Q W_Qi, K W_Ki, V W_Vi).
+    """h attentions side by side, each on its own d_k = d_model / h slice of the projections.
+
+    Parameters: `w_qkv` holds W_Q, W_K and W_V stacked as one (3·d_model, d_model) matrix (rows
+    [0, d) are W_Q, [d, 2d) W_K, [2d, 3d) W_V; head i owns rows i·d_k .. (i+1)·d_k of each), the
+    layout of `nn.MultiheadAttention.in_proj_weight`, so self-attention projects all three with one
+    matrix multiply. `w_o` is W_O.
 
     Hook points (identity modules; a forward hook may read or replace what passes):
-      hook_q (B, H, T_q, d_head), hook_k / hook_v (B, H, T_k, d_head),
-      hook_scores (B, H, T_q, T_k) scaled scores with -inf where masked,
-      hook_probs (B, H, T_q, T_k) attention weights, rows sum to 1,
-      hook_z (B, H, T_q, d_head) each head's output before W_O; zero a slice here to switch a head off.
+      hook_q (B, H, T_q, d_k), hook_k / hook_v (B, H, T_k, d_k)  -- for cross-attention K and V
+          are computed from the encoder memory;
+      hook_scores (B, H, T_q, T_k) Q Kᵀ / √d_k with -inf where masked;
+      hook_pattern (B, H, T_q, T_k) the attention weights, rows sum to 1;
+      hook_z (B, H, T_q, d_k) each head's output before W_O (zero a head here to switch it off).
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
         super().__init__()
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.n_heads = n_heads
-        self.d_head = d_model // n_heads
-        self.w_q = Linear(d_model, d_model)
-        self.w_k = Linear(d_model, d_model)
-        self.w_v = Linear(d_model, d_model)
-        self.w_o = Linear(d_model, d_model)
-        self.attn_dropout = dropout
-        self.hook_q = nn.Identity()
-        self.hook_k = nn.Identity()
-        self.hook_v = nn.Identity()
-        self.hook_scores = nn.Identity()
-        self.hook_probs = nn.Identity()
-        self.hook_z = nn.Identity()
-        self._hook_points = (
-            self.hook_q,
-            self.hook_k,
-            self.hook_v,
-            self.hook_scores,
-            self.hook_probs,
-            self.hook_z,
-        )
-        # inference-time caches (linear.derived) of the concatenated projections and of their transposes
-        self._packed: dict[str, dict] = {"qkv": {}, "kv": {}}
-        self._packed_t: dict[str, dict] = {"qkv": {}, "kv": {}}
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.w_qkv = nn.Linear(d_model, 3 * d_model)
+        self.w_o = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
+        self.hook_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
 
-    def _project(self, x: torch.Tensor, which: str) -> list[torch.Tensor]:
-        """Apply several of W_Q/W_K/W_V ("qkv" or "kv") as one matrix multiply, split per projection.
-
-        One (d, n·d) multiply instead of n (d, d) ones: fewer kernel launches for short inputs. The
-        parameters stay separate; their concatenation is cached while they are unchanged and no
-        gradient is needed.
-        """
-        linears = [{"q": self.w_q, "k": self.w_k, "v": self.w_v}[c] for c in which]
-        weights, biases = [lin.weight for lin in linears], [lin.bias for lin in linears]
-        if torch.is_grad_enabled():
-            return F.linear(x, torch.cat(weights), torch.cat(biases)).split(self.w_q.out_features, dim=-1)
-        weight, bias = derived(
-            self._packed[which], (*weights, *biases), lambda: (torch.cat(weights), torch.cat(biases))
-        )
-        return linear(x, weight, bias, self._packed_t[which]).split(self.w_q.out_features, dim=-1)
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, d_model) -> (B, H, T, d_k)"""
         B, T, _ = x.shape
-        return x.view(B, T, self.n_heads, self.d_head).transpose(1, 2)  # (B, H, T, d_head)
+        return x.view(B, T, self.n_heads, self.d_k).transpose(1, 2)
 
-    def _hooked(self) -> bool:
-        return any(h._forward_hooks for h in self._hook_points)
+    def _observed(self) -> bool:
+        """Whether a hook is registered on any of this module's hook points."""
+        return any(
+            h._forward_hooks
+            for h in (self.hook_q, self.hook_k, self.hook_v, self.hook_scores, self.hook_pattern, self.hook_z)
+        )
 
     def forward(
         self,
@@ -113,40 +106,36 @@ class MultiHeadAttention(nn.Module):
         mask: torch.Tensor | None = None,
         cache: dict | None = None,
     ) -> torch.Tensor:
-        """Self-attention when `memory` is None, else cross-attention from x to memory.
+        """Self-attention when `memory` is None, else cross-attention from x (queries) to memory.
 
         x: (B, T_q, d_model); memory: (B, T_k, d_model); mask: bool broadcastable to (B, H, T_q, T_k).
-        cache (incremental decoding): for self-attention the new K/V are appended to cache["k"/"v"];
-        for cross-attention K/V of the memory are computed on the first call and reused after.
-        Returns (B, T_q, d_model).
+        cache (incremental decoding, one dict per call of the decoder): self-attention appends the
+        new positions' K and V to cache["k"] / cache["v"]; cross-attention computes the memory's K
+        and V on the first step and reuses them after. Returns (B, T_q, d_model).
         """
+        d, W, b = self.d_model, self.w_qkv.weight, self.w_qkv.bias
         if memory is None:
-            q, k, v = (self._split(t) for t in self._project(x, "qkv"))
+            q, k, v = F.linear(x, W, b).split(d, dim=-1)  # one multiply for all three projections
+            k, v = self._heads(k), self._heads(v)
             if cache is not None:
-                if "k" in cache:
-                    k = torch.cat([cache["k"], k], dim=2)
-                    v = torch.cat([cache["v"], v], dim=2)
+                if "k" in cache:  # earlier positions' keys and values, computed at earlier steps
+                    k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
                 cache["k"], cache["v"] = k, v
-        elif cache is not None and "k" in cache:
-            q = self._split(self.w_q(x))
-            k, v = cache["k"], cache["v"]
         else:
-            q = self._split(self.w_q(x))
-            k, v = (self._split(t) for t in self._project(memory, "kv"))
-            if cache is not None:
-                cache["k"], cache["v"] = k, v
+            q = F.linear(x, W[:d], b[:d])
+            if cache is not None and "k" in cache:  # the memory does not change while decoding
+                k, v = cache["k"], cache["v"]
+            else:
+                k, v = (self._heads(t) for t in F.linear(memory, W[d:], b[d:]).split(d, dim=-1))
+                if cache is not None:
+                    cache["k"], cache["v"] = k, v
+        q, k, v = self.hook_q(self._heads(q)), self.hook_k(k), self.hook_v(v)
 
-        dropout_p = self.attn_dropout if self.training else 0.0
-        if self._hooked():  # someone is capturing or intervening: the written-out path
-            q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
-            scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, T_q, T_k)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            scores = self.hook_scores(scores)
-            probs = self.hook_probs(scores.softmax(dim=-1))
-            z = F.dropout(probs, dropout_p, self.training) @ v
-            z = self.hook_z(z)
-        else:  # same maths, fused kernel
+        dropout_p = self.dropout if self.training else 0.0
+        if self._observed():  # someone reads or changes an intermediate: equation (1) written out
+            z = scaled_dot_product_attention(q, k, v, mask, dropout_p, self.hook_scores, self.hook_pattern)
+        else:  # nobody looks: the same maths in PyTorch's fused kernel
             z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        z = self.hook_z(z)  # (B, H, T_q, d_k)
         B, _, T_q, _ = z.shape
-        return self.w_o(z.transpose(1, 2).reshape(B, T_q, self.n_heads * self.d_head))
+        return self.w_o(z.transpose(1, 2).reshape(B, T_q, d))  # Concat(heads) W_O

@@ -20,14 +20,28 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .kinds import KINDS
+
 HookFn = Callable[[nn.Module, tuple, torch.Tensor], torch.Tensor | None]
 
-# attention kinds -> (stack, attention module name)
-ATTENTION_KINDS = {
-    "encoder": ("encoder", "self_attn"),
-    "decoder": ("decoder", "self_attn"),
-    "cross": ("decoder", "cross_attn"),
-}
+
+class HookPoint(nn.Module):
+    """A named place in the forward pass where a hook may read or replace the tensor passing by.
+
+    An identity module: every hook point is always called, hooked or not. Unhooked, it returns its
+    input without `nn.Module.__call__`'s bookkeeping (a model has about 120 of them, so that is
+    ~1 % of a forward pass); hooked, it runs the normal call, so `register_forward_hook` works as on
+    any module. (Global hooks from `torch.nn.modules.module.register_module_forward_hook` do not
+    see unhooked points.)
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._forward_hooks or self._forward_pre_hooks:
+            return super().__call__(x)
+        return x
 
 
 def count_hooks(model: nn.Module) -> int:
@@ -37,8 +51,13 @@ def count_hooks(model: nn.Module) -> int:
 
 def attention_path(kind: str, layer: int) -> str:
     """Module path of one attention block, e.g. ("cross", 1) -> "decoder.layers.1.cross_attn"."""
-    stack, name = ATTENTION_KINDS[kind]
-    return f"{stack}.layers.{layer}.{name}"
+    return KINDS[kind].path(layer)
+
+
+def hook_points(model: nn.Module) -> dict[str, nn.Module]:
+    """Every HookPoint of the model by its module path, e.g. "encoder.layers.0.hook_resid_pre"
+    (embeddings.py, attention.py, layers.py and model.py say what each holds)."""
+    return {name: module for name, module in model.named_modules() if isinstance(module, HookPoint)}
 
 
 def _this_thread_only(fn: HookFn) -> HookFn:

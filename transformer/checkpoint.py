@@ -153,6 +153,24 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
+def pack_attention_projections(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights written before W_Q, W_K and W_V became one stacked parameter -> today's layout.
+
+    Each attention's `w_q`, `w_k`, `w_v` (weight and bias) become rows [0, d), [d, 2d), [2d, 3d) of
+    its `w_qkv`; a state already in today's layout is returned unchanged (same dict).
+    """
+    prefixes = [name[: -len("w_q.weight")] for name in state if name.endswith(".w_q.weight")]
+    if not prefixes:
+        return state
+    out = dict(state)
+    for p in prefixes:
+        for part in ("weight", "bias"):
+            names = [f"{p}w_{c}.{part}" for c in "qkv"]
+            if all(n in out for n in names):
+                out[f"{p}w_qkv.{part}"] = torch.cat([out.pop(n) for n in names])
+    return out
+
+
 def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
     """Match a weights dict against the model's parameters; fill tied names; raise on any mismatch."""
     expected = model.state_dict()
@@ -225,7 +243,8 @@ def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Tra
         raise CheckpointError(
             f"{directory / CONFIG} describes a model too large to build here ({str(e).splitlines()[0]})"
         ) from None
-    state = check_state(model, load_weights(directory / WEIGHTS), directory / WEIGHTS)
+    state = pack_attention_projections(load_weights(directory / WEIGHTS))
+    state = check_state(model, state, directory / WEIGHTS)
     model.load_state_dict(state)
     metadata = read_json(directory / METADATA, "metadata") if os.path.lexists(directory / METADATA) else {}
     return model.to(map_location).eval(), tokenizer, metadata

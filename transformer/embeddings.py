@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from .capture import HookPoint
 from .config import TransformerConfig
 
 
@@ -80,25 +81,15 @@ class InputEmbedding(nn.Module):
         self.position = pe_cls(config.max_len, config.d_model)
         self.max_len = config.max_len
         self.dropout = nn.Dropout(config.dropout)
-        self.hook_token = nn.Identity()
-        self.hook_position = nn.Identity()
-        self.hook_input = nn.Identity()
+        self.hook_token = HookPoint()
+        self.hook_position = HookPoint()
+        self.hook_input = HookPoint()
 
     def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """(B, T) int -> (B, T, d_model); `offset` is the first position (for incremental decoding)."""
         length = ids.shape[1]
         if offset + length > self.max_len:
             raise ValueError(f"sequence of {offset + length} positions exceeds max_len={self.max_len}")
-        tok = self.token(ids)
-        pe = self.position(length, offset)
-        if (
-            self.hook_token._forward_hooks
-            or self.hook_position._forward_hooks
-            or self.hook_input._forward_hooks
-        ):
-            tok = self.hook_token(tok)
-            pe = self.hook_position(pe.expand_as(tok))
-            x = self.hook_input(tok + pe)
-        else:
-            x = tok + pe
-        return self.dropout(x)
+        tok = self.hook_token(self.token(ids))  # (B, T, d_model)
+        pe = self.hook_position(self.position(length, offset).expand_as(tok))
+        return self.dropout(self.hook_input(tok + pe))

@@ -1,44 +1,78 @@
 """Position-wise feed-forward network, encoder layer and decoder layer (paper §3.3, §3.1).
 
-Each sub-layer is wrapped in a residual connection and LayerNorm. With `norm="post"`
-(the paper): LayerNorm(x + Dropout(Sublayer(x))). With `norm="pre"` (more stable for deep
-stacks): x + Dropout(Sublayer(LayerNorm(x))).
+Each sub-layer is wrapped in a residual connection and LayerNorm (`residual` below). With
+`norm="post"` (the paper): LayerNorm(x + Dropout(Sublayer(x))). With `norm="pre"` (more stable
+for deep stacks, Xiong et al. 2020): x + Dropout(Sublayer(LayerNorm(x))).
+
+The *residual stream* is what flows from one sub-layer to the next. Hook points show it before,
+between and after the sub-layers, and show what each sub-layer reads and adds, so both placements
+can be drawn truthfully: with pre-norm a sub-layer reads a LayerNorm output and the stream itself
+is never normalised (until the stack's final LayerNorm); with post-norm the stream *is* a
+LayerNorm output after every sub-layer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadAttention
+from .capture import HookPoint
 from .config import TransformerConfig
-from .linear import Linear
 
 
 class FeedForward(nn.Module):
     """FFN(x) = max(0, x W1 + b1) W2 + b2, applied to each position separately (§3.3).
 
-    Hook point `hook_hidden` (B, T, d_ff): the ReLU activations.
+    Hook point `hook_activation` (B, T, d_ff): the ReLU outputs, max(0, x W1 + b1).
     """
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
-        self.linear1 = Linear(d_model, d_ff)
-        self.linear2 = Linear(d_ff, d_model)
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.hook_hidden = nn.Identity()
+        self.hook_activation = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> (B, T, d_model)"""
-        h = F.relu(self.linear1(x))
-        if self.hook_hidden._forward_hooks:
-            h = self.hook_hidden(h)
+        h = self.hook_activation(F.relu(self.linear1(x)))  # (B, T, d_ff)
         return self.linear2(self.dropout(h))
 
 
+def residual(
+    x: torch.Tensor,
+    sublayer: Callable[[torch.Tensor], torch.Tensor],
+    norm: nn.LayerNorm,
+    dropout: nn.Dropout,
+    pre_norm: bool,
+    hook_in: nn.Module,
+    hook_out: nn.Module,
+    hook_resid: nn.Module,
+) -> torch.Tensor:
+    """One sub-layer with its residual connection and LayerNorm; x and the result are (B, T, d_model).
+
+    hook_in: what the sub-layer reads (pre-norm: LayerNorm(x); post-norm: x itself);
+    hook_out: what it adds to the stream (after dropout);
+    hook_resid: the residual stream afterwards (post-norm: a LayerNorm output).
+    """
+    if pre_norm:
+        return hook_resid(x + hook_out(dropout(sublayer(hook_in(norm(x))))))
+    return hook_resid(norm(x + hook_out(dropout(sublayer(hook_in(x))))))
+
+
 class EncoderLayer(nn.Module):
-    """Self-attention, then feed-forward; each with residual + LayerNorm. Output (B, S, d_model)."""
+    """Self-attention, then feed-forward; each with residual + LayerNorm. Output (B, S, d_model).
+
+        resid_pre ─ self-attention ─ resid_mid ─ feed-forward ─ resid_post
+
+    Hook points, each (B, S, d_model): hook_resid_pre, hook_resid_mid, hook_resid_post (the
+    residual stream); hook_self_attn_in / hook_self_attn_out and hook_ff_in / hook_ff_out (what
+    each sub-layer reads and what it adds, see `residual`).
+    """
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -50,24 +84,39 @@ class EncoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(config.dropout)
         self.dropout2 = nn.Dropout(config.dropout)
         self.pre_norm = config.norm == "pre"
-
-    def _sa_block(self, x, src_mask):
-        return self.dropout1(self.self_attn(x, mask=src_mask))
-
-    def _ff_block(self, x):
-        return self.dropout2(self.ff(x))
+        for name in (
+            "resid_pre",
+            "self_attn_in",
+            "self_attn_out",
+            "resid_mid",
+            "ff_in",
+            "ff_out",
+            "resid_post",
+        ):
+            setattr(self, f"hook_{name}", HookPoint())
 
     def forward(self, x: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, S, d_model); src_mask: bool (B, 1, 1, S), True = may attend."""
-        if self.pre_norm:
-            x = x + self._sa_block(self.norm1(x), src_mask)
-            return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + self._sa_block(x, src_mask))
-        return self.norm2(x + self._ff_block(x))
+        x = self.hook_resid_pre(x)
+        x = residual(
+            x, lambda h: self.self_attn(h, mask=src_mask), self.norm1, self.dropout1, self.pre_norm,
+            self.hook_self_attn_in, self.hook_self_attn_out, self.hook_resid_mid,
+        )  # fmt: skip
+        return residual(
+            x, self.ff, self.norm2, self.dropout2, self.pre_norm,
+            self.hook_ff_in, self.hook_ff_out, self.hook_resid_post,
+        )  # fmt: skip
 
 
 class DecoderLayer(nn.Module):
-    """Masked self-attention, cross-attention over the encoder output, feed-forward. Output (B, T, d_model)."""
+    """Masked self-attention, cross-attention over the encoder output, feed-forward. Output (B, T, d_model).
+
+        resid_pre ─ masked self-attention ─ resid_mid ─ cross-attention ─ resid_mid2 ─ feed-forward ─ resid_post
+
+    Hook points, each (B, T, d_model): hook_resid_pre, hook_resid_mid, hook_resid_mid2,
+    hook_resid_post (the residual stream); hook_self_attn_in / _out, hook_cross_attn_in / _out,
+    hook_ff_in / _out (what each sub-layer reads and adds, see `residual`).
+    """
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -82,16 +131,11 @@ class DecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(config.dropout)
         self.dropout3 = nn.Dropout(config.dropout)
         self.pre_norm = config.norm == "pre"
-
-    def _sa_block(self, x, tgt_mask, cache):
-        return self.dropout1(self.self_attn(x, mask=tgt_mask, cache=None if cache is None else cache["self"]))
-
-    def _ca_block(self, x, memory, src_mask, cache):
-        cross_cache = None if cache is None else cache["cross"]
-        return self.dropout2(self.cross_attn(x, memory, mask=src_mask, cache=cross_cache))
-
-    def _ff_block(self, x):
-        return self.dropout3(self.ff(x))
+        for name in (
+            "resid_pre", "self_attn_in", "self_attn_out", "resid_mid", "cross_attn_in", "cross_attn_out",
+            "resid_mid2", "ff_in", "ff_out", "resid_post",
+        ):  # fmt: skip
+            setattr(self, f"hook_{name}", HookPoint())
 
     def forward(
         self,
@@ -105,10 +149,17 @@ class DecoderLayer(nn.Module):
 
         cache: {"self": {}, "cross": {}} for incremental decoding (x is then only the new positions).
         """
-        if self.pre_norm:
-            x = x + self._sa_block(self.norm1(x), tgt_mask, cache)
-            x = x + self._ca_block(self.norm2(x), memory, src_mask, cache)
-            return x + self._ff_block(self.norm3(x))
-        x = self.norm1(x + self._sa_block(x, tgt_mask, cache))
-        x = self.norm2(x + self._ca_block(x, memory, src_mask, cache))
-        return self.norm3(x + self._ff_block(x))
+        self_cache, cross_cache = (None, None) if cache is None else (cache["self"], cache["cross"])
+        x = self.hook_resid_pre(x)
+        x = residual(
+            x, lambda h: self.self_attn(h, mask=tgt_mask, cache=self_cache), self.norm1, self.dropout1,
+            self.pre_norm, self.hook_self_attn_in, self.hook_self_attn_out, self.hook_resid_mid,
+        )  # fmt: skip
+        x = residual(
+            x, lambda h: self.cross_attn(h, memory, mask=src_mask, cache=cross_cache), self.norm2,
+            self.dropout2, self.pre_norm, self.hook_cross_attn_in, self.hook_cross_attn_out, self.hook_resid_mid2,
+        )  # fmt: skip
+        return residual(
+            x, self.ff, self.norm3, self.dropout3, self.pre_norm,
+            self.hook_ff_in, self.hook_ff_out, self.hook_resid_post,
+        )  # fmt: skip

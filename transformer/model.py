@@ -13,37 +13,47 @@ import torch
 from torch import nn
 
 from .attention import causal_mask, padding_mask
+from .capture import HookPoint
 from .config import TransformerConfig
 from .embeddings import InputEmbedding, TokenEmbedding
 from .layers import DecoderLayer, EncoderLayer
-from .linear import Linear
 
 
 class Encoder(nn.Module):
-    """Input embedding and a stack of encoder layers (+ a final LayerNorm when pre-norm)."""
+    """Input embedding and a stack of encoder layers (+ a final LayerNorm when pre-norm).
+
+    Hook point `hook_memory` (B, S, d_model): the encoder's output, what every cross-attention
+    reads (after the final LayerNorm when pre-norm; the last layer's output when post-norm).
+    """
 
     def __init__(self, config: TransformerConfig, token: TokenEmbedding | None = None):
         super().__init__()
         self.embed = InputEmbedding(config, config.src_vocab_size, token)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
+        self.hook_memory = HookPoint()
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src: (B, S) ids -> memory (B, S, d_model)"""
         x = self.embed(src)
         for layer in self.layers:
             x = layer(x, src_mask)
-        return x if self.norm is None else self.norm(x)
+        return self.hook_memory(x if self.norm is None else self.norm(x))
 
 
 class Decoder(nn.Module):
-    """Input embedding and a stack of decoder layers (+ a final LayerNorm when pre-norm)."""
+    """Input embedding and a stack of decoder layers (+ a final LayerNorm when pre-norm).
+
+    Hook point `hook_output` (B, T, d_model): what the output projection reads (after the final
+    LayerNorm when pre-norm; the last layer's output when post-norm).
+    """
 
     def __init__(self, config: TransformerConfig, token: TokenEmbedding | None = None):
         super().__init__()
         self.embed = InputEmbedding(config, config.tgt_vocab_size, token)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.n_decoder_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
+        self.hook_output = HookPoint()
 
     def forward(
         self,
@@ -58,7 +68,7 @@ class Decoder(nn.Module):
         x = self.embed(tgt, offset)
         for i, layer in enumerate(self.layers):
             x = layer(x, memory, tgt_mask, src_mask, None if cache is None else cache[i])
-        return x if self.norm is None else self.norm(x)
+        return self.hook_output(x if self.norm is None else self.norm(x))
 
 
 class Transformer(nn.Module):
@@ -77,21 +87,21 @@ class Transformer(nn.Module):
         )
         self.encoder = Encoder(config, shared)
         self.decoder = Decoder(config, shared)
-        self.generator = Linear(config.d_model, config.tgt_vocab_size)
-        if config.tie_embeddings:
-            self.generator.weight = (
-                shared.weight
-            )  # §3.4: the pre-softmax projection shares the embedding matrix
+        self.generator = nn.Linear(config.d_model, config.tgt_vocab_size)
+        if config.tie_embeddings:  # §3.4: the pre-softmax projection shares the embedding matrix
+            self.generator.weight = shared.weight
         nn.init.zeros_(self.generator.bias)
-        self.hook_logits = nn.Identity()
+        self.hook_logits = HookPoint()
         self._init_weights()
 
     def _init_weights(self):
-        # Xavier for every matrix except embeddings (normal, std d_model^-0.5, set in TokenEmbedding)
+        # Xavier for every matrix except embeddings (normal, std d_model^-0.5, set in TokenEmbedding);
+        # the stacked W_Q, W_K, W_V are three (d_model, d_model) matrices, initialised one by one
         embeddings = {id(m.weight) for m in self.modules() if isinstance(m, TokenEmbedding)}
         for name, p in self.named_parameters():
             if p.dim() > 1 and id(p) not in embeddings and "position" not in name:
-                nn.init.xavier_uniform_(p)
+                for matrix in p.chunk(3) if name.endswith("w_qkv.weight") else (p,):
+                    nn.init.xavier_uniform_(matrix)
 
     # -- masks -------------------------------------------------------------------------------
     def src_mask(self, src: torch.Tensor) -> torch.Tensor | None:
@@ -128,8 +138,7 @@ class Transformer(nn.Module):
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> logits (B, T, V); softmax of these is the output distribution."""
-        logits = self.generator(h)
-        return self.hook_logits(logits) if self.hook_logits._forward_hooks else logits
+        return self.hook_logits(self.generator(h))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """src (B, S), tgt (B, T) decoder input ids (starting with bos) -> logits (B, T, V)"""

@@ -108,12 +108,15 @@ class Pretrained:
         self,
         text: str,
         target: str | None = None,
-        qkv: bool = False,
+        full: bool = False,
         beam: int = 1,
         max_len: int | None = None,
         interventions: list[tuple[str, HookFn]] | None = None,
     ) -> Trace:
         """Decode `text` (or take `target`), then capture one teacher-forced pass over it.
+
+        full: record every hook point (Q, K, V, scores, each sub-layer's input and output, the
+        feed-forward activations) besides what a trace always holds (see trace.py).
 
         interventions: hooks active during both decoding and capture (e.g. capture.ablate_heads),
         so the translation shown is the one the changed model produces.
@@ -129,7 +132,7 @@ class Pretrained:
                 tgt_ids = tgt_ids[:-1]  # the decoder input stops before eos; its last row predicts eos
         else:
             tgt_ids = [self.config.bos_id] + self.tokenizer.encode(target)[: self.config.max_len - 1]
-        captured = capture_trace(self.model, src_ids, tgt_ids, qkv=qkv, interventions=interventions)
+        captured = capture_trace(self.model, src_ids, tgt_ids, full=full, interventions=interventions)
         predicted = captured["probs"].argmax(-1).tolist()
         return Trace(  # texts as encoded: a lone surrogate would make to_json() unwritable as UTF-8
             src_text=clean_text(text),

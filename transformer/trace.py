@@ -1,21 +1,31 @@
 """A `Trace`: everything one teacher-forced pass of the model did with one sentence pair.
 
-`capture_trace` runs the model once with recording hooks (capture.py) on every hook point
-and packs what they saw into plain tensors with the batch dimension removed:
+`capture_trace` runs the model once with recording hooks (capture.py) on the model's hook
+points and builds the trace from what they saw, and from nothing else, batch dimension removed:
 
-    attention["encoder"]  (L_enc, H, S, S)
+    activations[path]     every recorded hook point by its module path, e.g.
+                          "decoder.layers.1.cross_attn.hook_pattern" (1, H, T, S) -> (H, T, S)
+    attention["encoder"]  (L_enc, H, S, S)   hook_pattern of each layer
     attention["decoder"]  (L_dec, H, T, T)   zero above the diagonal
     attention["cross"]    (L_dec, H, T, S)
-    embeddings["src_token" | "src_position" | "src_input"]   (S, d_model)  token×√d, PE, sum
+    embeddings["src_token" | "src_position" | "src_input"]   (S, d_model)  token×√d, PE, their sum
     embeddings["tgt_token" | "tgt_position" | "tgt_input"]   (T, d_model)
-    hidden["encoder"]     (L_enc + 1, S, d_model)  [0] = embedded input, [l] = output of layer l
-    hidden["decoder"]     (L_dec + 1, T, d_model)
-    logits, probs         (T, V)  row t is the distribution of the token after tgt_tokens[t]
-    qkv (when asked)      {kind: {"q": (L, H, T_q, d_head), "k"/"v": (L, H, T_k, d_head),
-                                  "scores": (L, H, T_q, T_k) scaled, -inf where masked}}
+    hidden["encoder"]     (L_enc + 1, S, d_model)  the residual stream between layers: [0] = layer 0's
+    hidden["decoder"]     (L_dec + 1, T, d_model)  input (embedding + PE), [l] = layer l-1's output
+    memory                (S, d_model)  encoder.hook_memory: what cross-attention reads (after the
+                          final LayerNorm of a pre-norm model, so not hidden["encoder"][-1] then)
+    decoder_output        (T, d_model)  decoder.hook_output: what the output projection reads
+    logits, probs         (T, V)  hook_logits; row t is the distribution of the piece after tgt_tokens[t]
+    qkv (full=True)       {kind: {"q": (L, H, T_q, d_k), "k"/"v": (L, H, T_k, d_k),
+                                  "scores": (L, H, T_q, T_k) scaled, -inf where masked,
+                                  "z": (L, H, T_q, d_k) each head's output}}
 
-`tgt_tokens` are the decoder's *input* (starting with "<s>"), so position t of the decoder
-predicts `output_tokens[t]`.
+With full=True `activations` holds every hook point (each sub-layer's input and output, the
+feed-forward activations, Q/K/V, ...); by default only what the fields above need.
+
+`tgt_tokens` are the decoder's *input* (starting with "<s>"): decoder position t reads
+tgt_tokens[t] and predicts the next piece, tgt_tokens[t + 1] (the model's own first choice there
+is `output_tokens[t]`).
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .capture import HookFn, attention_path, hooks, record
+from .capture import HookFn, hook_points, hooks, record
+from .kinds import KINDS
 from .model import Transformer
 
 
@@ -43,6 +54,9 @@ class Trace:
     logits: torch.Tensor
     probs: torch.Tensor
     output_tokens: list[str]
+    memory: torch.Tensor | None = None
+    decoder_output: torch.Tensor | None = None
+    activations: dict[str, torch.Tensor] = field(default_factory=dict)
     qkv: dict[str, dict[str, torch.Tensor]] | None = None
     truncated: bool = False  # the source was longer than the model's max_len and was cut
     generated: bool = True  # tgt came from greedy decoding (False: the caller gave a target)
@@ -80,30 +94,37 @@ class Trace:
         if include_hidden:
             out["embeddings"] = {k: arr(v) for k, v in self.embeddings.items()}
             out["hidden"] = {k: arr(v) for k, v in self.hidden.items()}
+            out["memory"] = arr(self.memory)
         return out
 
     def to_json(self, include_hidden: bool = True) -> str:
         return json.dumps(self.to_dict(include_hidden), ensure_ascii=False)
 
 
-def _paths(model: Transformer, qkv: bool) -> dict[str, str]:
-    """name in the trace -> module path of the hook point that holds it."""
-    cfg = model.config
-    paths = {}
-    for side, stack in (("src", "encoder"), ("tgt", "decoder")):
-        for what in ("token", "position", "input"):
-            paths[f"{side}_{what}"] = f"{stack}.embed.hook_{what}"
-    for stack, n in (("encoder", cfg.n_encoder_layers), ("decoder", cfg.n_decoder_layers)):
-        for i in range(n):
-            paths[f"{stack}.{i}"] = f"{stack}.layers.{i}"
-    for kind in ("encoder", "decoder", "cross"):
-        n = cfg.n_encoder_layers if kind == "encoder" else cfg.n_decoder_layers
-        for i in range(n):
-            parts = ("probs", "q", "k", "v", "scores") if qkv else ("probs",)
-            for part in parts:
-                paths[f"{kind}.{i}.{part}"] = f"{attention_path(kind, i)}.hook_{part}"
-    paths["logits"] = "hook_logits"
-    return paths
+ATTENTION_PARTS = ("q", "k", "v", "scores", "z")  # besides the pattern, what full=True stacks per kind
+
+
+def _layers(model: Transformer, stack: str) -> int:
+    return model.config.n_encoder_layers if stack == "encoder" else model.config.n_decoder_layers
+
+
+def _default_points(model: Transformer) -> list[str]:
+    """Hook points a trace records unless full=True: embeddings, the residual stream, attention
+    weights, memory, the decoder's output and the logits."""
+    points = [
+        f"{stack}.embed.hook_{what}"
+        for stack in ("encoder", "decoder")
+        for what in ("token", "position", "input")
+    ]
+    for stack in ("encoder", "decoder"):
+        points += [
+            f"{stack}.layers.{i}.hook_resid_{p}"
+            for i in range(_layers(model, stack))
+            for p in ("pre", "post")
+        ]
+    for kind in KINDS.values():
+        points += [f"{kind.path(i)}.hook_pattern" for i in range(_layers(model, kind.stack))]
+    return [*points, "encoder.hook_memory", "decoder.hook_output", "hook_logits"]
 
 
 @torch.no_grad()
@@ -111,57 +132,54 @@ def capture_trace(
     model: Transformer,
     src_ids: list[int],
     tgt_ids: list[int],
-    qkv: bool = False,
+    full: bool = False,
     interventions: list[tuple[str, HookFn]] | None = None,
 ) -> dict:
-    """Run one teacher-forced pass and return the captured tensors (batch dimension removed).
+    """Run one teacher-forced pass and return the trace's tensors, all read from hook points.
 
     src_ids: source ids (with eos); tgt_ids: decoder input ids (starting with bos).
+    full: record every hook point (else `_default_points`).
     interventions: extra hooks (e.g. capture.ablate_heads) active during the same pass.
     """
     if model.training:
         raise RuntimeError(
             "capture_trace needs the model in eval mode (dropout would change what is recorded)"
         )
-    cfg = model.config
-    paths = _paths(model, qkv)
+    points = list(hook_points(model)) if full else _default_points(model)
     device = next(model.parameters()).device
     src = torch.tensor([src_ids], dtype=torch.long, device=device)
     tgt = torch.tensor([tgt_ids], dtype=torch.long, device=device)
-    with hooks(model, interventions or []), record(model, paths.values()) as store:
-        logits = model(src, tgt)[0]
-    got = {name: store[path][0][0].cpu() for name, path in paths.items()}  # first call, batch item 0
+    with hooks(model, interventions or []), record(model, points) as store:
+        model(src, tgt)
+    got = {path: store[path][0][0].cpu() for path in points}  # one call each, batch item 0
 
-    def stack(prefix: str, n: int, part: str) -> torch.Tensor:
-        return torch.stack([got[f"{prefix}.{i}.{part}"] for i in range(n)])
+    def per_layer(kind: str, part: str) -> torch.Tensor:
+        k = KINDS[kind]
+        return torch.stack([got[f"{k.path(i)}.hook_{part}"] for i in range(_layers(model, k.stack))])
 
-    n_layers = {
-        "encoder": cfg.n_encoder_layers,
-        "decoder": cfg.n_decoder_layers,
-        "cross": cfg.n_decoder_layers,
-    }
-    attention = {kind: stack(kind, n, "probs") for kind, n in n_layers.items()}
-    hidden = {
-        stack_name: torch.cat(
-            [got[f"{side}_input"][None], torch.stack([got[f"{stack_name}.{i}"] for i in range(n)])]
+    def stream(stack: str) -> torch.Tensor:
+        n = _layers(model, stack)
+        return torch.stack(
+            [got[f"{stack}.layers.0.hook_resid_pre"]]
+            + [got[f"{stack}.layers.{i}.hook_resid_post"] for i in range(n)]
         )
-        for side, stack_name, n in (
-            ("src", "encoder", cfg.n_encoder_layers),
-            ("tgt", "decoder", cfg.n_decoder_layers),
-        )
-    }
-    embeddings = {name: got[name] for name in paths if name.startswith(("src_", "tgt_"))}
+
+    logits = got["hook_logits"]
     result = {
-        "attention": attention,
-        "embeddings": embeddings,
-        "hidden": hidden,
-        "logits": logits.cpu(),
-        "probs": logits.softmax(-1).cpu(),
+        "activations": got,
+        "attention": {kind: per_layer(kind, "pattern") for kind in KINDS},
+        "embeddings": {
+            f"{side}_{what}": got[f"{stack}.embed.hook_{what}"]
+            for side, stack in (("src", "encoder"), ("tgt", "decoder"))
+            for what in ("token", "position", "input")
+        },
+        "hidden": {stack: stream(stack) for stack in ("encoder", "decoder")},
+        "memory": got["encoder.hook_memory"],
+        "decoder_output": got["decoder.hook_output"],
+        "logits": logits,
+        "probs": logits.softmax(-1),
         "qkv": None,
     }
-    if qkv:
-        result["qkv"] = {
-            kind: {part: stack(kind, n, part) for part in ("q", "k", "v", "scores")}
-            for kind, n in n_layers.items()
-        }
+    if full:
+        result["qkv"] = {kind: {part: per_layer(kind, part) for part in ATTENTION_PARTS} for kind in KINDS}
     return result
