@@ -21,7 +21,8 @@ import streamlit as st
 import torch
 
 import viz
-from transformer import Pretrained, available_models, load_pretrained, record
+from app_support.stages import stream_stages
+from transformer import Pretrained, available_models, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
 from transformer.trace import capture_trace
 
@@ -121,7 +122,10 @@ class TraceData:
     truncated: bool
     attention: dict[str, np.ndarray]  # kind -> (L, H, T_q, T_k)
     embeddings: dict[str, np.ndarray]  # src_token | src_position | src_input | tgt_... -> (T, d_model)
-    hidden: dict[str, np.ndarray]  # encoder | decoder -> (L + 1, T, d_model)
+    hidden: dict[str, np.ndarray]  # encoder | decoder -> (L + 1, T, d_model) the residual stream between layers
+    memory: np.ndarray  # (S, d_model) what cross-attention reads (after the final LayerNorm if pre-norm)
+    decoder_output: np.ndarray  # (T, d_model) what the output projection reads
+    norm: str  # "pre" | "post": where the model's LayerNorms sit
     topk: pd.DataFrame  # viz.topk_frame of every step, TOPK candidates each
     seconds: float  # time to translate and trace
 
@@ -161,6 +165,9 @@ def get_trace(path: str, stamp: float, text: str, beam: int, maxlen: int) -> Tra
         attention={k: _np(v) for k, v in t.attention.items()},
         embeddings={k: _np(v) for k, v in t.embeddings.items()},
         hidden={k: _np(v) for k, v in t.hidden.items()},
+        memory=_np(t.memory),
+        decoder_output=_np(t.decoder_output),
+        norm=m.config.norm,
         topk=topk,
         seconds=time.perf_counter() - start,
     )
@@ -175,60 +182,37 @@ def trace_json(path: str, stamp: float, text: str, beam: int, maxlen: int) -> st
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------
 
 
-def sublayer_paths(n_encoder: int, n_decoder: int) -> dict[str, str]:
-    """Name -> module path of every sub-layer output the Anatomy view shows (paper §3.1, §3.3)."""
-    paths = {}
-    for i in range(n_encoder):
-        p = f"encoder.layers.{i}"
-        paths |= {
-            f"encoder.{i}.self_attn": f"{p}.self_attn",  # (S, d_model) multi-head output, before the residual
-            f"encoder.{i}.norm1": f"{p}.norm1",
-            f"encoder.{i}.ffn_hidden": f"{p}.ff.hook_hidden",  # (S, d_ff) ReLU activations
-            f"encoder.{i}.ffn_out": f"{p}.ff",
-            f"encoder.{i}.norm2": f"{p}.norm2",
-        }
-    for i in range(n_decoder):
-        p = f"decoder.layers.{i}"
-        paths |= {
-            f"decoder.{i}.self_attn": f"{p}.self_attn",
-            f"decoder.{i}.norm1": f"{p}.norm1",
-            f"decoder.{i}.cross_attn": f"{p}.cross_attn",
-            f"decoder.{i}.norm2": f"{p}.norm2",
-            f"decoder.{i}.ffn_hidden": f"{p}.ff.hook_hidden",
-            f"decoder.{i}.ffn_out": f"{p}.ff",
-            f"decoder.{i}.norm3": f"{p}.norm3",
-        }
-    return paths
-
-
 @dataclass(frozen=True)
 class AnatomyData:
-    qkv: dict[str, dict[str, np.ndarray]]  # kind -> q | k | v (L, H, T, d_head), scores (L, H, T_q, T_k)
-    sublayers: dict[str, np.ndarray]  # sublayer_paths name -> (T, width)
+    qkv: dict[str, dict[str, np.ndarray]]  # kind -> q | k | v | z (L, H, T, d_k), scores (L, H, T_q, T_k)
+    activations: dict[str, np.ndarray]  # every hook point by module path, batch removed (Trace.activations)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def get_anatomy(path: str, stamp: float, text: str, beam: int, maxlen: int) -> AnatomyData:
-    """Q, K, V, scores and every sub-layer output for the same source and translation as `get_trace`."""
+    """Every hook point (Q, K, V, scores, each sub-layer's input and output, the feed-forward
+    activations) for the same source and translation as `get_trace`."""
     td = get_trace(path, stamp, text, beam, maxlen)
     m = load_model(path, stamp)
-    cfg = m.config
-    paths = sublayer_paths(cfg.n_encoder_layers, cfg.n_decoder_layers)
-    with record(m.model, paths.values()) as store:  # records for this thread only
-        captured = capture_trace(m.model, td.src_ids, td.tgt_ids, qkv=True)
+    captured = capture_trace(m.model, td.src_ids, td.tgt_ids, full=True)
     qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured["qkv"].items()}
-    sublayers = {name: _np(store[p][0][0]) for name, p in paths.items()}  # first call, batch item 0
-    return AnatomyData(qkv=qkv, sublayers=sublayers)
+    return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured["activations"].items()})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def get_projection(
     path: str, stamp: float, text: str, beam: int, maxlen: int, side: str, method: str
 ) -> pd.DataFrame:
-    """Every stage's hidden states of one side projected jointly to 2-D (viz.projection_frame)."""
+    """Every stage of one side's residual stream projected jointly to 2-D (viz.projection_frame); a
+    pre-norm model adds its final LayerNorm output (the memory, or what the output projection reads)."""
     td = get_trace(path, stamp, text, beam, maxlen)
     tokens = td.src_tokens if side == "encoder" else td.tgt_tokens
-    return viz.projection_frame(td.hidden[side], tokens, method)
+    states = td.hidden[side]
+    if td.norm == "pre":
+        final = td.memory if side == "encoder" else td.decoder_output
+        states = np.concatenate([states, final[None]])
+    names = stream_stages(side, td.hidden[side].shape[0] - 1, td.norm)
+    return viz.projection_frame(states, tokens, method, stage_names=names)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -79,10 +79,12 @@ def projection_frame(
     seed: int = 0,
     perplexity: float | None = None,
     max_iter: int = 1000,
+    stage_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """(T, d) embeddings or (stages, T, d) hidden states -> one 2-D point per stage × token.
 
     All stages are fitted jointly so coordinates are comparable across layers.
+    stage_names: one name per stage (default `stage_labels`: embedding + PE, then after each layer).
     Columns: stage, stage_label, position, token, label ("pos:piece"), x, y.
     """
     h = as_array(states, "states")
@@ -93,6 +95,9 @@ def projection_frame(
             f"states must have shape (T, d) or (stages, T, d) with T = {len(tokens)} tokens, got {h.shape}"
         )
     n_stages, n_tok, _ = h.shape
+    names = stage_labels(n_stages) if stage_names is None else list(stage_names)
+    if len(names) != n_stages:
+        raise ValueError(f"{len(names)} stage names for {n_stages} stages")
     xy = project_2d(
         h.reshape(n_stages * n_tok, -1), method, seed=seed, perplexity=perplexity, max_iter=max_iter
     )
@@ -100,7 +105,7 @@ def projection_frame(
     out = pd.DataFrame(
         {
             "stage": stage,
-            "stage_label": np.asarray(stage_labels(n_stages), dtype=object)[stage],
+            "stage_label": np.asarray(names, dtype=object)[stage],
             "position": position,
             "token": np.asarray(list(tokens), dtype=object)[position],
             "label": np.asarray(token_labels(tokens), dtype=object)[position],

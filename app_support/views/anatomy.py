@@ -16,6 +16,7 @@ import streamlit as st
 import viz
 from app_support import models, slices
 from app_support.figures import matrix_heatmap
+from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls
 from app_support.views.attention import pick_attention
 
@@ -155,7 +156,7 @@ def render(ctx: Ctx) -> None:
 
     stack = "encoder" if kind == "encoder" else "decoder"
     lay = min(layer, (n_enc if stack == "encoder" else n_dec) - 1)
-    sub = anatomy.sublayers
+    acts = anatomy.activations
     attn_name = "cross_attn" if kind == "cross" else "self_attn"
     section(
         f"4. Multi-head attention (§3.2.2): all {cfg.n_heads} heads of {kind} layer {layer}",
@@ -166,12 +167,12 @@ def render(ctx: Ctx) -> None:
     fig = viz.model_view(slices.layer_frame(t, kind, layer), font_size=ctx.small_font)
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
     fig = matrix_heatmap(
-        _dims(sub[f"{stack}.{layer}.{attn_name}"]), q_tok, title="Multi-head output Concat(heads)·W_O",
+        _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
         row_title="piece", col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
 
-    hidden = sub[f"{stack}.{lay}.ffn_hidden"]
+    hidden = acts[f"{stack}.layers.{lay}.ff.hook_activation"]
     tokens = t.src_tokens if stack == "encoder" else t.tgt_tokens
     section(
         f"5. Position-wise feed-forward network (§3.3): {stack} layer {lay}",
@@ -188,52 +189,40 @@ def render(ctx: Ctx) -> None:
         chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
     with cols[1]:
         fig = matrix_heatmap(
-            _dims(sub[f"{stack}.{lay}.ffn_out"]), tokens, title="FFN output", row_title="piece",
+            _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title="piece",
             col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
 
     post = cfg.norm == "post"
     add_norm = (
-        "Each sub-layer's output is added to its input (residual connection) and normalised: "
-        "LayerNorm(x + Sublayer(x)), so every piece's vector has mean ≈ 0 and spread ≈ 1 before LayerNorm's "
-        "learned scale and shift."
+        "Each sub-layer's output is added to its input (the residual connection) and the sum is normalised: "
+        "LayerNorm(x + Sublayer(x)). In this post-norm model (the paper's placement) the residual stream "
+        "itself is a LayerNorm output after every sub-layer."
         if post
-        else "This model normalises *before* each sub-layer (pre-norm): x + Sublayer(LayerNorm(x)); "
-        "the LayerNorm outputs below are what each sub-layer reads."
+        else "This model normalises *before* each sub-layer (pre-norm): x + Sublayer(LayerNorm(x)). Each "
+        "sub-layer reads a LayerNorm output, and adds its result to the residual stream, which is never "
+        "normalised inside the stack: only the stack's final LayerNorm normalises it."
     )
     le = min(layer, n_enc - 1)
     section(
         f"6. Encoder layer (§3.1): layer {le}", "Self-attention, then the feed-forward network. " + add_norm
     )
-    stages = {
-        "input x": t.hidden["encoder"][le],
-        "after attention + norm" if post else "LayerNorm before attention": sub[f"encoder.{le}.norm1"],
-        "layer output" if post else "LayerNorm before FFN": sub[f"encoder.{le}.norm2"],
-    }
-    _stages(ctx, stages, t.src_tokens, "encoder", le)
+    _stages(ctx, acts, layer_stages("encoder", le, cfg.norm, le == n_enc - 1), t.src_tokens, "encoder", le)
 
     ld = min(layer, n_dec - 1)
     section(
         f"7. Decoder layer (§3.1): layer {ld}",
         "Three sub-layers: masked self-attention over the translation so far, attention over the encoder's "
-        "output (cross-attention), and the feed-forward network. " + add_norm,
+        "output (cross-attention: its keys and values are computed from the memory, the encoder's final "
+        "output), and the feed-forward network. " + add_norm,
     )
     cols = ctx.columns(2)
     for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
         fig = viz.attention_heatmap(slices.head_frame(t, k2, ld, head), font_size=f, height=h(380))
         with col:
             chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
-    names = ("after masked self-attention", "after cross-attention", "layer output")
-    if not post:
-        names = (
-            "LayerNorm before self-attention",
-            "LayerNorm before cross-attention",
-            "LayerNorm before FFN",
-        )
-    stages = {"input x": t.hidden["decoder"][ld]}
-    stages |= {n: sub[f"decoder.{ld}.norm{i}"] for i, n in enumerate(names, start=1)}
-    _stages(ctx, stages, t.tgt_tokens, "decoder", ld)
+    _stages(ctx, acts, layer_stages("decoder", ld, cfg.norm, ld == n_dec - 1), t.tgt_tokens, "decoder", ld)
 
     section(
         "8. Output: linear layer and softmax (§3.4)",
@@ -264,18 +253,26 @@ def render(ctx: Ctx) -> None:
     )
 
 
-def _stages(ctx: Ctx, stages: dict[str, np.ndarray], tokens: list[str], stack: str, layer: int) -> None:
-    """Heatmaps of a layer's residual stream at each stage, and each piece's mean / std there."""
+def _stages(
+    ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], tokens: list[str], stack: str, layer: int
+) -> None:
+    """Heatmaps of one layer's vectors at each stage (stages.layer_stages), and each piece's mean / std there."""
     width = ctx.model.config.d_model
     cols = []
-    for n, (name, x) in enumerate(stages.items()):
+    for n, stage in enumerate(stages):
         if n % 2 == 0:
             cols = ctx.columns(2)
         fig = matrix_heatmap(
-            _dims(x), tokens, title=name, row_title="piece", col_title=_dim_title(width),
+            _dims(acts[stage.path]), tokens, title=stage.label, row_title="piece", col_title=_dim_title(width),
             font_size=ctx.font, height=ctx.height(320),
         )  # fmt: skip
         with cols[n % 2]:
             chart(ctx, fig, f"fig_ana_{stack}_stage{n}", "anatomy", stack, f"L{layer}", f"stage{n}")
     with st.expander("Mean and spread of each piece's vector at each stage"):
-        st.dataframe(_stats(stages, tokens), hide_index=True, key=f"ana_{stack}_stats")
+        st.dataframe(
+            _stats({s.label: acts[s.path] for s in stages}, tokens), hide_index=True, key=f"ana_{stack}_stats"
+        )
+        st.caption(
+            "A LayerNorm output has mean ≈ 0 and spread ≈ 1 for every piece before its learned scale and shift; "
+            "a residual stream that is not normalised grows from layer to layer."
+        )

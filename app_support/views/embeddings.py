@@ -6,6 +6,7 @@ import streamlit as st
 
 import viz
 from app_support import models
+from app_support.stages import stream_stages
 from app_support.views import Ctx, chart, controls
 
 METHODS = {"pca": "PCA (fast)", "tsne": "t-SNE (slow on long inputs)"}
@@ -16,8 +17,8 @@ ALL = -1  # emb_stage value: every stage
 def render(ctx: Ctx) -> None:
     ss, t = st.session_state, ctx.trace
     tokens = t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens
-    n_stages = t.hidden[ss["emb_side"]].shape[0]
-    stages = viz.stage_labels(n_stages)
+    stages = stream_stages(ss["emb_side"], t.hidden[ss["emb_side"]].shape[0] - 1, t.norm)
+    n_stages = len(stages)
     if ss["emb_stage"] >= n_stages:
         ss["emb_stage"] = ALL
     if ss["emb_paths"] is not None and any(p >= len(tokens) for p in ss["emb_paths"]):
@@ -39,7 +40,15 @@ def render(ctx: Ctx) -> None:
         )
     st.markdown(
         "Each piece is a vector of d_model numbers. The embedding + positional encoding is stage 0; every "
-        "layer then adds to it (the residual stream). All stages are projected together, so positions "
+        "layer then adds to it (the residual stream). "
+        + (
+            "In this post-norm model each layer ends with a LayerNorm, so every later stage is a LayerNorm output. "
+            if t.norm == "post"
+            else "In this pre-norm model the stream is never normalised between layers; the last stage is the "
+            "final LayerNorm's output, which is what the "
+            + ("cross-attention reads. " if ss["emb_side"] == "encoder" else "output projection reads. ")
+        )
+        + "All stages are projected together, so positions "
         "are comparable across layers."
     )
     label = METHODS[ss["emb_method"]].split(" ")[0]
