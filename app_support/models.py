@@ -22,7 +22,7 @@ import torch
 
 import viz
 from app_support.stages import stream_stages
-from transformer import Pretrained, available_models, load_pretrained
+from transformer import Pretrained, available_models, checkpoint, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
 from transformer.trace import capture_trace
 
@@ -72,7 +72,7 @@ def stamp(path: str) -> float:
         directory = resolve_model_dir(path)
         return max(
             (directory / f).stat().st_mtime
-            for f in ("config.json", "model.safetensors", "tokenizer.model")
+            for f in checkpoint.REQUIRED
             if (directory / f).exists()
         )
     except (OSError, ValueError):  # CheckpointError is a ValueError
@@ -81,7 +81,7 @@ def stamp(path: str) -> float:
 
 def _read_metadata(path: str) -> dict:
     try:
-        data = json.loads((resolve_model_dir(path) / "metadata.json").read_text(encoding="utf-8"))
+        data = json.loads((resolve_model_dir(path) / checkpoint.METADATA).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -14,7 +14,7 @@ import torch
 
 from . import decoding
 from .capture import HookFn
-from .checkpoint import CheckpointError, load_model
+from .checkpoint import CONFIG, CheckpointError, load_model
 from .model import Transformer
 from .tokenizer import Tokenizer, clean_text
 from .trace import Trace, capture_trace
@@ -33,7 +33,7 @@ def available_models() -> dict[str, Path]:
     """Every model directory shipped in assets/, by name."""
     if not ASSETS.is_dir():
         return {}
-    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / "config.json").is_file()}
+    return {p.name: p for p in sorted(ASSETS.iterdir()) if (p / CONFIG).is_file()}
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
