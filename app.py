@@ -19,6 +19,7 @@ from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
 from transformer import CheckpointError
 from transformer.decoding import describe as describe_generation
+from transformer.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ except CheckpointError as e:
 except (OSError, ValueError) as e:  # e.g. a path the server may not read
     stop(f"Could not load this checkpoint ({type(e).__name__}): {md_code(e, 600)}", "error")
 cfg = model.config
-n_layers = {"encoder": cfg.n_encoder_layers, "decoder": cfg.n_decoder_layers, "cross": cfg.n_decoder_layers}
+n_layers = {name: getattr(cfg, f"n_{kind.stack}_layers") for name, kind in KINDS.items()}
 for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len):
     st.warning(notice)
 model_label = ss["model"] if ss["model"] != state.CUSTOM else model.name
@@ -228,7 +229,8 @@ with export_box:
         mime="text/csv",
         on_click="ignore",
         key="dl_csv",
-        help="Every layer, head and kind as one tidy table: layer, head, q_pos, k_pos, query, key, weight, kind.",
+        help="Every layer, head and kind as one tidy table: layer, head, q_pos, k_pos, query, key, weight, "
+        "kind, and for each decoder row the piece it reads and the piece it predicts (query_read, query_predicted).",
     )
     st.download_button(
         "Whole trace (JSON)",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from app_support import models, slices
+import pandas as pd
+
+import viz
+from app_support import models
 
 
 def file_stem(*parts: object) -> str:
@@ -23,9 +26,14 @@ def plotly_config(stem: str, scale: int = 2) -> dict:
 
 
 def attention_csv(path: str, stamp: float, text: str, beam: int, maxlen: int) -> bytes:
-    """All attention of the sentence as one tidy frame (layer, head, q_pos, k_pos, query, key, weight, kind)."""
+    """All attention of the sentence as one tidy frame, every kind one after the other (viz.ATTENTION_COLUMNS).
+
+    Columns: layer, head, q_pos, k_pos, query, key, weight, kind, query_read, query_predicted; the
+    last two say which piece a decoder row reads and which it predicts (empty for encoder rows).
+    """
     trace = models.get_trace(path, stamp, text, beam, maxlen)
-    return slices.all_frames(trace).to_csv(index=False, float_format="%.6g").encode("utf-8")
+    frame = pd.concat(viz.trace_attention_frames(trace).values(), ignore_index=True)
+    return frame.to_csv(index=False, float_format="%.6g").encode("utf-8")
 
 
 def trace_json(path: str, stamp: float, text: str, beam: int, maxlen: int) -> bytes:

@@ -87,3 +87,10 @@ def matrix_heatmap(
     fig.update_layout(plot_bgcolor=MASK_COLOR if masked is not None and np.any(masked) else None)
     auto = int(min(1000, max(280, 150 + n_r * font_size * 1.6)))
     return finish(fig, title, font_size, height or auto)
+
+
+def masked_scores(scores) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with -inf where masked, (q_len, k_len) -> (scores with NaN there, bool mask of those cells)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    mask = ~np.isfinite(scores)
+    return np.where(mask, np.nan, scores), mask

@@ -8,6 +8,8 @@ URL scheme (every parameter optional; an invalid one is ignored with a visible n
     kind     encoder | decoder | cross       attention kind (Attention and Anatomy views)
     layer    0-based layer of that kind
     head     0-based head, or "mean"
+    rows     read | predicted | both         label decoder rows by the piece read, the piece predicted
+                                             or both (absent: each kind's default, transformer.kinds)
     panel    heatmaps | model | lines        what the Attention view draws
     step     0-based decoder position (Decoding view)
     beam     1..BEAM_MAX                     beam size (1 = greedy)
@@ -23,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 from app_support.safe_text import md_code, without_lone_surrogates
+from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD, ROW_LABELS
 
 VIEWS = {
     "io": "Input & output",
@@ -32,21 +35,35 @@ VIEWS = {
     "decoding": "Decoding",
     "anatomy": "Anatomy",
 }
-KINDS = ("encoder", "decoder", "cross")
-KIND_LABELS = {"encoder": "Encoder self", "decoder": "Decoder masked self", "cross": "Cross (dec → enc)"}
+KIND_LABELS = {name: kind.short for name, kind in KINDS.items()}  # for the kind picker
 PANELS = {"heatmaps": "One head + mean", "model": "Model view (all heads)", "lines": "Head view (lines)"}
-MEAN = -1  # head value meaning "average over heads" (viz.MEAN_HEAD)
+MEAN = MEAN_HEAD  # head value meaning "average over heads"
+STEP_ROWS = "both"  # a decoding step is one row: named by both pieces unless the person chose
 TEXT_LIMIT = 2000
 BEAM_MAX = 8
 CUSTOM = "Custom checkpoint…"  # model picker entry for a directory typed by the user
 
-SHARED = ("text", "model", "view", "kind", "layer", "head", "panel", "step", "beam", "maxlen", "present")
+SHARED = (
+    "text",
+    "model",
+    "view",
+    "kind",
+    "layer",
+    "head",
+    "rows",
+    "panel",
+    "step",
+    "beam",
+    "maxlen",
+    "present",
+)
 DEFAULTS = {
     # shareable (URL)
     "view": "io",
     "kind": "encoder",
     "layer": 0,
     "head": 0,
+    "rows": None,  # None = each kind's default (KINDS[kind].rows); one choice once the person picks
     "panel": "heatmaps",
     "step": 0,
     "beam": 1,
@@ -97,7 +114,8 @@ def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[d
     choices = {  # parameters that must be one of a list
         "model": (model_names, "no such model in assets/; available:"),
         "view": (VIEWS, "views are"),
-        "kind": (KINDS, "kinds are"),
+        "kind": (KIND_NAMES, "kinds are"),
+        "rows": (ROW_LABELS, "decoder rows are labelled by"),
         "panel": (PANELS, "panels are"),
     }
     for key in SHARED:
@@ -194,6 +212,17 @@ def fit_to_model(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int, 
     return notices
 
 
+def rows_for(ss: Mapping, kind: str | None) -> str:
+    """How to label the query rows of `kind`: the person's choice, else the kind's default.
+
+    Encoder rows predict nothing, so they are always "read"; kind None (a decoding step, one row)
+    defaults to STEP_ROWS.
+    """
+    if kind is not None and not KINDS[kind].predicts:
+        return "read"
+    return ss["rows"] or (KINDS[kind].rows if kind is not None else STEP_ROWS)
+
+
 def fit_step(ss: MutableMapping, n_steps: int) -> list[str]:
     """Keep the decoding step inside 0..n_steps-1 (the current translation's length)."""
     notices: list[str] = []
@@ -212,6 +241,8 @@ def to_query(ss: Mapping, model_in_url: bool) -> dict[str, str]:
     out["kind"] = ss["kind"]
     out["layer"] = str(ss["layer"])
     out["head"] = "mean" if ss["head"] == MEAN else str(ss["head"])
+    if ss["rows"] is not None:
+        out["rows"] = ss["rows"]
     for key in ("panel", "step", "beam", "maxlen"):
         if ss[key] != DEFAULTS[key]:
             out[key] = str(ss[key])

@@ -1,19 +1,23 @@
-"""Pure visualisation of a Transformer trace: tensors -> tidy DataFrames -> Plotly figures.
+"""Pure visualisation of a Transformer trace: dense arrays -> Plotly figures; tidy frames for CSV.
 
-Nothing here imports streamlit or torch, so every figure works in a notebook::
+Nothing here imports streamlit, so every figure works in a notebook::
 
     import viz
     # trace: anything with .src_tokens, .tgt_tokens, .attention, .embeddings, .hidden, .probs
-    frames = viz.trace_attention_frames(trace)      # {"encoder"|"decoder"|"cross": tidy frame}
-    enc = frames["encoder"]
-    viz.attention_heatmap(viz.select_head(enc, layer=0, head=1)).show()
-    viz.attention_heatmap(viz.hide_specials(viz.select_head(enc, 0, "mean"))).show()
-    viz.model_view(enc).show()                       # every layer × head
-    viz.head_view(enc, layer=0, heads=[0, 1]).show()  # bertviz-style lines
+    enc, cross = trace.attention["encoder"], trace.attention["cross"]   # (layers, heads, q_len, k_len)
+    src, tgt = trace.src_tokens, trace.tgt_tokens                       # pieces read on each side
+    viz.attention_heatmap(viz.head_weights(enc, 0, 1), src, src, kind="encoder", layer=0, head=1).show()
+    viz.attention_heatmap(viz.head_weights(cross, 1, viz.MEAN_HEAD), tgt, src, kind="cross",
+                          layer=1, head=viz.MEAN_HEAD, rows="both").show()   # rows "▁Der → ▁alt"
+    w, q_pos, k_pos = viz.hide_specials(viz.head_weights(enc, 0, 1), src, src, kind="encoder")
+    viz.attention_heatmap(w, src, src, kind="encoder", q_pos=q_pos, k_pos=k_pos).show()
+    viz.model_view(enc, src, src, kind="encoder").show()                 # every layer × head
+    viz.head_view(enc[0], src, src, kind="encoder", layer=0, heads=[0, 1]).show()  # bertviz-style lines
 
-    viz.cross_attention_step(frames["cross"], step=2).show()
+    viz.cross_attention_step(cross, tgt, src, step=2).show()
     top = viz.topk_frame(trace.probs, k=10, id_to_piece=tokenizer.id_to_piece)
     viz.topk_bar(top, step=2).show()
+    frames = viz.trace_attention_frames(trace)      # {"encoder"|"decoder"|"cross": tidy frame}, for CSV
 
     viz.pe_heatmap(viz.sinusoidal_pe(64, 128)).show()
     e = trace.embeddings
@@ -21,6 +25,8 @@ Nothing here imports streamlit or torch, so every figure works in a notebook::
     paths = viz.projection_frame(trace.hidden["encoder"], trace.src_tokens, "pca")
     viz.token_path(paths, positions=1).show()
 
+A decoder row (decoder self-attention, cross-attention) reads piece t and predicts piece t + 1;
+`rows` ("read", "predicted", "both"; default per kind) says which labels it (`viz.labels`).
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
 the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
 takes `font_size` and `height` (bigger fonts = presentation mode) and escapes token text.
@@ -40,12 +46,13 @@ from viz.frames import (
     ATTENTION_COLUMNS,
     MEAN_HEAD,
     SPECIAL_TOKENS,
-    AttentionGrid,
+    Shown,
+    as_array,
     attention_frame,
-    attention_grid,
     average_heads,
     embedding_sum_frame,
     head_summary_frame,
+    head_weights,
     hide_specials,
     pe_frame,
     pe_similarity_frame,
@@ -55,15 +62,24 @@ from viz.frames import (
     topk_frame,
     trace_attention_frames,
 )
+from viz.labels import (
+    ROW_LABELS,
+    predicted_pieces,
+    query_labels,
+    row_mode,
+    row_pieces,
+    side_tokens,
+)
 from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe
 
 __all__ = [
     "ATTENTION_COLUMNS",
     "MEAN_HEAD",
+    "ROW_LABELS",
     "SPECIAL_TOKENS",
-    "AttentionGrid",
+    "Shown",
+    "as_array",
     "attention_frame",
-    "attention_grid",
     "attention_heatmap",
     "average_heads",
     "cross_attention_step",
@@ -71,6 +87,7 @@ __all__ = [
     "embedding_sum_view",
     "head_summary_frame",
     "head_view",
+    "head_weights",
     "hide_specials",
     "model_view",
     "nearest_neighbours",
@@ -79,11 +96,16 @@ __all__ = [
     "pe_similarity",
     "pe_similarity_frame",
     "pe_similarity_matrix",
+    "predicted_pieces",
     "project_2d",
     "projection_frame",
     "projection_scatter",
+    "query_labels",
+    "row_mode",
+    "row_pieces",
     "select_head",
     "self_attention_step",
+    "side_tokens",
     "sinusoid_curves",
     "sinusoidal_pe",
     "stage_labels",

@@ -16,12 +16,6 @@ ATTENTION_COLORSCALE = "Blues"  # sequential: weights are in [0, 1]
 DIVERGING_COLORSCALE = "RdBu_r"  # signed values (PE, embeddings): 0 is white
 MASK_COLOR = "#d9d9d9"  # background that shows through masked (NaN) cells
 
-AXIS_TITLES = {  # kind -> (y: query side, x: key side)
-    "encoder": ("query (encoder position)", "key (encoder position)"),
-    "decoder": ("query (decoder position)", "key (decoder position)"),
-    "cross": ("query (decoder position)", "key (encoder position)"),
-}
-
 
 def esc(text) -> str:
     """Escape <, > and & so Plotly shows the text instead of interpreting it.
@@ -33,11 +27,6 @@ def esc(text) -> str:
 
 def esc_all(texts: Iterable) -> list[str]:
     return [esc(t) for t in texts]
-
-
-def axis_titles(kind: str | None) -> tuple[str, str]:
-    """(y title, x title) for an attention kind; generic wording when the kind is unknown."""
-    return AXIS_TITLES.get(kind, ("query position", "key position"))
 
 
 def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None = None) -> go.Figure:

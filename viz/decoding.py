@@ -1,17 +1,21 @@
 """Step-by-step decoding figures: what the decoder sees and predicts at step t (paper §3.1, §3.4).
 
-Step t is decoder input position t; its output distribution predicts token t+1. The
-attention figures show one query row (position t) for every layer × head at once.
+Step t is decoder input position t: it reads piece t and its output distribution predicts
+piece t+1. The attention figures take a kind's whole attention (layers, heads, q_len, k_len)
+and the pieces of each side, and show query row t of every layer × head at once.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz._style import ATTENTION_COLORSCALE, axis_titles, esc, esc_all, finish
-from viz.frames import MEAN_HEAD, attention_grid
+from viz._style import ATTENTION_COLORSCALE, esc_all, finish
+from viz.frames import attention_array
+from viz.labels import axes, predicted_pieces, row_mode
 
 CHOSEN_COLOR, OTHER_COLOR = "#e4572e", "#4c78a8"
 
@@ -66,46 +70,62 @@ def topk_bar(
     return finish(fig, title, font_size, height or auto)
 
 
+def step_label(q_tokens: Sequence[str], step: int, rows: str | None = "both") -> str:
+    """What decoder step `step` reads and predicts, worded by `rows` (read / predicted / both)."""
+    read, predicted = q_tokens[step], predicted_pieces(q_tokens)[step]
+    return {
+        "read": f"reads {read!r}",
+        "predicted": f"predicts {predicted!r}",
+        "both": f"reads {read!r}, predicts {predicted!r}",
+    }[rows or "both"]
+
+
 def _row_at_step(
-    frame: pd.DataFrame, step: int, kind: str, zmax: float, font_size: int, height: int | None
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    step: int,
+    kind: str,
+    rows: str | None,
+    zmax: float,
+    font_size: int,
+    height: int | None,
 ) -> go.Figure:
-    """Query row `step` of every layer × head of one attention kind -> (layers·heads, keys) heatmap."""
-    kinds = set(frame["kind"].unique().tolist()) if "kind" in frame else {kind}
-    if kinds != {kind}:
-        raise ValueError(f"expected a {kind} attention frame, got kind {sorted(kinds)}")
-    rows = frame[frame["q_pos"] == step]
-    if kind == "decoder":
-        rows = rows[rows["k_pos"] <= step]  # the future does not exist yet at this step
-    if rows.empty:
-        raise ValueError(f"step {step} not in frame (query positions 0..{frame['q_pos'].max()})")
-    g = attention_grid(rows)
-    n_l, n_h, _, n_k = g.z.shape
-    z = g.z[:, :, 0, :].reshape(n_l * n_h, n_k)  # row l·H + h = layer l, head h
-    heads = ["mean" if h == MEAN_HEAD else h for h in g.heads]
-    row_lab = np.array([f"L{layer} H{h}" for layer in g.layers for h in heads], dtype=object)
-    k_lab = np.array([f"{p}: {esc(t)}" for p, t in zip(g.k_pos, g.keys, strict=True)], dtype=object)
+    """Query row `step` of every layer × head of one kind -> (layers·heads, keys) heatmap."""
+    w = attention_array(weights, 4, f"{kind} attention")
+    n_l, n_h, n_q, n_k = w.shape
+    if not 0 <= step < n_q:
+        raise ValueError(f"step {step} not among the {kind} query positions 0..{n_q - 1}")
+    if len(q_tokens) != n_q:
+        raise ValueError(f"{len(q_tokens)} query pieces for the {n_q} {kind} query positions")
+    n_shown = step + 1 if kind == "decoder" else n_k  # the future does not exist yet at this step
+    z = w[:, :, step, :n_shown].reshape(n_l * n_h, n_shown)  # row l·H + h = layer l, head h
+    ax = axes(kind, q_tokens, k_tokens, (1, n_shown), rows, q_pos=[step])
+    row_lab = np.array([f"L{layer} H{h}" for layer in range(n_l) for h in range(n_h)], dtype=object)
+    k_lab = np.array(ax.k_hover, dtype=object)
     custom = np.stack(np.broadcast_arrays(row_lab[:, None], k_lab[None, :]), axis=-1)
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=np.arange(n_k),
+            x=np.arange(n_shown),
             y=np.arange(n_l * n_h),
             customdata=custom,
             colorscale=ATTENTION_COLORSCALE,
             zmin=0.0,
             zmax=zmax,
             colorbar={"title": {"text": "weight"}},
-            hovertemplate="%{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.6f}<extra></extra>",
+            hovertemplate=f"%{{customdata[0]}}<br>query {ax.q_hover[0]}<br>key %{{customdata[1]}}"
+            "<br>weight %{z:.6f}<extra></extra>",
         )
     )
     for layer in range(1, n_l):  # a rule between layers
         fig.add_hline(y=layer * n_h - 0.5, line={"color": "white", "width": 3})
     fig.update_xaxes(
-        title_text=axis_titles(kind)[1],
+        title_text=ax.x_title,
         tickmode="array",
-        tickvals=list(range(n_k)),
-        ticktext=esc_all(g.keys),
-        tickangle=-45 if n_k > 6 else 0,
+        tickvals=list(range(n_shown)),
+        ticktext=ax.k_ticks,
+        tickangle=-45 if n_shown > 6 else 0,
         showgrid=False,
         automargin=True,
     )
@@ -120,20 +140,42 @@ def _row_at_step(
     )
     # short: the figure sits in a half-width column, and its caption says the rest
     what = "source pieces" if kind == "cross" else "earlier target pieces"
-    title = f"Step {step}: {g.queries[0]!r} → {what}"
+    title = f"Step {step} ({step_label(q_tokens, step, row_mode(kind, rows))}) → {what}"
     auto = int(min(1400, max(280, 160 + n_l * n_h * font_size * 1.6)))
     return finish(fig, title, font_size, height or auto)
 
 
 def cross_attention_step(
-    frame: pd.DataFrame, step: int, *, zmax: float = 1.0, font_size: int = 12, height: int | None = None
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    step: int,
+    *,
+    rows: str | None = None,
+    zmax: float = 1.0,
+    font_size: int = 12,
+    height: int | None = None,
 ) -> go.Figure:
-    """Cross-attention row of decoder position `step`: (layers·heads) rows × source tokens."""
-    return _row_at_step(frame, step, "cross", zmax, font_size, height)
+    """Cross-attention (layers, heads, tgt_len, src_len) row of decoder position `step`: layers·heads × source.
+
+    q_tokens: the decoder input pieces (tgt_tokens), k_tokens the source pieces; `rows` words the
+    step in the title (reads / predicts / both; None = cross-attention's default, predicted).
+    """
+    return _row_at_step(weights, q_tokens, k_tokens, step, "cross", rows, zmax, font_size, height)
 
 
 def self_attention_step(
-    frame: pd.DataFrame, step: int, *, zmax: float = 1.0, font_size: int = 12, height: int | None = None
+    weights,
+    tokens: Sequence[str],
+    step: int,
+    *,
+    rows: str | None = None,
+    zmax: float = 1.0,
+    font_size: int = 12,
+    height: int | None = None,
 ) -> go.Figure:
-    """Decoder self-attention row of position `step`: (layers·heads) rows × target positions 0..step."""
-    return _row_at_step(frame, step, "decoder", zmax, font_size, height)
+    """Decoder self-attention (layers, heads, tgt_len, tgt_len) row of `step`: layers·heads × positions 0..step.
+
+    tokens: the decoder input pieces (tgt_tokens), on both sides.
+    """
+    return _row_at_step(weights, tokens, tokens, step, "decoder", rows, zmax, font_size, height)

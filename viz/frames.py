@@ -1,14 +1,21 @@
-"""Captured tensors -> tidy pandas DataFrames, one row per observation.
+"""Captured tensors -> dense arrays for the figures, and tidy pandas DataFrames for CSV and notebooks.
 
-Every figure in `viz` is drawn from one of these frames, so what a student sees can
-also be exported as CSV. The frames cover scaled dot-product attention (paper §3.2),
-the output softmax (§3.4) and the sinusoidal positional encoding (§3.5).
+The figures in `viz` take attention as dense arrays (numpy, torch or nested lists, read by
+`as_array`; torch is never imported here) in one of three shapes:
 
-Inputs are plain arrays: torch tensors, numpy arrays or nested lists; torch is never
-imported. Layer and head numbers are the tensor indices (0-based), as in bertviz.
+    one head (or the head mean)  (q_len, k_len)                 `head_weights(attn, layer, head)`
+    one layer                    (heads, q_len, k_len)          `attn[layer]`
+    one kind                     (layers, heads, q_len, k_len)  `trace.attention[kind]`
+
+plus the pieces of each side (`viz.labels.side_tokens`). `hide_specials` drops the rows and
+columns of special pieces from such an array and says which positions are left. The tidy
+frames below hold the same numbers one row per observation, for a CSV export or a pandas
+session. They cover scaled dot-product attention (paper §3.2), the output softmax (§3.4) and
+the sinusoidal positional encoding (§3.5). Layer and head numbers are the tensor indices
+(0-based), as in bertviz; the head mean is head MEAN_HEAD (-1).
 
 Frame contracts (columns, in order):
-    attention_frame      layer, head, q_pos, k_pos, query, key, weight, kind
+    attention_frame      layer, head, q_pos, k_pos, query, key, weight, kind, query_read, query_predicted
     topk_frame           step, rank, token_id, token, prob
     pe_frame             position, dim, wave, wavelength, value
     pe_similarity_frame  pos_i, pos_j, similarity
@@ -19,15 +26,18 @@ Frame contracts (columns, in order):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD
+from viz.labels import predicted_pieces, row_pieces, side_tokens
+
 SPECIAL_TOKENS = frozenset({"<s>", "</s>", "<pad>", "<unk>"})
-ATTENTION_KINDS = ("encoder", "decoder", "cross")
-ATTENTION_COLUMNS = ["layer", "head", "q_pos", "k_pos", "query", "key", "weight", "kind"]
-MEAN_HEAD = -1  # `head` value of rows averaged over heads; keeps the column integer
+ATTENTION_COLUMNS = [
+    "layer", "head", "q_pos", "k_pos", "query", "key", "weight", "kind", "query_read", "query_predicted",
+]  # fmt: skip
 
 
 def as_array(x, name: str = "array") -> np.ndarray:
@@ -40,12 +50,127 @@ def as_array(x, name: str = "array") -> np.ndarray:
         raise ValueError(f"{name} must be numeric array-like, got {type(x).__name__}") from err
 
 
+def attention_array(x, ndim: int, what: str) -> np.ndarray:
+    """`as_array` that also checks the number of axes, naming the expected shape."""
+    shapes = {2: "(q_len, k_len)", 3: "(heads, q_len, k_len)", 4: "(layers, heads, q_len, k_len)"}
+    a = as_array(x, what)
+    if a.ndim != ndim:
+        raise ValueError(f"{what} must have shape {shapes[ndim]}, got shape {a.shape}")
+    return a
+
+
 def token_labels(tokens: Sequence[str]) -> list[str]:
     """["▁the", "▁cat", "▁the"] -> ["0:▁the", "1:▁cat", "2:▁the"] (repeated words stay distinct)."""
     return [f"{i}:{t}" for i, t in enumerate(tokens)]
 
 
-# --- attention (§3.2) -------------------------------------------------------------------------
+# --- attention (§3.2) as arrays ---------------------------------------------------------------
+
+
+def head_weights(attn, layer: int, head: int) -> np.ndarray:
+    """One head of one layer of a kind's attention (layers, heads, q_len, k_len) -> (q_len, k_len).
+
+    head == MEAN_HEAD (-1) averages the layer's heads.
+    """
+    a = attention_array(attn, 4, "attention")
+    n_layers, n_heads = a.shape[:2]
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} outside 0..{n_layers - 1}")
+    if head == MEAN_HEAD:
+        return a[layer].mean(0)
+    if not 0 <= head < n_heads:
+        raise ValueError(f"head {head!r} outside 0..{n_heads - 1} (or MEAN_HEAD = {MEAN_HEAD} for the mean)")
+    return a[layer, head]
+
+
+class Shown(NamedTuple):
+    """What is left of an attention array once special pieces are hidden, and where it sits."""
+
+    weights: np.ndarray  # (..., n_q, n_k)
+    q_pos: np.ndarray  # (n_q,) original query positions kept
+    k_pos: np.ndarray  # (n_k,) original key positions kept
+
+
+def hide_specials(
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    kind: str | None = None,
+    rows: str | None = None,
+    specials: Sequence[str] = SPECIAL_TOKENS,
+    renormalize: bool = True,
+) -> Shown:
+    """Drop query rows and key columns of special pieces from (..., q_len, k_len); rows rescaled to sum to 1.
+
+    A key column goes when its piece is special. A query row goes when every piece its label names
+    is special (`viz.labels.row_pieces` with `kind` and `rows`): by default an encoder row by its
+    piece, a cross-attention row by the piece it predicts (so the row that reads "<s>" and predicts
+    the first word stays, and the row that predicts "</s>" goes). Pass the result's q_pos and k_pos
+    to the figure, which labels what is left by its original positions. A row whose visible
+    weights sum to 0 stays all-zero instead of dividing by 0.
+    """
+    a = as_array(weights, "attention")
+    if a.ndim < 2 or a.shape[-2:] != (len(q_tokens), len(k_tokens)):
+        raise ValueError(
+            f"hide_specials: weights of shape {a.shape} do not end in "
+            f"(q_len, k_len) = ({len(q_tokens)}, {len(k_tokens)})"
+        )
+    specials = set(specials)
+    q_keep = np.array([not set(p) <= specials for p in row_pieces(kind, q_tokens, rows)], dtype=bool)
+    k_keep = np.array([t not in specials for t in k_tokens], dtype=bool)
+    out = a[..., q_keep, :][..., k_keep]
+    if renormalize and out.size:
+        total = out.sum(-1, keepdims=True)
+        out = np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+    return Shown(out, np.flatnonzero(q_keep), np.flatnonzero(k_keep))
+
+
+def head_summary_frame(
+    weights,
+    *,
+    kind: str | None = None,
+    layers: Sequence[int] | None = None,
+    heads: Sequence[int] | None = None,
+    q_pos=None,
+    k_pos=None,
+) -> pd.DataFrame:
+    """One row per (layer, head) of a kind's attention (layers, heads, q_len, k_len): its pattern.
+
+    layers, heads: the numbers of the array's layers and heads (default 0, 1, ...); q_pos, k_pos:
+    the positions of its rows and columns (default all; pass `hide_specials`'s when specials are hidden).
+    entropy_bits: mean over query rows of -Σ w·log2 w (0 = one key, log2 n = uniform);
+    max_weight: mean of each row's largest weight; mean_distance: mean of Σ w·|q_pos − k_pos|
+    (for "cross" the positions are in different sentences, so read it as alignment);
+    self_weight: mean weight on k_pos == q_pos (NaN for cross-attention).
+    """
+    z = np.nan_to_num(attention_array(weights, 4, "attention"))  # (L, H, Q, K); NaN cells weigh 0
+    n_l, n_h, n_q, n_k = z.shape
+    q = np.arange(n_q) if q_pos is None else np.asarray(q_pos)
+    k = np.arange(n_k) if k_pos is None else np.asarray(k_pos)
+    layer_no = np.arange(n_l) if layers is None else np.asarray(layers)
+    head_no = np.arange(n_h) if heads is None else np.asarray(heads)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(z > 0, z * np.log2(z), 0.0)
+    dist = np.abs(q[:, None] - k[None, :])  # (Q, K)
+    same = q[:, None] == k[None, :]
+    layer, head = (ix.ravel() for ix in np.indices((n_l, n_h)))
+    return pd.DataFrame(
+        {
+            "layer": layer_no[layer],
+            "head": head_no[head],
+            "kind": kind,
+            "entropy_bits": -plogp.sum(-1).mean(-1).ravel(),
+            "max_weight": z.max(-1).mean(-1).ravel(),
+            "mean_distance": (z * dist).sum(-1).mean(-1).ravel(),
+            "self_weight": (
+                np.full(layer.size, np.nan) if kind == "cross" else (z * same).sum(-1).mean(-1).ravel()
+            ),
+        }
+    )
+
+
+# --- attention (§3.2) as tidy frames: CSV and notebooks ---------------------------------------
 
 
 def attention_frame(attn, q_tokens: Sequence[str], k_tokens: Sequence[str], kind: str) -> pd.DataFrame:
@@ -53,12 +178,14 @@ def attention_frame(attn, q_tokens: Sequence[str], k_tokens: Sequence[str], kind
 
     `kind` is "encoder" (T_q = T_k = S), "decoder" (T_q = T_k = T, zero above the diagonal)
     or "cross" (queries from the decoder, keys from the encoder: T_q = T, T_k = S).
+    `query` is the piece at the query position; `query_read` the same, and `query_predicted` the
+    piece a decoder row predicts (the next piece, "</s>" after the last; empty for encoder rows).
     Rows are ordered by layer, head, q_pos, k_pos. Raises one ValueError naming every problem.
     """
     a = as_array(attn, f"{kind} attention")
     problems = []
-    if kind not in ATTENTION_KINDS:
-        problems.append(f"kind must be one of {ATTENTION_KINDS}, got {kind!r}")
+    if kind not in KIND_NAMES:
+        problems.append(f"kind must be one of {KIND_NAMES}, got {kind!r}")
     if a.ndim != 4:
         problems.append(f"attention must have shape (layers, heads, q_len, k_len), got shape {a.shape}")
     else:
@@ -73,16 +200,22 @@ def attention_frame(attn, q_tokens: Sequence[str], k_tokens: Sequence[str], kind
         raise ValueError(f"attention_frame({kind!r}): " + "; ".join(problems))
 
     layer, head, q, k = (ix.ravel() for ix in np.indices(a.shape))  # C order = row order
+    read = np.asarray(list(q_tokens), dtype=object)
+    predicted = np.asarray(
+        predicted_pieces(q_tokens) if KINDS[kind].predicts else [""] * len(read), dtype=object
+    )
     return pd.DataFrame(
         {
             "layer": layer,
             "head": head,
             "q_pos": q,
             "k_pos": k,
-            "query": np.asarray(list(q_tokens), dtype=object)[q],
+            "query": read[q],
             "key": np.asarray(list(k_tokens), dtype=object)[k],
             "weight": a.ravel(),
             "kind": kind,
+            "query_read": read[q],
+            "query_predicted": predicted[q],
         }
     )
 
@@ -90,24 +223,20 @@ def attention_frame(attn, q_tokens: Sequence[str], k_tokens: Sequence[str], kind
 def trace_attention_frames(trace) -> dict[str, pd.DataFrame]:
     """All attention of a trace (duck-typed: .src_tokens, .tgt_tokens, .attention) -> {kind: frame}.
 
-    Decoder and cross rows use the decoder INPUT pieces (row t predicts token t+1).
+    Decoder and cross rows use the decoder INPUT pieces (row t reads piece t, predicts piece t+1).
     """
-    sides = {
-        "encoder": (trace.src_tokens, trace.src_tokens),
-        "decoder": (trace.tgt_tokens, trace.tgt_tokens),
-        "cross": (trace.tgt_tokens, trace.src_tokens),
-    }
     return {
-        kind: attention_frame(trace.attention[kind], q, k, kind)
-        for kind, (q, k) in sides.items()
+        kind: attention_frame(trace.attention[kind], *side_tokens(trace, kind), kind)
+        for kind in KIND_NAMES
         if kind in trace.attention
     }
 
 
 def average_heads(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean over heads of each layer; the result's `head` column is MEAN_HEAD (-1)."""
+    """Mean over heads of each layer of a tidy frame; the result's `head` column is MEAN_HEAD (-1)."""
+    pieces = {c: (c, "first") for c in ("query", "key", "query_read", "query_predicted") if c in frame}
     out = frame.groupby(["layer", "q_pos", "k_pos"], sort=True, as_index=False).agg(
-        query=("query", "first"), key=("key", "first"), weight=("weight", "mean")
+        **pieces, weight=("weight", "mean")
     )
     out.insert(1, "head", MEAN_HEAD)
     if "kind" in frame:
@@ -127,107 +256,6 @@ def select_head(frame: pd.DataFrame, layer: int, head: int | str) -> pd.DataFram
             f"head {head!r} not in frame (heads {sorted(rows['head'].unique().tolist())}, or 'mean')"
         )
     return rows[rows["head"] == head].reset_index(drop=True)
-
-
-def hide_specials(
-    frame: pd.DataFrame, specials: Sequence[str] = SPECIAL_TOKENS, renormalize: bool = True
-) -> pd.DataFrame:
-    """Drop query rows and key columns whose token is special; optionally rescale rows to sum to 1.
-
-    Positions (q_pos, k_pos) keep their original values. A query row whose visible
-    weights sum to 0 (it attended only to specials) stays all-zero instead of dividing by 0.
-    """
-    specials = set(specials)
-    keep = ~frame["query"].isin(specials) & ~frame["key"].isin(specials)
-    out = frame[keep].reset_index(drop=True)
-    if renormalize and len(out):
-        total = out.groupby(["layer", "head", "q_pos"])["weight"].transform("sum").to_numpy()
-        w = out["weight"].to_numpy()
-        out["weight"] = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
-    return out
-
-
-@dataclass(frozen=True)
-class AttentionGrid:
-    """A tidy attention frame back as dense arrays, for drawing.
-
-    z: (n_layers, n_heads, n_q, n_k); cells missing from the frame are NaN.
-    layers, heads, q_pos, k_pos: the original indices along each axis (sorted).
-    queries, keys: the token at each q_pos / k_pos.
-    """
-
-    z: np.ndarray
-    layers: np.ndarray
-    heads: np.ndarray
-    q_pos: np.ndarray
-    k_pos: np.ndarray
-    queries: list[str]
-    keys: list[str]
-    kind: str | None
-
-    @property
-    def causal_mask(self) -> np.ndarray:
-        """(n_q, n_k) bool, True where the decoder may NOT look (key after query); all False otherwise."""
-        if self.kind != "decoder":
-            return np.zeros((len(self.q_pos), len(self.k_pos)), dtype=bool)
-        return self.k_pos[None, :] > self.q_pos[:, None]
-
-
-def _first_rows(inverse: np.ndarray, n: int) -> np.ndarray:
-    """Row number of the first occurrence of each of n codes (reverse assignment: the first write wins)."""
-    first = np.empty(n, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
-    return first
-
-
-def attention_grid(frame: pd.DataFrame) -> AttentionGrid:
-    """Tidy attention frame (any subset of rows) -> AttentionGrid of dense arrays."""
-    missing = [c for c in ATTENTION_COLUMNS[:7] if c not in frame]
-    if missing or frame.empty:
-        raise ValueError(f"expected a non-empty attention frame with columns {ATTENTION_COLUMNS[:7]}")
-    axes, index = [], []
-    for col in ("layer", "head", "q_pos", "k_pos"):
-        inverse, values = pd.factorize(frame[col].to_numpy(), sort=True)  # hashing: O(n), unlike np.unique
-        axes.append(np.asarray(values))
-        index.append(inverse)
-    z = np.full([len(v) for v in axes], np.nan)
-    z[tuple(index)] = frame["weight"].to_numpy()
-    queries = frame["query"].iloc[_first_rows(index[2], len(axes[2]))].tolist()  # one token per q_pos
-    keys = frame["key"].iloc[_first_rows(index[3], len(axes[3]))].tolist()
-    kinds = frame["kind"].unique() if "kind" in frame else [None]
-    if len(kinds) > 1:
-        raise ValueError(f"frame mixes attention kinds {list(kinds)}; select one first")
-    return AttentionGrid(z, *axes, [str(t) for t in queries], [str(t) for t in keys], kinds[0])
-
-
-def head_summary_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (layer, head): what kind of pattern the head has.
-
-    entropy_bits: mean over query rows of -Σ w·log2 w (0 = one key, log2 n = uniform);
-    max_weight: mean of each row's largest weight; mean_distance: mean of Σ w·|q_pos − k_pos|
-    (for "cross" the positions are in different sentences, so read it as alignment);
-    self_weight: mean weight on k_pos == q_pos (NaN for cross-attention).
-    """
-    g = attention_grid(frame)
-    z = np.nan_to_num(g.z)  # (L, H, Q, K); missing cells weigh 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(z > 0, z * np.log2(z), 0.0)
-    dist = np.abs(g.q_pos[:, None] - g.k_pos[None, :])  # (Q, K)
-    same = g.q_pos[:, None] == g.k_pos[None, :]
-    layer, head = (ix.ravel() for ix in np.indices(z.shape[:2]))
-    return pd.DataFrame(
-        {
-            "layer": g.layers[layer],
-            "head": g.heads[head],
-            "kind": g.kind,
-            "entropy_bits": -plogp.sum(-1).mean(-1).ravel(),
-            "max_weight": z.max(-1).mean(-1).ravel(),
-            "mean_distance": (z * dist).sum(-1).mean(-1).ravel(),
-            "self_weight": (
-                np.full(layer.size, np.nan) if g.kind == "cross" else (z * same).sum(-1).mean(-1).ravel()
-            ),
-        }
-    )
 
 
 # --- output distribution (§3.4) ---------------------------------------------------------------

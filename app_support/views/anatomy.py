@@ -14,11 +14,12 @@ import pandas as pd
 import streamlit as st
 
 import viz
-from app_support import models, slices
-from app_support.figures import matrix_heatmap
+from app_support import models, state
+from app_support.figures import masked_scores, matrix_heatmap
 from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls
-from app_support.views.attention import pick_attention
+from app_support.views.attention import ROW_CAPTION, pick_attention
+from transformer.kinds import KINDS, key_title, query_title
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 
@@ -96,12 +97,14 @@ def render(ctx: Ctx) -> None:
     )
     chart(ctx, fig, "fig_ana_pe", "anatomy-positional")
 
-    q_tok, k_tok = slices.kind_tokens(t, kind)
+    rows = state.rows_for(ss, kind)  # decoder rows read piece t, predict t + 1: labelled as chosen
+    q_read, k_tok = viz.side_tokens(t, kind)
+    q_tok, q_title, k_title = viz.query_labels(kind, q_read, rows), query_title(kind, rows), key_title(kind)
     parts = anatomy.qkv[kind]
     q, k, v = (parts[p][layer, head] for p in ("q", "k", "v"))
     d_head = q.shape[-1]
     raw = q @ k.T / math.sqrt(d_head)  # (T_q, T_k) the same sum the model computed, before any mask
-    scores, mask = slices.masked_scores(parts["scores"][layer, head])
+    scores, mask = masked_scores(parts["scores"][layer, head])
     where = {
         "encoder": "the encoder",
         "decoder": "the decoder",
@@ -116,9 +119,10 @@ def render(ctx: Ctx) -> None:
     )
     st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
     cols = ctx.columns(3)
-    for col, (name, x, toks) in zip(cols, (("Q", q, q_tok), ("K", k, k_tok), ("V", v, k_tok)), strict=True):
+    qkv = (("Q", q, q_tok, q_title), ("K", k, k_tok, k_title), ("V", v, k_tok, k_title))
+    for col, (name, x, toks, side) in zip(cols, qkv, strict=True):
         fig = matrix_heatmap(
-            x, toks, title=f"{name} (layer {layer}, head {head})", row_title="piece",
+            x, toks, title=f"{name} (layer {layer}, head {head})", row_title=side,
             col_title="d_head dimension", value_name=name, font_size=f, height=h(340),
         )  # fmt: skip
         with col:
@@ -126,7 +130,7 @@ def render(ctx: Ctx) -> None:
     cols = ctx.columns(3)
     with cols[0]:
         fig = matrix_heatmap(
-            raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title="query", col_title="key",
+            raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title=q_title, col_title=k_title,
             value_name="score", font_size=f, height=h(380),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_scores", "anatomy", kind, f"L{layer}", f"H{head}", "scores")
@@ -135,16 +139,18 @@ def render(ctx: Ctx) -> None:
             "2. after the causal mask (grey = −∞)" if mask.any() else "2. after masking (nothing masked)"
         )
         fig = matrix_heatmap(
-            scores, q_tok, cols=k_tok, title=masked_title, row_title="query", col_title="key",
+            scores, q_tok, cols=k_tok, title=masked_title, row_title=q_title, col_title=k_title,
             value_name="score", masked=mask, font_size=f, height=h(380),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_masked", "anatomy", kind, f"L{layer}", f"H{head}", "masked")
     with cols[2]:
         fig = viz.attention_heatmap(
-            slices.head_frame(t, kind, layer, head), "3. softmax: attention weights", font_size=f,
-            height=h(380),
+            viz.head_weights(t.attention[kind], layer, head), q_read, k_tok, kind=kind, layer=layer, head=head,
+            rows=rows, title="3. softmax: attention weights", font_size=f, height=h(380),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_softmax", "anatomy", kind, f"L{layer}", f"H{head}", "softmax")
+    if KINDS[kind].predicts:
+        st.caption(ROW_CAPTION)
     if kind == "decoder":
         st.caption(
             "The decoder may not look ahead: scores of later positions become −∞, so softmax gives them 0."
@@ -164,7 +170,10 @@ def render(ctx: Ctx) -> None:
         f"(d_k = d_model / h = {cfg.d_model} / {cfg.n_heads}), so different heads can follow different "
         "relations. Their outputs are concatenated and mixed by one more matrix W_O.",
     )
-    fig = viz.model_view(slices.layer_frame(t, kind, layer), font_size=ctx.small_font)
+    fig = viz.model_view(
+        t.attention[kind][layer : layer + 1], q_read, k_tok, kind=kind, layers=[layer], rows=rows,
+        font_size=ctx.small_font,
+    )  # fmt: skip
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
     fig = matrix_heatmap(
         _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
@@ -219,7 +228,10 @@ def render(ctx: Ctx) -> None:
     )
     cols = ctx.columns(2)
     for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
-        fig = viz.attention_heatmap(slices.head_frame(t, k2, ld, head), font_size=f, height=h(380))
+        fig = viz.attention_heatmap(
+            viz.head_weights(t.attention[k2], ld, head), *viz.side_tokens(t, k2), kind=k2, layer=ld, head=head,
+            rows=state.rows_for(ss, k2), font_size=f, height=h(380),
+        )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
     _stages(ctx, acts, layer_stages("decoder", ld, cfg.norm, ld == n_dec - 1), t.tgt_tokens, "decoder", ld)

@@ -5,33 +5,61 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
-from app_support import slices
-from app_support.state import KIND_LABELS, KINDS, MEAN, PANELS
+from app_support import state
+from app_support.state import KIND_LABELS, MEAN, PANELS
 from app_support.views import Ctx, chart, controls
+from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
     "encoder": "Each source piece (row, the **query**) spreads one unit of attention over all source "
     "pieces (columns, the **keys**); every row sums to 1.",
-    "decoder": "Each target piece (row) attends to itself and the pieces **before** it. The grey "
+    "decoder": "Each decoder position (row) attends to itself and the positions **before** it. The grey "
     "triangle is the causal mask (§3.2.3): a position may not look at the future, so those cells are "
     "not learned zeros but forbidden.",
-    "cross": "Each target piece (row) looks at the encoder's output for every source piece (columns): "
+    "cross": "Each decoder position (row) looks at the encoder's output for every source piece (columns): "
     "this is where the decoder reads the source sentence.",
 }
-SHORT_NAMES = {
-    "encoder": "Encoder self-attention",
-    "decoder": "Decoder self-attention",
-    "cross": "Cross-attention",
-}
 NOTHING_LEFT = "Nothing left to show once the special pieces are hidden."
+ROW_CAPTION = (
+    "Decoder rows: row t reads piece t of the translation so far (from `<s>`) and predicts the next "
+    "piece, t + 1 (`</s>` after the last)."
+)
+ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
 
 def head_label(h: int) -> str:
     return "mean" if h == MEAN else f"H{h}"
 
 
+def _rows_chosen() -> None:
+    st.session_state["rows"] = st.session_state[ROWS_PICK]
+
+
+def pick_rows(kind: str | None) -> None:
+    """ "Label decoder rows by": one choice for every view (in the URL as `rows`), each kind's default until made.
+
+    The widget shows what applies to `kind` (None: a decoding step); greyed out for the encoder,
+    whose rows predict nothing.
+    """
+    ss = st.session_state
+    ss[ROWS_PICK] = state.rows_for(ss, kind)  # before the widget exists: allowed, and shows the default
+    encoder = kind is not None and not KINDS[kind].predicts
+    st.segmented_control(
+        "Label decoder rows by",
+        list(ROW_LABELS),
+        key=ROWS_PICK,
+        required=True,
+        format_func=ROW_LABELS.get,
+        on_change=_rows_chosen,
+        disabled=encoder,
+        help="A decoder row t reads piece t (starting with `<s>`) and predicts piece t + 1. "
+        + ("Encoder rows predict nothing: each is the piece it reads. " if encoder else "")
+        + "Until you choose: cross-attention rows by the piece predicted, decoder self-attention by both.",
+    )
+
+
 def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
-    """Kind, layer and head pickers (shared by the Attention and Anatomy views; their values are in the URL).
+    """Kind, layer, head and row-label pickers (shared by the Attention and Anatomy views; values in the URL).
 
     With the panel picker, layer and head are greyed out where the chosen panel does not use them.
     """
@@ -39,7 +67,12 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
     panel = st.session_state["panel"] if with_panel else "heatmaps"
     top, bottom = st.columns(2), st.columns(2)
     top[0].segmented_control(
-        "Attention", KINDS, key="kind", required=True, format_func=KIND_LABELS.get, persist_state="session"
+        "Attention",
+        KIND_NAMES,
+        key="kind",
+        required=True,
+        format_func=KIND_LABELS.get,
+        persist_state="session",
     )
     if with_panel:
         top[1].segmented_control(
@@ -64,10 +97,16 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
         persist_state="session",
         disabled=panel != "heatmaps",  # the head view picks its heads below; the model view shows all
     )
+    with st.columns(2)[0]:
+        pick_rows(st.session_state["kind"])
 
 
-def _prepare(frame, hide: bool, renormalise: bool):
-    return viz.hide_specials(frame, renormalize=renormalise) if hide else frame
+def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> viz.Shown:
+    """The weights to draw and the positions of their rows and columns: specials hidden when asked."""
+    ss = st.session_state
+    if not ss["att_hide_specials"]:
+        return viz.Shown(weights, None, None)
+    return viz.hide_specials(weights, q_tok, k_tok, kind=kind, rows=rows, renormalize=ss["att_renormalise"])
 
 
 def render(ctx: Ctx) -> None:
@@ -78,7 +117,8 @@ def render(ctx: Ctx) -> None:
             "Hide special pieces",
             key="att_hide_specials",
             persist_state="session",
-            help="Drop the rows and columns of `<s>`, `</s>`, `<pad>` and `<unk>`.",
+            help="Drop the rows and columns of `<s>`, `</s>`, `<pad>` and `<unk>` (a decoder row goes when "
+            "every piece its label names is special).",
         )
         b.toggle(
             "Renormalise rows",
@@ -95,26 +135,28 @@ def render(ctx: Ctx) -> None:
         )
     ss = st.session_state
     kind, layer, head, panel = ss["kind"], ss["layer"], ss["head"], ss["panel"]
-    hide, renorm = ss["att_hide_specials"], ss["att_renormalise"]
+    rows = state.rows_for(ss, kind)
     zmax = None if ss["att_autoscale"] else 1.0
     st.markdown(EXPLAIN[kind])
     t = ctx.trace
+    attn = t.attention[kind]  # (layers, heads, q_len, k_len)
+    q_tok, k_tok = viz.side_tokens(t, kind)
+    same = {"kind": kind, "rows": rows}
 
     if panel == "heatmaps":
-        frames = [(head, slices.head_frame(t, kind, layer, head))]
-        if head != MEAN:
-            frames.append((MEAN, slices.head_frame(t, kind, layer, MEAN)))
-        cols = ctx.columns(len(frames))
-        for col, (h, frame) in zip(cols, frames, strict=True):
-            frame = _prepare(frame, hide, renorm)
-            if frame.empty:
+        heads = [head] if head == MEAN else [head, MEAN]
+        cols = ctx.columns(len(heads))
+        for col, h in zip(cols, heads, strict=True):
+            w, q_pos, k_pos = _shown(viz.head_weights(attn, layer, h), q_tok, k_tok, kind, rows)
+            if w.size == 0:
                 col.info(NOTHING_LEFT)
                 continue
             who = "mean over heads" if h == MEAN else f"head {h}"
-            name = f"{SHORT_NAMES[kind]}: layer {layer}, {who}"  # viz's own title is too long for half a page
+            name = f"{KINDS[kind].title}: layer {layer}, {who}"  # viz's own title is too long for half a page
             fig = viz.attention_heatmap(
-                frame, name, zmax=zmax, font_size=ctx.font, height=_height(ctx, frame)
-            )
+                w, q_tok, k_tok, **same, layer=layer, head=h, q_pos=q_pos, k_pos=k_pos, title=name,
+                zmax=zmax, font_size=ctx.font, height=_height(ctx, w.shape[0]),
+            )  # fmt: skip
             with col:
                 chart(
                     ctx, fig, f"fig_att_{'mean' if h == MEAN else 'head'}", kind, f"L{layer}", head_label(h)
@@ -124,14 +166,26 @@ def render(ctx: Ctx) -> None:
         )
     elif panel == "model":
         with st.spinner("Drawing every layer × head…"):
-            frame = _prepare(slices.kind_frame(t, kind), hide, renorm)
-            fig = None if frame.empty else viz.model_view(frame, zmax=zmax or 1.0, font_size=ctx.small_font)
+            w, q_pos, k_pos = _shown(attn, q_tok, k_tok, kind, rows)
+            fig = None
+            if w.size:
+                fig = viz.model_view(
+                    w,
+                    q_tok,
+                    k_tok,
+                    **same,
+                    q_pos=q_pos,
+                    k_pos=k_pos,
+                    zmax=zmax or 1.0,
+                    font_size=ctx.small_font,
+                )
         if fig is None:
             st.info(NOTHING_LEFT)
             return
         chart(ctx, fig, "fig_att_model", kind, "all-heads")
         with st.expander("Which head does what? (one row per head)"):
-            st.dataframe(viz.head_summary_frame(frame).round(4), hide_index=True, key="att_head_summary")
+            summary = viz.head_summary_frame(w, kind=kind, q_pos=q_pos, k_pos=k_pos)
+            st.dataframe(summary.round(4), hide_index=True, key="att_head_summary")
             st.caption(
                 "entropy_bits: 0 = each query looks at one key, high = spread out; mean_distance: how "
                 "far (in positions) a head looks; self_weight: attention to the query's own position."
@@ -150,15 +204,18 @@ def render(ctx: Ctx) -> None:
                 help="Click a head in the legend to hide it too.",
             )
         chosen = ss["att_lines_heads"] or heads[:1]
-        frame = _prepare(slices.layer_frame(t, kind, layer), hide, renorm)
-        if frame.empty:
+        w, q_pos, k_pos = _shown(attn[layer], q_tok, k_tok, kind, rows)
+        if w.size == 0:
             st.info(NOTHING_LEFT)
             return
-        fig = viz.head_view(frame, layer, chosen, font_size=ctx.font)
+        fig = viz.head_view(
+            w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font
+        )
         chart(ctx, fig, "fig_att_lines", kind, f"L{layer}", "head-view")
         st.caption("Line width and opacity grow with the weight; weights under 0.02 are not drawn.")
+    if KINDS[kind].predicts:
+        st.caption(ROW_CAPTION)
 
 
-def _height(ctx: Ctx, frame) -> int | None:
-    n = frame["q_pos"].nunique()
-    return None if not ctx.present else int(min(1600, max(500, 200 + n * ctx.font * 2)))
+def _height(ctx: Ctx, n_rows: int) -> int | None:
+    return None if not ctx.present else int(min(1600, max(500, 200 + n_rows * ctx.font * 2)))
