@@ -94,10 +94,8 @@ class MultiHeadAttention(nn.Module):
 
     def _observed(self) -> bool:
         """Whether a hook is registered on any of this module's hook points."""
-        return any(
-            h._forward_hooks
-            for h in (self.hook_q, self.hook_k, self.hook_v, self.hook_scores, self.hook_pattern, self.hook_z)
-        )
+        points = (self.hook_q, self.hook_k, self.hook_v, self.hook_scores, self.hook_pattern, self.hook_z)
+        return any(h.hooked for h in points)
 
     def forward(
         self,

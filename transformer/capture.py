@@ -35,13 +35,15 @@ class HookPoint(nn.Module):
     see unhooked points.)
     """
 
+    @property
+    def hooked(self) -> bool:
+        return bool(self._forward_hooks or self._forward_pre_hooks)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self._forward_hooks or self._forward_pre_hooks:
-            return super().__call__(x)
-        return x
+        return super().__call__(x) if self.hooked else x
 
 
 def count_hooks(model: nn.Module) -> int:
