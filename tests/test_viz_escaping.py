@@ -11,11 +11,12 @@ TOKENS = ["▁a", EVIL, "&", "</s>"]
 
 
 def attention(kind):
+    """Random attention (2 layers, 2 heads, 4 × 4) of a kind whose every side has the pieces TOKENS."""
     rng = np.random.default_rng(0)
     e = np.exp(rng.normal(size=(2, 2, 4, 4)))
     if kind == "decoder":
         e[..., np.triu(np.ones((4, 4), bool), 1)] = 0.0
-    return viz.attention_frame(e / e.sum(-1, keepdims=True), TOKENS, TOKENS, kind)
+    return e / e.sum(-1, keepdims=True)
 
 
 def projection():
@@ -28,11 +29,17 @@ def embedding_sum():
 
 
 BUILDERS = {
-    "heatmap": lambda: viz.attention_heatmap(viz.select_head(attention("decoder"), 0, 1)),
-    "model_view": lambda: viz.model_view(attention("encoder"), show_tokens=True),
-    "head_view": lambda: viz.head_view(attention("encoder"), layer=1),
-    "cross_step": lambda: viz.cross_attention_step(attention("encoder").assign(kind="cross"), step=1),
-    "self_step": lambda: viz.self_attention_step(attention("decoder"), step=2),
+    "heatmap": lambda: viz.attention_heatmap(attention("decoder")[0, 1], TOKENS, TOKENS, kind="decoder"),
+    "cross_heatmap": lambda: viz.attention_heatmap(attention("cross")[0, 1], TOKENS, TOKENS, kind="cross"),
+    "model_view": lambda: viz.model_view(
+        attention("encoder"), TOKENS, TOKENS, kind="encoder", show_tokens=True
+    ),
+    "cross_model_view": lambda: viz.model_view(
+        attention("cross"), TOKENS, TOKENS, kind="cross", rows="both", show_tokens=True
+    ),
+    "head_view": lambda: viz.head_view(attention("encoder")[1], TOKENS, TOKENS, kind="encoder", layer=1),
+    "cross_step": lambda: viz.cross_attention_step(attention("cross"), TOKENS, TOKENS, step=1, rows="both"),
+    "self_step": lambda: viz.self_attention_step(attention("decoder"), TOKENS, step=2),
     "topk_bar": lambda: viz.topk_bar(
         viz.topk_frame(np.array([[0.7, 0.2, 0.1]]), k=3, id_to_piece=lambda i: TOKENS[i]), context=EVIL
     ),
@@ -67,6 +74,5 @@ def test_html_in_tokens_is_escaped_in_every_label(name):
 
 def test_escaping_leaves_quotes_alone():
     # Plotly decodes &lt; &gt; &amp; but would print "&quot;" literally
-    frame = viz.attention_frame(np.ones((1, 1, 1, 1)), ['"'], ['"'], "encoder")
-    fig = viz.attention_heatmap(viz.select_head(frame, 0, 0))
+    fig = viz.attention_heatmap(np.ones((1, 1)), ['"'], ['"'], kind="encoder")
     assert list(fig.layout.xaxis.ticktext) == ['"']

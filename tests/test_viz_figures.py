@@ -1,16 +1,19 @@
-"""viz.attention and viz.decoding: tidy frames -> Plotly figures."""
+"""viz.attention and viz.decoding: dense attention arrays + the pieces of each side -> Plotly figures."""
 
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from transformer.kinds import MEAN_HEAD
 from viz.attention import MASK_LEGEND, attention_heatmap, head_view, model_view
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
-from viz.frames import attention_frame, select_head, topk_frame
+from viz.frames import attention_frame, head_weights, hide_specials, select_head, topk_frame
 
 SRC = ["▁The", "▁house", "▁is", "▁old", ".", "</s>"]
 TGT = ["<s>", "▁Das", "▁Haus", "▁ist", "▁alt"]
+PREDICTED = ["▁Das", "▁Haus", "▁ist", "▁alt", "</s>"]  # what each decoder row predicts
 SIDES = {"encoder": (SRC, SRC), "decoder": (TGT, TGT), "cross": (TGT, SRC)}
 
 
@@ -23,10 +26,16 @@ def random_attention(n_layers, n_heads, n_q, n_k, causal=False, seed=0) -> np.nd
     return e / e.sum(-1, keepdims=True)
 
 
-def frame_of(kind, n_layers=2, n_heads=3, tokens=None):
+def kind_attention(kind, n_layers=2, n_heads=3, tokens=None):
+    """(attention (L, H, T_q, T_k), query pieces, key pieces) of a kind."""
     q, k = SIDES[kind] if tokens is None else (tokens, tokens)
-    attn = random_attention(n_layers, n_heads, len(q), len(k), causal=kind == "decoder")
-    return attention_frame(attn, q, k, kind)
+    return random_attention(n_layers, n_heads, len(q), len(k), causal=kind == "decoder"), q, k
+
+
+def one_head(kind, layer=0, head=0, **kw):
+    """attention_heatmap of one head of random attention of a kind."""
+    attn, q, k = kind_attention(kind)
+    return attention_heatmap(head_weights(attn, layer, head), q, k, kind=kind, layer=layer, head=head, **kw)
 
 
 def heatmap_trace(fig):
@@ -38,7 +47,8 @@ def heatmap_trace(fig):
 
 def test_heatmap_keeps_one_row_per_token_even_when_words_repeat():
     tokens = ["▁the", "▁cat", "▁the"]
-    fig = attention_heatmap(select_head(frame_of("encoder", tokens=tokens), 0, 0))
+    attn, q, k = kind_attention("encoder", tokens=tokens)
+    fig = attention_heatmap(attn[0, 0], q, k, kind="encoder")
     assert np.asarray(heatmap_trace(fig).z).shape == (3, 3)
     assert list(fig.layout.yaxis.ticktext) == tokens
     assert list(fig.layout.xaxis.ticktext) == tokens
@@ -46,22 +56,62 @@ def test_heatmap_keeps_one_row_per_token_even_when_words_repeat():
 
 
 @pytest.mark.parametrize(
-    "kind, y_title, x_title",
+    "kind, rows, y_title, x_title",
     [
-        ("encoder", "query (encoder position)", "key (encoder position)"),
-        ("decoder", "query (decoder position)", "key (decoder position)"),
-        ("cross", "query (decoder position)", "key (encoder position)"),
+        ("encoder", None, "query: source piece (encoder position)", "key: source piece (encoder position)"),
+        (
+            "encoder",
+            "predicted",
+            "query: source piece (encoder position)",
+            "key: source piece (encoder position)",
+        ),
+        (
+            "decoder",
+            None,
+            "decoder row: piece read → piece predicted",
+            "key: target piece read (decoder position)",
+        ),
+        ("cross", None, "decoder row: piece predicted (next piece)", "key: source piece (encoder position)"),
+        ("cross", "read", "decoder row: piece read", "key: source piece (encoder position)"),
+        (
+            "cross",
+            "both",
+            "decoder row: piece read → piece predicted",
+            "key: source piece (encoder position)",
+        ),
     ],
 )
-def test_heatmap_axis_titles_name_the_query_and_key_side(kind, y_title, x_title):
-    fig = attention_heatmap(select_head(frame_of(kind), 1, 2))
+def test_heatmap_axis_titles_say_what_labels_the_rows(kind, rows, y_title, x_title):
+    fig = one_head(kind, 1, 2, rows=rows)
     assert fig.layout.yaxis.title.text == y_title
     assert fig.layout.xaxis.title.text == x_title
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 on top
 
 
+@pytest.mark.parametrize(
+    "kind, rows, ticks",
+    [
+        ("cross", None, PREDICTED),  # cross-attention's default: the piece each row predicts
+        ("cross", "predicted", PREDICTED),
+        ("cross", "read", ["&lt;s&gt;", *TGT[1:]]),
+        ("decoder", None, [f"{r} → {p}" for r, p in zip(["&lt;s&gt;", *TGT[1:]], PREDICTED, strict=True)]),
+        ("decoder", "predicted", PREDICTED[:-1] + ["&lt;/s&gt;"]),
+        ("encoder", "both", SRC[:-1] + ["&lt;/s&gt;"]),  # encoder rows predict nothing: always their piece
+    ],
+)
+def test_heatmap_row_labels_follow_rows(kind, rows, ticks):
+    ticks = [t.replace("</s>", "&lt;/s&gt;") for t in ticks]
+    assert list(one_head(kind, rows=rows).layout.yaxis.ticktext) == ticks
+
+
+def test_cross_heatmap_first_row_is_labelled_by_the_first_target_piece_not_the_start():
+    fig = one_head("cross")
+    assert fig.layout.yaxis.ticktext[0] == "▁Das"
+    assert fig.layout.yaxis.ticktext[-1] == "&lt;/s&gt;"  # the last row predicts the end
+
+
 def test_decoder_heatmap_marks_cells_above_the_diagonal():
-    fig = attention_heatmap(select_head(frame_of("decoder"), 0, 1))
+    fig = one_head("decoder", 0, 1)
     z = np.asarray(heatmap_trace(fig).z, dtype=float)
     above = np.triu(np.ones_like(z, dtype=bool), 1)
     assert np.isnan(z[above]).all() and not np.isnan(z[~above]).any()
@@ -73,28 +123,96 @@ def test_decoder_heatmap_marks_cells_above_the_diagonal():
 
 @pytest.mark.parametrize("kind", ["encoder", "cross"])
 def test_heatmap_of_unmasked_attention_has_no_mask(kind):
-    fig = attention_heatmap(select_head(frame_of(kind), 0, 0))
+    fig = one_head(kind)
     assert not np.isnan(np.asarray(heatmap_trace(fig).z, dtype=float)).any()
     assert all(t.name != MASK_LEGEND for t in fig.data)
 
 
-def test_heatmap_hover_shows_tokens_and_exact_weight():
-    one = select_head(frame_of("cross"), 0, 0)
-    fig = attention_heatmap(one)
+@pytest.mark.parametrize("rows", ["read", "predicted", "both"])
+def test_heatmap_hover_shows_the_piece_read_and_predicted_and_the_exact_weight(rows):
+    attn, q, k = kind_attention("cross")
+    fig = attention_heatmap(attn[0, 0], q, k, kind="cross", rows=rows)
     custom = np.asarray(heatmap_trace(fig).customdata)
-    weight = one[(one["q_pos"] == 2) & (one["k_pos"] == 3)]["weight"].iloc[0]
-    assert list(custom[2, 3]) == [f"2: {TGT[2]}", f"3: {SRC[3]}", f"{weight:.6f}"]
+    assert list(custom[2, 3]) == [
+        f"2: reads {TGT[2]}, predicts {TGT[3]}",
+        f"3: {SRC[3]}",
+        f"{attn[0, 0, 2, 3]:.6f}",
+    ]
+    assert custom[4, 0, 0] == "4: reads ▁alt, predicts &lt;/s&gt;"
     assert "customdata[2]" in heatmap_trace(fig).hovertemplate
 
 
-def test_heatmap_rejects_a_frame_with_several_heads():
-    with pytest.raises(ValueError, match="select_head"):
-        attention_heatmap(frame_of("encoder"))
+def test_encoder_hover_names_the_piece_only():
+    custom = np.asarray(heatmap_trace(one_head("encoder")).customdata)
+    assert list(custom[1, 2, :2]) == [f"1: {SRC[1]}", f"2: {SRC[2]}"]
+
+
+def test_heatmap_accepts_torch_tensors():
+    torch = pytest.importorskip("torch")
+    attn, q, k = kind_attention("cross")
+    fig = attention_heatmap(torch.tensor(attn[1, 2]), q, k, kind="cross")
+    np.testing.assert_allclose(np.asarray(heatmap_trace(fig).z, dtype=float), attn[1, 2], atol=1e-6)
+
+
+def test_heatmap_title_names_kind_layer_and_head():
+    assert (
+        one_head("cross", 1, 2).layout.title.text == "Cross-attention (decoder → encoder) — layer 1, head 2"
+    )
+    attn, q, k = kind_attention("encoder")
+    fig = attention_heatmap(head_weights(attn, 1, MEAN_HEAD), q, k, kind="encoder", layer=1, head=MEAN_HEAD)
+    assert fig.layout.title.text == "Encoder self-attention — layer 1, mean over heads"
+    np.testing.assert_allclose(np.asarray(heatmap_trace(fig).z, dtype=float), attn[1].mean(0))
+
+
+def test_heatmap_rejects_several_heads_and_mismatched_pieces():
+    attn, q, k = kind_attention("encoder")
+    with pytest.raises(ValueError, match="q_len, k_len"):
+        attention_heatmap(attn[0], q, k, kind="encoder")
+    with pytest.raises(ValueError, match="query"):
+        attention_heatmap(attn[0, 0], q, k, kind="encoder", q_pos=[0, 1])
+    with pytest.raises(ValueError, match="row labels"):
+        one_head("cross", rows="next")
+
+
+def test_heatmap_after_hide_specials_keeps_original_positions():
+    attn, q, k = kind_attention("cross")
+    w, q_pos, k_pos = hide_specials(attn[0, 0], q, k, kind="cross")
+    fig = attention_heatmap(w, q, k, kind="cross", q_pos=q_pos, k_pos=k_pos)
+    assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1]  # the row predicting </s> is gone
+    assert list(fig.layout.xaxis.ticktext) == SRC[:-1]
+    custom = np.asarray(heatmap_trace(fig).customdata)
+    assert (
+        custom[0, 0, 0] == "0: reads &lt;s&gt;, predicts ▁Das"
+    )  # the row reading <s> stays: it predicts a word
+    np.testing.assert_allclose(np.asarray(heatmap_trace(fig).z, dtype=float).sum(1), 1.0)
+
+
+def test_decoder_mask_uses_original_positions_after_hiding():
+    attn, q, k = kind_attention("decoder")
+    w, q_pos, k_pos = hide_specials(attn[0, 0], q, k, kind="decoder", rows="read")
+    fig = attention_heatmap(w, q, k, kind="decoder", rows="read", q_pos=q_pos, k_pos=k_pos)
+    z = np.asarray(heatmap_trace(fig).z, dtype=float)
+    assert np.isnan(z[np.triu(np.ones_like(z, dtype=bool), 1)]).all()  # rows 1..4 × keys 1..4
+    assert list(fig.layout.yaxis.ticktext) == TGT[1:]
 
 
 def test_heatmap_font_size_and_height_scale_for_presentation():
-    fig = attention_heatmap(select_head(frame_of("encoder"), 0, 0), font_size=20, height=900)
+    fig = one_head("encoder", font_size=20, height=900)
     assert fig.layout.font.size == 20 and fig.layout.height == 900
+
+
+def test_a_tidy_frame_still_draws_for_older_callers():
+    """tools/card.py and tests/test_reliability_inputs.py pass frames (viz/_legacy.py)."""
+    attn, q, k = kind_attention("cross")
+    frame = attention_frame(attn, q, k, "cross")
+    fig = attention_heatmap(select_head(frame, 1, 2), "a title")
+    assert fig.layout.title.text == "a title"
+    assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1] + ["&lt;/s&gt;"]
+    np.testing.assert_allclose(np.asarray(heatmap_trace(fig).z, dtype=float), attn[1, 2])
+    assert len(model_view(frame, show_tokens=True).data) == 6
+    with pytest.raises(ValueError, match="select_head"):
+        attention_heatmap(frame)
+    assert isinstance(frame, pd.DataFrame)
 
 
 # --- model_view -------------------------------------------------------------------------------
@@ -102,7 +220,8 @@ def test_heatmap_font_size_and_height_scale_for_presentation():
 
 @pytest.mark.parametrize("n_layers, n_heads", [(1, 1), (2, 3), (3, 8)])
 def test_model_view_has_one_subplot_per_layer_and_head(n_layers, n_heads):
-    fig = model_view(frame_of("encoder", n_layers, n_heads))
+    attn, q, k = kind_attention("encoder", n_layers, n_heads)
+    fig = model_view(attn, q, k, kind="encoder")
     assert len(fig.data) == n_layers * n_heads
     titles = [a.text for a in fig.layout.annotations]
     assert titles == [f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)]
@@ -111,24 +230,39 @@ def test_model_view_has_one_subplot_per_layer_and_head(n_layers, n_heads):
     assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
 
 
+def test_model_view_names_the_layers_it_is_given():
+    attn, q, k = kind_attention("cross", 3, 2)
+    fig = model_view(attn[2:3], q, k, kind="cross", layers=[2])
+    assert [a.text for a in fig.layout.annotations] == ["L2 H0", "L2 H1"]
+
+
 def test_model_view_masks_decoder_future_positions():
-    fig = model_view(frame_of("decoder"))
-    for trace in fig.data:
+    attn, q, k = kind_attention("decoder")
+    for trace in model_view(attn, q, k, kind="decoder").data:
         z = np.asarray(trace.z, dtype=float)
         assert np.isnan(z[np.triu(np.ones_like(z, dtype=bool), 1)]).all()
 
 
 def test_model_view_keeps_repeated_tokens_apart():
-    fig = model_view(frame_of("encoder", tokens=["▁the", "▁cat", "▁the"]))
+    attn, q, k = kind_attention("encoder", tokens=["▁the", "▁cat", "▁the"])
+    fig = model_view(attn, q, k, kind="encoder")
     assert list(fig.data[0].y) == ["0: ▁the", "1: ▁cat", "2: ▁the"]
+
+
+def test_model_view_labels_decoder_rows_and_hovers_both_pieces():
+    attn, q, k = kind_attention("cross")
+    fig = model_view(attn, q, k, kind="cross", show_tokens=True)
+    assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1] + ["&lt;/s&gt;"]
+    assert fig.data[0].y[0] == "0: reads &lt;s&gt;, predicts ▁Das"  # the hover's "query %{y}"
+    assert "decoder row: piece predicted" in fig.layout.title.text
 
 
 def test_model_view_builds_in_well_under_a_second_at_128_tokens():
     tokens = [f"▁w{i % 17}" for i in range(128)]
-    frame = attention_frame(random_attention(3, 8, 128, 128, causal=True), tokens, tokens, "decoder")
-    model_view(frame)  # warm plotly's lazily imported validators
+    attn = random_attention(3, 8, 128, 128, causal=True)
+    model_view(attn, tokens, tokens, kind="decoder")  # warm plotly's lazily imported validators
     start = time.perf_counter()
-    fig = model_view(frame)
+    fig = model_view(attn, tokens, tokens, kind="decoder")
     elapsed = time.perf_counter() - start
     assert len(fig.data) == 24
     assert elapsed < 1.0, f"model_view took {elapsed:.2f} s"
@@ -139,33 +273,45 @@ def test_model_view_builds_in_well_under_a_second_at_128_tokens():
 
 @pytest.mark.parametrize("heads", [None, [0, 2]])
 def test_head_view_has_one_legend_entry_per_head(heads):
-    fig = head_view(frame_of("cross"), layer=1, heads=heads)
+    attn, q, k = kind_attention("cross")
+    fig = head_view(attn[1], q, k, kind="cross", layer=1, heads=heads)
     expected = [0, 1, 2] if heads is None else heads
     legend = [t for t in fig.data if t.showlegend is not False]
     assert [t.name for t in legend] == [f"head {h}" for h in expected]
     groups = {t.legendgroup for t in fig.data if t.mode == "lines"}
     assert groups == {f"head {h}" for h in expected}  # every line toggles with its head
+    assert fig.layout.title.text.startswith("Cross-attention (decoder → encoder), layer 1")
 
 
 def test_head_view_drops_lines_below_threshold():
-    fig = head_view(frame_of("encoder"), layer=0, threshold=1.01)
+    attn, q, k = kind_attention("encoder")
+    fig = head_view(attn[0], q, k, kind="encoder", threshold=1.01)
     drawn = [t for t in fig.data if t.mode == "lines" and t.showlegend is False]
     assert drawn == []
 
 
 def test_head_view_draws_a_line_for_a_strong_weight():
-    attn = np.zeros((1, 1, 2, 2))
-    attn[0, 0, 0, 1] = attn[0, 0, 1, 0] = 1.0
-    fig = head_view(attention_frame(attn, ["a", "b"], ["a", "b"], "encoder"), layer=0)
+    attn = np.zeros((1, 2, 2))
+    attn[0, 0, 1] = attn[0, 1, 0] = 1.0
+    fig = head_view(attn, ["a", "b"], ["a", "b"], kind="encoder", layer=0)
     (line,) = [t for t in fig.data if t.mode == "lines" and t.showlegend is False]
     ys = [y for y in line.y if y is not None and not np.isnan(y)]
     assert sorted(zip(ys[::2], ys[1::2], strict=True)) == [(0, 1), (1, 0)]  # query row -> key row
     assert line.opacity == pytest.approx(0.95)
 
 
+def test_head_view_labels_decoder_rows_and_titles_the_sides():
+    attn, q, k = kind_attention("cross")
+    fig = head_view(attn[0], q, k, kind="cross", layer=0, rows="both")
+    left = next(t for t in fig.data if t.mode == "text" and t.x[0] == 0.0)
+    assert list(left.text)[:2] == ["&lt;s&gt; → ▁Das", "▁Das → ▁Haus"]
+    assert [a.text for a in fig.layout.annotations][0] == "decoder row: piece read → piece predicted"
+
+
 def test_head_view_rejects_unknown_heads():
+    attn, q, k = kind_attention("encoder")
     with pytest.raises(ValueError, match="heads"):
-        head_view(frame_of("encoder"), layer=0, heads=[5])
+        head_view(attn[0], q, k, kind="encoder", heads=[5])
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -184,20 +330,45 @@ def test_topk_bar_puts_rank_one_on_top_and_highlights_the_chosen_token():
 
 
 def test_cross_attention_step_has_a_row_per_layer_and_head():
-    fig = cross_attention_step(frame_of("cross", n_layers=2, n_heads=3), step=2)
+    attn, q, k = kind_attention("cross")
+    fig = cross_attention_step(attn, q, k, step=2)
     z = np.asarray(fig.data[0].z)
     assert z.shape == (2 * 3, len(SRC))
+    np.testing.assert_allclose(z, attn[:, :, 2, :].reshape(6, -1))
     assert list(fig.layout.yaxis.ticktext) == ["L0 H0", "L0 H1", "L0 H2", "L1 H0", "L1 H1", "L1 H2"]
-    assert fig.layout.xaxis.title.text == "key (encoder position)"
+    assert fig.layout.xaxis.title.text == "key: source piece (encoder position)"
     np.testing.assert_allclose(z.sum(1), 1.0)
 
 
+@pytest.mark.parametrize(
+    "rows, says",
+    [
+        (None, "Step 2 (predicts '▁ist')"),  # cross-attention's default
+        ("read", "Step 2 (reads '▁Haus')"),
+        ("both", "Step 2 (reads '▁Haus', predicts '▁ist')"),
+    ],
+)
+def test_step_title_says_what_the_step_reads_and_predicts(rows, says):
+    attn, q, k = kind_attention("cross")
+    fig = cross_attention_step(attn, q, k, step=2, rows=rows)
+    assert fig.layout.title.text.startswith(says)
+    assert "query 2: reads ▁Haus, predicts ▁ist" in fig.data[0].hovertemplate
+
+
+def test_last_step_predicts_the_end_of_the_sentence():
+    attn, q, _ = kind_attention("decoder")
+    fig = self_attention_step(attn, q, step=4)
+    assert "predicts '&lt;/s&gt;'" in fig.layout.title.text
+
+
 def test_self_attention_step_shows_only_positions_up_to_the_step():
-    fig = self_attention_step(frame_of("decoder"), step=2)
+    attn, q, _ = kind_attention("decoder")
+    fig = self_attention_step(attn, q, step=2)
     assert np.asarray(fig.data[0].z).shape == (2 * 3, 3)
     assert list(fig.layout.xaxis.ticktext) == ["&lt;s&gt;", "▁Das", "▁Haus"]  # escaped "<s>"
 
 
-def test_step_figures_reject_the_wrong_attention_kind():
-    with pytest.raises(ValueError, match="cross"):
-        cross_attention_step(frame_of("decoder"), step=1)
+def test_step_figures_reject_a_step_outside_the_sentence():
+    attn, q, k = kind_attention("cross")
+    with pytest.raises(ValueError, match="step 9"):
+        cross_attention_step(attn, q, k, step=9)

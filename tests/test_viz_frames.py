@@ -1,4 +1,4 @@
-"""viz.frames: captured tensors -> tidy DataFrames with fixed columns."""
+"""viz.frames: captured tensors -> dense arrays for the figures (head_weights, hide_specials) and tidy frames."""
 
 import subprocess
 import sys
@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+from transformer.kinds import KIND_NAMES
 from viz.frames import (
     ATTENTION_COLUMNS,
     MEAN_HEAD,
     SPECIAL_TOKENS,
     attention_frame,
-    attention_grid,
     embedding_sum_frame,
     head_summary_frame,
+    head_weights,
     hide_specials,
     pe_frame,
     pe_similarity_frame,
@@ -51,11 +52,11 @@ def fake_trace(seed: int = 0) -> types.SimpleNamespace:
 
 def frame_of(kind: str):
     trace = fake_trace()
-    q, k = {"encoder": (SRC, SRC), "decoder": (TGT, TGT), "cross": (TGT, SRC)}[kind]
-    return attention_frame(trace.attention[kind], q, k, kind)
+    return attention_frame(trace.attention[kind], *SIDES[kind], kind)
 
 
-KINDS = ["encoder", "decoder", "cross"]
+KINDS = list(KIND_NAMES)
+SIDES = {"encoder": (SRC, SRC), "decoder": (TGT, TGT), "cross": (TGT, SRC)}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -90,21 +91,76 @@ def test_trace_attention_frames_pairs_each_kind_with_its_token_sides():
     assert len(frames["decoder"]) == L * H * len(TGT) ** 2
 
 
+def test_attention_frame_says_what_each_decoder_row_reads_and_predicts():
+    frame = frame_of("cross")
+    rows = frame.drop_duplicates("q_pos")
+    assert rows["query_read"].tolist() == TGT and rows["query"].tolist() == TGT
+    assert rows["query_predicted"].tolist() == [*TGT[1:], "</s>"]
+    encoder = frame_of("encoder").drop_duplicates("q_pos")
+    assert encoder["query_read"].tolist() == SRC and set(encoder["query_predicted"]) == {""}
+
+
+def test_mean_frame_keeps_the_read_and_predicted_pieces():
+    mean = select_head(frame_of("decoder"), 0, "mean")
+    assert mean.drop_duplicates("q_pos")["query_predicted"].tolist() == [*TGT[1:], "</s>"]
+    assert list(mean.columns) == ATTENTION_COLUMNS
+
+
+# --- dense arrays -----------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_hide_specials_drops_specials_and_rows_sum_to_one_again(kind):
-    hidden = hide_specials(frame_of(kind))
-    assert not hidden["query"].isin(SPECIAL_TOKENS).any()
-    assert not hidden["key"].isin(SPECIAL_TOKENS).any()
-    sums = hidden.groupby(["layer", "head", "q_pos"])["weight"].sum()
-    np.testing.assert_allclose(sums, 1.0, atol=1e-6)
+    q, k = SIDES[kind]
+    attn = fake_trace().attention[kind].numpy()
+    w, q_pos, k_pos = hide_specials(attn, q, k, kind=kind)
+    assert w.shape == (L, H, len(q_pos), len(k_pos))
+    assert not {k[p] for p in k_pos} & SPECIAL_TOKENS
+    rows = w.sum(-1)
+    np.testing.assert_allclose(rows[rows > 0], 1.0, atol=1e-6)  # a decoder row that saw only <s> stays 0
+
+
+@pytest.mark.parametrize(
+    "kind, rows, kept",
+    [
+        ("encoder", None, [0, 1, 2, 3, 4]),  # "</s>" read at 5
+        (
+            "cross",
+            None,
+            [0, 1, 2, 3],
+        ),  # predicted: the row predicting "</s>" goes, the one reading "<s>" stays
+        ("cross", "read", [1, 2, 3, 4]),  # read: the row reading "<s>" goes
+        ("cross", "both", [0, 1, 2, 3, 4]),  # both: no row names only specials
+        ("decoder", None, [0, 1, 2, 3, 4]),  # decoder's default is both
+    ],
+)
+def test_hide_specials_judges_a_row_by_the_pieces_its_label_names(kind, rows, kept):
+    q, k = SIDES[kind]
+    _, q_pos, _ = hide_specials(fake_trace().attention[kind][0, 0], q, k, kind=kind, rows=rows)
+    assert q_pos.tolist() == kept
 
 
 def test_hide_specials_without_renormalising_keeps_raw_weights():
-    frame = frame_of("encoder")
-    hidden = hide_specials(frame, renormalize=False)
-    sums = hidden.groupby(["layer", "head", "q_pos"])["weight"].sum()
-    assert (sums < 1.0 - 1e-6).all()  # the weight on "</s>" is gone
-    assert hidden["q_pos"].max() == 4  # original positions are kept
+    attn = fake_trace().attention["encoder"]  # a torch tensor: read through as_array
+    w, q_pos, k_pos = hide_specials(attn, SRC, SRC, kind="encoder", renormalize=False)
+    assert (w.sum(-1) < 1.0 - 1e-6).all()  # the weight on "</s>" is gone
+    assert q_pos.tolist() == [0, 1, 2, 3, 4] and k_pos.tolist() == [0, 1, 2, 3, 4]  # original positions
+    np.testing.assert_allclose(w, attn.numpy()[..., :5, :5], atol=1e-7)
+
+
+def test_hide_specials_rejects_pieces_that_do_not_match_the_weights():
+    with pytest.raises(ValueError, match="hide_specials"):
+        hide_specials(np.ones((3, 4)), ["a"] * 3, ["a"] * 3)
+
+
+def test_head_weights_picks_one_head_or_the_mean():
+    attn = fake_trace().attention["cross"]
+    np.testing.assert_allclose(head_weights(attn, 1, 2), attn[1, 2].numpy())
+    np.testing.assert_allclose(head_weights(attn, 0, MEAN_HEAD), attn[0].mean(0).numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="layer 7"):
+        head_weights(attn, 7, 0)
+    with pytest.raises(ValueError, match="head 9"):
+        head_weights(attn, 0, 9)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +190,7 @@ def test_select_head_mean_averages_the_heads(head):
     mean = select_head(frame_of("cross"), layer=0, head=head)
     assert set(mean["head"]) == {MEAN_HEAD}
     expected = trace.attention["cross"][0].mean(0).numpy()  # (T, S)
-    np.testing.assert_allclose(attention_grid(mean).z[0, 0], expected, atol=1e-6)
+    np.testing.assert_allclose(mean["weight"].to_numpy().reshape(expected.shape), expected, atol=1e-6)
 
 
 def test_select_head_unknown_layer_or_head_raises():
@@ -143,22 +199,6 @@ def test_select_head_unknown_layer_or_head_raises():
         select_head(frame, 7, 0)
     with pytest.raises(ValueError, match="head 9"):
         select_head(frame, 0, 9)
-
-
-def test_attention_grid_round_trips_the_tensor():
-    trace = fake_trace()
-    grid = attention_grid(frame_of("decoder"))
-    np.testing.assert_allclose(grid.z, trace.attention["decoder"].numpy(), atol=1e-7)
-    assert grid.queries == TGT and grid.keys == TGT
-
-
-@pytest.mark.parametrize("kind", KINDS)
-def test_causal_mask_only_for_decoder_and_only_above_diagonal(kind):
-    mask = attention_grid(frame_of(kind)).causal_mask
-    if kind == "decoder":
-        assert np.array_equal(mask, np.triu(np.ones_like(mask), 1))
-    else:
-        assert not mask.any()
 
 
 def test_topk_frame_is_sorted_and_rank_one_is_the_argmax():
@@ -214,7 +254,7 @@ def test_head_summary_tells_a_one_hot_head_from_a_uniform_head():
     attn = np.zeros((1, 2, 4, 4))
     attn[0, 0] = np.eye(4)  # each token looks at itself only
     attn[0, 1] = 0.25  # uniform
-    summary = head_summary_frame(attention_frame(attn, list("abcd"), list("abcd"), "encoder"))
+    summary = head_summary_frame(attn, kind="encoder")
     assert list(summary.columns) == [
         "layer",
         "head",
@@ -231,12 +271,26 @@ def test_head_summary_tells_a_one_hot_head_from_a_uniform_head():
     assert uniform["max_weight"] == pytest.approx(0.25)
 
 
+def test_head_summary_uses_the_positions_and_numbers_it_is_given():
+    attn = np.zeros((1, 1, 2, 2))
+    attn[0, 0] = np.eye(2)[::-1]  # each looks at the other
+    summary = head_summary_frame(attn, kind="cross", layers=[2], heads=[3], q_pos=[1, 4], k_pos=[0, 1])
+    row = summary.iloc[0]
+    assert (row["layer"], row["head"], row["kind"]) == (2, 3, "cross")
+    assert row["mean_distance"] == pytest.approx(((1 - 1) + (4 - 0)) / 2)
+    assert np.isnan(row["self_weight"])
+
+
 def test_token_labels_make_repeated_words_distinct():
     assert token_labels(["▁the", "▁cat", "▁the"]) == ["0:▁the", "1:▁cat", "2:▁the"]
 
 
-def test_viz_imports_neither_streamlit_nor_torch():
-    code = "import sys, viz; bad = {'streamlit', 'torch'} & set(sys.modules); assert not bad, bad"
+def test_viz_imports_no_streamlit_and_never_torch_itself():
+    """Figures work without Streamlit. viz reads tensors duck-typed; torch arrives only through
+    `transformer/__init__.py` when viz imports `transformer.kinds` (the package imports torch)."""
+    viz_dir = Path(__file__).parents[1] / "viz"
+    assert not [f.name for f in viz_dir.glob("*.py") if "import torch" in f.read_text(encoding="utf-8")]
+    code = "import sys, viz; bad = {'streamlit'} & set(sys.modules); assert not bad, bad"
     result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -30,6 +30,16 @@ def test_sinusoidal_pe_handles_odd_d_model():
     assert pe[3, 4] == pytest.approx(math.sin(3 / 10000 ** (4 / 5)))
 
 
+@pytest.mark.parametrize("max_len, d_model", [(1, 2), (64, 4), (128, 64), (50, 5), (17, 31), (512, 256)])
+def test_sinusoidal_pe_equals_the_models_own_table(max_len, d_model):
+    """The formula exists twice (viz draws it without a model); this holds the two copies equal."""
+    from transformer.embeddings import sinusoidal_table
+
+    np.testing.assert_allclose(
+        sinusoidal_pe(max_len, d_model), sinusoidal_table(max_len, d_model).numpy(), atol=1e-6
+    )
+
+
 def test_sinusoidal_pe_rejects_empty_sizes():
     with pytest.raises(ValueError):
         sinusoidal_pe(0, 8)
