@@ -8,15 +8,17 @@ tests that need one are skipped otherwise.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import state
-from transformer import available_models
+from app_support import export, models, state
+from transformer import available_models, load_pretrained
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TOY = "reverse"
@@ -193,6 +195,122 @@ def test_decoding_step_moves_the_prediction():
     assert at.query_params["step"] == "2"
 
 
+# --- decoder rows: the piece read, the piece predicted, or both ------------------------------------
+
+
+def y_ticks(at: AppTest, n: int = 0) -> list[str]:
+    return figures(at)[n]["layout"]["yaxis"]["ticktext"]
+
+
+def decoder_pieces(text: str) -> tuple[list[str], list[str]]:
+    """(pieces the toy's decoder rows read, pieces they predict), escaped as Plotly tick labels."""
+    tgt = [t.replace("<", "&lt;").replace(">", "&gt;") for t in load_pretrained(TOY).trace(text).tgt_tokens]
+    return tgt, [*tgt[1:], "&lt;/s&gt;"]
+
+
+@needs_toy
+def test_cross_attention_rows_are_labelled_by_the_piece_they_predict_by_default():
+    """Cross-attention row t is labelled by piece t + 1: the first row by the first output piece, not <s>."""
+    at = run_app(model=TOY, view="attention", text="c a f b", kind="cross")
+    assert_clean(at)
+    read, predicted = decoder_pieces("c a f b")
+    control = at.segmented_control(key="rows_pick")
+    assert control.label == "Label decoder rows by" and control.value == "predicted"
+    assert y_ticks(at, 0) == y_ticks(at, 1) == predicted
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "decoder row: piece predicted (next piece)"
+    assert "rows" not in at.query_params  # the default is not written
+    assert any("row t reads piece t" in c.value for c in at.caption)
+
+
+@needs_toy
+def test_label_control_changes_the_cross_attention_row_labels():
+    """Picking "read" or "read → predicted" relabels the rows of both heatmaps and retitles the y axis."""
+    at = run_app(model=TOY, view="attention", text="c a f b", kind="cross")
+    read, predicted = decoder_pieces("c a f b")
+    at.segmented_control(key="rows_pick").set_value("read").run()
+    assert y_ticks(at, 0) == y_ticks(at, 1) == read
+    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "decoder row: piece read"
+    at.segmented_control(key="rows_pick").set_value("both").run()
+    assert y_ticks(at) == [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
+    assert at.query_params["rows"] == "both"
+
+
+@needs_toy
+def test_decoder_self_attention_defaults_to_both_and_the_encoder_control_is_off():
+    """Decoder rows show "read → predicted" until a choice is made; for the encoder the control is greyed out."""
+    at = run_app(model=TOY, view="attention", text="c a f b", kind="decoder")
+    read, predicted = decoder_pieces("c a f b")
+    assert at.segmented_control(key="rows_pick").value == "both"
+    assert y_ticks(at) == [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
+    at.segmented_control(key="kind").set_value("encoder").run()
+    assert at.segmented_control(key="rows_pick").disabled
+    assert not any("row t reads piece t" in c.value for c in at.caption)
+
+
+@needs_toy
+def test_row_labels_round_trip_through_the_url():
+    """A choice is written to the URL as rows=...; a link with it opens with the same labels in every view."""
+    at = run_app(model=TOY, view="attention", text="c a f b", kind="cross")
+    at.segmented_control(key="rows_pick").set_value("read").run()
+    link = dict(at.query_params)
+    assert link["rows"] == "read"
+    again = run_app(**link)
+    assert_clean(again)
+    assert again.segmented_control(key="rows_pick").value == "read"
+    assert y_ticks(again) == decoder_pieces("c a f b")[0]
+    again.segmented_control(key="kind").set_value("decoder").run()  # one choice, every decoder-side kind
+    assert y_ticks(again) == decoder_pieces("c a f b")[0]
+    anatomy = run_app(**(link | {"view": "anatomy"}))
+    assert_clean(anatomy)
+    assert anatomy.segmented_control(key="rows_pick").value == "read"
+    q = next(f for f in figures(anatomy) if title(f).startswith("Q ("))
+    assert q["layout"]["yaxis"]["ticktext"] == decoder_pieces("c a f b")[0]
+
+
+@needs_toy
+def test_anatomy_labels_decoder_rows_as_chosen():
+    """Anatomy's Q rows and its softmax heatmap use the same labels as the Attention view."""
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="cross")
+    assert_clean(at)
+    predicted = decoder_pieces("c a f b")[1]
+    for name in ("Q (", "1. scores", "3. softmax"):
+        fig = next(f for f in figures(at) if title(f).startswith(name))
+        assert fig["layout"]["yaxis"]["ticktext"] == predicted, name
+        assert fig["layout"]["yaxis"]["title"]["text"] == "decoder row: piece predicted (next piece)", name
+
+
+@needs_toy
+def test_decoding_view_says_what_the_step_reads_and_predicts():
+    """The Decoding view names the piece read and the piece predicted at the chosen step, in text and titles."""
+    at = run_app(model=TOY, view="decoding", text="c a f b", step="1")
+    assert_clean(at)
+    read, predicted = (p.replace("&lt;", "<").replace("&gt;", ">") for p in decoder_pieces("c a f b")[0][1:3])
+    assert any(c.value == f"reads     {read}\npredicts  {predicted}" for c in at.code)
+    assert at.segmented_control(key="rows_pick").value == "both"
+    step_titles = [title(f) for f in figures(at)[1:]]
+    assert all(t.startswith(f"Step 1 (reads '{read}', predicts '{predicted}')") for t in step_titles)
+    at.segmented_control(key="rows_pick").set_value("predicted").run()
+    assert all(title(f).startswith(f"Step 1 (predicts '{predicted}')") for f in figures(at)[1:])
+
+
+@needs_toy
+def test_attention_csv_says_what_each_row_reads_and_predicts():
+    """The CSV keeps its columns and adds query_read and query_predicted ("</s>" after the last row)."""
+    path = str(MODELS[TOY])
+    csv = export.attention_csv(path, models.stamp(path), "c a f b", 1, 0).decode("utf-8")
+    header = csv.splitlines()[0].split(",")
+    assert header == [
+        *"layer,head,q_pos,k_pos,query,key,weight,kind".split(","),
+        "query_read",
+        "query_predicted",
+    ]
+    frame = pd.read_csv(io.StringIO(csv), keep_default_na=False)
+    cross = frame[frame["kind"] == "cross"].drop_duplicates("q_pos")
+    tgt = load_pretrained(TOY).trace("c a f b").tgt_tokens
+    assert cross["query_read"].tolist() == tgt and cross["query_predicted"].tolist() == [*tgt[1:], "</s>"]
+    assert set(frame.loc[frame["kind"] == "encoder", "query_predicted"]) == {""}
+
+
 # --- the URL ----------------------------------------------------------------------------------------
 
 
@@ -228,6 +346,7 @@ def test_url_follows_the_widgets():
         ("layer", "99"),
         ("layer", "abc"),
         ("head", "123456789012345678901234567890"),
+        ("rows", "sideways"),
         ("beam", "0"),
         ("present", "maybe"),
     ],
