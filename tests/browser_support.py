@@ -152,6 +152,26 @@ def wait_for_heatmaps(
     )
 
 
+# the tick labels Plotly actually drew (SVG text), not the figure's JSON: what a person reads
+Y_TICKS_JS = """(n) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
+    return el ? Array.from(el.querySelectorAll('.ytick text')).map(t => t.textContent) : null; }"""
+
+
+def visible_y_ticks(page, n: int = 0) -> list[str] | None:
+    """The y tick labels drawn in the n-th Plotly figure of the page, top to bottom (None: no such figure)."""
+    return page.evaluate(Y_TICKS_JS, n)
+
+
+def wait_for_y_ticks(page, ticks: list[str], n: int = 0, timeout: float = 60_000) -> None:
+    """Wait until the n-th figure draws exactly these y tick labels."""
+    page.wait_for_function(
+        f"([n, want]) => JSON.stringify(({Y_TICKS_JS})(n)) === JSON.stringify(want)",
+        arg=[n, ticks],
+        timeout=timeout,
+        polling=50,
+    )
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has finished running the script (its status widget is gone)."""
     page.wait_for_function(
@@ -198,6 +218,14 @@ def choose_checkpoint(page, directory: str) -> None:
     box = page.locator(".st-key-ckpt input")
     box.fill(directory)
     box.press("Enter")
+
+
+def decoder_pieces(text: str, model: str | None = None) -> tuple[list[str], list[str]]:
+    """(pieces the app's decoder rows read, pieces they predict) for `text`: row t reads piece t, predicts t + 1."""
+    from transformer import load_pretrained
+
+    read = list(load_pretrained(model or default_model()).trace(text).tgt_tokens)
+    return read, [*read[1:], "</s>"]
 
 
 def source_pieces(text: str, model: str | None = None) -> list[str]:

@@ -12,13 +12,17 @@ import pytest
 from browser_support import (
     VIEWPORT,
     app_url,
+    decoder_pieces,
+    default_model,
     good_sentence,
     heatmap_rows,
     save_readme_screenshot,
     sentence_box,
     set_text,
     source_pieces,
+    visible_y_ticks,
     wait_for_heatmaps,
+    wait_for_y_ticks,
     wait_idle,
 )
 
@@ -28,6 +32,7 @@ app_server, browser, page = browser_support.app_server, browser_support.browser,
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EVIL = "<img src=x onerror=alert(1)>"
+OLD_MAN = "The old man saw the old dog near the river."  # the sentence of the row-label issue
 
 
 def test_typed_sentence_redraws_heatmaps_with_one_row_per_piece(app_server, page, tmp_path):
@@ -42,6 +47,25 @@ def test_typed_sentence_redraws_heatmaps_with_one_row_per_piece(app_server, page
     page.screenshot(path=str(tmp_path / "attention.png"))
     assert (tmp_path / "attention.png").stat().st_size > 10_000
     save_readme_screenshot(page)
+
+
+@pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default")
+def test_cross_attention_rows_show_the_piece_each_row_predicts(app_server, page):
+    """On en-de, the cross-attention heatmaps' visible row labels are the pieces predicted: the first row is
+    the first German piece, not <s>; choosing "piece read" in the control brings <s> back to the top."""
+    page.goto(app_url(app_server, view="attention", kind="cross", layer="2", head="0", text=OLD_MAN))
+    read, predicted = decoder_pieces(OLD_MAN)
+    wait_for_y_ticks(page, predicted, timeout=90_000)
+    wait_idle(page)
+    ticks = visible_y_ticks(page)
+    assert ticks == predicted == visible_y_ticks(page, 1)  # the head and the head mean
+    assert ticks[0] == read[1] != "<s>" and ticks[-1] == "</s>"
+    title = page.locator(".js-plotly-plot .g-ytitle").first.text_content()
+    assert title == "decoder row: piece predicted (next piece)"
+    page.locator(".st-key-rows_pick").get_by_role("radio", name="piece read").click()
+    wait_for_y_ticks(page, read)
+    assert visible_y_ticks(page)[0] == "<s>"
+    assert "rows=read" in page.url
 
 
 def test_html_in_the_sentence_is_shown_as_text(app_server, page):
@@ -95,6 +119,6 @@ def test_exports_download_the_attention_csv_and_the_trace_json(app_server, page,
         files[key] = tmp_path / info.value.suggested_filename
         info.value.save_as(files[key])
     header = files["dl_csv"].read_text().splitlines()[0]
-    assert header == "layer,head,q_pos,k_pos,query,key,weight,kind"
+    assert header == "layer,head,q_pos,k_pos,query,key,weight,kind,query_read,query_predicted"
     trace = json.loads(files["dl_json"].read_text())
     assert trace["src_text"] == "c a f b" and set(trace["attention"]) == {"encoder", "decoder", "cross"}
