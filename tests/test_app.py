@@ -288,9 +288,9 @@ def test_decoding_view_says_what_the_step_reads_and_predicts():
     assert any(c.value == f"reads     {read}\npredicts  {predicted}" for c in at.code)
     assert at.segmented_control(key="rows_pick").value == "both"
     step_titles = [title(f) for f in figures(at)[1:]]
-    assert all(t.startswith(f"Step 1 (reads '{read}', predicts '{predicted}')") for t in step_titles)
+    assert all(t.startswith(f"Step 1: reads '{read}', predicts '{predicted}'") for t in step_titles)
     at.segmented_control(key="rows_pick").set_value("predicted").run()
-    assert all(title(f).startswith(f"Step 1 (predicts '{predicted}')") for f in figures(at)[1:])
+    assert all(title(f).startswith(f"Step 1: predicts '{predicted}'") for f in figures(at)[1:])
 
 
 @needs_toy

@@ -343,9 +343,9 @@ def test_cross_attention_step_has_a_row_per_layer_and_head():
 @pytest.mark.parametrize(
     "rows, says",
     [
-        (None, "Step 2 (predicts '▁ist')"),  # cross-attention's default
-        ("read", "Step 2 (reads '▁Haus')"),
-        ("both", "Step 2 (reads '▁Haus', predicts '▁ist')"),
+        (None, "Step 2: predicts '▁ist'"),  # cross-attention's default
+        ("read", "Step 2: reads '▁Haus'"),
+        ("both", "Step 2: reads '▁Haus', predicts '▁ist'"),
     ],
 )
 def test_step_title_says_what_the_step_reads_and_predicts(rows, says):

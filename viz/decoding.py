@@ -138,9 +138,8 @@ def _row_at_step(
         showgrid=False,
         automargin=True,
     )
-    # short: the figure sits in a half-width column, and its caption says the rest
-    what = "source pieces" if kind == "cross" else "earlier target pieces"
-    title = f"Step {step} ({step_label(q_tokens, step, row_mode(kind, rows))}) → {what}"
+    # short: the figure sits in a half-width column; its x-axis title says which side the keys are
+    title = f"Step {step}: {step_label(q_tokens, step, row_mode(kind, rows))}"
     auto = int(min(1400, max(280, 160 + n_l * n_h * font_size * 1.6)))
     return finish(fig, title, font_size, height or auto)
 
