@@ -254,7 +254,10 @@ def test_model_view_labels_decoder_rows_and_hovers_both_pieces():
     fig = model_view(attn, q, k, kind="cross", show_tokens=True)
     assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1] + ["&lt;/s&gt;"]
     assert fig.data[0].y[0] == "0: reads &lt;s&gt;, predicts ▁Das"  # the hover's "query %{y}"
-    assert "decoder row: piece predicted" in fig.layout.title.text
+    assert (
+        "y: decoder row: piece predicted (next piece) · x: key: source piece"
+        in fig.layout.title.subtitle.text
+    )
 
 
 def test_model_view_builds_in_well_under_a_second_at_128_tokens():

@@ -24,7 +24,7 @@ from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
 from viz import _legacy
-from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, finish
+from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, esc, finish
 from viz.frames import attention_array
 from viz.labels import axes
 
@@ -263,11 +263,19 @@ def model_view(
     layout["plot_bgcolor"] = MASK_COLOR
     fig = go.Figure(data=traces, layout=layout)
     masked = " — grey: masked future positions" if ax.mask.any() else ""
-    title = f"{kind_label(kind)}: layers (rows) × heads (columns); y: {ax.y_title}, x: {ax.x_title}{masked}"
+    title = f"{kind_label(kind)}: layers (rows) × heads (columns)"
     per_row = 120 + font_size * 2
     labels = font_size * 0.7 * max(map(len, ax.k_ticks), default=0) if show else 0  # bottom tick labels
-    finish(fig, title, font_size, height or int(min(2400, 100 + labels + n_l * per_row)))
+    finish(fig, title, font_size, height or int(min(2400, 120 + labels + n_l * per_row)))
     fig.layout.title.font.size = round(font_size * 1.2)
+    # the subplots have no axis titles of their own: a subtitle says what rows and columns are
+    fig.update_layout(
+        title_subtitle={
+            "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
+            "font": {"size": font_size},
+        },
+        margin={"t": round(font_size * 9)},
+    )
     return fig
 
 
