@@ -101,11 +101,14 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
         pick_rows(st.session_state["kind"])
 
 
-def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> viz.Shown:
-    """The weights to draw and the positions of their rows and columns: specials hidden when asked."""
+def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
+    """(weights to draw, positions of their rows, of their columns): specials hidden when asked.
+
+    Positions None = every position, as the figures take them.
+    """
     ss = st.session_state
     if not ss["att_hide_specials"]:
-        return viz.Shown(weights, None, None)
+        return weights, None, None
     return viz.hide_specials(weights, q_tok, k_tok, kind=kind, rows=rows, renormalize=ss["att_renormalise"])
 
 
