@@ -139,7 +139,7 @@ class TraceData:
 
     def next_token(self, step: int) -> str:
         """The piece the translation actually continued with after decoder position `step`."""
-        return self.tgt_tokens[step + 1] if step + 1 < len(self.tgt_tokens) else "</s>"
+        return viz.predicted_pieces(self.tgt_tokens)[step]
 
 
 def _np(t) -> np.ndarray:

@@ -75,14 +75,22 @@ def check_trace(m: Pretrained, t: Trace, text: str) -> None:
 
 
 def build_figures(t: Trace) -> list:
-    """Every attention kind as frames, one head as a heatmap and all heads as a model view."""
+    """Every attention kind as a tidy frame (the CSV), one head as a heatmap and all heads as a model view."""
     frames = viz.trace_attention_frames(t)
     assert set(frames) == {"encoder", "decoder", "cross"}
     figs = []
-    for frame in frames.values():
-        figs.append(viz.attention_heatmap(viz.select_head(frame, 0, 0)))
-        figs.append(viz.model_view(frame, show_tokens=True))
+    for kind in frames:
+        figs += draw(t, kind)
     return figs
+
+
+def draw(t: Trace, kind: str) -> list:
+    """Head 0 of layer 0 as a heatmap, and the model view with every token label, from the trace's arrays."""
+    q, k = viz.side_tokens(t, kind)
+    return [
+        viz.attention_heatmap(viz.head_weights(t.attention[kind], 0, 0), q, k, kind=kind, layer=0, head=0),
+        viz.model_view(t.attention[kind], q, k, kind=kind, show_tokens=True),
+    ]
 
 
 @pytest.mark.parametrize("name", BAD_TEXT)
@@ -105,9 +113,8 @@ def test_bad_text_as_the_given_target_traces(model, name):
     check_trace(model, t, "a b")
     assert t.tgt_text == clean_text(text) and not t.generated
     assert json.loads(t.to_json(include_hidden=False).encode("utf-8"))["tgt_text"] == clean_text(text)
-    frames = viz.trace_attention_frames(t)  # the target's pieces label the decoder and cross rows
-    viz.attention_heatmap(viz.select_head(frames["cross"], 0, 0))
-    viz.model_view(frames["decoder"], show_tokens=True)
+    draw(t, "cross")  # the target's pieces label the decoder and cross rows
+    draw(t, "decoder")
 
 
 def test_ten_thousand_characters_are_cut_to_max_len(model):
@@ -178,10 +185,10 @@ def test_any_unicode_text_survives_the_whole_pipeline(tiny_pretrained, toy, text
         t = m.trace(text, max_len=6)  # a short decode keeps 60 examples fast; the source is whole
         check_trace(m, t, text)
         assert m.tokenizer.sp.DecodePieces(t.src_tokens[:-1]) == m.tokenizer.decode(t.src_ids)
-        frames = viz.trace_attention_frames(t)
+        viz.trace_attention_frames(t)
         if m is tiny_pretrained:  # the toy's pieces are known words or <unk>: nothing new to draw
-            viz.attention_heatmap(viz.select_head(frames["cross"], 0, 0))
-            viz.model_view(frames["encoder"], show_tokens=True)
+            draw(t, "cross")
+            draw(t, "encoder")
         assert count_hooks(m.model) == 0
     count("hypothesis_examples")
 

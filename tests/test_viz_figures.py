@@ -3,13 +3,12 @@
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from transformer.kinds import MEAN_HEAD
 from viz.attention import MASK_LEGEND, attention_heatmap, head_view, model_view
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
-from viz.frames import attention_frame, head_weights, hide_specials, select_head, topk_frame
+from viz.frames import head_weights, hide_specials, topk_frame
 
 SRC = ["▁The", "▁house", "▁is", "▁old", ".", "</s>"]
 TGT = ["<s>", "▁Das", "▁Haus", "▁ist", "▁alt"]
@@ -199,20 +198,6 @@ def test_decoder_mask_uses_original_positions_after_hiding():
 def test_heatmap_font_size_and_height_scale_for_presentation():
     fig = one_head("encoder", font_size=20, height=900)
     assert fig.layout.font.size == 20 and fig.layout.height == 900
-
-
-def test_a_tidy_frame_still_draws_for_older_callers():
-    """tools/card.py and tests/test_reliability_inputs.py pass frames (viz/_legacy.py)."""
-    attn, q, k = kind_attention("cross")
-    frame = attention_frame(attn, q, k, "cross")
-    fig = attention_heatmap(select_head(frame, 1, 2), "a title")
-    assert fig.layout.title.text == "a title"
-    assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1] + ["&lt;/s&gt;"]
-    np.testing.assert_allclose(np.asarray(heatmap_trace(fig).z, dtype=float), attn[1, 2])
-    assert len(model_view(frame, show_tokens=True).data) == 6
-    with pytest.raises(ValueError, match="select_head"):
-        attention_heatmap(frame)
-    assert isinstance(frame, pd.DataFrame)
 
 
 # --- model_view -------------------------------------------------------------------------------

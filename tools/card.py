@@ -214,7 +214,7 @@ def test_section(m, files: list[Path], samples: int) -> list[str]:
 def alignment_section(m, set_path: Path, model_dir: Path) -> list[str]:
     """Everyday sentences (chrF, every translation) and cross-attention against marked word alignments."""
     from viz.attention import attention_heatmap
-    from viz.frames import attention_frame, select_head
+    from viz.frames import head_weights
 
     from .alignment import alignment_scores, best_layer_summary, load_set, translate_set, word_attention
 
@@ -262,11 +262,12 @@ def alignment_section(m, set_path: Path, model_dir: Path) -> list[str]:
             for p in item["pairs"]
         )
         png = f"alignment_{k}.png"
-        frame = select_head(
-            attention_frame(t.attention["cross"], t.tgt_tokens, t.src_tokens, "cross"), layer, head
-        )
         title = f"Cross-attention, layer {layer} head {head}"
-        attention_heatmap(frame, title, height=420).write_image(str(model_dir / png), width=760)
+        fig = attention_heatmap(
+            head_weights(t.attention["cross"], layer, head), t.tgt_tokens, t.src_tokens,
+            kind="cross", layer=layer, head=head, title=title, height=420,
+        )  # fmt: skip
+        fig.write_image(str(model_dir / png), width=760)
         lines += [f"{k}. *{cell(item['en'])}* → *{cell(item['de'])}*: {marks}", "", f"   ![{png}]({png})", ""]
     return lines
 

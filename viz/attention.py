@@ -23,7 +23,6 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz import _legacy
 from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, esc, finish
 from viz.frames import attention_array
 from viz.labels import axes
@@ -65,7 +64,6 @@ def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-@_legacy.accepts_frames
 def attention_heatmap(
     weights,
     q_tokens: Sequence[str],
@@ -196,7 +194,6 @@ def _grid_layout(
     return layout
 
 
-@_legacy.accepts_frames
 def model_view(
     weights,
     q_tokens: Sequence[str],

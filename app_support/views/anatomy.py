@@ -19,7 +19,7 @@ from app_support.figures import masked_scores, matrix_heatmap
 from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_attention
-from transformer.kinds import KINDS, key_title, query_title
+from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 
@@ -51,8 +51,8 @@ def render(ctx: Ctx) -> None:
     with controls(ctx, "Which attention (layer, head) to dissect"):
         pick_attention(ctx, with_panel=False)
     kind, layer = ss["kind"], ss["layer"]
-    head = ss["head"] if ss["head"] != -1 else 0
-    if ss["head"] == -1:
+    head = ss["head"] if ss["head"] != MEAN_HEAD else 0
+    if ss["head"] == MEAN_HEAD:
         st.info("Q, K and V belong to one head each: showing head 0 (pick a head above).")
     with st.spinner("Capturing Q, K, V and every sub-layer…"):
         anatomy = models.get_anatomy(*ctx.key)
@@ -108,7 +108,8 @@ def render(ctx: Ctx) -> None:
     where = {
         "encoder": "the encoder",
         "decoder": "the decoder",
-        "cross": "the decoder (Q) and encoder (K, V)",
+        "cross": "the decoder (Q) and, for K and V, the encoder's memory (its final output, what every "
+        "cross-attention reads)",
     }
     section(
         f"3. Scaled dot-product attention (§3.2.1): {kind}, layer {layer}, head {head}",
@@ -177,12 +178,12 @@ def render(ctx: Ctx) -> None:
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
     fig = matrix_heatmap(
         _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
-        row_title="piece", col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
+        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
 
     hidden = acts[f"{stack}.layers.{lay}.ff.hook_activation"]
-    tokens = t.src_tokens if stack == "encoder" else t.tgt_tokens
+    tokens, row_title = _row_labels(ctx, stack)
     section(
         f"5. Position-wise feed-forward network (§3.3): {stack} layer {lay}",
         f"The same two-layer network runs on every position separately: FFN(x) = max(0, xW₁ + b₁)W₂ + b₂, "
@@ -192,13 +193,13 @@ def render(ctx: Ctx) -> None:
     cols = ctx.columns(2)
     with cols[0]:
         fig = matrix_heatmap(
-            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title="piece",
+            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title=row_title,
             col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f, height=h(360),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
     with cols[1]:
         fig = matrix_heatmap(
-            _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title="piece",
+            _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title=row_title,
             col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
@@ -217,7 +218,7 @@ def render(ctx: Ctx) -> None:
     section(
         f"6. Encoder layer (§3.1): layer {le}", "Self-attention, then the feed-forward network. " + add_norm
     )
-    _stages(ctx, acts, layer_stages("encoder", le, cfg.norm, le == n_enc - 1), t.src_tokens, "encoder", le)
+    _stages(ctx, acts, layer_stages("encoder", le, cfg.norm, le == n_enc - 1), "encoder", le)
 
     ld = min(layer, n_dec - 1)
     section(
@@ -234,7 +235,7 @@ def render(ctx: Ctx) -> None:
         )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
-    _stages(ctx, acts, layer_stages("decoder", ld, cfg.norm, ld == n_dec - 1), t.tgt_tokens, "decoder", ld)
+    _stages(ctx, acts, layer_stages("decoder", ld, cfg.norm, ld == n_dec - 1), "decoder", ld)
 
     section(
         "8. Output: linear layer and softmax (§3.4)",
@@ -265,17 +266,24 @@ def render(ctx: Ctx) -> None:
     )
 
 
-def _stages(
-    ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], tokens: list[str], stack: str, layer: int
-) -> None:
+def _row_labels(ctx: Ctx, stack: str) -> tuple[list[str], str]:
+    """Row labels and their axis title for one stack's positions: decoder rows read piece t and predict
+    t + 1 (labelled as the "Label decoder rows by" control says); encoder rows are their pieces."""
+    kind = "encoder" if stack == "encoder" else "decoder"
+    rows = state.rows_for(st.session_state, kind)
+    return viz.query_labels(kind, viz.side_tokens(ctx.trace, kind)[0], rows), query_title(kind, rows)
+
+
+def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: str, layer: int) -> None:
     """Heatmaps of one layer's vectors at each stage (stages.layer_stages), and each piece's mean / std there."""
     width = ctx.model.config.d_model
+    tokens, row_title = _row_labels(ctx, stack)
     cols = []
     for n, stage in enumerate(stages):
         if n % 2 == 0:
             cols = ctx.columns(2)
         fig = matrix_heatmap(
-            _dims(acts[stage.path]), tokens, title=stage.label, row_title="piece", col_title=_dim_title(width),
+            _dims(acts[stage.path]), tokens, title=stage.label, row_title=row_title, col_title=_dim_title(width),
             font_size=ctx.font, height=ctx.height(320),
         )  # fmt: skip
         with cols[n % 2]:
