@@ -45,3 +45,83 @@ def test_wrong_types_are_refused():
         TransformerConfig.from_json(json.dumps([1, 2]))
     with pytest.raises(ConfigError, match="not valid JSON"):
         TransformerConfig.from_json("{")
+
+
+# --- fields added for converted models (activation, Marian's positions, start id) ------------------
+
+OLD_FIELDS = {  # what every config.json written before these fields existed holds
+    "src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "d_ff",
+    "dropout", "max_len", "positional", "norm", "tie_embeddings", "layer_norm_eps", "pad_id", "unk_id", "bos_id",
+    "eos_id",
+}  # fmt: skip
+
+
+def test_a_config_without_the_newer_fields_loads_with_the_papers_defaults():
+    old = {k: v for k, v in TransformerConfig().to_dict().items() if k in OLD_FIELDS}
+    cfg = TransformerConfig.from_dict(old)
+    assert (cfg.activation, cfg.scale_embedding, cfg.decoder_start_id) == ("relu", True, None)
+    assert cfg.start_id == cfg.bos_id == 2
+    del old["bos_id"]
+    with pytest.raises(ConfigError, match="missing field.*bos_id"):  # only the newer fields are optional
+        TransformerConfig.from_dict(old)
+
+
+def test_every_shipped_config_lacks_the_newer_fields_and_loads():
+    from transformer.pretrained import available_models
+
+    for name, path in available_models().items():
+        data = json.loads((path / "config.json").read_text())
+        assert set(data) == OLD_FIELDS, name
+        assert TransformerConfig.from_dict(data).start_id == data["bos_id"]
+
+
+def test_marian_style_ids_activation_and_positions():
+    cfg = TransformerConfig(
+        src_vocab_size=100, tgt_vocab_size=100, pad_id=99, unk_id=1, bos_id=None, eos_id=0,
+        decoder_start_id=99, activation="silu", positional="sinusoidal_split", scale_embedding=False,
+    )  # fmt: skip
+    assert cfg.start_id == 99
+    assert TransformerConfig.from_json(cfg.to_json()) == cfg  # null bos_id round-trips
+    with pytest.raises(ConfigError, match="activation"):
+        TransformerConfig(activation="tanh")
+    with pytest.raises(ConfigError, match="first id"):
+        TransformerConfig(bos_id=None)
+    with pytest.raises(ConfigError, match="decoder_start_id"):
+        TransformerConfig(decoder_start_id=3)  # eos cannot start a translation
+    with pytest.raises(ConfigError, match="distinct"):
+        TransformerConfig(bos_id=None, decoder_start_id=0, unk_id=0)
+    with pytest.raises(ConfigError, match="decoder_start_id must be int"):
+        TransformerConfig.from_dict({**cfg.to_dict(), "decoder_start_id": "99"})
+
+
+# Logits of the shipped models, recorded before the fields above existed: the same weights must give the
+# same numbers (and translations) now. A retrained asset (other weights) makes its pin stale: skipped.
+PINS = [
+    ("en-de", "The house is old.", "b9fb9699361ed9cf", "Das Haus ist alt.",
+     [-0.3805, -0.3808, 1.3938, 0.0632, -0.9753, -0.9754, -7.2172, 0.0119], -86130.84),
+    ("en-de", "Where is the station? It is over there.", "b9fb9699361ed9cf", "Wo ist die Bahnhof?",
+     [-0.3465, -0.3468, -0.4269, 1.1798, -0.4461, -0.4462, -10.6213, 1.0654], -70311.12),
+    ("reverse", "a b c d e f g h i j", "116bd47301d17ddc", "j i h g f e d c b a",
+     [-4.904, -5.0481, -1.7251, 0.4147, -5.9326, -5.8452, -2.96, -0.8707], -118.1),
+    ("copy", "h e a d", "e0a410dd197a262d", "h e a d",
+     [-3.6919, -3.3639, -2.2587, -1.0297, -4.7221, -4.4319, -1.8577, -0.8314], -44.19),
+    ("sort", "j a i b h c", "bd299b3ecb82cfa6", "a b c h i j",
+     [-4.3276, -4.3477, -2.6249, -1.2289, -5.6952, -5.7294, -2.0151, -1.5183], -87.01),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, text, sha, greedy, first, total", PINS)
+def test_shipped_models_give_the_logits_they_gave_before(name, text, sha, greedy, first, total):
+    import hashlib
+
+    from transformer import load_pretrained
+    from transformer.pretrained import ASSETS
+
+    weights = ASSETS / name / "model.safetensors"
+    if hashlib.sha256(weights.read_bytes()).hexdigest()[:16] != sha:
+        pytest.skip(f"{weights} was replaced since these logits were recorded")
+    m = load_pretrained(name)
+    logits = m.trace(text).logits
+    assert logits[:, :4].flatten()[:8].tolist() == pytest.approx(first, abs=1e-4)
+    assert logits.sum().item() == pytest.approx(total, abs=0.05)
+    assert m.translate(text, beam=1) == greedy

@@ -54,7 +54,7 @@ def score_files(model, files: list[Path], beam: int = 4, limit: int | None = Non
             if src not in done:
                 src_ids, _ = model.encode_source(src)
                 out = model.translate_ids(src_ids, beam=beam)
-                ids = [i for i in out if i not in (model.config.bos_id, model.config.pad_id)]
+                ids = [i for i in out if i not in (model.config.start_id, model.config.pad_id)]
                 hit_limit = model.config.eos_id not in ids
                 ids = ids[: ids.index(model.config.eos_id)] if not hit_limit else ids
                 done[src] = (model.tokenizer.decode(ids), ids, hit_limit)

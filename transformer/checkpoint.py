@@ -2,7 +2,8 @@
 
     config.json         TransformerConfig
     model.safetensors   weights (tied matrices stored once)
-    tokenizer.model     the sentencepiece model
+    tokenizer.model     the sentencepiece model (a model converted from Marian has instead
+                        source.spm, target.spm and vocab.json: tokenizer.MarianTokenizer)
     metadata.json       free-form: data, steps, metrics, how to rebuild
 
 A directory is written next to its destination and renamed into place, so a reader (or a
@@ -24,10 +25,10 @@ from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, TransformerConfig
 from .model import Transformer
-from .tokenizer import Tokenizer, TokenizerError
+from .tokenizer import MARIAN_FILES, SENTENCEPIECE_FILE, MarianTokenizer, Tokenizer, TokenizerError
 
-CONFIG, WEIGHTS, TOKENIZER, METADATA = "config.json", "model.safetensors", "tokenizer.model", "metadata.json"
-REQUIRED = (CONFIG, WEIGHTS, TOKENIZER)
+CONFIG, WEIGHTS, TOKENIZER, METADATA = "config.json", "model.safetensors", SENTENCEPIECE_FILE, "metadata.json"
+REQUIRED = (CONFIG, WEIGHTS, TOKENIZER)  # a model directory of ours; Marian's has MARIAN_FILES for TOKENIZER
 PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")  # pickle protocol 2+, and torch.save's zip container
 
 
@@ -86,18 +87,26 @@ STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16"
 
 
 def write_model_files(
-    directory: Path, model: Transformer, tokenizer: Tokenizer, metadata: dict | None, dtype: str = "float32"
+    directory: Path,
+    model: Transformer,
+    tokenizer: Tokenizer | MarianTokenizer,
+    metadata: dict | None,
+    dtype: str = "float32",
 ) -> None:
     directory = Path(directory)
     (directory / CONFIG).write_text(model.config.to_json())
     state = {name: t.to(STORAGE_DTYPES[dtype]) for name, t in _unique_state(model).items()}
     save_file(state, str(directory / WEIGHTS), metadata={"format": "pt"})
-    tokenizer.save(directory / TOKENIZER)
+    tokenizer.write_files(directory)
     (directory / METADATA).write_text(json.dumps(metadata or {}, indent=2, ensure_ascii=False) + "\n")
 
 
 def save_model(
-    directory, model: Transformer, tokenizer: Tokenizer, metadata: dict | None = None, dtype: str = "float32"
+    directory,
+    model: Transformer,
+    tokenizer: Tokenizer | MarianTokenizer,
+    metadata: dict | None = None,
+    dtype: str = "float32",
 ) -> Path:
     """Write a model directory atomically. dtype "float16"/"bfloat16" halves the weights file (a larger
     model fits a size budget); loading casts back to the model's float32."""
@@ -207,7 +216,46 @@ def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path
     return full
 
 
-def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Transformer, Tokenizer, dict]:
+def tokenizer_files(directory: Path) -> tuple[str, ...]:
+    """Which tokenizer a model directory holds: (tokenizer.model,) for ours, MARIAN_FILES for a
+    converted Marian model (its files all present, and no tokenizer.model)."""
+    directory = Path(directory)
+    if not os.path.lexists(directory / TOKENIZER) and all(
+        os.path.lexists(directory / f) for f in MARIAN_FILES
+    ):
+        return MARIAN_FILES
+    return (TOKENIZER,)
+
+
+def load_tokenizer(directory: Path, config: TransformerConfig) -> Tokenizer | MarianTokenizer:
+    """The directory's tokenizer (see `tokenizer_files`), checked against the config's vocabulary and ids."""
+    directory = Path(directory)
+    files = tokenizer_files(directory)
+    try:
+        tokenizer = (
+            Tokenizer.load(directory / TOKENIZER)
+            if files == (TOKENIZER,)
+            else MarianTokenizer.load(directory)
+        )
+    except TokenizerError as e:
+        raise CheckpointError(f"{directory / files[0] if len(files) == 1 else directory}: {e}") from None
+    if tokenizer.vocab_size != config.src_vocab_size or tokenizer.vocab_size != config.tgt_vocab_size:
+        raise CheckpointError(
+            f"tokenizer has {tokenizer.vocab_size} pieces but config says "
+            f"src {config.src_vocab_size} / tgt {config.tgt_vocab_size}"
+        )
+    if isinstance(tokenizer, MarianTokenizer):
+        ids = {"pad": (tokenizer.pad_id, config.pad_id), "unk": (tokenizer.unk_id, config.unk_id)}
+        ids["eos"] = (tokenizer.eos_id, config.eos_id)
+        wrong = [f"{name} {tok} vs {cfg}" for name, (tok, cfg) in ids.items() if tok != cfg]
+        if wrong:
+            raise CheckpointError(f"vocab.json and config.json disagree on special ids: {', '.join(wrong)}")
+    return tokenizer
+
+
+def load_model(
+    directory, map_location: str | torch.device = "cpu"
+) -> tuple[Transformer, Tokenizer | MarianTokenizer, dict]:
     """Load (model in eval mode, tokenizer, metadata) from a checkpoint directory."""
     directory = Path(directory)
     if directory.is_symlink() and not directory.exists():
@@ -218,25 +266,18 @@ def load_model(directory, map_location: str | torch.device = "cpu") -> tuple[Tra
         raise CheckpointError(
             f"{directory} is a file; a checkpoint is a directory holding {', '.join(REQUIRED)}"
         )
-    for f in (*REQUIRED, METADATA):
+    required = (CONFIG, WEIGHTS, *tokenizer_files(directory))
+    for f in (*required, METADATA):
         if os.path.lexists(directory / f) and not (directory / f).is_file():
             raise CheckpointError(f"{directory / f} is not a regular file ({_not_a_file(directory / f)})")
-    absent = [f for f in REQUIRED if not (directory / f).is_file()]
+    absent = [f for f in required if not (directory / f).is_file()]
     if absent:
         raise CheckpointError(f"checkpoint {directory} lacks {', '.join(absent)}")
     try:
         config = TransformerConfig.from_dict(read_json(directory / CONFIG, "config"))
     except ConfigError as e:
         raise CheckpointError(f"{directory / CONFIG}: {e}") from None
-    try:
-        tokenizer = Tokenizer.load(directory / TOKENIZER)
-    except TokenizerError as e:
-        raise CheckpointError(f"{directory / TOKENIZER}: {e}") from None
-    if tokenizer.vocab_size != config.src_vocab_size or tokenizer.vocab_size != config.tgt_vocab_size:
-        raise CheckpointError(
-            f"tokenizer has {tokenizer.vocab_size} pieces but config says "
-            f"src {config.src_vocab_size} / tgt {config.tgt_vocab_size}"
-        )
+    tokenizer = load_tokenizer(directory, config)
     try:
         model = Transformer(config)
     except (RuntimeError, MemoryError) as e:  # e.g. d_ff=10**12: the allocation itself fails

@@ -67,8 +67,8 @@ class EncodedPairs:
 
 def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_len: int, eos_id: int) -> EncodedPairs:
     """Tokenize pairs; drop those whose source (+eos) or target (+bos/eos) exceeds max_len."""
-    src_ids = tokenizer.sp.EncodeAsIds([s for s, _ in pairs])
-    tgt_ids = tokenizer.sp.EncodeAsIds([t for _, t in pairs])
+    src_ids = tokenizer.encode_all([s for s, _ in pairs])
+    tgt_ids = tokenizer.encode_all([t for _, t in pairs], target=True)
     out = EncodedPairs([], [])
     for s, t in zip(src_ids, tgt_ids, strict=False):
         if len(s) + 1 > max_len or len(t) + 1 > max_len or not t:
@@ -115,6 +115,7 @@ def make_batches(
 
 
 def collate(data: EncodedPairs, indices: list[int], pad_id: int, bos_id: int, eos_id: int) -> Batch:
+    """Padded batch of pairs; bos_id is the decoder's first input (config.start_id: Marian's is its pad id)."""
     # Rows are padded as Python lists and converted once: a tensor write per row cost ~20 ms for a
     # 16k-token batch, longer than a GPU training step.
     src_len = max(len(data.src[i]) for i in indices)

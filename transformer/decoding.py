@@ -53,6 +53,16 @@ def block_ngrams(logits: torch.Tensor, ys: torch.Tensor, n: int | None) -> torch
     return logits
 
 
+def block_ids(logits: torch.Tensor, ids: list[int] | tuple[int, ...] | None) -> torch.Tensor:
+    """Forbid (-inf) the given ids at every step, e.g. Marian's pad id (`bad_words_ids` in Hugging Face):
+    a converted model whose pad row was never trained could otherwise pick it."""
+    if not ids:
+        return logits
+    logits = logits.clone()
+    logits[:, list(ids)] = float("-inf")
+    return logits
+
+
 @torch.no_grad()
 def greedy_decode(
     model: Transformer,
@@ -61,23 +71,25 @@ def greedy_decode(
     use_cache: bool = True,
     max_repeat: int | None = None,
     no_repeat_ngram: int | None = None,
+    forbidden_ids: list[int] | None = None,
 ) -> torch.Tensor:
-    """src (B, S) ids -> (B, 1 + n) ids starting with bos; rows that finished early are padded after eos.
+    """src (B, S) ids -> (B, 1 + n) ids starting with config.start_id (bos, or Marian's pad); rows
+    that finished early are padded after eos.
 
     `max_repeat` forbids a piece from appearing more than that many times in a row;
-    `no_repeat_ngram` forbids any n-gram of pieces from appearing twice.
+    `no_repeat_ngram` forbids any n-gram of pieces from appearing twice; `forbidden_ids` are never chosen.
     """
     cfg = model.config
     max_len = min(max_len, cfg.max_len - 1)
     src_mask = model.src_mask(src)
     memory = model.encode(src, src_mask)
     B = src.shape[0]
-    ys = torch.full((B, 1), cfg.bos_id, dtype=torch.long, device=src.device)
+    ys = torch.full((B, 1), cfg.start_id, dtype=torch.long, device=src.device)
     finished = torch.zeros(B, dtype=torch.bool, device=src.device)
     cache = model.new_cache() if use_cache else None
     for t in range(max_len):
         logits = block_repeats(_step_logits(model, ys, memory, src_mask, cache, t), ys, max_repeat)
-        logits = block_ngrams(logits, ys, no_repeat_ngram)
+        logits = block_ids(block_ngrams(logits, ys, no_repeat_ngram), forbidden_ids)
         next_id = logits.argmax(-1)
         next_id = next_id.masked_fill(finished, cfg.pad_id)
         ys = torch.cat([ys, next_id[:, None]], dim=1)
@@ -94,6 +106,8 @@ def describe(generation: dict) -> str:
         parts.append(f"no piece more than {generation['max_repeat']}× in a row")
     if generation["no_repeat_ngram"]:
         parts.append(f"no {generation['no_repeat_ngram']}-gram of pieces twice")
+    if generation.get("forbidden_ids"):
+        parts.append(f"never the id(s) {', '.join(map(str, generation['forbidden_ids']))}")
     return ", ".join(parts)
 
 
@@ -111,8 +125,10 @@ def beam_search(
     alpha: float = DEFAULT_ALPHA,
     max_repeat: int | None = None,
     no_repeat_ngram: int | None = None,
+    forbidden_ids: list[int] | None = None,
 ) -> torch.Tensor:
-    """src (1, S) -> best hypothesis (1 + n,) starting with bos, ending with eos unless max_len was hit.
+    """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless
+    max_len was hit.
 
     Hypotheses are ranked by log P(Y|X) / length_penalty(|Y|, alpha). `max_repeat` forbids a piece
     from appearing more than that many times in a row (a guard against degenerate loops).
@@ -125,7 +141,7 @@ def beam_search(
     memory = model.encode(src, src_mask).expand(beam, -1, -1)
     if src_mask is not None:
         src_mask = src_mask.expand(beam, -1, -1, -1)
-    ys = torch.full((beam, 1), cfg.bos_id, dtype=torch.long, device=src.device)
+    ys = torch.full((beam, 1), cfg.start_id, dtype=torch.long, device=src.device)
     # only the first beam is alive at the start, so the first step's top-k are k distinct tokens
     scores = torch.full((beam,), float("-inf"), device=src.device)
     scores[0] = 0.0
@@ -134,6 +150,7 @@ def beam_search(
     for t in range(max_len):
         logp = _step_logits(model, ys, memory, src_mask, cache, t).log_softmax(-1)  # (beam, V)
         logp = block_ngrams(block_repeats(logp, ys, max_repeat), ys, no_repeat_ngram)
+        logp = block_ids(logp, forbidden_ids)
         V = logp.shape[-1]
         candidates = (scores[:, None] + logp).view(-1)
         top_scores, top_idx = candidates.topk(2 * beam)

@@ -1,6 +1,7 @@
 """Input embeddings and positional encoding (paper §3.4 and §3.5).
 
-The model sees `token embedding × √d_model + positional encoding`, then dropout.
+The model sees `token embedding × √d_model + positional encoding`, then dropout (a model converted
+from Marian without `scale_embedding` skips the √d_model).
 Each stage passes through a named identity module (a *hook point*) so capture can
 record it, and an intervention can change it, without a special code path.
 """
@@ -27,14 +28,31 @@ def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
     return table.float()
 
 
-class TokenEmbedding(nn.Module):
-    """Lookup table scaled by √d_model (§3.4) so it is not drowned by the positional encoding."""
+def split_sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
+    """Marian's layout of the same sinusoids: every sine first, then every cosine.  # (max_len, d_model)
 
-    def __init__(self, vocab_size: int, d_model: int, pad_id: int):
+    PE(pos, i) = sin(pos / 10000^(2i/d_model)) for i < ⌈d/2⌉, PE(pos, ⌈d/2⌉ + i) = cos(pos / 10000^(2i/d_model)).
+    Each (sin, cos) pair of the paper's table is here half a vector apart; the frequencies are the
+    same. Computed as `transformers`' MarianSinusoidalPositionalEmbedding computes it (float64
+    angles pos / 10000^(2i/d), then float32), so a converted model adds exactly what Marian adds.
+    """
+    position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)  # (max_len, 1)
+    n_sin = (d_model + 1) // 2
+    exponent = 2 * torch.arange(n_sin, dtype=torch.float64) / d_model  # 2i/d for each frequency i
+    angle = position / torch.pow(torch.tensor(10000.0, dtype=torch.float64), exponent)  # (max_len, ⌈d/2⌉)
+    return torch.cat([torch.sin(angle), torch.cos(angle[:, : d_model // 2])], dim=1).float()
+
+
+class TokenEmbedding(nn.Module):
+    """Lookup table scaled by √d_model (§3.4) so it is not drowned by the positional encoding.
+
+    scale=False leaves the rows as they are (Marian's `scale_embedding: false`)."""
+
+    def __init__(self, vocab_size: int, d_model: int, pad_id: int, scale: bool = True):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
         nn.init.normal_(self.weight, mean=0.0, std=d_model**-0.5)
-        self.scale = math.sqrt(d_model)
+        self.scale = math.sqrt(d_model) if scale else 1.0
         self.pad_id = pad_id
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -43,11 +61,16 @@ class TokenEmbedding(nn.Module):
 
 
 class SinusoidalPositionalEncoding(nn.Module):
-    """Fixed sinusoids (§3.5); a buffer, not a parameter, so it is never trained."""
+    """Fixed sinusoids (§3.5); a buffer, not a parameter, so it is never trained (nor saved).
 
-    def __init__(self, max_len: int, d_model: int):
+    split=False: the paper's interleaved table; split=True: Marian's (`split_sinusoidal_table`).
+    `table` (max_len, d_model) is exactly what the model adds, whichever layout.
+    """
+
+    def __init__(self, max_len: int, d_model: int, split: bool = False):
         super().__init__()
-        self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
+        table = (split_sinusoidal_table if split else sinusoidal_table)(max_len, d_model)
+        self.register_buffer("table", table, persistent=False)
 
     def forward(self, length: int, offset: int = 0) -> torch.Tensor:
         """-> (1, length, d_model) for positions offset .. offset+length-1"""
@@ -74,11 +97,16 @@ class InputEmbedding(nn.Module):
 
     def __init__(self, config: TransformerConfig, vocab_size: int, token: TokenEmbedding | None = None):
         super().__init__()
-        self.token = token if token is not None else TokenEmbedding(vocab_size, config.d_model, config.pad_id)
-        pe_cls = (
-            SinusoidalPositionalEncoding if config.positional == "sinusoidal" else LearnedPositionalEncoding
+        self.token = (
+            token
+            if token is not None
+            else TokenEmbedding(vocab_size, config.d_model, config.pad_id, config.scale_embedding)
         )
-        self.position = pe_cls(config.max_len, config.d_model)
+        if config.positional == "learned":
+            self.position = LearnedPositionalEncoding(config.max_len, config.d_model)
+        else:
+            split = config.positional == "sinusoidal_split"
+            self.position = SinusoidalPositionalEncoding(config.max_len, config.d_model, split)
         self.max_len = config.max_len
         self.dropout = nn.Dropout(config.dropout)
         self.hook_token = HookPoint()

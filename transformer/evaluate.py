@@ -33,7 +33,7 @@ def evaluate(
     criterion = nn.CrossEntropyLoss(ignore_index=cfg.pad_id, reduction="sum")
     total, tokens = 0.0, 0
     for idx in D.make_batches(data, max_tokens, seed=0, epoch=0, shuffle=False):
-        batch = D.collate(data, idx, cfg.pad_id, cfg.bos_id, cfg.eos_id).to(device)
+        batch = D.collate(data, idx, cfg.pad_id, cfg.start_id, cfg.eos_id).to(device)
         logits = model(batch.src, batch.tgt_in)
         total += criterion(logits.reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1)).item()
         tokens += batch.n_tokens

@@ -23,23 +23,27 @@ from .attention import MultiHeadAttention
 from .capture import HookPoint
 from .config import TransformerConfig
 
+ACTIVATIONS = {"relu": F.relu, "silu": F.silu, "gelu": F.gelu}  # config.ACTIVATIONS names these
+
 
 class FeedForward(nn.Module):
     """FFN(x) = max(0, x W1 + b1) W2 + b2, applied to each position separately (§3.3).
 
-    Hook point `hook_activation` (B, T, d_ff): the ReLU outputs, max(0, x W1 + b1).
+    `activation` replaces max(0, ·) (ReLU, the paper's) by SiLU/swish x·σ(x) (Marian's opus-mt) or
+    GELU (exact, erf-based). Hook point `hook_activation` (B, T, d_ff): act(x W1 + b1).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.activation = ACTIVATIONS[activation]
         self.hook_activation = HookPoint()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> (B, T, d_model)"""
-        h = self.hook_activation(F.relu(self.linear1(x)))  # (B, T, d_ff)
+        h = self.hook_activation(self.activation(self.linear1(x)))  # (B, T, d_ff)
         return self.linear2(self.dropout(h))
 
 
@@ -78,7 +82,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         d, eps = config.d_model, config.layer_norm_eps
         self.self_attn = MultiHeadAttention(d, config.n_heads, config.dropout)
-        self.ff = FeedForward(d, config.d_ff, config.dropout)
+        self.ff = FeedForward(d, config.d_ff, config.dropout, config.activation)
         self.norm1 = nn.LayerNorm(d, eps=eps)
         self.norm2 = nn.LayerNorm(d, eps=eps)
         self.dropout1 = nn.Dropout(config.dropout)
@@ -123,7 +127,7 @@ class DecoderLayer(nn.Module):
         d, eps = config.d_model, config.layer_norm_eps
         self.self_attn = MultiHeadAttention(d, config.n_heads, config.dropout)
         self.cross_attn = MultiHeadAttention(d, config.n_heads, config.dropout)
-        self.ff = FeedForward(d, config.d_ff, config.dropout)
+        self.ff = FeedForward(d, config.d_ff, config.dropout, config.activation)
         self.norm1 = nn.LayerNorm(d, eps=eps)
         self.norm2 = nn.LayerNorm(d, eps=eps)
         self.norm3 = nn.LayerNorm(d, eps=eps)

@@ -81,7 +81,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         shared = (
-            TokenEmbedding(config.src_vocab_size, config.d_model, config.pad_id)
+            TokenEmbedding(config.src_vocab_size, config.d_model, config.pad_id, config.scale_embedding)
             if config.tie_embeddings
             else None
         )
@@ -111,10 +111,14 @@ class Transformer(nn.Module):
         return None
 
     def tgt_mask(self, tgt: torch.Tensor) -> torch.Tensor:
-        """(B|1, 1, T, T): causal, and no attention to padded target positions."""
+        """(B|1, 1, T, T): causal, and no attention to padded target positions.
+
+        Position 0 is the start of decoding, never padding, even when its id is the pad id (Marian
+        starts every translation with pad_id)."""
         mask = causal_mask(tgt.shape[1], tgt.device)
-        if (tgt == self.config.pad_id).any():
-            mask = mask & padding_mask(tgt, self.config.pad_id)
+        padded = tgt[:, 1:] == self.config.pad_id
+        if padded.any():
+            mask = mask & ~torch.cat([torch.zeros_like(padded[:, :1]), padded], dim=1)[:, None, None, :]
         return mask
 
     # -- the three stages --------------------------------------------------------------------
@@ -141,7 +145,7 @@ class Transformer(nn.Module):
         return self.hook_logits(self.generator(h))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """src (B, S), tgt (B, T) decoder input ids (starting with bos) -> logits (B, T, V)"""
+        """src (B, S), tgt (B, T) decoder input ids (starting with config.start_id) -> logits (B, T, V)"""
         src_mask = self.src_mask(src)
         memory = self.encode(src, src_mask)
         return self.project(self.decode(tgt, memory, src_mask))

@@ -16,7 +16,7 @@ from . import decoding
 from .capture import HookFn
 from .checkpoint import CONFIG, CheckpointError, load_model
 from .model import Transformer
-from .tokenizer import Tokenizer, clean_text
+from .tokenizer import MarianTokenizer, Tokenizer, clean_text
 from .trace import Trace, capture_trace
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -54,7 +54,7 @@ def resolve_model_dir(path: str | Path | None) -> Path:
 @dataclass
 class Pretrained:
     model: Transformer
-    tokenizer: Tokenizer
+    tokenizer: Tokenizer | MarianTokenizer
     metadata: dict = field(default_factory=dict)
     name: str = ""
 
@@ -75,21 +75,23 @@ class Pretrained:
 
     @property
     def generation(self) -> dict:
-        """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat, no_repeat_ngram."""
+        """Decoding settings the model was shipped with (metadata "generation"): alpha, max_repeat,
+        no_repeat_ngram, forbidden_ids (ids never generated, e.g. a converted Marian model's pad)."""
         return {
             "alpha": decoding.DEFAULT_ALPHA,
             "max_repeat": None,
             "no_repeat_ngram": None,
+            "forbidden_ids": [],
             **self.metadata.get("generation", {}),
         }
 
     @torch.no_grad()
     def translate_ids(self, src_ids: list[int], beam: int = 4, max_len: int | None = None) -> list[int]:
-        """Source ids -> generated ids (bos ... eos)."""
+        """Source ids -> generated ids (config.start_id ... eos)."""
         src = torch.tensor([src_ids], dtype=torch.long, device=self.device)
         limit = self._max_len(len(src_ids), max_len)
         gen = self.generation
-        guards = {"max_repeat": gen["max_repeat"], "no_repeat_ngram": gen["no_repeat_ngram"]}
+        guards = {k: gen[k] for k in ("max_repeat", "no_repeat_ngram", "forbidden_ids")}
         if beam <= 1:
             return decoding.greedy_decode(self.model, src, limit, **guards)[0].tolist()
         return decoding.beam_search(
@@ -127,11 +129,12 @@ class Pretrained:
         if target is None:
             with hooks(self.model, interventions or []):
                 out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
-            tgt_ids = [i for i in out if i != self.config.pad_id]
+            # out[0] is the start id, which is the pad id in a Marian model: only padding after it goes
+            tgt_ids = out[:1] + [i for i in out[1:] if i != self.config.pad_id]
             if tgt_ids[-1] == self.config.eos_id:
                 tgt_ids = tgt_ids[:-1]  # the decoder input stops before eos; its last row predicts eos
         else:
-            tgt_ids = [self.config.bos_id] + self.tokenizer.encode(target)[: self.config.max_len - 1]
+            tgt_ids = [self.config.start_id] + self.tokenizer.encode_target(target)[: self.config.max_len - 1]
         captured = capture_trace(self.model, src_ids, tgt_ids, full=full, interventions=interventions)
         predicted = captured["probs"].argmax(-1).tolist()
         return Trace(  # texts as encoded: a lone surrogate would make to_json() unwritable as UTF-8

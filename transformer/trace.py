@@ -23,7 +23,8 @@ points and builds the trace from what they saw, and from nothing else, batch dim
 With full=True `activations` holds every hook point (each sub-layer's input and output, the
 feed-forward activations, Q/K/V, ...); by default only what the fields above need.
 
-`tgt_tokens` are the decoder's *input* (starting with "<s>"): decoder position t reads
+`tgt_tokens` are the decoder's *input* (starting with "<s>", or the start piece of a converted Marian
+model, "<pad>"): decoder position t reads
 tgt_tokens[t] and predicts the next piece, tgt_tokens[t + 1] (the model's own first choice there
 is `output_tokens[t]`).
 """
@@ -137,7 +138,7 @@ def capture_trace(
 ) -> dict:
     """Run one teacher-forced pass and return the trace's tensors, all read from hook points.
 
-    src_ids: source ids (with eos); tgt_ids: decoder input ids (starting with bos).
+    src_ids: source ids (with eos); tgt_ids: decoder input ids (starting with model.config.start_id).
     full: record every hook point (else `_default_points`).
     interventions: extra hooks (e.g. capture.ablate_heads) active during the same pass.
     """

@@ -374,9 +374,9 @@ def train(argv: list[str] | None = None) -> dict:
         batches = D.make_batches(train_data, args.max_tokens, args.seed, epoch)
         batches = batches[: len(batches) - len(batches) % world][rank::world]  # equal share per rank
         while batch_pos < len(batches) and step < args.steps and stop["signal"] is None:
-            batch = D.collate(train_data, batches[batch_pos], config.pad_id, config.bos_id, config.eos_id).to(
-                device
-            )
+            batch = D.collate(
+                train_data, batches[batch_pos], config.pad_id, config.start_id, config.eos_id
+            ).to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
                 logits = ddp_model(batch.src, batch.tgt_in)
             loss = (

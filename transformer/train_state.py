@@ -22,10 +22,10 @@ from safetensors.torch import save_file
 
 from .checkpoint import (
     CONFIG,
-    TOKENIZER,
     WEIGHTS,
     CheckpointError,
     check_state,
+    load_tokenizer,
     load_weights,
     read_json,
     write_atomic_dir,
@@ -34,7 +34,6 @@ from .checkpoint import (
 from .config import ConfigError, TransformerConfig
 from .model import Transformer
 from .pretrained import LATEST
-from .tokenizer import Tokenizer, TokenizerError
 
 TRAINER_TENSORS, TRAINER_JSON = "trainer.safetensors", "trainer.json"
 # what write_atomic_dir / write_latest leave when killed: .step-N.tmp-PID-xxxx, .step-N.old-PID, .LATEST.tmp-PID
@@ -152,9 +151,9 @@ def load_train_state(out) -> dict:
         )
     try:
         config = TransformerConfig.from_dict(read_json(directory / CONFIG, "config"))
-        tokenizer = Tokenizer.load(directory / TOKENIZER)
-    except (ConfigError, TokenizerError) as e:
+    except ConfigError as e:
         raise CheckpointError(f"{directory}: {e}") from None
+    tokenizer = load_tokenizer(directory, config)
     model_state = check_state(Transformer(config), load_weights(directory / WEIGHTS), directory)
     tensors = load_weights(directory / TRAINER_TENSORS)
     info = read_json(directory / TRAINER_JSON, "trainer state")
