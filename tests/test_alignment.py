@@ -75,6 +75,16 @@ def test_reverse_model_beats_the_diagonal_baseline_on_mirrored_pairs():
     assert set(df.columns) >= {"layer", "head", "pairs", "hits", "accuracy", "accuracy_moved", "baseline"}
 
 
+def test_rollout_rows_score_the_cross_attention_composed_with_the_encoders_mixing():
+    torch.manual_seed(0)
+    df = alignment_scores(load_pretrained("copy"), _items(SENTENCES))
+    rollout = df[df["head"] == "rollout"]
+    assert len(rollout) == df["layer"].nunique()  # one per decoder layer
+    assert best_layer_summary(df)["best_head"]["head"] not in ("mean", "rollout")  # summaries keep their meaning
+    # copying: the encoder of `copy` keeps each piece mostly in place, so rollout still finds the pairs
+    assert rollout["accuracy"].max() >= 0.5
+
+
 def test_everyday_set_is_consistent(monkeypatch):
     monkeypatch.syspath_prepend(str(SET.parent))
     from check_set import check

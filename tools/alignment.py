@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from transformer.pretrained import Pretrained, load_pretrained
+from viz.flow import attention_rollout
 
 from .evaluate import corpus_scores
 
@@ -93,7 +94,8 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
 
     items: [{"en": source, "de": reference, "pairs": [{"de": i, "en": j, "moved": bool}, ...]}];
     each sentence is traced teacher-forced on its reference. One row per layer (head "mean": heads
-    averaged) and per (layer, head): layer, head, pairs, hits, accuracy, moved_pairs, accuracy_moved,
+    averaged; head "rollout": that mean composed with the encoder's attention rollout, viz.flow) and
+    per (layer, head): layer, head, pairs, hits, accuracy, moved_pairs, accuracy_moved,
     baseline, baseline_moved (the baseline is diagonal_guess, the same for every row).
     """
     hits: dict[tuple[int, str | int], list[bool]] = {}
@@ -105,8 +107,10 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
         if got != (n_tgt, n_src) or trace.truncated:
             raise ValueError(f"item {n}: tokenized words {got} != whitespace words {(n_tgt, n_src)}")
         cross = trace.attention["cross"]  # (L, H, T, S)
+        flow = torch.from_numpy(attention_rollout(trace.attention["encoder"])[-1]).float()  # (S, S)
         for layer in range(cross.shape[0]):
             heads = {"mean": cross[layer].mean(0)} | {h: cross[layer, h] for h in range(cross.shape[1])}
+            heads["rollout"] = heads["mean"] @ flow  # viz.flow.cross_relevance: the encoder's mixing included
             for head, attn in heads.items():
                 best = word_attention(attn, trace.tgt_tokens, trace.src_tokens).argmax(-1)  # (n_tgt,)
                 hits.setdefault((layer, head), []).extend(
@@ -139,7 +143,7 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
 def best_layer_summary(df: pd.DataFrame) -> dict:
     """{"best_layer": row, "best_head": row}: the top rows by accuracy (heads averaged / single head)."""
     mean = df[df["head"] == "mean"]
-    heads = df[df["head"] != "mean"]
+    heads = df[~df["head"].isin(["mean", "rollout"])]
     cols = ["layer", "head", "accuracy", "accuracy_moved", "baseline", "baseline_moved"]
     return {
         "best_layer": mean.loc[mean["accuracy"].idxmax(), cols].to_dict(),

@@ -42,6 +42,7 @@ from viz.embeddings import (
     stage_labels,
     token_path,
 )
+from viz.flow import attention_rollout, cross_relevance
 from viz.frames import (
     ATTENTION_COLUMNS,
     MEAN_HEAD,
@@ -81,8 +82,10 @@ __all__ = [
     "as_array",
     "attention_frame",
     "attention_heatmap",
+    "attention_rollout",
     "average_heads",
     "cross_attention_step",
+    "cross_relevance",
     "embedding_sum_frame",
     "embedding_sum_view",
     "head_summary_frame",
