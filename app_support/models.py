@@ -21,9 +21,11 @@ import streamlit as st
 import torch
 
 import viz
+from app_support import model_dirs
 from app_support.stages import stream_stages
-from transformer import Pretrained, available_models, checkpoint, load_pretrained
+from transformer import Pretrained, checkpoint, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
+from transformer.pretrained import available_models as shipped_models
 from transformer.trace import capture_trace
 
 TOPK = 20  # next-token candidates kept per decoder step
@@ -50,8 +52,17 @@ ENGLISH_EXAMPLES = [
 # --- which models exist ---------------------------------------------------------------------------
 
 
+def available_models() -> dict[str, Path]:
+    """Every model the picker offers, by its name there: the models in assets/ by name, then the model
+    and run directories in runs/ and the folders of TRANSFORMER_MODEL_DIRS ("runs/opus-mt-en-de"; see
+    model_dirs.discover), e.g. a Marian model converted with `python -m transformer.marian`."""
+    shipped = shipped_models()
+    found = model_dirs.discover(model_dirs.allowed_dirs())
+    return {**shipped, **{label: path for label, path in found.items() if label not in shipped}}
+
+
 def model_names() -> list[str]:
-    """Models shipped in assets/ (directories with a config.json)."""
+    """The picker's entries: the models in assets/, then those found in runs/ and allowed folders."""
     return list(available_models())
 
 
@@ -70,11 +81,7 @@ def stamp(path: str) -> float:
     """Newest modification time of a checkpoint's files (0.0 when there is none): part of every cache key."""
     try:
         directory = resolve_model_dir(path)
-        return max(
-            (directory / f).stat().st_mtime
-            for f in checkpoint.REQUIRED
-            if (directory / f).exists()
-        )
+        return max((directory / f).stat().st_mtime for f in checkpoint.REQUIRED if (directory / f).exists())
     except (OSError, ValueError):  # CheckpointError is a ValueError
         return 0.0
 
@@ -122,7 +129,9 @@ class TraceData:
     truncated: bool
     attention: dict[str, np.ndarray]  # kind -> (L, H, T_q, T_k)
     embeddings: dict[str, np.ndarray]  # src_token | src_position | src_input | tgt_... -> (T, d_model)
-    hidden: dict[str, np.ndarray]  # encoder | decoder -> (L + 1, T, d_model) the residual stream between layers
+    hidden: dict[
+        str, np.ndarray
+    ]  # encoder | decoder -> (L + 1, T, d_model) the residual stream between layers
     memory: np.ndarray  # (S, d_model) what cross-attention reads (after the final LayerNorm if pre-norm)
     decoder_output: np.ndarray  # (T, d_model) what the output projection reads
     norm: str  # "pre" | "post": where the model's LayerNorms sit

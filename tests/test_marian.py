@@ -20,7 +20,7 @@ from marian_support import DE, EN, load_reference, tiny_marian_dir  # noqa: E402
 from transformer import load_pretrained  # noqa: E402
 from transformer.capture import hook_points  # noqa: E402
 from transformer.checkpoint import CheckpointError  # noqa: E402
-from transformer.embeddings import split_sinusoidal_table  # noqa: E402
+from transformer.embeddings import is_sine_dimension, sinusoidal_table, split_sinusoidal_table  # noqa: E402
 from transformer.marian import MarianError, convert, load_marian  # noqa: E402
 from transformer.tokenizer import MarianTokenizer  # noqa: E402
 from transformer.trace import capture_trace  # noqa: E402
@@ -74,6 +74,16 @@ def test_split_positional_table_is_marians_exactly():
     for n, d in ((512, 512), (64, 16), (10, 7)):
         theirs = MarianSinusoidalPositionalEmbedding(n, d).create_weight()
         assert torch.equal(split_sinusoidal_table(n, d), theirs), (n, d)
+
+
+def test_sine_dimensions_are_named_for_both_layouts():
+    for positional, table in (
+        ("sinusoidal", sinusoidal_table(8, 6)),
+        ("sinusoidal_split", split_sinusoidal_table(8, 6)),
+    ):
+        assert [is_sine_dimension(positional, 6, d) for d in range(6)] == (
+            table[0] == 0
+        ).tolist()  # sin 0 = 0
 
 
 @pytest.mark.parametrize("text", EN + ODD)

@@ -43,6 +43,20 @@ def split_sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
     return torch.cat([torch.sin(angle), torch.cos(angle[:, : d_model // 2])], dim=1).float()
 
 
+# What each `config.positional` adds, in words (for figures and explanations of a model)
+POSITIONAL_FORMULAS = {
+    "sinusoidal": "PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model))",
+    "sinusoidal_split": "PE(pos, i) = sin(pos / 10000^(2i/d_model)), "
+    "PE(pos, d_model/2 + i) = cos(pos / 10000^(2i/d_model)): every sine first, then every cosine",
+    "learned": "one trained vector per position",
+}
+
+
+def is_sine_dimension(positional: str, d_model: int, dim: int) -> bool:
+    """Whether dimension `dim` of a sinusoidal table is a sine (else a cosine) in this layout."""
+    return dim % 2 == 0 if positional == "sinusoidal" else dim < (d_model + 1) // 2
+
+
 class TokenEmbedding(nn.Module):
     """Lookup table scaled by √d_model (§3.4) so it is not drowned by the positional encoding.
 

@@ -24,6 +24,7 @@ from .capture import HookPoint
 from .config import TransformerConfig
 
 ACTIVATIONS = {"relu": F.relu, "silu": F.silu, "gelu": F.gelu}  # config.ACTIVATIONS names these
+ACTIVATION_FORMULAS = {"relu": "max(0, x)", "silu": "x·σ(x) (SiLU, swish)", "gelu": "x·Φ(x) (GELU)"}
 
 
 class FeedForward(nn.Module):
