@@ -59,7 +59,8 @@ ACTIVATIONS = {"relu": "relu", "swish": "silu", "silu": "silu", "gelu": "gelu"} 
 CARD = "README.md"
 SAFE_HINT = (
     "On a machine with `transformers`, write safetensors once: "
-    "`MarianMTModel.from_pretrained(SRC).save_pretrained(DIR, safe_serialization=True)` and "
+    "`MarianMTModel.from_pretrained(SRC).save_pretrained(DIR)` (transformers 5 always writes "
+    "model.safetensors; with transformers 4 add `safe_serialization=True`) and "
     "`MarianTokenizer.from_pretrained(SRC).save_pretrained(DIR)`, or download model.safetensors "
     "with the huggingface_hub client."
 )
