@@ -5,6 +5,7 @@
     tokenizer.model     the sentencepiece model (a model converted from Marian has instead
                         source.spm, target.spm and vocab.json: tokenizer.MarianTokenizer)
     metadata.json       free-form: data, steps, metrics, how to rebuild
+    snapshots/          optional: float16 weights along training (`list_snapshots`, `load_snapshot`)
 
 A directory is written next to its destination and renamed into place, so a reader (or a
 run killed mid-write) sees either the old checkpoint or the new one, never half of one.
@@ -14,6 +15,7 @@ Loading validates every file and raises one `CheckpointError` saying what is wro
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -64,7 +66,10 @@ def write_atomic_dir(dest: Path, write) -> Path:
     old = None
     try:
         write(tmp)
-        for f in tmp.iterdir():
+        for f in tmp.rglob("*"):  # a model directory may hold a folder: snapshots/
+            if f.is_dir():
+                fsync_dir(f)
+                continue
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
         fsync_dir(tmp)
@@ -107,12 +112,18 @@ def save_model(
     tokenizer: Tokenizer | MarianTokenizer,
     metadata: dict | None = None,
     dtype: str = "float32",
+    snapshots: Path | None = None,
 ) -> Path:
     """Write a model directory atomically. dtype "float16"/"bfloat16" halves the weights file (a larger
-    model fits a size budget); loading casts back to the model's float32."""
-    return write_atomic_dir(
-        Path(directory), lambda tmp: write_model_files(tmp, model, tokenizer, metadata, dtype)
-    )
+    model fits a size budget); loading casts back to the model's float32. `snapshots`: a training run's
+    snapshot folder, copied in as DIR/snapshots so the model directory carries its history."""
+
+    def write(tmp: Path) -> None:
+        write_model_files(tmp, model, tokenizer, metadata, dtype)
+        if snapshots is not None and (Path(snapshots) / SNAPSHOT_INDEX).is_file():
+            copy_snapshots(Path(snapshots), tmp / SNAPSHOTS)
+
+    return write_atomic_dir(Path(directory), write)
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -289,3 +300,140 @@ def load_model(
     model.load_state_dict(state)
     metadata = read_json(directory / METADATA, "metadata") if os.path.lexists(directory / METADATA) else {}
     return model.to(map_location).eval(), tokenizer, metadata
+
+
+# --- snapshots: the weights at a few steps of a training run ---------------------------------------
+#
+#     snapshots/index.json                 {"format": 1, "dtype": "float16", "planned": [steps],
+#                                           "snapshots": [{"step", "file", "epoch", "valid_loss", ...}]}
+#     snapshots/step-00000000.safetensors  float16 weights at step 0 (the initialisation), and so on
+#
+# A training run keeps them in OUT/snapshots (python -m transformer.train --snapshots N) and copies them
+# into the model directory it exports. They load like model weights (safetensors only, shapes checked
+# against config.json); a file's name always comes from its step, never from the index.
+
+SNAPSHOTS, SNAPSHOT_INDEX, SNAPSHOT_DTYPE = "snapshots", "index.json", torch.float16
+
+
+def snapshot_file(step: int) -> str:
+    return f"step-{step:08d}.safetensors"
+
+
+def snapshots_dir(directory) -> Path:
+    """Where a model directory's snapshots are: DIR/snapshots, or, for a checkpoint of a training run
+    (RUN/checkpoints/step-N, which has none of its own), the run's RUN/snapshots."""
+    directory = Path(directory)
+    own = directory / SNAPSHOTS
+    run = directory.parent.parent / SNAPSHOTS
+    if not os.path.lexists(own) and directory.parent.name == "checkpoints" and os.path.lexists(run):
+        return run
+    return own
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+
+
+def read_snapshot_index(snap_dir) -> dict:
+    """The index of a snapshot folder, checked: {"planned": [steps], "snapshots": [entries by step]}.
+
+    No folder or no index: no snapshots. A broken index raises CheckpointError saying what is wrong.
+    """
+    snap_dir = Path(snap_dir)
+    path = snap_dir / SNAPSHOT_INDEX
+    if not os.path.lexists(path):
+        return {"planned": [], "snapshots": []}
+    index = read_json(path, "snapshot index")
+
+    def is_step(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10**12
+
+    entries, planned = index.get("snapshots"), index.get("planned", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CheckpointError(f"snapshot index {path}: 'snapshots' must be a list of objects")
+    if not isinstance(planned, list) or not all(is_step(s) for s in planned):
+        raise CheckpointError(f"snapshot index {path}: 'planned' must be a list of steps")
+    steps = [e.get("step") for e in entries]
+    if not all(is_step(s) for s in steps) or steps != sorted(set(steps)):
+        raise CheckpointError(
+            f"snapshot index {path}: each snapshot needs a whole-number step, in increasing order "
+            f"(found {steps[:8]})"
+        )
+    for e in entries:
+        if e.get("file", snapshot_file(e["step"])) != snapshot_file(e["step"]):
+            raise CheckpointError(
+                f"snapshot index {path}: step {e['step']} names file {str(e['file'])[:80]!r}, "
+                f"expected {snapshot_file(e['step'])!r}"
+            )
+        for key, value in e.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if key not in ("step", "file") and value is not None and not (number and math.isfinite(value)):
+                raise CheckpointError(f"snapshot index {path}: step {e['step']}: {key} is not a number")
+    return {"planned": list(planned), "snapshots": [dict(e) for e in entries]}
+
+
+def list_snapshots(directory) -> list[dict]:
+    """The snapshots of a model or run directory, oldest first: dicts with "step", "file" and the
+    validation metrics recorded then ("valid_loss", "valid_ppl", "exact", ...); [] when it has none."""
+    return read_snapshot_index(snapshots_dir(directory))["snapshots"]
+
+
+def write_snapshot(snap_dir, model: Transformer, step: int, info: dict, planned: list[int]) -> dict:
+    """Save the model's weights as the float16 snapshot of `step` in snap_dir and record it (with
+    `info`, e.g. validation metrics) in the index; file and index are each replaced atomically."""
+    snap_dir = Path(snap_dir)
+    snap_dir.mkdir(parents=True, exist_ok=True)
+    name = snapshot_file(step)
+    tmp = snap_dir / f".{name}.tmp-{os.getpid()}"
+    state = {n: t.to(SNAPSHOT_DTYPE) for n, t in _unique_state(model).items()}
+    try:
+        save_file(state, str(tmp), metadata={"format": "pt", "step": str(step)})
+        _fsync_file(tmp)
+        os.replace(tmp, snap_dir / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+    entries = {e["step"]: e for e in read_snapshot_index(snap_dir)["snapshots"]}
+    entries[step] = {"step": step, "file": name, **info}
+    index = {"format": 1, "dtype": str(SNAPSHOT_DTYPE).removeprefix("torch."), "planned": list(planned),
+             "snapshots": [entries[s] for s in sorted(entries)]}  # fmt: skip
+    _write_json_atomic(snap_dir / SNAPSHOT_INDEX, index)
+    fsync_dir(snap_dir)
+    return entries[step]
+
+
+def copy_snapshots(src: Path, dest: Path) -> None:
+    """Copy a snapshot folder: its index and the files it lists (nothing else)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for entry in read_snapshot_index(src)["snapshots"]:
+        shutil.copyfile(src / snapshot_file(entry["step"]), dest / snapshot_file(entry["step"]))
+    shutil.copyfile(src / SNAPSHOT_INDEX, dest / SNAPSHOT_INDEX)
+
+
+def load_snapshot(directory, step: int, model: Transformer) -> dict:
+    """Load the snapshot of training step `step` of a model or run directory into `model` (same rules
+    as model weights: safetensors only, every tensor checked against the model's config); returns its
+    index entry. Raises CheckpointError naming the file and the problem.
+
+        m = load_pretrained("reverse")
+        early = Transformer(m.config)
+        load_snapshot(resolve_model_dir("reverse"), 0, early)   # the initialisation
+    """
+    snap_dir = snapshots_dir(directory)
+    entries = {e["step"]: e for e in list_snapshots(directory)}
+    if step not in entries:
+        have = ", ".join(str(s) for s in entries) or "none"
+        raise CheckpointError(f"{snap_dir} has no snapshot of step {step} (steps: {have})")
+    path = snap_dir / snapshot_file(step)
+    if os.path.lexists(path) and not path.is_file():
+        raise CheckpointError(f"{path} is not a regular file ({_not_a_file(path)})")
+    state = check_state(model, pack_attention_projections(load_weights(path)), path)
+    model.load_state_dict(state)
+    return entries[step]

@@ -10,6 +10,7 @@ Output directory:
     OUT/LATEST                       name of the newest complete checkpoint (replaced atomically)
     OUT/model/                       the final model, written when training ends
     OUT/log.jsonl                    one JSON object per log line (train loss, lr, validation metrics)
+    OUT/snapshots/                   with --snapshots N: float16 weights at N steps, copied into the model
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data as D
-from .checkpoint import CheckpointError, load_model, save_model
+from .checkpoint import (
+    SNAPSHOTS,
+    CheckpointError,
+    load_model,
+    read_snapshot_index,
+    save_model,
+    write_snapshot,
+)
 from .config import TransformerConfig
 from .decoding import DEFAULT_ALPHA
 from .evaluate import LOWER_IS_BETTER, METRICS, evaluate
@@ -148,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"stop once a validation metric ({', '.join(METRICS)}) reaches VALUE, e.g. exact=0.995 "
         "(loss-like metrics: valid_loss=1.5 stops at or below)",
     )
+    g.add_argument(
+        "--snapshots",
+        metavar="N",
+        type=snapshot_count,
+        help="keep N float16 copies of the weights along the run (step 0, then spaced geometrically up to "
+        "--steps, and the last step), with validation metrics, in OUT/snapshots and the exported model: "
+        "the app's Attention view steps through them to show attention forming",
+    )
     g.add_argument("--export", help="where to write the final model directory (default OUT/model)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -166,6 +182,34 @@ def early_stop_spec(text: str) -> str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"wants METRIC=NUMBER, got {text!r}") from None
     return text
+
+
+def snapshot_count(text: str) -> int:
+    """argparse type of --snapshots: a whole number of at least 2 (the initialisation and the end)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants a whole number, got {text!r}") from None
+    if not 2 <= n <= 1000:
+        raise argparse.ArgumentTypeError(f"wants 2 to 1000 snapshots (step 0 and the last at least), got {n}")
+    return n
+
+
+SNAPSHOT_FIRST = 1 / 50  # the first snapshot after step 0, as a share of the run's steps
+
+
+def snapshot_schedule(n: int, total: int) -> list[int]:
+    """The steps at which to keep n snapshots in a run of `total` steps: step 0 (the initialisation), then
+    n - 1 steps spaced geometrically from total/50 to total, since attention forms early and then
+    changes slowly. Each is at least one step after the one before; fewer when total is too short."""
+    if n < 2 or total < 1:
+        return [0]
+    first = max(1.0, total * SNAPSHOT_FIRST)
+    steps = [0]
+    for k in range(n - 1):
+        at = round(first * (total / first) ** (k / (n - 2))) if n > 2 else total
+        steps.append(min(total, max(at, steps[-1] + 1)))
+    return sorted(set(steps))
 
 
 def parse_early_stop(text: str | None):
@@ -352,6 +396,26 @@ def train(argv: list[str] | None = None) -> dict:
             out, model, tok, meta, optimizer, scheduler, step, epoch, batch_pos, elapsed, args.keep
         )
 
+    # snapshots: the schedule is fixed when a run starts and kept in the index, so --resume keeps it
+    snap_dir, planned, taken = out / SNAPSHOTS, [], set()
+    if rank == 0 and state is None and snap_dir.is_dir():
+        shutil.rmtree(snap_dir)  # a fresh run: an earlier run's snapshots would mislead
+        print(f"removed {snap_dir}, left by an earlier run in {out}", file=sys.stderr)
+    if rank == 0 and args.snapshots:
+        try:
+            index = read_snapshot_index(snap_dir)
+        except CheckpointError as e:
+            raise SystemExit(f"error: --snapshots: {e}") from None
+        planned = index["planned"] or snapshot_schedule(args.snapshots, args.steps)
+        taken = {e["step"] for e in index["snapshots"] if e["step"] <= step}
+
+    def snapshot(known: dict | None = None) -> None:
+        """Keep the weights of this step, with its validation metrics (computed unless `known`)."""
+        info = known or evaluate(model, tok, valid_data, args.valid_samples, args.max_tokens, device)
+        model.train()
+        write_snapshot(snap_dir, model, step, {"epoch": epoch, "elapsed": round(elapsed, 1), **info}, planned)
+        taken.add(step)
+
     def validate() -> dict:
         metrics = evaluate(model, tok, valid_data, args.valid_samples, args.max_tokens, device)
         model.train()
@@ -370,6 +434,8 @@ def train(argv: list[str] | None = None) -> dict:
     window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
     metrics: dict = {}
     validated_at = None  # the step `metrics` describe
+    if step in planned and step not in taken:
+        snapshot()  # step 0: the initialisation
     while step < args.steps and stop["signal"] is None:
         batches = D.make_batches(train_data, args.max_tokens, args.seed, epoch)
         batches = batches[: len(batches) - len(batches) % world][rank::world]  # equal share per rank
@@ -411,6 +477,8 @@ def train(argv: list[str] | None = None) -> dict:
                 bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
                 if reached(metrics):
                     stop["signal"] = "early-stop"
+            if step in planned and rank == 0:
+                snapshot(metrics if validated_at == step else None)
             if step % args.save_every == 0 or time.monotonic() - last_save > args.save_minutes * 60:
                 checkpoint(metrics)
                 last_save = time.monotonic()
@@ -423,6 +491,8 @@ def train(argv: list[str] | None = None) -> dict:
             metrics = validate()
         if finished:
             print("final: " + ", ".join(f"{k} {v}" for k, v in metrics.items()), file=sys.stderr)
+            if planned and step not in taken:  # stopped early, before the last planned step
+                snapshot(metrics)
         checkpoint(metrics)
         if finished:
             meta = {
@@ -432,7 +502,8 @@ def train(argv: list[str] | None = None) -> dict:
                 "train_seconds": round(elapsed, 1),
                 "metrics": metrics,
             }
-            save_model(Path(args.export) if args.export else out / "model", model, tok, meta)
+            export = Path(args.export) if args.export else out / "model"
+            save_model(export, model, tok, meta, snapshots=snap_dir if planned else None)
         else:
             print(f"stopped ({stop['signal']}) at step {step}; continue with --resume", file=sys.stderr)
     if log:
