@@ -21,7 +21,7 @@ import streamlit as st
 import torch
 
 import viz
-from app_support import model_dirs
+from app_support import heads_off, model_dirs
 from app_support.stages import stream_stages
 from transformer import Pretrained, checkpoint, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
@@ -156,11 +156,23 @@ def _np(t) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def get_trace(path: str, stamp: float, text: str, beam: int, maxlen: int) -> TraceData:
-    """Translate `text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass."""
+def get_trace(
+    path: str,
+    stamp: float,
+    text: str,
+    beam: int,
+    maxlen: int,
+    off: heads_off.Off = (),
+    target: str | None = None,
+) -> TraceData:
+    """Translate `text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass.
+
+    off: attention heads switched off, sorted (kind, layer, head) triples (app_support.heads_off),
+    off while decoding and while capturing; target: trace this translation instead of decoding one.
+    """
     m = load_model(path, stamp)
     start = time.perf_counter()
-    t = m.trace(text, beam=beam, max_len=maxlen or None)
+    t = m.trace(text, target=target, beam=beam, max_len=maxlen or None, interventions=heads_off.hooks(off))
     topk = viz.topk_frame(t.probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
     return TraceData(
         src_text=t.src_text,
@@ -182,10 +194,19 @@ def get_trace(path: str, stamp: float, text: str, beam: int, maxlen: int) -> Tra
     )
 
 
-def trace_json(path: str, stamp: float, text: str, beam: int, maxlen: int) -> str:
+def trace_json(
+    path: str,
+    stamp: float,
+    text: str,
+    beam: int,
+    maxlen: int,
+    off: heads_off.Off = (),
+    target: str | None = None,
+) -> str:
     """The whole trace as JSON (`Trace.to_json`); recomputed on demand, only when downloaded."""
     m = load_model(path, stamp)
-    return m.trace(text, beam=beam, max_len=maxlen or None).to_json()
+    hooks = heads_off.hooks(off)
+    return m.trace(text, target=target, beam=beam, max_len=maxlen or None, interventions=hooks).to_json()
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------
@@ -198,23 +219,39 @@ class AnatomyData:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def get_anatomy(path: str, stamp: float, text: str, beam: int, maxlen: int) -> AnatomyData:
+def get_anatomy(
+    path: str,
+    stamp: float,
+    text: str,
+    beam: int,
+    maxlen: int,
+    off: heads_off.Off = (),
+    target: str | None = None,
+) -> AnatomyData:
     """Every hook point (Q, K, V, scores, each sub-layer's input and output, the feed-forward
-    activations) for the same source and translation as `get_trace`."""
-    td = get_trace(path, stamp, text, beam, maxlen)
+    activations) for the same source and translation as `get_trace` (same heads off, same target)."""
+    td = get_trace(path, stamp, text, beam, maxlen, off, target)
     m = load_model(path, stamp)
-    captured = capture_trace(m.model, td.src_ids, td.tgt_ids, full=True)
+    captured = capture_trace(m.model, td.src_ids, td.tgt_ids, full=True, interventions=heads_off.hooks(off))
     qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured["qkv"].items()}
     return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured["activations"].items()})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def get_projection(
-    path: str, stamp: float, text: str, beam: int, maxlen: int, side: str, method: str
+    path: str,
+    stamp: float,
+    text: str,
+    beam: int,
+    maxlen: int,
+    side: str,
+    method: str,
+    off: heads_off.Off = (),
+    target: str | None = None,
 ) -> pd.DataFrame:
     """Every stage of one side's residual stream projected jointly to 2-D (viz.projection_frame); a
     pre-norm model adds its final LayerNorm output (the memory, or what the output projection reads)."""
-    td = get_trace(path, stamp, text, beam, maxlen)
+    td = get_trace(path, stamp, text, beam, maxlen, off, target)
     tokens = td.src_tokens if side == "encoder" else td.tgt_tokens
     states = td.hidden[side]
     if td.norm == "pre":
