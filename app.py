@@ -74,8 +74,12 @@ def on_example() -> None:
     ss["example"] = None
 
 
+URL_DEFAULTS: dict = {}  # what the view controls without a fixed default show for this model (state.to_query)
+
+
 def sync_url() -> None:
-    st.query_params.from_dict(state.to_query(st.session_state, st.session_state["model"] != state.CUSTOM))
+    ss = st.session_state
+    st.query_params.from_dict(state.to_query(ss, ss["model"] != state.CUSTOM, URL_DEFAULTS))
 
 
 def stop(message: str, kind: str = "info") -> None:
@@ -178,8 +182,11 @@ except (OSError, ValueError) as e:  # e.g. a path the server may not read
     stop(f"Could not load this checkpoint ({type(e).__name__}): {md_code(e, 600)}", "error")
 cfg = model.config
 n_layers = {name: getattr(cfg, f"n_{kind.stack}_layers") for name, kind in KINDS.items()}
-for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len):
+for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_model):
     st.warning(notice)
+URL_DEFAULTS.update(
+    att_lines_heads=list(range(cfg.n_heads)), pe_dims=positional.default_dims(cfg.d_model), emb_paths=[0]
+)
 model_label = ss["model"] if ss["model"] != state.CUSTOM else model.name
 with decoding_box:
     st.header("Decoding")
@@ -215,9 +222,8 @@ if trace.truncated:
         f"The sentence is longer than this model's max_len: only its first {cfg.max_len - 1} pieces "
         "(and `</s>`) are used."
     )
-for notice in state.fit_step(ss, len(trace.tgt_tokens)):
+for notice in state.fit_to_trace(ss, trace):
     st.warning(notice)
-sync_url()
 
 ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
 with export_box:
@@ -225,7 +231,7 @@ with export_box:
     st.download_button(
         "Attention (CSV)",
         functools.partial(export.attention_csv, *ctx.key),
-        file_name=f"{export.file_stem(model_label, 'attention')}.csv",
+        file_name=f"{export.file_stem(model_label, 'attention', export.slug(text))}.csv",
         mime="text/csv",
         on_click="ignore",
         key="dl_csv",
@@ -235,15 +241,24 @@ with export_box:
     st.download_button(
         "Whole trace (JSON)",
         functools.partial(export.trace_json, *ctx.key),
-        file_name=f"{export.file_stem(model_label, 'trace')}.json",
+        file_name=f"{export.file_stem(model_label, 'trace', export.slug(text))}.json",
         mime="application/json",
         on_click="ignore",
         key="dl_json",
     )
-    st.caption("Figures: the camera icon above each figure saves a PNG.")
+    st.radio(
+        "Figures save as",
+        list(export.FORMATS),
+        key="fig_format",
+        format_func=export.FORMATS.get,
+        persist_state="session",
+        help="What the camera icon above each figure saves. SVG stays sharp at any size on a slide.",
+    )
+    st.caption("The camera icon above each figure saves it, named after the model, view and sentence.")
 
 try:
     RENDER[ss["view"]](ctx)
 except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
     log.exception("view %s failed", ss["view"])
     st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")
+sync_url()  # after the view: it may have fitted its controls to the sentence

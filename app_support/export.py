@@ -1,13 +1,26 @@
-"""Exports: PNG file names for Plotly's toolbar, the attention as a tidy CSV, the trace as JSON."""
+"""Exports: file names and image settings for Plotly's toolbar, the attention as a tidy CSV, the trace as JSON.
+
+Every exported file is named after the model, the view and what it shows, and the sentence (`slug`);
+every figure carries the sentence in its subtitle (`with_sentence`), so a PNG or SVG on a slide says
+which sentence it shows.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 
 import pandas as pd
+import plotly.graph_objects as go
 
 import viz
 from app_support import models
+from viz._style import esc
+
+FORMATS = {"png": "PNG (pixels, 2× scale)", "svg": "SVG (vector, for slides)"}  # Plotly's toImage formats
+SLUG_LIMIT = 40  # characters of the sentence in a file name
+SUBTITLE_LIMIT = 90  # characters of the sentence in a figure's subtitle
 
 
 def file_stem(*parts: object) -> str:
@@ -16,13 +29,49 @@ def file_stem(*parts: object) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-_.")[:120] or "figure"
 
 
-def plotly_config(stem: str, scale: int = 2) -> dict:
-    """Plotly's modebar with a PNG download named after what the figure shows."""
+def slug(text: str, limit: int = SLUG_LIMIT) -> str:
+    """A sentence as a file-name part: "The house is old." -> "the-house-is-old".
+
+    Letters are folded to ASCII (ä -> a), everything else becomes one "-", cut at a word boundary
+    within `limit` characters. A sentence with no ASCII letter or digit (日本語, emoji) gets
+    "text-" and 8 hex digits of its SHA-1, so two such sentences still get two names.
+    """
+    folded = unicodedata.normalize("NFKD", text.replace("ß", "ss").replace("ẞ", "SS"))
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if len(words) > limit:
+        words = words[: limit + 1].rsplit("-", 1)[0] if "-" in words[:limit] else words[:limit]
+    if words:
+        return words
+    if not text.strip():
+        return ""
+    return "text-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def plotly_config(stem: str, scale: int = 2, fmt: str = "png") -> dict:
+    """Plotly's modebar with an image download (PNG or SVG, `FORMATS`) named after what the figure shows."""
+    options = {"format": fmt if fmt in FORMATS else "png", "filename": file_stem(stem)}
+    if options["format"] == "png":
+        options["scale"] = scale
     return {
         "displaylogo": False,
-        "toImageButtonOptions": {"format": "png", "filename": file_stem(stem), "scale": scale},
+        "toImageButtonOptions": options,
         "modeBarButtonsToRemove": ["select2d", "lasso2d"],
     }
+
+
+def with_sentence(fig: go.Figure, text: str, limit: int = SUBTITLE_LIMIT) -> go.Figure:
+    """Put the sentence in the figure's subtitle (after a subtitle it has), so a saved image says which
+    sentence it shows; the title itself stays short. Escaped: Plotly renders a subset of HTML."""
+    shown = " ".join(text.split())
+    if not shown:
+        return fig
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    line = f"“{esc(shown)}”"
+    before = fig.layout.title.subtitle.text
+    fig.update_layout(title_subtitle_text=f"{before} · {line}" if before else line)
+    return fig
 
 
 def attention_csv(path: str, stamp: float, text: str, beam: int, maxlen: int) -> bytes:

@@ -12,19 +12,41 @@ URL scheme (every parameter optional; an invalid one is ignored with a visible n
                                              or both (absent: each kind's default, transformer.kinds)
     panel    heatmaps | model | lines        what the Attention view draws
     step     0-based decoder position (Decoding view)
-    beam     1..BEAM_MAX                     beam size (1 = greedy)
+    beam     1..BEAM_MAX                     beam size (1 = greedy; absent: 4)
     maxlen   0 (automatic) .. model max_len - 1, the longest translation in pieces
     present  1 = presentation mode
 
-Layers and heads are 0-based, as in the figures ("L0 H3").
+The controls of each view (session key in brackets; `VIEW_PARAMS`):
+
+    hide       1 = hide special pieces (Attention)                          [att_hide_specials]
+    renorm     0 = do not renormalise rows once specials are hidden          [att_renormalise]
+    autoscale  1 = colour scale to the largest weight shown                  [att_autoscale]
+    heads      the head view's heads, e.g. 0,2 (absent: every head)          [att_lines_heads]
+    pe_pos     positions drawn in the Positional encoding view, 2..512       [pe_positions]
+    pe_dims    the dimensions whose sinusoids are drawn, e.g. 0,16 (≤ 8)     [pe_dims]
+    pe_metric  dot | cosine                  PE similarity                  [pe_metric]
+    pe_side    src | tgt                     whose embedding + PE is shown  [pe_side]
+    emb_side   encoder | decoder             Embeddings view                [emb_side]
+    emb_method pca | tsne                                                   [emb_method]
+    emb_stage  all | 0-based stage of the residual stream                   [emb_stage]
+    emb_paths  positions whose path through the layers is drawn, e.g. 0,3   [emb_paths]
+    emb_nn     position whose nearest vocabulary pieces are listed          [emb_nn_token]
+    topk       3..20 next-piece candidates (Decoding)                       [dec_k]
+    out_pos    decoder position of Anatomy's output softmax                 [ana_step]
+
+Layers, heads and positions are 0-based, as in the figures ("L0 H3"). Values that depend on the
+model or the sentence (a head the model lacks, a position past the sentence's end) are checked once
+both are known (`fit_to_model`, `fit_to_trace`) and ignored there with the same notice.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 
 from app_support.safe_text import md_code, without_lone_surrogates
+from app_support.stages import stream_stages
 from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD, ROW_LABELS
 
 VIEWS = {
@@ -66,12 +88,13 @@ DEFAULTS = {
     "rows": None,  # None = each kind's default (KINDS[kind].rows); one choice once the person picks
     "panel": "heatmaps",
     "step": 0,
-    "beam": 1,
+    "beam": 4,  # the paper's beam (§6.1), and en-de's: its card's figures and scores are all beam 4
     "maxlen": 0,
     "present": False,
     # this session only
     "ckpt": "",
     "example": None,
+    "fig_format": "png",  # what the figures' camera icon saves (export.FORMATS)
     "att_hide_specials": False,
     "att_renormalise": True,
     "att_autoscale": False,
@@ -98,6 +121,99 @@ def _int(raw: str, lo: int, hi: int) -> int | None:
         return None
     value = int(raw)
     return value if lo <= value <= hi else None
+
+
+# --- the controls of each view in the URL -----------------------------------------------------------
+
+PE_POSITIONS_MAX = 512  # the Positional encoding view draws at most this many positions
+PE_DIMS_MAX = 8  # sinusoids drawn at once
+EMB_PATHS_MAX = 6  # token paths drawn at once
+TOPK_MIN, TOPK_MAX = 3, 20  # next-piece candidates in the Decoding view
+ALL_STAGES = -1  # emb_stage: every stage of the residual stream
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _flag(raw: str) -> bool | None:
+    flag = raw.strip().lower()
+    return True if flag in _ON else False if flag in _OFF else None
+
+
+def _int_list(raw: str, lo: int, hi: int, most: int) -> list[int] | None:
+    """ "0,2,3" -> [0, 2, 3]: whole numbers in lo..hi, at least one, at most `most`, none twice; else None."""
+    values = [_int(part, lo, hi) for part in raw.split(",")]
+    if None in values or len(values) > most or len(set(values)) != len(values):
+        return None
+    return values
+
+
+def _choice(options: Sequence[str]) -> Callable[[str], str | None]:
+    return lambda raw: raw if raw in options else None
+
+
+def _stage(raw: str) -> int | None:
+    return ALL_STAGES if raw.strip().lower() == "all" else _int(raw, 0, 1_000)
+
+
+@dataclass(frozen=True)
+class ViewParam:
+    """One view control in the URL: its session key (the widget's key), how to read and write it."""
+
+    key: str
+    parse: Callable[[str], object]  # the URL's text -> a value, or None when invalid
+    write: Callable[[object], str]
+    why: str  # said in the notice when a value is ignored
+
+
+def _write_flag(value: object) -> str:
+    return "1" if value else "0"
+
+
+def _write_list(value: object) -> str:
+    return ",".join(str(v) for v in value)
+
+
+def _write_stage(value: object) -> str:
+    return "all" if value == ALL_STAGES else str(value)
+
+
+_LIST = "whole numbers separated by commas, e.g. 0,2"
+VIEW_PARAMS = {  # URL name -> the control (the module docstring lists them)
+    "hide": ViewParam("att_hide_specials", _flag, _write_flag, "use hide=1 or hide=0"),
+    "renorm": ViewParam("att_renormalise", _flag, _write_flag, "use renorm=1 or renorm=0"),
+    "autoscale": ViewParam("att_autoscale", _flag, _write_flag, "use autoscale=1 or autoscale=0"),
+    "heads": ViewParam(
+        "att_lines_heads", lambda r: _int_list(r, 0, 1_000, 1_000), _write_list, f"heads are {_LIST}"
+    ),
+    "pe_pos": ViewParam(
+        "pe_positions",
+        lambda r: _int(r, 2, PE_POSITIONS_MAX),
+        str,
+        f"a whole number from 2 to {PE_POSITIONS_MAX}",
+    ),
+    "pe_dims": ViewParam(
+        "pe_dims",
+        lambda r: _int_list(r, 0, 100_000, PE_DIMS_MAX),
+        _write_list,
+        f"at most {PE_DIMS_MAX} {_LIST}",
+    ),
+    "pe_metric": ViewParam("pe_metric", _choice(("dot", "cosine")), str, "metrics are dot, cosine"),
+    "pe_side": ViewParam("pe_side", _choice(("src", "tgt")), str, "sides are src, tgt"),
+    "emb_side": ViewParam("emb_side", _choice(("encoder", "decoder")), str, "sides are encoder, decoder"),
+    "emb_method": ViewParam("emb_method", _choice(("pca", "tsne")), str, "projections are pca, tsne"),
+    "emb_stage": ViewParam("emb_stage", _stage, _write_stage, "a stage is all or a whole number"),
+    "emb_paths": ViewParam(
+        "emb_paths",
+        lambda r: _int_list(r, 0, 100_000, EMB_PATHS_MAX),
+        _write_list,
+        f"at most {EMB_PATHS_MAX} {_LIST}",
+    ),
+    "emb_nn": ViewParam("emb_nn_token", lambda r: _int(r, 0, 100_000), str, "not a whole number in range"),
+    "topk": ViewParam(
+        "dec_k", lambda r: _int(r, TOPK_MIN, TOPK_MAX), str, f"a whole number from {TOPK_MIN} to {TOPK_MAX}"
+    ),
+    "out_pos": ViewParam("ana_step", lambda r: _int(r, 0, 100_000), str, "not a whole number in range"),
+}
+URL_NAME = {param.key: name for name, param in VIEW_PARAMS.items()}  # session key -> URL name
 
 
 def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[dict, list[str]]:
@@ -153,6 +269,13 @@ def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[d
                 values["present"] = flag in ("1", "true", "yes", "on")
             else:
                 ignore(key, raw, "use present=1 or present=0")
+    for name, param in VIEW_PARAMS.items():
+        if name in query:
+            value = param.parse(str(query[name]))
+            if value is None:
+                ignore(name, str(query[name]), param.why)
+            else:
+                values[param.key] = value
     return values, notices
 
 
@@ -192,12 +315,18 @@ def _check(ss: MutableMapping, key: str, ok: bool, default, why: str, notices: l
         return
     if key in ss["_from_url"]:
         shown = "mean" if key == "head" and ss[key] == MEAN else ss[key]
-        notices.append(f"Ignored URL parameter `{key}` = {md_code(shown, 80)}: {why}. Using the default.")
+        if key in URL_NAME:
+            shown = VIEW_PARAMS[URL_NAME[key]].write(shown)
+        name = URL_NAME.get(key, key)
+        notices.append(f"Ignored URL parameter `{name}` = {md_code(shown, 80)}: {why}. Using the default.")
     ss[key] = default
 
 
-def fit_to_model(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int, max_len: int) -> list[str]:
-    """Make kind/layer/head/maxlen valid for this model (e.g. after switching models); notices for URL values."""
+def fit_to_model(
+    ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int, max_len: int, d_model: int | None = None
+) -> list[str]:
+    """Make kind/layer/head/maxlen (and the head view's heads, the PE view's dimensions when d_model is
+    given) valid for this model, e.g. after switching models; notices for URL values."""
     notices: list[str] = []
     n = n_layers[ss["kind"]]
     _check(ss, "layer", 0 <= ss["layer"] < n, 0, f"this model's {ss['kind']} has layers 0–{n - 1}", notices)
@@ -205,10 +334,17 @@ def fit_to_model(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int, 
     _check(ss, "head", ok, 0, f"this model has heads 0–{n_heads - 1} (or mean)", notices)
     ok = 0 <= ss["maxlen"] < max_len
     _check(ss, "maxlen", ok, 0, f"this model generates at most {max_len - 1} pieces", notices)
-    ss["_from_url"] -= {"layer", "head", "maxlen", "kind"}
     heads = ss["att_lines_heads"]
-    if heads is not None and any(not 0 <= h < n_heads for h in heads):
-        ss["att_lines_heads"] = None
+    if heads is not None:
+        ok = all(0 <= h < n_heads for h in heads)
+        _check(ss, "att_lines_heads", ok, None, f"this model has heads 0–{n_heads - 1}", notices)
+    dims = ss["pe_dims"]
+    if dims is not None and d_model is not None:
+        ok = all(0 <= d < d_model for d in dims)
+        _check(ss, "pe_dims", ok, None, f"this model has dimensions 0–{d_model - 1}", notices)
+    ss["_from_url"] -= {"layer", "head", "maxlen", "kind", "att_lines_heads"} | (
+        {"pe_dims"} if d_model else set()
+    )
     return notices
 
 
@@ -232,8 +368,39 @@ def fit_step(ss: MutableMapping, n_steps: int) -> list[str]:
     return notices
 
 
-def to_query(ss: Mapping, model_in_url: bool) -> dict[str, str]:
-    """The shareable part of the session as URL parameters (defaults left out, except the main ones)."""
+def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
+    """Keep the positions of the Decoding, Anatomy and Embeddings views inside this sentence and its
+    translation (a `models.TraceData`); notices for URL values."""
+    notices = fit_step(ss, len(trace.tgt_tokens))
+    n_steps = len(trace.tgt_tokens)
+    _check(
+        ss,
+        "ana_step",
+        0 <= ss["ana_step"] < n_steps,
+        0,
+        f"this translation has positions 0–{n_steps - 1}",
+        notices,
+    )
+    side = ss["emb_side"]
+    n_tokens = len(trace.src_tokens if side == "encoder" else trace.tgt_tokens)
+    n_stages = len(stream_stages(side, trace.hidden[side].shape[0] - 1, trace.norm))
+    ok = ALL_STAGES <= ss["emb_stage"] < n_stages
+    _check(ss, "emb_stage", ok, ALL_STAGES, f"the {side} has stages 0–{n_stages - 1} (or all)", notices)
+    why = f"the {side} side has positions 0–{n_tokens - 1}"
+    if ss["emb_paths"] is not None:
+        _check(ss, "emb_paths", all(0 <= p < n_tokens for p in ss["emb_paths"]), None, why, notices)
+    _check(ss, "emb_nn_token", 0 <= ss["emb_nn_token"] < n_tokens, 0, why, notices)
+    ss["_from_url"] -= {"ana_step", "emb_stage", "emb_paths", "emb_nn_token"}
+    return notices
+
+
+def to_query(ss: Mapping, model_in_url: bool, defaults: Mapping | None = None) -> dict[str, str]:
+    """The shareable part of the session as URL parameters (defaults left out, except the main ones).
+
+    `defaults`: what a view control shows when its DEFAULTS value is None (the head view's heads,
+    the PE dimensions, the token paths), as the current model and sentence make it; equal values are
+    left out of the URL too.
+    """
     out = {"text": ss["text"]}
     if model_in_url:
         out["model"] = ss["model"]
@@ -248,4 +415,9 @@ def to_query(ss: Mapping, model_in_url: bool) -> dict[str, str]:
             out[key] = str(ss[key])
     if ss["present"]:
         out["present"] = "1"
+    for name, param in VIEW_PARAMS.items():
+        value = ss.get(param.key, DEFAULTS[param.key])
+        if value is None or value == DEFAULTS[param.key] or value == (defaults or {}).get(param.key):
+            continue
+        out[name] = param.write(value)
     return out

@@ -466,10 +466,10 @@ def test_hiding_special_pieces_drops_their_rows_and_renormalises():
 
 @needs_toy
 def test_png_export_is_named_after_the_figure():
-    """Plotly's "download as png" button saves a file named after the model, kind, layer and head."""
+    """Plotly's "download as png" button saves a file named after the model, view, kind, layer, head and sentence."""
     at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2")
     config = json.loads(at.get("plotly_chart")[0].proto.config)
-    assert config["toImageButtonOptions"]["filename"] == f"{TOY}_encoder_L1_H2"
+    assert config["toImageButtonOptions"]["filename"] == f"{TOY}_attention_encoder_L1_H2_c-a-f-b"
     assert config["toImageButtonOptions"]["format"] == "png"
 
 

@@ -50,9 +50,12 @@ class Ctx:
 
 
 def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:
-    """Show a Plotly figure with a PNG download named after the model and what it shows."""
-    stem = export.file_stem(ctx.model_label, *name)
-    st.plotly_chart(fig, key=key, config=export.plotly_config(stem), theme=None)
+    """Show a Plotly figure, the sentence in its subtitle, with an image download (PNG or SVG, as the
+    sidebar's Export says) named after the model, the view, what it shows and the sentence."""
+    ss = st.session_state
+    stem = export.file_stem(ctx.model_label, ss.get("view", ""), *name, export.slug(ctx.text))
+    config = export.plotly_config(stem, fmt=ss.get("fig_format", "png"))
+    st.plotly_chart(export.with_sentence(fig, ctx.text), key=key, config=config, theme=None)
 
 
 def controls(ctx: Ctx, label: str = "Controls"):

@@ -1,0 +1,202 @@
+"""Every control is in the URL: a shared link restores what the person saw.
+
+`test_every_widget_is_restored_from_the_link_or_exempt` walks every view and panel of the app (AppTest),
+collects every widget with a key, and fails on one that is neither in `CHANGE` (a control that a
+link restores, checked by `test_a_link_restores_the_control`) nor in `EXEMPT` (with the reason it is
+not in links). A new control that changes a figure therefore needs a URL parameter
+(`app_support.state.VIEW_PARAMS`) and a line in CHANGE.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Widget
+
+from app_support import state
+from tests.test_app import MODELS, TOY, assert_clean, figures, needs_toy, run_app
+
+TEXT = "c a f b d"
+BASE = {"model": TOY, "text": TEXT}
+CONTEXTS = {  # a page of the app: the URL that opens it (on top of BASE); every view and every panel
+    **{view: {"view": view} for view in state.VIEWS},
+    **{f"attention_{panel}": {"view": "attention", "panel": panel} for panel in state.PANELS},
+    "attention_cross": {"view": "attention", "kind": "cross"},
+    "attention_hidden": {"view": "attention", "hide": "1"},
+}
+OTHER_MODEL = next((name for name in MODELS if name != TOY), None)
+CHANGE = {  # widget key -> (the page it is changed on, a value other than the default)
+    "text": ("attention", "b a d"),
+    "model": ("attention", OTHER_MODEL),
+    "view": ("io", "decoding"),
+    "kind": ("attention", "cross"),
+    "layer": ("attention", 1),
+    "head": ("attention", 2),
+    "rows_pick": ("attention_cross", "read"),  # the widget of the `rows` setting
+    "panel": ("attention", "model"),
+    "step": ("decoding", 2),
+    "beam": ("attention", 1),
+    "maxlen": ("attention", 3),
+    "present": ("attention", True),
+    "att_hide_specials": ("attention", True),
+    "att_renormalise": ("attention_hidden", False),
+    "att_autoscale": ("attention", True),
+    "att_lines_heads": ("attention_lines", [3, 1]),
+    "pe_positions": ("positional", 40),
+    "pe_dims": ("positional", [1, 6, 3]),
+    "pe_metric": ("positional", "cosine"),
+    "pe_side": ("positional", "tgt"),
+    "emb_side": ("embeddings", "decoder"),
+    "emb_method": ("embeddings", "tsne"),
+    "emb_stage": ("embeddings", 1),
+    "emb_paths": ("embeddings", [2, 4]),
+    "emb_nn_token": ("embeddings", 2),
+    "dec_k": ("decoding", 5),
+    "ana_step": ("anatomy", 2),
+}
+EXEMPT = {  # widget key -> why a link does not carry it
+    "example": "a one-shot picker: it writes the chosen sentence into `text`, which the link carries",
+    "example_group": "which example sentences are offered; it changes no figure",
+    "ckpt": "a directory on the server: never put in a link (README, Serving a classroom)",
+    "fig_format": "whether the toolbar saves PNG or SVG: how a figure is saved, not what it shows",
+    "dl_csv": "a download button",
+    "dl_json": "a download button",
+}
+
+
+def open_page(context: str, **extra: str) -> AppTest:
+    return run_app(**(BASE | CONTEXTS[context] | extra))
+
+
+def widgets(at: AppTest) -> dict[str, Widget]:
+    """Every widget with a key on the page (sidebar, expanders and popovers included), by key."""
+    found: dict[str, Widget] = {}
+
+    def walk(node) -> None:
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else []:
+            if isinstance(child, Widget) and getattr(child, "key", None):
+                found[child.key] = child
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def page_content(at: AppTest) -> tuple:
+    """What the page shows: every figure (as sent to the browser) and every table."""
+    return [json.dumps(f, sort_keys=True) for f in figures(at)], [d.value.to_json() for d in at.dataframe]
+
+
+@needs_toy
+def test_every_widget_is_restored_from_the_link_or_exempt():
+    seen: dict[str, str] = {}
+    for context in CONTEXTS:
+        at = open_page(context, present="0")
+        assert_clean(at)
+        for key in widgets(at):
+            seen.setdefault(key, context)
+    missing = {key: where for key, where in seen.items() if key not in CHANGE and key not in EXEMPT}
+    assert not missing, (
+        f"widgets not restored from a shared link: {missing} (page where each is). Give each a URL parameter "
+        "in app_support.state.VIEW_PARAMS and a line in CHANGE, or say in EXEMPT why a link need not carry it."
+    )
+    unseen = set(CHANGE) - set(seen)
+    assert not unseen, f"CHANGE names widgets the app no longer has: {unseen}"
+
+
+@needs_toy
+@pytest.mark.parametrize("key", list(CHANGE))
+def test_a_link_restores_the_control(key):
+    """Change the control, take the URL, open it in a fresh session: same control value, same figures and tables."""
+    context, value = CHANGE[key]
+    if value is None:
+        pytest.skip("needs a second model in assets/")
+    at = open_page(context)
+    assert_clean(at)
+    before = page_content(at)
+    widget = widgets(at)[key]
+    assert widget.value != value, f"{key}: pick a value other than the default in CHANGE"
+    widget.set_value(value).run()
+    assert_clean(at)
+    assert widgets(at)[key].value == value
+    link = dict(at.query_params)
+    again = AppTest.from_file(at._script_path, default_timeout=60)
+    for name, raw in link.items():
+        again.query_params[name] = raw
+    again.run()
+    assert_clean(again)
+    assert not again.warning or all("Ignored URL" not in w.value for w in again.warning), [
+        w.value for w in again.warning
+    ]
+    assert widgets(again)[key].value == value, (key, link)
+    after = page_content(at)
+    assert page_content(again) == after, f"{key}: the link {link} does not draw what the person saw"
+    if key not in ("emb_nn_token", "text", "model", "view", "beam", "maxlen"):  # these change tables or text
+        assert after != before, f"{key} changed nothing on its page: is CHANGE's page the right one?"
+
+
+@needs_toy
+def test_defaults_stay_out_of_the_link():
+    """A page opened without view parameters writes none of them back (clean links), and neither do
+    controls set back to what the model shows by default (the head view's heads, the PE dimensions)."""
+    for context in ("attention_lines", "positional", "embeddings", "decoding", "anatomy"):
+        at = open_page(context)
+        at.run()  # a second run: the view has filled in the controls it defaults per model
+        assert not set(at.query_params) & set(state.VIEW_PARAMS), (context, dict(at.query_params))
+
+
+@needs_toy
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("hide", "maybe"),
+        ("renorm", "2"),
+        ("autoscale", "<b>x</b>"),
+        ("heads", "0,0"),
+        ("heads", "9"),  # the toy has 4 heads: checked against the model
+        ("pe_pos", "1"),
+        ("pe_pos", "100000"),
+        ("pe_dims", "0,1,2,3,4,5,6,7,8"),
+        ("pe_dims", "64"),  # the toy's d_model is 64
+        ("pe_metric", "euclid"),
+        ("pe_side", "left"),
+        ("emb_side", "both"),
+        ("emb_method", "umap"),
+        ("emb_stage", "99"),  # checked against the sentence's stages
+        ("emb_paths", "1,,2"),
+        ("emb_paths", "40"),  # past the sentence's end
+        ("emb_nn", "-1"),
+        ("topk", "50"),
+        ("out_pos", "40"),
+    ],
+)
+def test_a_bad_view_parameter_is_ignored_with_a_notice(name, raw):
+    """An invalid value is named in a warning, the control keeps its default, and the link drops it."""
+    at = run_app(**(BASE | {"view": "attention", name: raw}))
+    assert_clean(at)
+    assert any(f"`{name}`" in w.value and "Ignored URL parameter" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
+    key = state.VIEW_PARAMS[name].key
+    assert at.session_state[key] == state.DEFAULTS[key]
+    assert name not in at.query_params
+
+
+def test_view_parameters_round_trip_through_parse_and_write():
+    """Every VIEW_PARAMS value written by to_query parses back to itself."""
+    ss = {
+        **state.DEFAULTS, "text": "x", "model": TOY,
+        "att_hide_specials": True, "att_renormalise": False, "att_autoscale": True, "att_lines_heads": [2, 0],
+        "pe_positions": 100, "pe_dims": [0, 5], "pe_metric": "cosine", "pe_side": "tgt", "emb_side": "decoder",
+        "emb_method": "tsne", "emb_stage": 3, "emb_paths": [1], "emb_nn_token": 4, "dec_k": 20, "ana_step": 7,
+    }  # fmt: skip
+    query = state.to_query(ss, True)
+    assert set(state.VIEW_PARAMS) <= set(query)
+    values, notices = state.parse_query(query, [TOY])
+    assert not notices
+    for param in state.VIEW_PARAMS.values():
+        assert values[param.key] == ss[param.key], param.key
+    assert state.parse_query({"emb_stage": "all"}, [TOY])[0] == {"emb_stage": state.ALL_STAGES}
