@@ -42,6 +42,14 @@ from viz.embeddings import (
     stage_labels,
     token_path,
 )
+from viz.experiments import (
+    align_pieces,
+    head_effect_grid,
+    piece_logprob_bars,
+    piece_score_frame,
+    piece_scores_bar,
+    translation_diff,
+)
 from viz.flow import attention_rollout, cross_relevance
 from viz.frames import (
     ATTENTION_COLUMNS,
@@ -90,6 +98,7 @@ __all__ = [
     "ROW_LABELS",
     "SPECIAL_TOKENS",
     "Shown",
+    "align_pieces",
     "as_array",
     "attention_difference",
     "attention_frame",
@@ -101,6 +110,7 @@ __all__ = [
     "difference_heatmap",
     "embedding_sum_frame",
     "embedding_sum_view",
+    "head_effect_grid",
     "head_summary_frame",
     "head_view",
     "head_weights",
@@ -114,6 +124,9 @@ __all__ = [
     "pe_similarity",
     "pe_similarity_frame",
     "pe_similarity_matrix",
+    "piece_logprob_bars",
+    "piece_score_frame",
+    "piece_scores_bar",
     "predicted_pieces",
     "project_2d",
     "projection_frame",
@@ -135,4 +148,5 @@ __all__ = [
     "topk_bar",
     "topk_frame",
     "trace_attention_frames",
+    "translation_diff",
 ]
