@@ -85,11 +85,7 @@ def quiz_reveal(
         range=[-0.5, n - 0.5],
     )
     fig.update_yaxes(title_text="attention weight", range=[0, top * 1.35 + 0.05])
-    fig.update_layout(
-        barmode="overlay",
-        bargap=0.25,
-        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-    )
+    fig.update_layout(barmode="overlay", bargap=0.25)
     return finish(fig, title, font_size, height or int(300 + font_size * 6))
 
 
