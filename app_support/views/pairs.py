@@ -1,0 +1,226 @@
+"""Minimal pairs: a second sentence beside the first ("The cat sleeps." / "The cats sleep."): both
+translations, the same attention of both side by side, their difference where the pieces pair up, and
+how far each position's residual stream moved after every layer (`viz.pairs`).
+
+The second sentence is `text2` in the URL; kind, layer, head and row labels are the Attention view's.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections import Counter
+
+import streamlit as st
+
+import viz
+from app_support import models, state
+from app_support.safe_text import md_code, without_lone_surrogates
+from app_support.views import Ctx, attention, chart, controls
+from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = {  # (first, second): one thing changed
+    "text": [
+        ("The cat sleeps.", "The cats sleep."),
+        ("The house is old.", "The house is new."),
+        ("He sees the dog.", "She sees the dog."),
+        ("I live in a small village.", "I lived in a small village."),
+    ],
+    "letters": [("c a f b", "c a g b"), ("a b c d", "a b c e"), ("d a d b", "d a d b e")],
+}
+EXAMPLE_SEP = "  ⟷  "
+INTRO = (
+    "Change one thing in the sentence and see what changes inside the model: both translations, the "
+    "same attention side by side, their difference, and how far each position's residual stream moved "
+    "after every layer."
+)
+
+
+def script_of(text: str) -> str | None:
+    """The writing system most of the text's letters belong to ("LATIN", "CYRILLIC", "CJK", …), or None
+    without letters; from the first word of each letter's Unicode name."""
+    names = Counter()
+    for ch in text:
+        if ch.isalpha():
+            try:
+                names[unicodedata.name(ch).split()[0]] += 1
+            except ValueError:  # a letter without a name
+                continue
+    return names.most_common(1)[0][0] if names else None
+
+
+def _examples(ctx: Ctx) -> list[tuple[str, str]]:
+    letters = all(len(p.lstrip("\u2581")) <= 1 for p in ctx.trace.src_tokens if p != "</s>")
+    return EXAMPLES["letters" if letters and ctx.text.strip() else "text"]
+
+
+def _on_example() -> None:
+    ss = st.session_state
+    choice = ss.get("pair_example")
+    if choice:
+        ss["text"], ss["text2"] = choice.split(EXAMPLE_SEP)
+    ss["pair_example"] = None
+
+
+def _who(head: int) -> str:
+    return "mean over heads" if head == MEAN_HEAD else f"head {head}"
+
+
+def _lined_up_note(what: str, p: viz.Pairing, a_labels, b_labels) -> str | None:
+    """None when every piece pairs up, else one sentence saying what the difference leaves out."""
+    if p.lined_up:
+        return None
+    lone = [f"first {md_code(a_labels[i], 40)}" for i in p.unpaired_a] + [
+        f"second {md_code(b_labels[j], 40)}" for j in p.unpaired_b
+    ]
+    shown = ", ".join(lone[:8]) + (f" and {len(lone) - 8} more" if len(lone) > 8 else "")
+    return (
+        f"The {what} do not line up one for one ({len(a_labels)} and {len(b_labels)} pieces): only the "
+        f"{len(p)} that pair up (the same piece in the same order, or one piece replaced by one) are "
+        f"compared. Without a partner: {shown}."
+    )
+
+
+def render(ctx: Ctx) -> None:
+    ss = st.session_state
+    if isinstance(ss.get("text2"), str):
+        ss["text2"] = without_lone_surrogates(ss["text2"])
+    st.markdown(INTRO)
+    with controls(ctx, "Second sentence"):
+        st.text_input(
+            "Second sentence",
+            key="text2",
+            max_chars=state.TEXT_LIMIT,
+            placeholder="The first sentence with one thing changed, e.g. one word",
+            help="Compared with the sentence above. In shared links as text2.",
+            persist_state="session",
+        )
+        pairs = _examples(ctx)
+        st.pills(
+            "Example pairs",
+            [f"{a}{EXAMPLE_SEP}{b}" for a, b in pairs],
+            key="pair_example",
+            on_change=_on_example,
+        )
+    first, second = ctx.text, ss.get("text2", "")
+    if not second.strip():
+        a, b = _examples(ctx)[0]
+        st.info(
+            f"Type a second sentence that changes one thing in the first, e.g. {md_code(a)} → {md_code(b)}, "
+            "or pick an example pair."
+        )
+        return
+    if second.strip() == first.strip():
+        st.info(
+            "The second sentence is the same as the first: change one thing (a word, an ending) to compare."
+        )
+        return
+    script_a, script_b = script_of(first), script_of(second)
+    if script_a and script_b and script_a != script_b:
+        st.warning(
+            f"The first sentence is in {script_a.title()} script, the second in {script_b.title()}: a "
+            "minimal pair changes one thing, and a model trained on one script splits another into "
+            "unknown or single-byte pieces, so almost nothing lines up below."
+        )
+    try:
+        with st.spinner("Translating and tracing the second sentence…"):
+            tb = models.get_trace(ctx.path, ctx.stamp, second, ctx.beam, ctx.maxlen)
+    except Exception as e:  # never a traceback in class
+        log.exception("second sentence failed")
+        st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
+        return
+    ta = ctx.trace
+    if tb.truncated:
+        st.warning("The second sentence is longer than this model's max_len: only its first pieces are used.")
+
+    for col, (name, t) in zip(ctx.columns(2), (("First", ta), ("Second", tb)), strict=True):
+        with col:
+            st.markdown(f"**{name}:** {md_code(t.src_text)}")
+            st.code(
+                t.tgt_text or "(empty: the model ended the sentence at once)", language=None, wrap_lines=True
+            )
+    if ta.tgt_text == tb.tgt_text:
+        st.caption("Both sentences get the same translation; the model's insides can still differ.")
+
+    st.subheader("Attention, side by side")
+    with controls(ctx, "Attention"):
+        attention.pick_attention(ctx, with_panel=False)
+    kind, layer, head = ss["kind"], ss["layer"], ss["head"]
+    rows = state.rows_for(ss, kind)
+    sides = []
+    for t in (ta, tb):
+        q_tok, k_tok = viz.side_tokens(t, kind)
+        sides.append((viz.head_weights(t.attention[kind], layer, head), q_tok, k_tok))
+    for col, name, (w, q_tok, k_tok) in zip(ctx.columns(2), ("First", "Second"), sides, strict=True):
+        fig = viz.attention_heatmap(
+            w, q_tok, k_tok, kind=kind, rows=rows, title=f"{name}: {KINDS[kind].title}, L{layer}, {_who(head)}",
+            font_size=ctx.font, height=ctx.height(450) if ctx.present else None,
+        )  # fmt: skip
+        with col:
+            chart(ctx, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
+
+    st.subheader("Difference: second − first")
+    (wa, qa, ka), (wb, qb, kb) = sides
+    q_la, q_lb = viz.query_labels(kind, qa, rows), viz.query_labels(kind, qb, rows)
+    row_pairs, col_pairs = viz.pair_positions(q_la, q_lb), viz.pair_positions(ka, kb)
+    for what, p, la, lb in (("rows", row_pairs, q_la, q_lb), ("columns", col_pairs, ka, kb)):
+        note = _lined_up_note(what, p, la, lb)
+        if note:
+            st.info(note)
+    if not len(row_pairs) or not len(col_pairs):
+        st.info("No rows or no columns pair up, so there is no difference to draw.")
+    else:
+        diff = viz.attention_difference(wa, wb, row_pairs, col_pairs)
+        fig = viz.difference_heatmap(
+            diff, row_pairs.labels(q_la, q_lb), col_pairs.labels(ka, kb),
+            title=f"{KINDS[kind].title}, L{layer}, {_who(head)}: second − first",
+            y_title=query_title(kind, rows), x_title=key_title(kind),
+            font_size=ctx.font,
+        )  # fmt: skip
+        chart(ctx, fig, "fig_pair_diff", "pair", "difference", kind, f"L{layer}")
+        st.caption(
+            "Red: the second sentence attends more, blue: less, white: the same. A label “a / b” is a "
+            "piece that differs between the two sentences at a paired position."
+        )
+
+    st.subheader("Which layers react to the change")
+    st.markdown(
+        "For every position whose piece pairs up: how far its residual stream (the vector each layer "
+        "reads and adds to) is from the same position's in the first sentence, as a share of the first "
+        "one's length. Row 0 is the input (embedding + position), each row below the output of one more layer"
+        + (
+            " (the residual stream itself, not normalised: this model is pre-norm)."
+            if ctx.trace.norm == "pre"
+            else " (the stream after the layer's last LayerNorm: this model is post-norm)."
+        )
+    )
+    for side in ("encoder", "decoder"):
+        tokens_a = ta.src_tokens if side == "encoder" else ta.tgt_tokens
+        tokens_b = tb.src_tokens if side == "encoder" else tb.tgt_tokens
+        p = viz.pair_positions(tokens_a, tokens_b)
+        with st.container():
+            if not len(p):
+                st.info(f"No {side} position pairs up.")
+                continue
+            shift = viz.stream_shift(ta.hidden[side], tb.hidden[side], p)
+            fig = viz.stream_shift_heatmap(
+                shift, p.labels(tokens_a, tokens_b),
+                title=f"{side.title()}: how far each position moved",
+                x_title="source piece" if side == "encoder" else "decoder position: piece read",
+                font_size=ctx.font,
+            )  # fmt: skip
+            chart(ctx, fig, f"fig_pair_shift_{side}", "pair", "stream", side)
+            most = viz.most_moved_layer(shift)
+            if most is not None:
+                layer_no, before, after = most
+                st.caption(
+                    f"{side.title()}: layer L{layer_no} moves the paired positions most, on average from "
+                    f"{before:.2f} to {after:.2f}."
+                )
+    st.caption(
+        "At the input only the changed pieces differ (and pieces whose position shifted); every layer "
+        "that mixes positions spreads the change. On the decoder side each position reads its own "
+        "translation's piece, so where the translations differ the pieces themselves differ too."
+    )
