@@ -50,16 +50,16 @@ def render(
     t = ctx.trace
     rollout = viz.attention_rollout(t.attention["encoder"])  # (encoder layers, S, S)
     raw = viz.head_weights(t.attention[kind], layer, head)
-    who = "mean over heads" if head == MEAN_HEAD else f"head {head}"
+    who = "mean of heads" if head == MEAN_HEAD else f"H{head}"  # as the pickers say: fits half a page
     if kind == "cross":
         flow = viz.cross_relevance(raw, rollout[-1])
-        flow_title = f"Attention flow: layer {layer}, {who}"
+        flow_title = f"Attention flow: L{layer} {who}"
     else:
         flow = rollout[layer]
-        flow_title = f"Attention rollout: encoder layers 0–{layer}, heads averaged"
+        flow_title = f"Rollout: encoder L0–L{layer}, heads averaged"
     q_tok, k_tok = viz.side_tokens(t, kind)
     panels = (
-        ("raw", raw, f"{KINDS[kind].title}: layer {layer}, {who}"),
+        ("raw", raw, f"{KINDS[kind].title}: L{layer} {who}"),
         ("flow", flow, flow_title),
     )
     for col, (what, weights, title) in zip(ctx.columns(2), panels, strict=True):
