@@ -17,6 +17,8 @@ import streamlit as st
 from app_support import export, model_dirs, models, state
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
+from app_support.views import pairs as pairs_view
+from app_support.views import quiz as quiz_view
 from transformer import CheckpointError
 from transformer.decoding import describe as describe_generation
 from transformer.kinds import KINDS
@@ -31,6 +33,8 @@ SECTIONS = {  # view -> where it is in the paper
     "embeddings": "§3.4 Embeddings and Softmax, and the residual stream of §3.1",
     "decoding": "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
     "anatomy": "§3.1–§3.5, in the order of the walk-through",
+    "pairs": "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once",
+    "quiz": "§3.2.3 (encoder–decoder attention), as a guessing game",
 }
 RENDER = {
     "io": io.render,
@@ -39,6 +43,8 @@ RENDER = {
     "embeddings": embeddings.render,
     "decoding": decoding.render,
     "anatomy": anatomy.render,
+    "pairs": pairs_view.render,
+    "quiz": quiz_view.render,
 }
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
@@ -187,6 +193,7 @@ for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_m
 URL_DEFAULTS.update(
     att_lines_heads=list(range(cfg.n_heads)), pe_dims=positional.default_dims(cfg.d_model), emb_paths=[0]
 )
+URL_DEFAULTS["qlayer"] = n_layers["cross"] - 1  # the quiz's layer when none is chosen: the last
 model_label = ss["model"] if ss["model"] != state.CUSTOM else model.name
 with decoding_box:
     st.header("Decoding")

@@ -4,13 +4,13 @@ URL scheme (every parameter optional; an invalid one is ignored with a visible n
 
     text     the sentence (at most TEXT_LIMIT characters)
     model    a model name in assets/ (a custom checkpoint directory is never put in a URL)
-    view     io | attention | positional | embeddings | decoding | anatomy
+    view     io | attention | positional | embeddings | decoding | anatomy | pairs | quiz
     kind     encoder | decoder | cross       attention kind (Attention and Anatomy views)
     layer    0-based layer of that kind
     head     0-based head, or "mean"
     rows     read | predicted | both         label decoder rows by the piece read, the piece predicted
                                              or both (absent: each kind's default, transformer.kinds)
-    panel    heatmaps | model | lines        what the Attention view draws
+    panel    heatmaps | model | lines | flow   what the Attention view draws (flow: attention rollout)
     step     0-based decoder position (Decoding view)
     beam     1..BEAM_MAX                     beam size (1 = greedy; absent: 4)
     maxlen   0 (automatic) .. model max_len - 1, the longest translation in pieces
@@ -33,6 +33,9 @@ The controls of each view (session key in brackets; `VIEW_PARAMS`):
     emb_nn     position whose nearest vocabulary pieces are listed          [emb_nn_token]
     topk       3..20 next-piece candidates (Decoding)                       [dec_k]
     out_pos    decoder position of Anatomy's output softmax                 [ana_step]
+    text2      the second sentence of a minimal pair (Minimal pairs)        [text2]
+    qpiece     the quiz round: the German piece asked about, 1 = the first  [qpiece]
+    qlayer     the quiz's cross-attention layer (absent: the last)          [qlayer]
 
 Layers, heads and positions are 0-based, as in the figures ("L0 H3"). Values that depend on the
 model or the sentence (a head the model lacks, a position past the sentence's end) are checked once
@@ -56,9 +59,16 @@ VIEWS = {
     "embeddings": "Embeddings",
     "decoding": "Decoding",
     "anatomy": "Anatomy",
+    "pairs": "Minimal pairs",
+    "quiz": "Quiz: predict, then reveal",
 }
 KIND_LABELS = {name: kind.short for name, kind in KINDS.items()}  # for the kind picker
-PANELS = {"heatmaps": "One head + mean", "model": "Model view (all heads)", "lines": "Head view (lines)"}
+PANELS = {
+    "heatmaps": "One head + mean",
+    "model": "Model view (all heads)",
+    "lines": "Head view (lines)",
+    "flow": "Attention flow (rollout)",
+}
 MEAN = MEAN_HEAD  # head value meaning "average over heads"
 STEP_ROWS = "both"  # a decoding step is one row: named by both pieces unless the person chose
 TEXT_LIMIT = 2000
@@ -110,6 +120,9 @@ DEFAULTS = {
     "emb_nn_token": 0,
     "dec_k": 10,
     "ana_step": 0,
+    "text2": "",  # the Minimal pairs view's second sentence
+    "qpiece": None,  # the quiz round: German piece (position in the decoder input, from 1); None = first round
+    "qlayer": None,  # the quiz's cross-attention layer; None = the last
 }
 _INT = re.compile(r"[+-]?\d{1,9}")
 
@@ -212,6 +225,14 @@ VIEW_PARAMS = {  # URL name -> the control (the module docstring lists them)
         "dec_k", lambda r: _int(r, TOPK_MIN, TOPK_MAX), str, f"a whole number from {TOPK_MIN} to {TOPK_MAX}"
     ),
     "out_pos": ViewParam("ana_step", lambda r: _int(r, 0, 100_000), str, "not a whole number in range"),
+    "text2": ViewParam(
+        "text2",
+        lambda r: without_lone_surrogates(r) if len(r) <= TEXT_LIMIT else None,
+        str,
+        f"the second sentence has at most {TEXT_LIMIT} characters",
+    ),
+    "qpiece": ViewParam("qpiece", lambda r: _int(r, 1, 100_000), str, "a whole number from 1"),
+    "qlayer": ViewParam("qlayer", lambda r: _int(r, 0, 1_000), str, "not a whole number in range"),
 }
 URL_NAME = {param.key: name for name, param in VIEW_PARAMS.items()}  # session key -> URL name
 

@@ -7,7 +7,7 @@ import streamlit as st
 import viz
 from app_support import state
 from app_support.state import KIND_LABELS, MEAN, PANELS
-from app_support.views import Ctx, chart, controls
+from app_support.views import Ctx, chart, controls, flow
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -76,7 +76,13 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
     )
     if with_panel:
         top[1].segmented_control(
-            "Show", list(PANELS), key="panel", required=True, format_func=PANELS.get, persist_state="session"
+            "Show",
+            list(PANELS),
+            key="panel",
+            required=True,
+            format_func=PANELS.get,
+            persist_state="session",
+            wrap=True,  # four panels are wider than half a page
         )
     layers = range(n_layers[st.session_state["kind"]])
     bottom[0].segmented_control(
@@ -95,7 +101,7 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
         required=True,
         format_func=head_label,
         persist_state="session",
-        disabled=panel != "heatmaps",  # the head view picks its heads below; the model view shows all
+        disabled=panel not in ("heatmaps", "flow"),  # lines: heads picked below; model view: all
     )
     with st.columns(2)[0]:
         pick_rows(st.session_state["kind"])
@@ -193,6 +199,8 @@ def render(ctx: Ctx) -> None:
                 "entropy_bits: 0 = each query looks at one key, high = spread out; mean_distance: how "
                 "far (in positions) a head looks; self_weight: attention to the query's own position."
             )
+    elif panel == "flow":
+        flow.render(ctx, _shown, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
     else:
         heads = list(range(t.n_heads))
         if ss["att_lines_heads"] is None:
