@@ -24,11 +24,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz._style import DIVERGING_COLORSCALE, esc, esc_all, finish
+from viz._style import esc, esc_all, finish
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
 SAME_COLOR, CHANGED_COLOR, GAP_COLOR = "#e8eef6", "#f4a259", "#ffffff"
+DROP_COLORSCALE = "RdBu"  # a drop (negative change) in red, a rise in blue, no change white
 SCORE_COLUMNS = ["position", "piece", "prob", "logp", "rank", "model_top", "model_top_prob", "surprising"]
 
 
@@ -63,18 +64,21 @@ def piece_score_frame(
     )
 
 
-def _piece_axis(fig: go.Figure, pieces: Sequence[str], font_size: int, row=None, col=None) -> None:
+def _piece_axis(fig: go.Figure, pieces: Sequence[str], marked: Sequence[bool] | None = None) -> None:
+    """Pieces as x tick labels (escaped); `marked` ones bold in the highlight colour."""
     n = len(pieces)
+    marked = marked if marked is not None else [False] * n
     fig.update_xaxes(
         tickmode="array",
         tickvals=list(range(n)),
-        ticktext=[f"{esc(p)}" for p in pieces],
+        ticktext=[
+            f'<span style="color:{AFTER_COLOR}"><b>{esc(p)}</b></span>' if m else esc(p)
+            for p, m in zip(pieces, marked, strict=True)
+        ],
         tickangle=-45 if n > 6 else 0,
         range=[-0.5, n - 0.5],
         title_text="piece predicted (decoder position t predicts piece t + 1)",
         automargin=True,
-        row=row,
-        col=col,
     )
 
 
@@ -86,7 +90,8 @@ def piece_scores_bar(
     font_size: int = 12,
     height: int | None = None,
 ) -> go.Figure:
-    """Each piece's probability as a bar (teacher-forced), surprising pieces in orange, the rank above.
+    """Each piece's probability as a bar (teacher-forced), surprising pieces (bar and label) in orange,
+    the rank above.
 
     `frame` comes from `piece_score_frame`. Hover: probability, log-probability, rank and what the
     model would have put there instead.
@@ -123,9 +128,9 @@ def piece_scores_bar(
         y=surprising,
         line={"dash": "dot", "color": "#888"},
         annotation_text=f"surprising below p = {surprising:g}",
-        annotation_position="top left",
+        annotation_position="top right",
     )
-    _piece_axis(fig, frame["piece"].tolist(), font_size)
+    _piece_axis(fig, frame["piece"].tolist(), bad.tolist())
     fig.update_yaxes(title_text="probability (teacher-forced)", range=[0, 1.12])
     fig.update_layout(showlegend=False, bargap=0.25)
     return finish(fig, title, font_size, height or 360 + 3 * font_size)
@@ -165,9 +170,9 @@ def piece_logprob_bars(
                 "(p = %{customdata[1]:.4f})<extra></extra>",
             )
         )
-    _piece_axis(fig, pieces, font_size)
+    _piece_axis(fig, pieces)
     fig.update_yaxes(title_text="log-probability (0 = certain)")
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
+    fig.update_layout(barmode="group")
     return finish(fig, title, font_size, height or 360 + 3 * font_size)
 
 
@@ -274,7 +279,8 @@ def head_effect_grid(
     height: int | None = None,
 ) -> go.Figure:
     """A layer × head heatmap per attention kind of one column of a heads table (`value`, by default
-    the log-probability change: red = the translation became less likely). Heads in `off` are boxed."""
+    the log-probability change: red = the translation became less likely, blue = more likely). Heads in
+    `off` are boxed."""
     kinds = [k for k in KIND_NAMES if k in set(table["kind"])]
     if not kinds:
         raise ValueError("head_effect_grid needs a table with at least one head")
@@ -287,16 +293,16 @@ def head_effect_grid(
         z[part["layer"].to_numpy(), part["head_index"].to_numpy()] = part[value].to_numpy()
         fig.add_trace(
             go.Heatmap(
-                z=-z,  # a drop in red: the colour scale's red end is the positive one
+                z=z,
                 x=np.arange(n_h),
                 y=np.arange(n_l),
                 customdata=z,
-                colorscale=DIVERGING_COLORSCALE,
+                colorscale=DROP_COLORSCALE,
                 zmid=0.0,
                 zmin=-limit,
                 zmax=limit,
                 showscale=i == len(kinds),
-                colorbar={"title": {"text": "drop in log p"}},
+                colorbar={"title": {"text": "change in log p"}},
                 text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}")(z),
                 texttemplate="%{text}",
                 hovertemplate=f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
@@ -329,5 +335,7 @@ def head_effect_grid(
                     row=1,
                     col=i,
                 )
-    auto = int(min(700, max(220, 150 + int(table["layer"].max() + 1) * font_size * 3.2)))
-    return finish(fig, title, font_size, height or auto)
+    auto = int(min(700, max(260, 190 + int(table["layer"].max() + 1) * font_size * 3.2)))
+    fig = finish(fig, title, font_size, height or auto)
+    fig.update_layout(margin={"t": round(font_size * 8)})  # room for a subtitle above the panels' titles
+    return fig

@@ -1,0 +1,144 @@
+"""The experiment the views show: attention heads switched off, a translation typed by a person.
+
+Set in the "Switch heads off" and "Score a translation" views, kept in the session and the URL
+(`off`, `target`, `apply`). While one is set, every view in `FOLLOWS` draws the run with those
+heads off and / or traced on the typed translation, under a banner that says so, so nobody takes
+an ablated run for the model; "Show the experiment in every view" (`apply=0`) switches back to the
+model as trained without forgetting the experiment.
+
+A view outside FOLLOWS gets the model's own run (its ctx.experiment is empty); it can follow too by
+passing `**ctx.experiment` to every cached call it makes beyond `ctx.trace` and joining FOLLOWS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, MutableMapping
+
+import streamlit as st
+
+from app_support import heads_off, models
+from app_support.experiments import TARGET_LIMIT
+from app_support.safe_text import md_code
+from app_support.views import Ctx
+
+FOLLOWS = {"io", "attention", "positional", "embeddings", "decoding", "anatomy", "flow"}
+OWN = {"heads", "score"}  # the views that set the experiment say themselves what they show
+
+
+def typed_target(ss: Mapping) -> str | None:
+    """The typed translation, or None when the box is empty (or only spaces)."""
+    target = ss.get("target") or ""
+    return target if target.strip() else None
+
+
+def experiment(ss: Mapping) -> dict:
+    """What the views show: {"off": ..., "target": ...} for what is set and applied; {} for the model's own run."""
+    if not ss.get("exp_apply", True):
+        return {}
+    out: dict = {}
+    if ss.get("off"):
+        out["off"] = tuple(ss["off"])
+    if typed_target(ss) is not None:
+        out["target"] = ss["target"]
+    return out
+
+
+def fit(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int) -> list[str]:
+    """Before anything is drawn: heads this model lacks switched back on, a typed translation cut to
+    TARGET_LIMIT characters, and cleared when the sentence it was typed for changed. Notices for each."""
+    notices: list[str] = []
+    off, gone = heads_off.fit(heads_off.normalise(ss.get("off", ())), n_layers, n_heads)
+    ss["off"] = off
+    notices += gone
+    target = ss.get("target") or ""
+    if len(target) > TARGET_LIMIT:
+        ss["target"] = target[:TARGET_LIMIT]
+        notices.append(
+            f"Your translation had {len(target):,} characters: only its first {TARGET_LIMIT:,} are scored."
+        )
+    typed_for = ss.get("_target_for")
+    if typed_target(ss) is not None and typed_for is not None and typed_for != ss["text"]:
+        ss["target"] = ""
+        notices.append("The sentence changed, so the translation typed for the old one was cleared.")
+    ss["_target_for"] = ss["text"]
+    return notices
+
+
+def end_experiment() -> None:
+    ss = st.session_state
+    ss["off"] = ()
+    ss["target"] = ""
+
+
+def describe(off, target: str | None) -> str:
+    """One line naming the experiment: "3 heads off: cross L2 H0, … · traced on your translation: `…`"."""
+    parts = []
+    if off:
+        parts.append(heads_off.describe(off))
+    if target is not None:
+        parts.append(f"traced on your translation: {md_code(target, 120)}")
+    return " · ".join(parts)
+
+
+def banner(ctx: Ctx, view: str) -> None:
+    """Say, above the view, which experiment its figures show (or that they show the model as trained)."""
+    ss = st.session_state
+    off, target = tuple(ss.get("off", ())), typed_target(ss)
+    if (not off and target is None) or view in OWN:
+        return
+    shown = bool(ctx.experiment)
+    with st.container(key="experiment_banner"):
+        if shown:
+            st.warning(
+                f"**Experiment, not the model as trained — {describe(off, target)}.** Every figure below "
+                "shows this run."
+                + (
+                    " A head switched off still computes its attention weights (drawn as before); "
+                    "its output is zeroed, so what changes is everything after it."
+                    if off
+                    else ""
+                ),
+                icon="🧪",
+            )
+        elif view in FOLLOWS:
+            st.info(
+                f"Experiment set but not shown ({describe(off, target)}): these figures are the model as trained."
+            )
+        else:
+            st.info(
+                f"This view shows the model as trained; the experiment ({describe(off, target)}) is not applied here."
+            )
+        a, b = st.columns([3, 1])
+        a.toggle(
+            "Show the experiment in every view",
+            key="exp_apply",
+            persist_state="session",
+            help="Off: the views show the model as trained; the experiment stays set (and in the URL).",
+        )
+        b.button(
+            "End the experiment",
+            key="exp_end",
+            on_click=end_experiment,
+            help="All heads on, typed translation cleared.",
+        )
+
+
+def apply(ctx: Ctx, view: str) -> Ctx:
+    """The context the view draws: the run with the experiment for a view in FOLLOWS, else ctx unchanged.
+
+    Shows the banner; a failure to compute the experiment is shown as an error and the model's own
+    run is drawn instead (never a traceback).
+    """
+    exp = experiment(st.session_state) if view in FOLLOWS else {}
+    if exp:
+        try:
+            with st.spinner("Running the experiment…"):
+                trace = models.get_trace(*ctx.key, **exp)
+            ctx = dataclasses.replace(ctx, trace=trace, off=exp.get("off", ()), target=exp.get("target"))
+        except Exception as e:  # never a traceback in class
+            st.error(
+                f"The experiment could not be run ({type(e).__name__}): {md_code(e)}. Showing the model as trained."
+            )
+    banner(ctx, view)
+    return ctx

@@ -1,0 +1,182 @@
+"""Heads switched off and typed translations without the app: the set and its URL form, the batched
+teacher-forced scores against single traces, the reverse model broken by its anti-diagonal heads, and
+sessions that share one model never seeing each other's ablation."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+
+from app_support import experiments, heads_off, models
+from transformer import ablate_heads, available_models, load_pretrained
+
+TOY = "reverse"
+needs_toy = pytest.mark.skipif(TOY not in available_models(), reason=f"toy model {TOY!r} not in assets/ yet")
+N_LAYERS = {"encoder": 2, "decoder": 2, "cross": 2}
+
+
+# --- the set of heads and its URL form ----------------------------------------------------------------
+
+
+def test_heads_round_trip_through_the_url_form_sorted():
+    off = heads_off.normalise([("cross", 1, 3), ("encoder", 0, 2), ("cross", 1, 0), ("cross", 1, 3)])
+    assert off == (("encoder", 0, 2), ("cross", 1, 0), ("cross", 1, 3))
+    assert heads_off.to_url(off) == "encoder.0.2,cross.1.0,cross.1.3"
+    assert heads_off.parse(heads_off.to_url(off)) == (off, [])
+    assert heads_off.parse("") == ((), [])
+    assert heads_off.describe(off) == "3 heads off: encoder L0 H2, cross L1 H0, cross L1 H3"
+
+
+@pytest.mark.parametrize("raw", ["cross.1", "attn.0.0", "cross.-1.0", "<b>x</b>", "cross.1.0;encoder.0.0"])
+def test_a_bad_head_in_the_url_is_named(raw):
+    off, notices = heads_off.parse(raw)
+    assert off == () and len(notices) == 1 and "kind.layer.head" in notices[0]
+
+
+def test_heads_the_model_lacks_are_switched_back_on_with_a_notice():
+    off, notices = heads_off.fit((("encoder", 0, 1), ("cross", 2, 0), ("decoder", 0, 7)), N_LAYERS, 4)
+    assert off == (("encoder", 0, 1),)
+    assert len(notices) == 1 and "cross L2 H0" in notices[0] and "decoder L0 H7" in notices[0]
+
+
+def test_every_head_or_a_whole_kind_off_is_explained():
+    every = heads_off.every_head(N_LAYERS, 4)
+    assert len(every) == 24
+    assert "Every attention head is off" in heads_off.warnings(every, N_LAYERS, 4)[0]
+    cross = tuple(h for h in every if h[0] == "cross")
+    (warning,) = heads_off.warnings(cross, N_LAYERS, 4)
+    assert "cannot read the source" in warning
+    assert heads_off.warnings((("cross", 0, 0),), N_LAYERS, 4) == []
+    assert heads_off.hooks(()) is None
+
+
+# --- scores -------------------------------------------------------------------------------------------
+
+
+def _trace_logp(m, text: str, tgt_text: str | None, off=()) -> np.ndarray:
+    """Log-probability of each predicted piece from a plain library trace (teacher-forced)."""
+    t = m.trace(text, target=tgt_text, interventions=heads_off.hooks(off))
+    following = [*t.tgt_ids[1:], m.config.eos_id]
+    return np.log(t.probs[np.arange(len(following)), following].numpy())
+
+
+@needs_toy
+def test_batched_scores_equal_one_trace_per_set_of_heads():
+    """piece_scores runs several sets of heads off as one batch; each row equals its own library trace."""
+    m = load_pretrained(TOY)
+    t = m.trace("c a f b d e")
+    variants = [
+        (),
+        (("cross", 1, 0),),
+        (("encoder", 0, 1), ("decoder", 1, 3)),
+        heads_off.every_head(N_LAYERS, 4),
+    ]
+    s = experiments.piece_scores(m.model, t.src_ids, t.tgt_ids, variants)
+    for row, off in enumerate(variants):
+        expected = _trace_logp(m, "c a f b d e", t.tgt_text, off)
+        np.testing.assert_allclose(s.logp[row], expected, atol=2e-5, err_msg=str(off))
+    assert (s.rank[0] == 1).all()  # greedy: every piece of the model's own translation is its first choice
+
+
+@needs_toy
+def test_heads_table_ranks_every_head_by_the_drop_of_a_single_ablation():
+    m = load_pretrained(TOY)
+    t = m.trace("j i h c a")
+    table = experiments.head_effects(m.model, t.src_ids, t.tgt_ids, N_LAYERS, 4)
+    assert len(table) == 24 and table["rank"].tolist() == list(range(1, 25))
+    assert table["logp_change"].is_monotonic_increasing
+    before = _trace_logp(m, "j i h c a", t.tgt_text).sum()
+    top = table.iloc[0]
+    after = _trace_logp(m, "j i h c a", t.tgt_text, ((top["kind"], top["layer"], top["head_index"]),)).sum()
+    assert top["logp_change"] == pytest.approx(after - before, abs=1e-4)
+    assert top["logp_change"] < 0
+
+
+# --- the reverse model needs its anti-diagonal heads ----------------------------------------------------
+
+
+def anti_diagonal_heads(m, texts: list[str], threshold: float = 0.5) -> list[tuple[str, int, int]]:
+    """Cross-attention heads whose rows (by piece predicted) put on average > threshold on the mirrored source piece."""
+    mass = np.zeros((m.config.n_decoder_layers, m.config.n_heads))
+    for text in texts:
+        cross = m.trace(text).attention["cross"].numpy()  # (L, H, T, S): row t predicts output piece t
+        n = len(text.split())
+        mass += np.mean([cross[:, :, t, n - 1 - t] for t in range(n)], axis=0) / len(texts)
+    return [("cross", int(layer), int(h)) for layer, h in zip(*np.nonzero(mass > threshold), strict=True)]
+
+
+def exact_match(m, texts: list[str], off=()) -> float:
+    hooks = heads_off.hooks(heads_off.normalise(off))
+    return float(
+        np.mean([m.trace(t, interventions=hooks).tgt_text.split() == t.split()[::-1] for t in texts])
+    )
+
+
+@needs_toy
+def test_switching_off_the_anti_diagonal_heads_breaks_the_reverse_model():
+    """The cross-attention heads that carry the anti-diagonal do the reversing: with them off, the toy model
+    that reverses every sequence exactly reverses almost none (and the app's heads view says so)."""
+    m = load_pretrained(TOY)
+    rng = random.Random(0)
+    texts = [" ".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 10))) for _ in range(50)]
+    heads = anti_diagonal_heads(m, texts[:10])
+    assert heads, "no cross-attention head carries the anti-diagonal"
+    before, after = exact_match(m, texts), exact_match(m, texts, heads)
+    print(
+        f"reverse: anti-diagonal heads {heads}; exact match {before:.2f} -> {after:.2f} on {len(texts)} sequences"
+    )
+    assert before >= 0.95
+    assert after <= 0.2
+
+
+# --- sessions never see each other's experiment ------------------------------------------------------
+
+
+@needs_toy
+def test_concurrent_sessions_with_and_without_heads_off_keep_their_own_runs():
+    """Threads share one cached model; half switch heads off (decoding and capture), half do not: each gets
+    exactly its sequential result, and no hook is left behind."""
+    path = str(available_models()[TOY])
+    stamp = models.stamp(path)
+    model = models.load_model(path, stamp)
+    off = (("cross", 1, 0), ("cross", 1, 1), ("cross", 1, 2), ("cross", 1, 3))
+    jobs = [(text, o) for text in ("c a f b", "j i h g f e d", "d a d b e e c") for o in ((), off)]
+    expected = {
+        (text, o): model.trace(text, interventions=heads_off.hooks(o)).attention["cross"].numpy()
+        for text, o in jobs
+    }
+    expected_scores = {}
+    for text, o in jobs:
+        t = model.trace(text)
+        expected_scores[(text, o)] = experiments.piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
+    models.get_trace.clear()
+    barrier = threading.Barrier(len(jobs))
+    got, scores = {}, {}
+
+    def work(text, o):
+        barrier.wait()
+        got[(text, o)] = models.get_trace(path, stamp, text, 1, 0, o)
+        t = model.trace(text)
+        scores[(text, o)] = experiments.piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
+
+    threads = [threading.Thread(target=work, args=job) for job in jobs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert set(got) == set(jobs)
+    for job in jobs:
+        np.testing.assert_allclose(got[job].attention["cross"], expected[job], atol=1e-6, err_msg=str(job))
+        np.testing.assert_allclose(scores[job], expected_scores[job], atol=1e-5, err_msg=str(job))
+    assert not any(len(mod._forward_hooks) for mod in model.model.modules())
+
+
+def test_ablate_heads_is_what_the_set_hooks():
+    """heads_off.hooks is transformer.ablate_heads grouped by (kind, layer)."""
+    hooks = heads_off.hooks((("cross", 1, 0), ("cross", 1, 2), ("encoder", 0, 1)))
+    assert [path for path, _ in hooks] == [
+        path for path, _ in ablate_heads({("cross", 1): [0, 2], ("encoder", 0): [1]})
+    ]
