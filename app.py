@@ -14,7 +14,8 @@ import logging
 
 import streamlit as st
 
-from app_support import export, model_dirs, models, state
+from app_support import examples, export, model_dirs, models, state
+from app_support.notices import input_notices
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
 from app_support.views import pairs as pairs_view
@@ -153,7 +154,9 @@ if path and ss["model"] == state.CUSTOM:  # a typed directory: only inside the a
     except model_dirs.ModelDirError as e:
         path, path_error = "", f"{md_code(e, 600)} {model_dirs.how_to_allow(allowed, md_code)}"
 stamp = models.stamp(path) if path else 0.0
-ss["_examples"] = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
+own_examples = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
+grouped_examples = examples.groups(ss["model"], own_examples) if own_examples else {}
+ss["_examples"] = list(dict.fromkeys([*own_examples, *examples.flat(grouped_examples)]))
 st.text_input(
     "Sentence",
     key="text",
@@ -162,8 +165,7 @@ st.text_input(
     placeholder="Type a sentence and press Enter",
     help="Pieces beyond the model's max_len are cut off (with a notice).",
 )
-if ss["_examples"]:
-    st.pills("Examples", ss["_examples"], key="example", on_change=on_example, label_visibility="collapsed")
+examples.picker(ss, ss["model"], grouped_examples, on_example)
 st.segmented_control(
     "View",
     list(state.VIEWS),
@@ -213,7 +215,12 @@ with decoding_box:
         persist_state="session",
         help="Longest translation; 0 = automatic (2 × source + 10).",
     )
-    st.caption(f"This model decodes with {describe_generation(model.generation)} (its `metadata.json`).")
+    described = describe_generation(model.generation)  # a checkpoint's own metadata: shown as code unless numbers
+    numbers = all(
+        v is None or isinstance(v, int | float) or (isinstance(v, list) and all(isinstance(i, int) for i in v))
+        for v in model.generation.values()
+    )
+    st.caption(f"This model decodes with {described if numbers else md_code(described)} (its `metadata.json`).")
 
 text = ss["text"]
 if not text.strip():
@@ -229,6 +236,9 @@ if trace.truncated:
         f"The sentence is longer than this model's max_len: only its first {cfg.max_len - 1} pieces "
         "(and `</s>`) are used."
     )
+specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
+for notice in input_notices(text, trace, model.tokenizer, cfg.unk_id, specials):
+    st.warning(notice)
 for notice in state.fit_to_trace(ss, trace):
     st.warning(notice)
 

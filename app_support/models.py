@@ -137,6 +137,12 @@ class TraceData:
     norm: str  # "pre" | "post": where the model's LayerNorms sit
     topk: pd.DataFrame  # viz.topk_frame of every step, TOPK candidates each
     seconds: float  # time to translate and trace
+    logprobs: tuple[float, ...] = ()  # per decoder row: log-probability of the piece the translation continued with
+
+    @property
+    def mean_logprob(self) -> float:
+        """How sure the model is of its translation: the mean of `logprobs` (app_support.notices)."""
+        return float(np.mean(self.logprobs)) if self.logprobs else 0.0
 
     @property
     def n_layers(self) -> dict[str, int]:
@@ -191,7 +197,15 @@ def get_trace(
         norm=m.config.norm,
         topk=topk,
         seconds=time.perf_counter() - start,
+        logprobs=_chosen_logprobs(t.probs, t.tgt_ids, m.config.eos_id),
     )
+
+
+def _chosen_logprobs(probs: torch.Tensor, tgt_ids, eos_id: int) -> tuple[float, ...]:
+    """log P(piece t + 1 | pieces 0..t) of the pieces the translation has, then of </s> after the last."""
+    following = torch.tensor([*list(tgt_ids)[1:], eos_id], device=probs.device)
+    chosen = probs[torch.arange(len(following), device=probs.device), following]
+    return tuple(chosen.clamp_min(1e-30).log().tolist())
 
 
 def trace_json(

@@ -269,7 +269,7 @@ def parse_query(query: Mapping[str, str], model_names: Sequence[str]) -> tuple[d
             if raw in allowed:
                 values[key] = raw
             else:
-                ignore(key, raw, f"{what} {', '.join(allowed) or 'none'}")
+                ignore(key, raw, f"{what} {', '.join(md_code(a, 80) for a in allowed) or 'none'}")
         elif key == "head" and raw.strip().lower() == "mean":
             values["head"] = MEAN
         elif key in ("layer", "head", "step", "maxlen"):

@@ -65,7 +65,7 @@ def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(v
     at = run_app(model=TOY, view=view, text=TEXT)
     assert_clean(at)
     figs, configs = figures(at), chart_configs(at)
-    assert figs
+    assert figs or view not in ("attention", "positional", "embeddings", "decoding", "anatomy")
     for fig, config in zip(figs, configs, strict=True):
         name = config["toImageButtonOptions"]["filename"]
         assert name.startswith(f"{TOY}_{view}_") and name.endswith("_c-a-f-b"), name
