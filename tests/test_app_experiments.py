@@ -124,7 +124,7 @@ def test_flow_panel_draws_raw_cross_attention_beside_rollout_with_a_caveat_each(
     assert raw["layout"]["yaxis"]["ticktext"] == flow["layout"]["yaxis"]["ticktext"] == labels
     md = texts(at.markdown)
     assert any(m.startswith("**Raw cross-attention**") for m in md)
-    assert any(m.startswith("**Attention flow (rollout)**") for m in md)
+    assert any(m.startswith("**Attention flow**") for m in md)
     assert at.query_params["panel"] == "flow"
 
 

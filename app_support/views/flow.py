@@ -16,18 +16,21 @@ import viz
 from app_support.views import Ctx, chart
 from transformer.kinds import KINDS, MEAN_HEAD
 
-CAVEAT = {
-    ("cross", "raw"): "**Raw cross-attention** — exact: how much this decoder row reads each encoder "
-    "*output*; but every output position has already mixed in the rest of the sentence.",
-    ("cross", "flow"): "**Attention flow (rollout)** — an estimate: the same row composed with the "
-    "encoder's self-attention of every layer (heads averaged, the residual counted as half), so the "
-    "columns are the *input* pieces; it ignores values, feed-forward layers and LayerNorms.",
-    ("encoder", "raw"): "**Raw encoder self-attention** of this layer — exact: what each position reads "
-    "from this layer's *input*, which the layers below have already mixed.",
-    ("encoder", "flow"): "**Attention rollout up to this layer** — an estimate: how much of each *input* "
-    "piece has flowed into each position by this layer's output (heads averaged, the residual counted "
-    "as half; values, feed-forward layers and LayerNorms ignored).",
+CAVEAT = {  # one line each, above its figure
+    ("cross", "raw"): "**Raw cross-attention**: exactly what this row reads, the encoder's *outputs*, "
+    "each already a mix of the whole sentence.",
+    ("cross", "flow"): "**Attention flow**: an estimate of how much each *input* piece reaches this row "
+    "through the encoder's layers.",
+    ("encoder", "raw"): "**Raw self-attention**: exactly what each position reads from this layer's input, "
+    "already mixed by the layers below.",
+    ("encoder", "flow"): "**Rollout**: an estimate of how much of each *input* piece has reached each "
+    "position by this layer's output.",
 }
+HOW = (
+    "Rollout (Abnar & Zuidema, 2020) averages each encoder layer's heads, counts the residual connection "
+    "as half of every row (½A + ½I), and multiplies the layers in order; it ignores the values, W_O, the "
+    "feed-forward layers and the LayerNorms."
+)
 DECODER = (
     "Attention flow is drawn for the encoder (rollout through its layers) and for cross-attention "
     "(that rollout composed with it). Pick **Encoder self** or **Cross** above."
@@ -76,6 +79,7 @@ def render(
             if what == "flow":
                 fig.update_xaxes(title_text="source piece (input, through the encoder's layers)")
             chart(ctx, fig, f"fig_flow_{what}", kind, f"L{layer}", what)
+    st.caption(HOW)
     st.caption(SCORES)
 
 
