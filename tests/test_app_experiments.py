@@ -35,6 +35,9 @@ def test_pairs_show_both_translations_attention_difference_and_stream_shift():
         "First: Encoder self-attention, L1, head 0",
         "Second: Encoder self-attention, L1, head 0",
     ]
+    subtitles = [f["layout"]["title"]["subtitle"]["text"] for f in figs]
+    assert CATS not in subtitles[0] and CATS in subtitles[1]  # each figure names its sentence
+    assert all(CAT in s and CATS in s for s in subtitles[2:])  # the difference and shifts name both
     assert len(at.code) >= 2  # both translations
     assert any("do not line up one for one" in t and "` s `" in t for t in texts(at.info))
     ticks = figs[2]["layout"]["xaxis"]["ticktext"]

@@ -7,6 +7,7 @@ The second sentence is `text2` in the URL; kind, layer, head and row labels are 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import unicodedata
 from collections import Counter
@@ -132,6 +133,7 @@ def render(ctx: Ctx) -> None:
         st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
         return
     ta = ctx.trace
+    both = dataclasses.replace(ctx, text=f"{first}” → “{second}")  # figures of both: both in the subtitle
     if tb.truncated:
         st.warning("The second sentence is longer than this model's max_len: only its first pieces are used.")
 
@@ -159,7 +161,10 @@ def render(ctx: Ctx) -> None:
             font_size=ctx.font, height=ctx.height(450) if ctx.present else None,
         )  # fmt: skip
         with col:
-            chart(ctx, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
+            shown = (
+                ctx if name == "First" else dataclasses.replace(ctx, text=second)
+            )  # the subtitle's sentence
+            chart(shown, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
 
     st.subheader("Difference: second − first")
     (wa, qa, ka), (wb, qb, kb) = sides
@@ -179,7 +184,7 @@ def render(ctx: Ctx) -> None:
             y_title=query_title(kind, rows), x_title=key_title(kind),
             font_size=ctx.font,
         )  # fmt: skip
-        chart(ctx, fig, "fig_pair_diff", "pair", "difference", kind, f"L{layer}")
+        chart(both, fig, "fig_pair_diff", "pair", "difference", kind, f"L{layer}")
         st.caption(
             "Red: the second sentence attends more, blue: less, white: the same. A label “a / b” is a "
             "piece that differs between the two sentences at a paired position."
@@ -211,7 +216,7 @@ def render(ctx: Ctx) -> None:
                 x_title="source piece" if side == "encoder" else "decoder position: piece read",
                 font_size=ctx.font,
             )  # fmt: skip
-            chart(ctx, fig, f"fig_pair_shift_{side}", "pair", "stream", side)
+            chart(both, fig, f"fig_pair_shift_{side}", "pair", "stream", side)
             most = viz.most_moved_layer(shift)
             if most is not None:
                 layer_no, before, after = most
