@@ -47,9 +47,12 @@ RENDER = {
     "pairs": pairs_view.render,
     "quiz": quiz_view.render,
 }
+COMPACT_CSS = """<style>
+.stMainBlockContainer { padding-top: 3.75rem; }
+</style>"""  # the figure on the first screen: less empty space above the sentence (Streamlit's is 6rem)
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
-.stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; }
+.stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; padding-top: 4rem; }
 </style>"""
 
 
@@ -109,16 +112,14 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if ss["present"] else "expanded",
 )
-if ss["present"]:
-    st.html(PRESENTATION_CSS)  # static CSS only; user text never goes through HTML
+st.html(PRESENTATION_CSS if ss["present"] else COMPACT_CSS)  # static CSS only; user text never goes through HTML
 
-st.title("Transformer, live")
-st.caption(
-    "Type a sentence and see, live, what every part of an encoder–decoder Transformer "
-    f"([Attention Is All You Need]({PAPER}), Vaswani et al. 2017) does with it."
-)
-
-with st.sidebar:
+with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
+    st.title("Transformer, live")
+    st.caption(
+        "Type a sentence and see, live, what every part of an encoder–decoder Transformer "
+        f"([Attention Is All You Need]({PAPER}), Vaswani et al. 2017) does with it."
+    )
     st.header("Model")
     st.selectbox(
         "Model", [*names, state.CUSTOM], key="model", on_change=on_model_change, persist_state="session"
@@ -157,15 +158,19 @@ stamp = models.stamp(path) if path else 0.0
 own_examples = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
 grouped_examples = examples.groups(ss["model"], own_examples) if own_examples else {}
 ss["_examples"] = list(dict.fromkeys([*own_examples, *examples.flat(grouped_examples)]))
-st.text_input(
+sentence_col, examples_col = st.columns([5, 1], vertical_alignment="bottom")
+sentence_col.text_input(
     "Sentence",
     key="text",
     persist_state="session",
     max_chars=state.TEXT_LIMIT,
     placeholder="Type a sentence and press Enter",
     help="Pieces beyond the model's max_len are cut off (with a notice).",
+    label_visibility="collapsed" if ss["present"] else "visible",
 )
-examples.picker(ss, ss["model"], grouped_examples, on_example)
+if grouped_examples:  # folded into a button beside the sentence, so the figure makes the first screen
+    with examples_col.popover("Examples", icon=":material/list:", width="stretch"):
+        examples.picker(ss, ss["model"], grouped_examples, on_example)
 st.segmented_control(
     "View",
     list(state.VIEWS),
@@ -175,7 +180,6 @@ st.segmented_control(
     format_func=state.VIEWS.get,
     label_visibility="collapsed",
 )
-st.caption(f"Shows: {SECTIONS[ss['view']]} of the [paper]({PAPER}).")
 
 if path_error:
     stop(f"Could not load this checkpoint: {path_error}", "error")
@@ -278,4 +282,6 @@ try:
 except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
     log.exception("view %s failed", ss["view"])
     st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")
+if not ss["present"]:  # under the figures: the first screen is for them
+    st.caption(f"Shows: {SECTIONS[ss['view']]} of the [paper]({PAPER}).")
 sync_url()  # after the view: it may have fitted its controls to the sentence

@@ -91,7 +91,7 @@ SHARED = (
 )
 DEFAULTS = {
     # shareable (URL)
-    "view": "io",
+    "view": "attention",  # the first screen shows attention (a heatmap without scrolling at 1280 × 720)
     "kind": "encoder",
     "layer": 0,
     "head": 0,

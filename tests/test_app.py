@@ -134,7 +134,7 @@ def test_changing_layer_changes_heatmap():
     before = heatmaps(figures(at)[0])[0]
     at.segmented_control(key="layer").set_value(1).run()
     fig = figures(at)[0]
-    assert title(fig) == "Encoder self-attention: layer 1, head 0"
+    assert title(fig) == "Encoder self-attention: L1 H0"
     assert not np.allclose(heatmaps(fig)[0], before)
 
 
@@ -143,9 +143,9 @@ def test_changing_head_changes_heatmap():
     """Picking head 2 redraws the one-head heatmap; "mean" leaves a single averaged heatmap."""
     at = run_app(model=TOY, view="attention", text="c a f b")
     at.segmented_control(key="head").set_value(2).run()
-    assert title(figures(at)[0]) == "Encoder self-attention: layer 0, head 2"
+    assert title(figures(at)[0]) == "Encoder self-attention: L0 H2"
     at.segmented_control(key="head").set_value(state.MEAN).run()
-    assert [title(f) for f in figures(at)] == ["Encoder self-attention: layer 0, mean over heads"]
+    assert [title(f) for f in figures(at)] == ["Encoder self-attention: L0 mean of heads"]
 
 
 @needs_toy
@@ -178,11 +178,15 @@ def test_model_view_draws_every_layer_and_head():
 
 @needs_toy
 def test_head_view_draws_only_chosen_heads():
-    """The head view's legend lists exactly the heads picked in the multiselect."""
+    """The head view's colour key lists exactly the heads picked in "Heads to draw" (in the head picker's
+    place), and its other legend one entry per query piece (click one: only its lines)."""
     at = run_app(model=TOY, view="attention", text="c a f b", panel="lines")
     at.multiselect(key="att_lines_heads").set_value([1, 3]).run()
-    legend = [t["name"] for t in figures(at)[0]["data"] if t.get("showlegend") is not False and t.get("name")]
-    assert legend == ["head 1", "head 3"]
+    data = figures(at)[0]["data"]
+    assert [t["name"] for t in data if t.get("legend") == "legend2"] == ["head 1", "head 3"]
+    pieces = [t["name"] for t in data if t.get("legend") == "legend"]
+    assert pieces == ["0: ▁c", "1: ▁a", "2: ▁f", "3: ▁b", "4: &lt;/s&gt;"]
+    assert "head" not in [w.key for w in at.segmented_control]  # the heads are picked above, not here
 
 
 @needs_toy
@@ -322,7 +326,7 @@ def test_query_params_restore_the_view():
     assert at.text_input(key="text").value == "b a d"
     assert at.selectbox(key="model").value == TOY
     assert at.segmented_control(key="kind").value == "cross"
-    assert title(figures(at)[0]) == "Cross-attention: layer 1, head 3"
+    assert title(figures(at)[0]) == "Cross-attention: L1 H3"
 
 
 @needs_toy
@@ -443,7 +447,7 @@ def test_custom_checkpoint_directory_loads():
     """Pointing the custom field at a model directory loads it (and keeps it out of the URL)."""
     at = open_checkpoint(str(MODELS[TOY]))
     assert_clean(at)
-    assert at.code and "model" not in at.query_params
+    assert figures(at) and "model" not in at.query_params
 
 
 @needs_toy

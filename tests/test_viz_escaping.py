@@ -44,7 +44,7 @@ BUILDERS = {
         viz.topk_frame(np.array([[0.7, 0.2, 0.1]]), k=3, id_to_piece=lambda i: TOKENS[i]), context=EVIL
     ),
     "embedding_sum": embedding_sum,
-    "projection": lambda: viz.projection_scatter(projection()),
+    "projection": lambda: viz.projection_scatter(projection(), chosen=[1, 2]),
     "token_path": lambda: viz.token_path(projection(), positions=1),
 }
 
@@ -75,4 +75,4 @@ def test_html_in_tokens_is_escaped_in_every_label(name):
 def test_escaping_leaves_quotes_alone():
     # Plotly decodes &lt; &gt; &amp; but would print "&quot;" literally
     fig = viz.attention_heatmap(np.ones((1, 1)), ['"'], ['"'], kind="encoder")
-    assert list(fig.layout.xaxis.ticktext) == ['"']
+    assert list(fig.layout.xaxis.labelalias.values()) == ['"'] and list(fig.layout.yaxis.ticktext) == ['"']

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from transformer.kinds import MEAN_HEAD
-from viz.attention import MASK_LEGEND, attention_heatmap, head_view, model_view
+from viz.attention import (
+    HEIGHT_MAX,
+    LABEL_GAP,
+    LABEL_PITCH,
+    MASK_LEGEND,
+    attention_heatmap,
+    head_view,
+    model_view,
+)
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
 from viz.frames import head_weights, hide_specials, topk_frame
 
@@ -41,6 +49,12 @@ def heatmap_trace(fig):
     return next(t for t in fig.data if t.type == "heatmap")
 
 
+def x_labels(fig, axis: str = "xaxis") -> list[str]:
+    """The piece written under each column: key axes are categories ("3: ▁old") shown through labelalias."""
+    ax = fig.layout[axis]
+    return [ax.labelalias[c] for c in ax.categoryarray]
+
+
 # --- attention_heatmap ------------------------------------------------------------------------
 
 
@@ -50,8 +64,9 @@ def test_heatmap_keeps_one_row_per_token_even_when_words_repeat():
     fig = attention_heatmap(attn[0, 0], q, k, kind="encoder")
     assert np.asarray(heatmap_trace(fig).z).shape == (3, 3)
     assert list(fig.layout.yaxis.ticktext) == tokens
-    assert list(fig.layout.xaxis.ticktext) == tokens
+    assert x_labels(fig) == tokens
     assert list(fig.layout.yaxis.tickvals) == [0, 1, 2]
+    assert list(heatmap_trace(fig).x) == ["0: ▁the", "1: ▁cat", "2: ▁the"]  # one column each
 
 
 @pytest.mark.parametrize(
@@ -178,7 +193,7 @@ def test_heatmap_after_hide_specials_keeps_original_positions():
     w, q_pos, k_pos = hide_specials(attn[0, 0], q, k, kind="cross")
     fig = attention_heatmap(w, q, k, kind="cross", q_pos=q_pos, k_pos=k_pos)
     assert list(fig.layout.yaxis.ticktext) == PREDICTED[:-1]  # the row predicting </s> is gone
-    assert list(fig.layout.xaxis.ticktext) == SRC[:-1]
+    assert x_labels(fig) == SRC[:-1]
     custom = np.asarray(heatmap_trace(fig).customdata)
     assert (
         custom[0, 0, 0] == "0: reads &lt;s&gt;, predicts ▁Das"
@@ -198,6 +213,70 @@ def test_decoder_mask_uses_original_positions_after_hiding():
 def test_heatmap_font_size_and_height_scale_for_presentation():
     fig = one_head("encoder", font_size=20, height=900)
     assert fig.layout.font.size == 20 and fig.layout.height == 900
+
+
+def long_sentence(n, kind="encoder"):
+    tokens = [f"▁w{i % 17}" for i in range(n)]
+    return random_attention(1, 1, n, n, causal=kind == "decoder")[0, 0], tokens
+
+
+def room_per_label(fig, n_rows, step, font=12):
+    """Pixels each written row label has: the plot's height over the rows, times the step between labels."""
+    plot_px = fig.layout.height - fig.layout.margin.t - _label_room_px(fig, font)
+    return plot_px / n_rows * step
+
+
+def _label_room_px(fig, font):
+    ticks = fig.layout.xaxis.labelalias.values()
+    return font * 0.62 * min(max(len(t) for t in ticks), 18) + font * 3
+
+
+@pytest.mark.parametrize("n", [6, 35, 64])
+def test_heatmap_labels_every_row_while_it_has_room(n):
+    w, tokens = long_sentence(n)
+    fig = attention_heatmap(w, tokens, tokens, kind="encoder")
+    assert list(fig.layout.yaxis.tickvals) == list(range(n))
+    assert room_per_label(fig, n, 1) >= 12 * LABEL_PITCH
+
+
+def test_heatmap_of_128_pieces_writes_every_kth_row_and_hovers_all():
+    w, tokens = long_sentence(128)
+    fig = attention_heatmap(w, tokens, tokens, kind="encoder")
+    ticks = list(fig.layout.yaxis.tickvals)
+    step = ticks[1] - ticks[0]
+    assert step > 1 and ticks == list(range(0, 128, step))
+    assert list(fig.layout.yaxis.ticktext) == tokens[::step]
+    assert room_per_label(fig, 128, step) >= 12 * LABEL_PITCH  # the written labels never touch
+    assert fig.layout.height == HEIGHT_MAX
+    assert np.asarray(heatmap_trace(fig).customdata).shape == (128, 128, 3)  # every cell names both pieces
+
+
+def test_heatmap_key_axis_lets_plotly_thin_its_labels_to_the_width():
+    """Keys are categories, one per column, written through labelalias: Plotly writes every k-th to fit
+    the figure's width (tests/test_browser.py checks what Chromium draws) and turns them, never at 45°."""
+    w, tokens = long_sentence(128)
+    fig = attention_heatmap(w, tokens, tokens, kind="encoder")
+    assert fig.layout.xaxis.type == "category" and fig.layout.xaxis.tickmode is None
+    assert len(fig.layout.xaxis.categoryarray) == 128 and x_labels(fig) == tokens
+    assert list(fig.layout.xaxis.autotickangles) == [0, -90]
+
+
+def test_heatmap_height_follows_rows_and_font():
+    short, tokens = long_sentence(6)
+    normal = attention_heatmap(short, tokens, tokens, kind="encoder").layout.height
+    big = attention_heatmap(short, tokens, tokens, kind="encoder", font_size=20).layout.height
+    long, tokens35 = long_sentence(35)
+    longer = attention_heatmap(long, tokens35, tokens35, kind="encoder").layout.height
+    assert 350 <= normal < longer <= 800 and big > normal * 1.4
+
+
+def test_heatmap_mask_sits_on_a_twin_of_the_key_axis():
+    """The hatch covers whole cells from the diagonal on: drawn on a numeric axis matched to the key categories."""
+    fig = one_head("decoder")
+    mask = next(t for t in fig.data if t.name == MASK_LEGEND)
+    assert mask.xaxis == "x2" and fig.layout.xaxis2.overlaying == "x"
+    assert list(fig.layout.xaxis2.range) == list(fig.layout.xaxis.range) == [-0.5, len(TGT) - 0.5]
+    assert fig.layout.xaxis2.visible is False
 
 
 # --- model_view -------------------------------------------------------------------------------
@@ -245,6 +324,25 @@ def test_model_view_labels_decoder_rows_and_hovers_both_pieces():
     )
 
 
+@pytest.mark.parametrize("n", [12, 35, 128])
+def test_model_view_labels_tokens_at_any_length(n):
+    """Rows on the left of the first head (every k-th when they are too close), keys under the last layer
+    (Plotly thins them to the width); the hover names every row and column."""
+    tokens = [f"▁w{i}" for i in range(n)]
+    attn = random_attention(2, 3, n, n)
+    fig = model_view(attn, tokens, tokens, kind="encoder")
+    y = fig.layout.yaxis
+    assert y.showticklabels and not fig.layout.yaxis2.showticklabels  # first column only
+    step = tokens.index(y.ticktext[1]) if len(y.ticktext) > 1 else 1
+    assert list(y.ticktext) == tokens[::step] and (step == 1) == (n <= 12)
+    subplot_px = (y.domain[1] - y.domain[0]) * (fig.layout.height - fig.layout.margin.t - fig.layout.margin.b)
+    assert subplot_px / n * step >= 10 * LABEL_PITCH * 0.95
+    bottom = fig.layout[f"xaxis{2 * 3}"]
+    assert bottom.showticklabels and not fig.layout.xaxis.showticklabels  # last layer only
+    assert x_labels(fig, f"xaxis{2 * 3}") == tokens
+    assert "(position %{pointNumber[1]})" in fig.data[0].hovertemplate
+
+
 def test_model_view_builds_in_well_under_a_second_at_128_tokens():
     tokens = [f"▁w{i % 17}" for i in range(128)]
     attn = random_attention(3, 8, 128, 128, causal=True)
@@ -259,41 +357,97 @@ def test_model_view_builds_in_well_under_a_second_at_128_tokens():
 # --- head_view --------------------------------------------------------------------------------
 
 
+def lines_of(fig):
+    """The traces that draw attention lines (not legend holders, not the label columns)."""
+    return [t for t in fig.data if t.mode == "lines" and t.x is not None and len(t.x) > 1]
+
+
 @pytest.mark.parametrize("heads", [None, [0, 2]])
-def test_head_view_has_one_legend_entry_per_head(heads):
+def test_head_view_keys_each_head_to_its_colour(heads):
     attn, q, k = kind_attention("cross")
     fig = head_view(attn[1], q, k, kind="cross", layer=1, heads=heads)
     expected = [0, 1, 2] if heads is None else heads
-    legend = [t for t in fig.data if t.showlegend is not False]
-    assert [t.name for t in legend] == [f"head {h}" for h in expected]
-    groups = {t.legendgroup for t in fig.data if t.mode == "lines"}
-    assert groups == {f"head {h}" for h in expected}  # every line toggles with its head
+    key = [t for t in fig.data if t.legend == "legend2"]
+    assert [t.name for t in key] == [f"head {h}" for h in expected]
+    assert {t.line.color for t in lines_of(fig)} == {t.line.color for t in key}  # lines in the heads' colours
+    assert fig.layout.legend2.itemclick is False  # the colour key is a key, not a switch
     assert fig.layout.title.text.startswith("Cross-attention (decoder → encoder), layer 1")
+
+
+def test_head_view_groups_every_line_by_its_query_piece_so_a_click_isolates_it():
+    """Each query row is one legend group (its entry names the row); clicking it shows only its lines."""
+    attn, q, k = kind_attention("cross")
+    fig = head_view(attn[0], q, k, kind="cross", layer=0, rows="both")
+    entries = [t for t in fig.data if t.showlegend is not False and t.legend in (None, "legend")]
+    assert [t.name for t in entries] == [f"{i}: reads {r}, predicts {p}" for i, (r, p) in enumerate(zip(
+        ["&lt;s&gt;", *TGT[1:]], PREDICTED[:-1] + ["&lt;/s&gt;"], strict=True))]
+    assert {t.legendgroup for t in entries} == {f"q{i}" for i in range(len(TGT))}
+    for trace in lines_of(fig):  # every line starts at the row of its group
+        starts = {y for x, y in zip(trace.x, trace.y, strict=True) if x == 0.0}
+        assert starts == {int(trace.legendgroup[1:])}
+    assert fig.layout.legend.itemclick == "toggleothers"
 
 
 def test_head_view_drops_lines_below_threshold():
     attn, q, k = kind_attention("encoder")
     fig = head_view(attn[0], q, k, kind="encoder", threshold=1.01)
-    drawn = [t for t in fig.data if t.mode == "lines" and t.showlegend is False]
-    assert drawn == []
+    assert lines_of(fig) == []
+    assert len([t for t in fig.data if t.showlegend is not False and t.legend in (None, "legend")]) == len(q)
 
 
 def test_head_view_draws_a_line_for_a_strong_weight():
     attn = np.zeros((1, 2, 2))
     attn[0, 0, 1] = attn[0, 1, 0] = 1.0
     fig = head_view(attn, ["a", "b"], ["a", "b"], kind="encoder", layer=0)
-    (line,) = [t for t in fig.data if t.mode == "lines" and t.showlegend is False]
-    ys = [y for y in line.y if y is not None and not np.isnan(y)]
-    assert sorted(zip(ys[::2], ys[1::2], strict=True)) == [(0, 1), (1, 0)]  # query row -> key row
-    assert line.opacity == pytest.approx(0.95)
+    lines = lines_of(fig)
+    pairs = sorted(
+        (int(t.y[i]), int(t.y[i + 1])) for t in lines for i in range(0, len(t.y), 3)
+    )
+    assert pairs == [(0, 1), (1, 0)]  # query row -> key row
+    assert {t.opacity for t in lines} == {0.9} and {t.line.width for t in lines} == {4.0}
+
+
+def test_head_view_weight_sets_width_and_opacity_in_three_steps():
+    attn = np.zeros((1, 1, 3))
+    attn[0, 0] = [0.05, 0.2, 0.75]
+    fig = head_view(attn, ["a"], ["x", "y", "z"], kind="cross", layer=0)
+    widths = sorted((t.line.width, t.opacity) for t in lines_of(fig))
+    assert widths == [(1.0, 0.15), (2.0, 0.45), (4.0, 0.9)]
 
 
 def test_head_view_labels_decoder_rows_and_titles_the_sides():
     attn, q, k = kind_attention("cross")
     fig = head_view(attn[0], q, k, kind="cross", layer=0, rows="both")
-    left = next(t for t in fig.data if t.mode == "text" and t.x[0] == 0.0)
+    left = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] < 0)
     assert list(left.text)[:2] == ["&lt;s&gt; → ▁Das", "▁Das → ▁Haus"]
     assert [a.text for a in fig.layout.annotations][0] == "decoder row: piece read → piece predicted"
+    assert "head 0: " in left.customdata[0]  # hovering a piece names its strongest keys per head
+
+
+def test_head_view_labels_sit_outside_the_lines():
+    """Query labels end left of where the lines start, key labels begin right of where they end."""
+    attn, q, k = kind_attention("encoder")
+    fig = head_view(attn[0], q, k, kind="encoder", layer=0)
+    left, right = (t for t in fig.data if t.mode == "markers+text")
+    assert set(left.x) == {-LABEL_GAP} and left.textposition == "middle left"
+    assert set(right.x) == {1 + LABEL_GAP} and right.textposition == "middle right"
+    xs = {x for t in lines_of(fig) for x in t.x if x is not None and not np.isnan(x)}
+    assert xs == {0.0, 1.0}
+
+
+def test_head_view_writes_every_kth_label_when_rows_are_too_close():
+    tokens = [f"▁w{i}" for i in range(128)]
+    attn = random_attention(1, 2, 128, 128)[0]
+    fig = head_view(attn, tokens, tokens, kind="encoder", layer=0)
+    left = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] < 0)
+    shown = [i for i, t in enumerate(left.text) if t]
+    step = shown[1] - shown[0]
+    assert step > 1 and shown == list(range(0, 128, step))
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert plot_px / 128 * step >= 12 * LABEL_PITCH  # each written label has its room
+    assert len(left.customdata) == 128  # every piece in the hover
+    short = head_view(attn[:, :35, :35], tokens[:35], tokens[:35], kind="encoder", layer=0)
+    assert all(next(t for t in short.data if t.mode == "markers+text").text)  # 35 pieces: all written
 
 
 def test_head_view_rejects_unknown_heads():

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 ATTENTION_COLORSCALE = "Blues"  # sequential: weights are in [0, 1]
 DIVERGING_COLORSCALE = "RdBu_r"  # signed values (PE, embeddings): 0 is white
 MASK_COLOR = "#d9d9d9"  # background that shows through masked (NaN) cells
+TOP = 7  # × font size: the top margin, room for the title and one subtitle line (the app adds the sentence)
 
 
 def esc(text) -> str:
@@ -34,7 +35,7 @@ def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None =
     fig.update_layout(
         title={"text": esc(title), "font": {"size": round(font_size * 1.3)}},
         font={"size": font_size},
-        margin={"t": round(font_size * 5)},
+        margin={"t": round(font_size * TOP)},
         template="plotly_white",
     )
     if height is not None:

@@ -9,13 +9,21 @@ at every position of each side, and returns a `go.Figure`:
 
 `rows` says how decoder rows are labelled ("read", "predicted", "both"; None = the kind's default,
 see `viz.labels`); the y-axis title says which, and the hover names both pieces. `q_pos`/`k_pos`
-are the positions of the rows/columns given, when `hide_specials` dropped some. Token axes use
-positions as coordinates with the pieces as tick labels, so "▁the … ▁the" keeps two rows. Layer
-and head numbers are 0-based tensor indices; head MEAN_HEAD (-1) is the mean over heads.
+are the positions of the rows/columns given, when `hide_specials` dropped some. Layer and head
+numbers are 0-based tensor indices; head MEAN_HEAD (-1) is the mean over heads.
+
+Figures fill the width they are given (no fixed width) and take a height from the number of
+rows. Labels never pile up: key (x) axes are Plotly category axes whose labels Plotly itself
+thins to every k-th piece when the figure is narrow (one per `1.2 × font` pixels; the category
+is "3: ▁old", so repeated pieces keep their own column, and `labelalias` writes "▁old"); row
+(y) labels are thinned here from the height, so every row is labelled while it has room and
+every k-th beyond that. The hover always names every row and column.
 """
 
 from __future__ import annotations
 
+import html
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,11 +31,17 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, esc, finish
+from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish
 from viz.frames import attention_array
 from viz.labels import axes
 
 MASK_LEGEND = "masked: future position (causal mask)"
+ROW_PITCH = 1.3  # × font size: the height a row is given for its label
+LABEL_PITCH = 1.2  # × font size: the least room per label before every k-th is written (Plotly's own rule)
+HEIGHT_MAX = 1600  # px: taller figures thin their row labels instead of growing
+LINE_LEVELS = ((0.1, 1.0, 0.15), (0.4, 2.0, 0.45), (math.inf, 4.0, 0.9))  # head view: (below, width, opacity)
+LABEL_GAP = 0.05  # head view: labels sit this far (in line lengths) outside the lines' span
+SLIM_COLORBAR = {"thickness": 12, "title": {"text": "weight", "side": "top"}, "outlinewidth": 0}
 
 
 def kind_label(kind: str | None) -> str:
@@ -48,8 +62,48 @@ def _default_title(kind: str | None, layer: int | None, head: int | None) -> str
     return " — ".join([kind_label(kind), ", ".join(where)]) if where else kind_label(kind)
 
 
-def _auto_height(n_rows: int, font_size: int, per_row: float = 1.8, lo: int = 350, hi: int = 1400) -> int:
-    return int(min(hi, max(lo, 160 + n_rows * font_size * per_row)))
+def label_step(n: int, length_px: float, font_size: float) -> int:
+    """Label every k-th of n rows on an axis length_px long: 1 while each label has LABEL_PITCH × font."""
+    if n <= 1:
+        return 1
+    return max(1, math.ceil(n * font_size * LABEL_PITCH / max(float(length_px), 1.0) - 1e-9))
+
+
+def thinned(labels: Sequence[str], step: int) -> list[str]:
+    """Every step-th label kept (from the first), the others blank: what an axis or a column of text shows."""
+    return [t if i % step == 0 else "" for i, t in enumerate(labels)]
+
+
+def _label_room(labels: Sequence[str], font_size: float, cap: int = 18) -> float:
+    """Pixels a vertical tick label needs (the longest, at most `cap` characters), escaped text unescaped."""
+    longest = max((len(html.unescape(t)) for t in labels), default=1)
+    return font_size * 0.62 * min(longest, cap)
+
+
+def _rows_height(n_rows: int, font_size: float, top: float, bottom: float, min_rows_px: float) -> int:
+    """A figure height that gives each of n_rows its label (ROW_PITCH × font), at least min_rows_px for the rows."""
+    rows_px = max(min_rows_px, n_rows * font_size * ROW_PITCH)
+    return math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
+
+
+def _key_axis(ax, n_k: int) -> dict:
+    """A key (x) axis whose categories are the hover labels ("3: ▁old") and whose ticks show the pieces.
+
+    Plotly thins category labels by itself to fit the width (every k-th piece on narrow figures)
+    and turns them (0°, 45° or 90°) so they never overlap.
+    """
+    return {
+        "title_text": ax.x_title,
+        "type": "category",
+        "categoryorder": "array",
+        "categoryarray": list(ax.k_hover),
+        "labelalias": dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
+        "autotickangles": [0, -90],  # Plotly's 45° check lets labels touch
+        "range": [-0.5, n_k - 0.5],
+        "showgrid": False,
+        "zeroline": False,
+        "automargin": True,
+    }
 
 
 def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
@@ -85,7 +139,8 @@ def attention_heatmap(
     Rows are queries (row 0 on top), columns keys. For decoder self-attention the cells
     above the diagonal are NaN, drawn hatched grey with a legend entry, so the causal mask
     is not mistaken for a learned zero. zmax=None scales colours to the largest weight.
-    layer and head (MEAN_HEAD for the mean) only name the figure.
+    layer and head (MEAN_HEAD for the mean) only name the figure. The default height gives
+    every row its label (up to HEIGHT_MAX; then every k-th row is labelled, all in the hover).
     """
     z = attention_array(weights, 2, "attention_heatmap weights (one head: use head_weights)").copy()
     ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
@@ -97,13 +152,34 @@ def attention_heatmap(
     weight[~mask & np.isnan(z)] = "not captured"
     custom = np.stack(np.broadcast_arrays(q_lab[:, None], k_lab[None, :], weight), axis=-1)  # (n_q, n_k, 3)
 
+    top = font_size * (TOP + (1.5 if mask.any() else 0))  # title, subtitle, the mask's legend
+    bottom = _label_room(ax.k_ticks, font_size) + font_size * 3
+    height = height or _rows_height(n_q, font_size, top, bottom, font_size * 20)
+    step = label_step(n_q, height - top - bottom, font_size)
+
     fig = go.Figure()
-    if mask.any():
+    finite = np.isfinite(z).any()
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=list(ax.k_hover),
+            y=np.arange(n_q),
+            customdata=custom,
+            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>"
+            "weight %{customdata[2]}<extra></extra>",
+            colorscale=ATTENTION_COLORSCALE,
+            zmin=0.0,
+            zmax=float(np.nanmax(z)) if zmax is None and finite else (zmax or 1.0),
+            colorbar=SLIM_COLORBAR,
+        )
+    )
+    if mask.any():  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=ys,
+                xaxis="x2",
                 mode="lines",
                 fill="toself",
                 fillcolor=MASK_COLOR,
@@ -114,37 +190,13 @@ def attention_heatmap(
                 showlegend=True,
             )
         )
-    finite = np.isfinite(z).any()
-    fig.add_trace(
-        go.Heatmap(
-            z=z,
-            x=np.arange(n_k),
-            y=np.arange(n_q),
-            customdata=custom,
-            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>"
-            "weight %{customdata[2]}<extra></extra>",
-            colorscale=ATTENTION_COLORSCALE,
-            zmin=0.0,
-            zmax=float(np.nanmax(z)) if zmax is None and finite else (zmax or 1.0),
-            colorbar={"title": {"text": "weight"}},
-        )
-    )
-    fig.update_xaxes(
-        title_text=ax.x_title,
-        tickmode="array",
-        tickvals=list(range(n_k)),
-        ticktext=ax.k_ticks,
-        tickangle=-45 if n_k > 6 else 0,
-        range=[-0.5, n_k - 0.5],
-        showgrid=False,
-        zeroline=False,
-        automargin=True,
-    )
+        fig.update_layout(xaxis2={"overlaying": "x", "range": [-0.5, n_k - 0.5], "visible": False})
+    fig.update_xaxes(selector={"overlaying": None}, **_key_axis(ax, n_k))
     fig.update_yaxes(
         title_text=ax.y_title,
         tickmode="array",
-        tickvals=list(range(n_q)),
-        ticktext=ax.q_ticks,
+        tickvals=list(range(0, n_q, step)),
+        ticktext=ax.q_ticks[::step],
         autorange="reversed",
         showgrid=False,
         zeroline=False,
@@ -152,18 +204,29 @@ def attention_heatmap(
     )
     fig.update_layout(legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
     title = title or _default_title(kind, layer, head)
-    return finish(fig, title, font_size, height or _auto_height(n_q, font_size))
+    finish(fig, title, font_size, height)
+    fig.update_layout(margin={"t": round(top)})
+    return fig
 
 
 def _grid_layout(
-    n_rows: int, n_cols: int, titles: list[str], x_axis: dict, y_axis: dict, font_size: int
+    n_rows: int,
+    n_cols: int,
+    titles: list[str],
+    x_axis: dict,
+    y_axis: dict,
+    font_size: int,
+    plot_px: float,
+    gap_px: float,
 ) -> dict:
     """Layout of an n_rows × n_cols grid of subplots, written directly as one dict.
 
     Equivalent to `make_subplots` + `update_xaxes` + `update_yaxes`, which validate every
     axis on every call and cost most of a second for 24 subplots; this costs one validation.
+    plot_px: the height of the grid (figure height less margins); gap_px: between rows (their titles).
     """
-    h_gap, v_gap = min(0.02, 0.5 / n_cols), min(0.25, 1.0 / n_rows) / n_rows
+    h_gap = min(0.02, 0.5 / n_cols)
+    v_gap = min(0.45, gap_px / max(plot_px, 1.0))
     w = (1 - h_gap * (n_cols - 1)) / n_cols
     h = (1 - v_gap * (n_rows - 1)) / n_rows
     layout, annotations = {}, []
@@ -175,7 +238,7 @@ def _grid_layout(
             # token labels on the outer edge only: inner ones would overlap the neighbours
             layout[f"xaxis{sfx}"] = dict(x_axis, domain=[x0, x0 + w], anchor=f"y{sfx}")
             layout[f"xaxis{sfx}"]["showticklabels"] &= r == n_rows - 1
-            layout[f"yaxis{sfx}"] = dict(y_axis, domain=[y1 - h, y1], anchor=f"x{sfx}")
+            layout[f"yaxis{sfx}"] = dict(y_axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}")
             layout[f"yaxis{sfx}"]["showticklabels"] &= c == 0
             annotations.append(
                 {
@@ -216,8 +279,10 @@ def model_view(
     0, 1, …; e.g. layers=[2] for `attn[2:3]`). One `go.Heatmap` per head from dense arrays, so 3
     layers × 8 heads × 128 tokens stays fast. Axes are categories, one per position ("3: ▁alt →
     e" for a decoder row), which puts both pieces in the hover at O(T) cost instead of a per-cell
-    label; the ticks show the row labels. Decoder future cells are NaN and show the grey
-    background. Tick labels default to on for short sentences only.
+    label. Token labels on the outer edges at any length: the rows on the left of the first head
+    (every k-th when the subplots are short), the keys under the last layer (Plotly thins them to
+    the width). Decoder future cells are NaN and show the grey background. show_tokens=False
+    leaves the labels out.
     """
     w = attention_array(weights, 4, "model_view weights")
     n_l, n_h, n_q, n_k = w.shape
@@ -230,6 +295,8 @@ def model_view(
         raise ValueError(
             f"{len(layer_no)} layer and {len(head_no)} head numbers for weights of shape {w.shape}"
         )
+    # the hover's key is the category's alias (the piece): add its position when columns are positions
+    k_where = " (position %{pointNumber[1]})" if np.array_equal(ax.k_pos, np.arange(len(k_tokens))) else ""
     titles = [f"L{layer} H{'mean' if head == MEAN_HEAD else head}" for layer in layer_no for head in head_no]
     traces = []
     for n, title in enumerate(titles):
@@ -243,27 +310,48 @@ def model_view(
                 yaxis=f"y{sfx}",
                 coloraxis="coloraxis",
                 name=title,
-                hovertemplate=f"{title}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.6f}}<extra></extra>",
+                hovertemplate=f"{title}<br>query %{{y}}<br>key %{{x}}{k_where}<br>"
+                "weight %{z:.6f}<extra></extra>",
             )
         )
-    show = max(n_q, n_k) <= 12 if show_tokens is None else show_tokens
+    show = True if show_tokens is None else show_tokens
+    cell_px = min(280.0, max(120.0, n_q * font_size * ROW_PITCH))  # one subplot's height
+    gap_px = font_size * 2.6  # between layers: the subplot titles
+    top = font_size * (TOP + 2)  # title, subtitle and the sentence
+    bottom = (_label_room(ax.k_ticks, font_size) if show else 0) + font_size * 2
+    auto = int(top + bottom + n_l * cell_px + (n_l - 1) * gap_px)
+    height = height or auto
+    plot_px = max(1.0, height - top - bottom)
+    step = label_step(n_q, (plot_px - (n_l - 1) * gap_px) / n_l, font_size)
     axis = {"showticklabels": show, "showgrid": False, "zeroline": False, "type": "category"}
-    x_axis = dict(axis, tickangle=-90, tickmode="array", tickvals=ax.k_hover, ticktext=ax.k_ticks)
-    y_axis = dict(axis, autorange="reversed", tickmode="array", tickvals=ax.q_hover, ticktext=ax.q_ticks)
-    layout = _grid_layout(n_l, n_h, titles, x_axis, y_axis, font_size)
+    x_axis = dict(
+        axis,
+        categoryorder="array",
+        categoryarray=list(ax.k_hover),
+        labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
+        autotickangles=[-90],
+        automargin=True,
+    )
+    y_axis = dict(
+        axis,
+        autorange="reversed",
+        tickmode="array",
+        tickvals=ax.q_hover[::step],
+        ticktext=ax.q_ticks[::step],
+        automargin=True,
+    )
+    layout = _grid_layout(n_l, n_h, titles, x_axis, y_axis, font_size, plot_px, gap_px)
     layout["coloraxis"] = {
         "colorscale": ATTENTION_COLORSCALE,
         "cmin": 0.0,
         "cmax": zmax,
-        "colorbar": {"title": {"text": "weight"}},
+        "colorbar": SLIM_COLORBAR,
     }
     layout["plot_bgcolor"] = MASK_COLOR
     fig = go.Figure(data=traces, layout=layout)
     masked = " — grey: masked future positions" if ax.mask.any() else ""
     title = f"{kind_label(kind)}: layers (rows) × heads (columns)"
-    per_row = 120 + font_size * 2
-    labels = font_size * 0.7 * max(map(len, ax.k_ticks), default=0) if show else 0  # bottom tick labels
-    finish(fig, title, font_size, height or int(min(2400, 120 + labels + n_l * per_row)))
+    finish(fig, title, font_size, height)
     fig.layout.title.font.size = round(font_size * 1.2)
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
     fig.update_layout(
@@ -271,9 +359,24 @@ def model_view(
             "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
             "font": {"size": font_size},
         },
-        margin={"t": round(font_size * 9)},
+        margin={"t": round(top), "b": round(font_size * 2)},
     )
     return fig
+
+
+def _line_trace(xs, ys, custom, color: str, width: float, opacity: float, group: str) -> dict:
+    return {
+        "type": "scatter",
+        "x": xs,
+        "y": ys,
+        "mode": "lines",
+        "line": {"color": color, "width": width},
+        "opacity": opacity,
+        "legendgroup": group,
+        "showlegend": False,
+        "customdata": custom,
+        "hovertemplate": "%{customdata}<extra></extra>",
+    }
 
 
 def head_view(
@@ -294,9 +397,17 @@ def head_view(
     """bertviz-style lines from query pieces (left) to key pieces (right) for one layer (heads, q_len, k_len).
 
     `heads`: which heads of the array to draw (their numbers = indices; default all); `layer`
-    names the figure. One colour and one legend entry per head (click to hide); line opacity
-    and width grow with the weight, in five steps so each head needs at most six traces. Lines
-    below `threshold` are dropped: they are invisible anyway and cost the browser time.
+    names the figure. Line colour = head (the key above the lines; a head keeps its colour
+    whichever heads are drawn); width and opacity grow with the weight in three steps
+    (LINE_LEVELS); lines below `threshold` are not drawn (invisible anyway, and they cost the
+    browser time).
+
+    Highlighting a piece's lines, in a static figure: every query piece's lines are one legend
+    group, listed right of the figure; clicking a piece there shows only its lines (clicking it
+    again brings the others back; a double click hides just that piece). Hovering a piece names
+    its strongest keys per head; hovering a line gives its weight. Labels sit outside the lines'
+    span (LABEL_GAP), and where rows are too close for one label each, every k-th is written
+    (all of them in the hover).
     """
     w_all = attention_array(weights, 3, "head_view weights (one layer)")
     available = list(range(w_all.shape[0]))
@@ -307,63 +418,112 @@ def head_view(
     n_q, n_k = w_all.shape[1:]
     ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
     palette = qualitative.Plotly
+    color = {h: palette[h % len(palette)] for h in heads}
+    w_all = np.nan_to_num(w_all)
 
-    fig = go.Figure()
-    for j, head in enumerate(heads):
-        color, group = palette[j % len(palette)], f"head {head}"
-        # legend holder: the group keeps its entry even when no line passes the threshold
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="lines",
-                line={"color": color, "width": 3},
-                name=group,
-                legendgroup=group,
-            )
+    top, bottom = font_size * (TOP + 1.5), font_size * 3.5  # title, subtitle, side titles; the head colours
+    n_rows = max(n_q, n_k)
+    height = height or _rows_height(n_rows, font_size, top, bottom, font_size * 12)
+    step = label_step(n_rows, height - top - bottom, font_size)
+
+    traces: list[dict] = []
+    for a in range(n_q):  # one legend group per query piece: its lines, every head and weight level
+        group = f"q{int(ax.q_pos[a])}"
+        traces.append(  # the legend entry (a holder: the group keeps it even with no line drawn)
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "lines",
+                "line": {"color": "#555555", "width": 3},
+                "name": ax.q_hover[a],
+                "legendgroup": group,
+                "legend": "legend",
+            }
         )
-        w = np.nan_to_num(w_all[head])  # (n_q, n_k)
-        qi, ki = np.nonzero(w >= threshold)
-        level = np.minimum((w[qi, ki] * 5).astype(int), 4)  # 0..4
-        for lv in np.unique(level):
-            sel = level == lv
-            n = int(sel.sum())
-            xs = np.tile([0.0, 1.0, np.nan], n)
-            ys = np.column_stack([qi[sel], ki[sel], np.full(n, np.nan)]).ravel()
-            text = [
-                f"{group}<br>query {ax.q_hover[a]}<br>key {ax.k_hover[b]}<br>weight {w[a, b]:.6f}"
-                for a, b in zip(qi[sel], ki[sel], strict=True)
-            ]
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line={"color": color, "width": 1 + lv},
-                    opacity=0.15 + 0.2 * lv,
-                    legendgroup=group,
-                    showlegend=False,
-                    customdata=np.repeat(text, 3),
-                    hovertemplate="%{customdata}<extra></extra>",
-                )
-            )
-    for x, labels, n, pos in ((0.0, ax.q_ticks, n_q, "middle left"), (1.0, ax.k_ticks, n_k, "middle right")):
-        fig.add_trace(
-            go.Scatter(
-                x=[x] * n,
-                y=list(range(n)),
-                mode="text",
-                text=labels,
-                textposition=pos,
-                hoverinfo="skip",
-                showlegend=False,
-            )
+        for head in heads:
+            row = w_all[head, a]
+            keys = np.nonzero(row >= threshold)[0]
+            level = np.searchsorted([lv[0] for lv in LINE_LEVELS], row[keys], side="right")
+            for lv in np.unique(level):
+                b = keys[level == lv]
+                _, width, opacity = LINE_LEVELS[lv]
+                text = [
+                    f"head {head}<br>query {ax.q_hover[a]}<br>key {ax.k_hover[j]}<br>weight {row[j]:.6f}"
+                    for j in b
+                ]
+                xs = np.tile([0.0, 1.0, np.nan], len(b))
+                ys = np.column_stack([np.full(len(b), a), b, np.full(len(b), np.nan)]).ravel()
+                traces.append(_line_trace(xs, ys, np.repeat(text, 3), color[head], width, opacity, group))
+    for head in heads:  # the colour key: one entry per head, in a legend of its own under the lines
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "lines",
+                "line": {"color": color[head], "width": 4},
+                "name": f"head {head}",
+                "legend": "legend2",
+                "legendgroup": f"head {head}",
+            }
         )
-    for x, text in ((0.0, ax.y_title), (1.0, ax.x_title)):
-        fig.add_annotation(x=x, y=-1.2, text=text, showarrow=False, xanchor="right" if x == 0 else "left")
-    fig.update_xaxes(visible=False, range=[-0.9, 1.9])
-    fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(legend={"title": {"text": "click to toggle"}}, hovermode="closest")
+    strongest = [
+        "<br>".join(
+            f"head {h}: "
+            + ", ".join(f"{ax.k_ticks[j]} {w_all[h, a, j]:.2f}" for j in np.argsort(-w_all[h, a])[:3])
+            for h in heads
+        )
+        for a in range(n_q)
+    ]
+    sides = (
+        (-LABEL_GAP, ax.q_ticks, ax.q_hover, "middle left", [f"<br>{s}" for s in strongest], "query"),
+        (1 + LABEL_GAP, ax.k_ticks, ax.k_hover, "middle right", [""] * n_k, "key"),
+    )
+    for x, labels, hover, pos, more, side in sides:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [x] * len(labels),
+                "y": list(range(len(labels))),
+                "mode": "markers+text",
+                "marker": {"size": font_size, "color": "rgba(0,0,0,0)"},
+                "text": thinned(labels, step),
+                "textposition": pos,
+                "textfont": {"size": font_size},
+                "cliponaxis": False,
+                "customdata": [f"{side} {h}{m}" for h, m in zip(hover, more, strict=True)],
+                "hovertemplate": "%{customdata}<extra></extra>",
+                "showlegend": False,
+            }
+        )
+    fig = go.Figure(data=traces)
+    for x, text, anchor in ((-LABEL_GAP, ax.y_title, "right"), (1 + LABEL_GAP, ax.x_title, "left")):
+        fig.add_annotation(x=x, y=-1.2, text=text, showarrow=False, xanchor=anchor, yanchor="bottom")
+    fig.update_xaxes(visible=False, range=[-0.6, 1.6], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[n_rows - 0.5, -1.3])
+    fig.update_layout(
+        legend={
+            "title": {"text": "click a piece:<br>only its lines"},
+            "itemclick": "toggleothers",
+            "itemdoubleclick": "toggle",
+            "tracegroupgap": 0,
+        },
+        legend2={
+            "orientation": "h",
+            "x": 0.5,
+            "xanchor": "center",
+            "y": 0.0,
+            "yanchor": "top",
+            "itemclick": False,
+            "itemdoubleclick": False,
+            "title": {"text": "line colour:"},
+        },
+        hovermode="closest",
+        margin={"b": round(bottom)},
+    )
     where = "" if layer is None else f", layer {layer}"
     title = f"{kind_label(kind)}{where}: query (left) → key (right), weight ≥ {threshold:g}"
-    return finish(fig, title, font_size, height or _auto_height(max(n_q, n_k), font_size, per_row=2.0))
+    finish(fig, title, font_size, height)
+    fig.update_layout(margin={"t": round(top)})
+    return fig

@@ -1,14 +1,18 @@
 """Embeddings and hidden states projected to 2-D (PCA, t-SNE), token paths, nearest neighbours.
 
 The residual stream (paper §3.1: every sub-layer adds to it) has d_model dimensions; a
-student sees it in 2-D. All stages of a sentence are projected by ONE fit, so a token's
-position after layer 2 can be compared with its position after layer 1.
+student sees it in 2-D. Each stage is first normalised on its own (every vector scaled to length
+1, the stage centred: `normalise_stages`), so a few very long vectors cannot squeeze the rest into a dot.
+Then two projections: each stage on its own (x, y: the structure of that stage,
+`projection_scatter`), and all stages by ONE fit (path_x, path_y: a token's place after layer 2
+can be compared with its place after layer 1, `token_path`).
 
-Frame contract of `projection_frame`: stage, stage_label, position, token, label, x, y.
+Frame contract of `projection_frame`: stage, stage_label, position, token, label, x, y, path_x, path_y.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -71,6 +75,26 @@ def project_2d(
         return tsne.fit_transform(x)
 
 
+def normalise_stages(h: np.ndarray) -> np.ndarray:
+    """(stages, T, d) -> every vector scaled to length 1, then each stage centred (its mean subtracted).
+
+    What is left is the direction a piece points in, compared with the other pieces of its stage. A
+    few vectors of a trained model (the first position, ".", "</s>") are many times longer than the
+    rest; unnormalised, they take PCA's two axes and squeeze every other piece into a dot. Scaling
+    comes first: a mean taken over raw vectors would itself be pulled by the long ones.
+    """
+    norms = np.linalg.norm(h, axis=-1, keepdims=True)
+    unit = np.divide(h, norms, out=np.zeros_like(h, dtype=np.float64), where=norms > 0)
+    return unit - unit.mean(axis=1, keepdims=True)
+
+
+def _align(y: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """y (N, 2) rotated or reflected (orthogonal Procrustes) to lie as close as it can to reference (N, 2),
+    so stage after stage is drawn the same way up (PCA's signs and t-SNE's rotation are arbitrary)."""
+    u, _, vt = np.linalg.svd(y.T @ reference)
+    return y @ (u @ vt)
+
+
 def projection_frame(
     states,
     tokens: Sequence[str],
@@ -80,12 +104,16 @@ def projection_frame(
     perplexity: float | None = None,
     max_iter: int = 1000,
     stage_names: Sequence[str] | None = None,
+    normalise: bool = True,
 ) -> pd.DataFrame:
-    """(T, d) embeddings or (stages, T, d) hidden states -> one 2-D point per stage × token.
+    """(T, d) embeddings or (stages, T, d) hidden states -> two 2-D points per stage × token.
 
-    All stages are fitted jointly so coordinates are comparable across layers.
+    x, y: each stage projected on its own (its structure, drawn by `projection_scatter`), turned to
+    match the stage before it; path_x, path_y: all stages projected together, so a piece's place can
+    be compared from layer to layer (`token_path`). normalise (default): each vector scaled to length
+    1 and every stage centred first (`normalise_stages`); False projects the raw vectors.
     stage_names: one name per stage (default `stage_labels`: embedding + PE, then after each layer).
-    Columns: stage, stage_label, position, token, label ("pos:piece"), x, y.
+    Columns: stage, stage_label, position, token, label ("pos:piece"), x, y, path_x, path_y.
     """
     h = as_array(states, "states")
     if h.ndim == 2:
@@ -98,10 +126,16 @@ def projection_frame(
     names = stage_labels(n_stages) if stage_names is None else list(stage_names)
     if len(names) != n_stages:
         raise ValueError(f"{len(names)} stage names for {n_stages} stages")
-    xy = project_2d(
-        h.reshape(n_stages * n_tok, -1), method, seed=seed, perplexity=perplexity, max_iter=max_iter
-    )
+    if normalise:
+        h = normalise_stages(h)
+    fit = {"seed": seed, "perplexity": perplexity, "max_iter": max_iter}
+    own = []
+    for s in range(n_stages):
+        xy = project_2d(h[s], method, **fit)
+        own.append(_align(xy, own[-1]) if own and n_tok > 1 else xy)
+    joint = project_2d(h.reshape(n_stages * n_tok, -1), method, **fit)
     stage, position = (ix.ravel() for ix in np.indices((n_stages, n_tok)))
+    own_xy = np.concatenate(own)
     out = pd.DataFrame(
         {
             "stage": stage,
@@ -109,11 +143,14 @@ def projection_frame(
             "position": position,
             "token": np.asarray(list(tokens), dtype=object)[position],
             "label": np.asarray(token_labels(tokens), dtype=object)[position],
-            "x": xy[:, 0],
-            "y": xy[:, 1],
+            "x": own_xy[:, 0],
+            "y": own_xy[:, 1],
+            "path_x": joint[:, 0],
+            "path_y": joint[:, 1],
         }
     )
     out.attrs["method"] = method  # for figure titles; pandas carries attrs through row selections
+    out.attrs["normalised"] = normalise
     return out
 
 
@@ -121,36 +158,119 @@ def _method_name(frame: pd.DataFrame) -> str:
     return {"pca": " (PCA)", "tsne": " (t-SNE)"}.get(frame.attrs.get("method"), "")
 
 
+def _padded(values, pad: float = 0.12) -> list[float]:
+    """An axis range around the values with room for markers and their labels."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = (hi - lo) or 1.0
+    return [lo - pad * span, hi + pad * span]
+
+
+def _chosen(frame: pd.DataFrame, positions) -> list[int]:
+    positions = [positions] if isinstance(positions, int | np.integer) else list(positions or [])
+    known = set(frame["position"].unique().tolist())
+    if any(p not in known for p in positions):
+        raise ValueError(f"positions {positions} not all in frame (positions 0..{max(known)})")
+    return [int(p) for p in positions]
+
+
+def _color(n: int) -> str:
+    return qualitative.Plotly[n % len(qualitative.Plotly)]
+
+
 def projection_scatter(
     frame: pd.DataFrame,
     stage: int | None = None,
     *,
+    chosen: int | Sequence[int] = (),
     title: str | None = None,
     font_size: int = 12,
     height: int | None = None,
 ) -> go.Figure:
-    """Points of a projection frame, labelled "pos:piece", one colour per stage (or one chosen stage)."""
-    rows = frame if stage is None else frame[frame["stage"] == stage]
-    if rows.empty:
+    """Each stage's own projection (x, y): one panel per stage, or the one stage asked for.
+
+    Every piece is a point with a hover ("pos:piece" and the stage); only the `chosen` positions are
+    written on the figure, each in the colour `token_path` gives it, so the figure stays readable at
+    any length. Projection axes have no units, so they carry no numbers.
+    """
+    stages = sorted(frame["stage"].unique().tolist()) if stage is None else [stage]
+    if stage is not None and stage not in set(frame["stage"].tolist()):
         raise ValueError(f"stage {stage} not in frame (stages {sorted(frame['stage'].unique().tolist())})")
+    picked = _chosen(frame, chosen)
+    n = len(stages)
+    n_cols = n if n <= 4 else math.ceil(n / 2)
+    n_rows = math.ceil(n / n_cols)
+    gap_x, gap_y = 0.04, 0.12 / max(n_rows - 1, 1) if n_rows > 1 else 0.0
+    w, h = (1 - gap_x * (n_cols - 1)) / n_cols, (1 - gap_y * (n_rows - 1)) / n_rows
     fig = go.Figure()
-    for n, (_, pts) in enumerate(rows.groupby("stage", sort=True)):
+    layout: dict = {"annotations": []}
+    for i, s in enumerate(stages):
+        pts = frame[frame["stage"] == s]
+        r, c = divmod(i, n_cols)
+        sfx = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
         name = esc(pts["stage_label"].iloc[0])
+        others = pts[~pts["position"].isin(picked)]
         fig.add_trace(
             go.Scatter(
-                x=pts["x"],
-                y=pts["y"],
-                mode="markers+text",
-                text=[esc(t) for t in pts["label"]],
-                textposition="top center",
-                name=name,
-                marker={"size": 9, "color": qualitative.Plotly[n % len(qualitative.Plotly)]},
-                hovertemplate=f"{name}<br>%{{text}}<br>x %{{x:.4f}}, y %{{y:.4f}}<extra></extra>",
+                x=others["x"],
+                y=others["y"],
+                mode="markers",
+                marker={"size": 7, "color": "#9aa5b1"},
+                customdata=[esc(t) for t in others["label"]],
+                hovertemplate=f"%{{customdata}}<br>{name}<extra></extra>",
+                xaxis=f"x{sfx}",
+                yaxis=f"y{sfx}",
+                showlegend=False,
             )
         )
-    fig.update_xaxes(title_text="component 1")
-    fig.update_yaxes(title_text="component 2")
-    return finish(fig, title or f"Token vectors projected to 2-D{_method_name(frame)}", font_size, height)
+        for k, pos in enumerate(picked):
+            pt = pts[pts["position"] == pos]
+            label = esc(pt["label"].iloc[0])
+            fig.add_trace(
+                go.Scatter(
+                    x=pt["x"],
+                    y=pt["y"],
+                    mode="markers+text",
+                    marker={"size": 12, "color": _color(k), "line": {"width": 1, "color": "white"}},
+                    text=[label],
+                    textposition="top center",
+                    textfont={"color": _color(k)},
+                    cliponaxis=False,
+                    hovertemplate=f"{label}<br>{name}<extra></extra>",
+                    xaxis=f"x{sfx}",
+                    yaxis=f"y{sfx}",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=i == 0,
+                )
+            )
+        axis = {"showticklabels": False, "zeroline": False, "showgrid": True}
+        layout[f"xaxis{sfx}"] = dict(axis, domain=[x0, x0 + w], anchor=f"y{sfx}", range=_padded(pts["x"]))
+        layout[f"yaxis{sfx}"] = dict(
+            axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}", range=_padded(pts["y"])
+        )
+        if n > 1:
+            layout["annotations"].append(
+                {
+                    "text": name,
+                    "x": x0 + w / 2,
+                    "y": y1,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "xanchor": "center",
+                    "yanchor": "bottom",
+                    "showarrow": False,
+                    "font": {"size": font_size},
+                }
+            )
+    fig.update_layout(layout, legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
+    default = (
+        f"Each stage projected on its own{_method_name(frame)}"
+        if n > 1
+        else f"{frame.loc[frame['stage'] == stages[0], 'stage_label'].iloc[0]}{_method_name(frame)}"
+    )
+    auto = int(font_size * 9 + n_rows * max(220, font_size * 22))
+    return finish(fig, title or default, font_size, height or auto)
 
 
 def token_path(
@@ -160,21 +280,24 @@ def token_path(
     font_size: int = 12,
     height: int | None = None,
 ) -> go.Figure:
-    """How chosen tokens move through the layers: a lines+markers path per token over the stages.
+    """How chosen tokens move through the layers: a path per token over the stages, in the joint
+    projection (path_x, path_y) where every stage shares the axes.
 
-    Every other point of the joint projection is drawn faint grey for context.
+    Points are numbered by stage (0 = the first) and arrows point along the path; the hover names the
+    stage. Every other point of the joint projection is drawn faint grey for context. Nothing is
+    clipped: labels may leave the plot area, and the axes leave room around the paths.
     """
-    positions = [positions] if isinstance(positions, int | np.integer) else list(positions)
-    known = set(frame["position"].unique().tolist())
-    if not positions or any(p not in known for p in positions):
-        raise ValueError(f"positions {positions} not all in frame (positions 0..{max(known)})")
+    positions = _chosen(frame, positions)
+    if not positions:
+        raise ValueError("token_path needs at least one position")
+    xs, ys = ("path_x", "path_y") if "path_x" in frame else ("x", "y")
     fig = go.Figure(
         go.Scatter(
-            x=frame["x"],
-            y=frame["y"],
+            x=frame[xs],
+            y=frame[ys],
             mode="markers",
-            marker={"size": 6, "color": "#c8c8c8"},
-            name="all tokens, all stages",
+            marker={"size": 6, "color": "#d0d0d0"},
+            name="every piece, every stage",
             text=[esc(f"{s} | {t}") for s, t in zip(frame["stage_label"], frame["label"], strict=True)],
             hovertemplate="%{text}<extra></extra>",
         )
@@ -182,24 +305,34 @@ def token_path(
     for n, pos in enumerate(positions):
         path = frame[frame["position"] == pos].sort_values("stage")
         name = esc(path["label"].iloc[0])
+        k = len(path)
         fig.add_trace(
             go.Scatter(
-                x=path["x"],
-                y=path["y"],
+                x=path[xs],
+                y=path[ys],
                 mode="lines+markers+text",
-                text=[esc(s) for s in path["stage_label"]],
+                text=[str(s) for s in path["stage"]],
                 textposition="top center",
+                textfont={"color": _color(n), "size": font_size},
+                cliponaxis=False,
+                customdata=[esc(s) for s in path["stage_label"]],
                 name=name,
-                line={"color": qualitative.Plotly[n % len(qualitative.Plotly)], "width": 2},
-                marker={"size": 10},
-                hovertemplate=f"{name}<br>%{{text}}<br>x %{{x:.4f}}, y %{{y:.4f}}<extra></extra>",
+                line={"color": _color(n), "width": 2},
+                marker={
+                    "size": 12,
+                    "symbol": ["circle"] + ["arrow"] * (k - 1),
+                    "angleref": "previous",
+                    "color": _color(n),
+                },
+                hovertemplate=f"{name}<br>stage %{{text}}: %{{customdata}}<extra></extra>",
             )
         )
-    fig.update_xaxes(title_text="component 1")
-    fig.update_yaxes(title_text="component 2")
+    fig.update_xaxes(title_text="component 1", range=_padded(frame[xs], 0.1), showticklabels=False)
+    fig.update_yaxes(title_text="component 2", range=_padded(frame[ys], 0.1), showticklabels=False)
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.12, "yanchor": "top"})
     return finish(
         fig,
-        f"Path of a token through the layers: one joint projection{_method_name(frame)}",
+        f"Path through the layers: all stages in one projection{_method_name(frame)}",
         font_size,
         height,
     )

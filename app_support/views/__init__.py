@@ -45,8 +45,9 @@ class Ctx:
         return int(normal * 1.4) if self.present else normal
 
     def columns(self, n: int = 2):
-        """Side by side normally; stacked (bigger) in presentation mode."""
-        return [st.container() for _ in range(n)] if self.present else st.columns(n)
+        """Side by side, in presentation mode too: a head beside the mean over heads is a comparison the
+        class makes at a glance (Streamlit stacks columns by itself on a narrow screen)."""
+        return st.columns(n)
 
 
 def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:

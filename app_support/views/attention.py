@@ -24,6 +24,12 @@ ROW_CAPTION = (
     "Decoder rows: row t reads piece t of the translation so far (from `<s>`) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
+SHORT_PANELS = {  # fit 1280 px
+    "heatmaps": "One head + mean",
+    "model": "Model view",
+    "lines": "Head view",
+    "flow": "Flow",  # attention flow (rollout)
+}  # fit 1280 px
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
 
@@ -61,11 +67,14 @@ def pick_rows(kind: str | None) -> None:
 def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
     """Kind, layer, head and row-label pickers (shared by the Attention and Anatomy views; values in the URL).
 
-    With the panel picker, layer and head are greyed out where the chosen panel does not use them.
+    Two rows, so the figure is on the first screen. A picker the chosen panel does not use is not
+    drawn (a greyed-out "L0" would still look chosen): the model view shows every layer and head,
+    and the head view picks its heads with "Heads to draw" in the head picker's place.
     """
+    ss = st.session_state
     n_layers, n_heads = ctx.trace.n_layers, ctx.trace.n_heads
-    panel = st.session_state["panel"] if with_panel else "heatmaps"
-    top, bottom = st.columns(2), st.columns(2)
+    panel = ss["panel"] if with_panel else "heatmaps"
+    top = st.columns(2) if with_panel else st.columns(1)
     top[0].segmented_control(
         "Attention",
         KIND_NAMES,
@@ -73,6 +82,7 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
         required=True,
         format_func=KIND_LABELS.get,
         persist_state="session",
+        label_visibility="collapsed",
     )
     if with_panel:
         top[1].segmented_control(
@@ -80,31 +90,45 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
             list(PANELS),
             key="panel",
             required=True,
-            format_func=PANELS.get,
+            format_func=lambda p: SHORT_PANELS.get(p, PANELS[p]),
             persist_state="session",
-            wrap=True,  # four panels are wider than half a page
+            label_visibility="collapsed",
         )
-    layers = range(n_layers[st.session_state["kind"]])
-    bottom[0].segmented_control(
-        "Layer",
-        layers,
-        key="layer",
-        required=True,
-        format_func=lambda i: f"L{i}",
-        persist_state="session",
-        disabled=panel == "model",
-    )
-    bottom[1].segmented_control(
-        "Head",
-        [*range(n_heads), MEAN],
-        key="head",
-        required=True,
-        format_func=head_label,
-        persist_state="session",
-        disabled=panel not in ("heatmaps", "flow"),  # lines: heads picked below; model view: all
-    )
-    with st.columns(2)[0]:
-        pick_rows(st.session_state["kind"])
+    layer_col, head_col, rows_col = st.columns([2, 3, 4])
+    if panel == "model":
+        layer_col.markdown("**Layers:** all")
+        head_col.markdown("**Heads:** all")
+    else:
+        layer_col.segmented_control(
+            "Layer",
+            range(n_layers[ss["kind"]]),
+            key="layer",
+            required=True,
+            format_func=lambda i: f"L{i}",
+            persist_state="session",
+        )
+    if panel not in ("model", "lines"):
+        head_col.segmented_control(
+            "Head",
+            [*range(n_heads), MEAN],
+            key="head",
+            required=True,
+            format_func=head_label,
+            persist_state="session",
+        )
+    elif panel == "lines":
+        if ss["att_lines_heads"] is None:
+            ss["att_lines_heads"] = list(range(n_heads))
+        head_col.multiselect(
+            "Heads to draw",
+            list(range(n_heads)),
+            key="att_lines_heads",
+            format_func=head_label,
+            persist_state="session",
+            help="Each head has its own colour. Fewer heads, fewer lines: one head at a time reads best.",
+        )
+    with rows_col:
+        pick_rows(ss["kind"])
 
 
 def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
@@ -119,6 +143,7 @@ def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
 
 
 def render(ctx: Ctx) -> None:
+    ss = st.session_state
     with controls(ctx):
         pick_attention(ctx)
         a, b, c = st.columns(3)
@@ -129,28 +154,30 @@ def render(ctx: Ctx) -> None:
             help="Drop the rows and columns of `<s>`, `</s>`, `<pad>` and `<unk>` (a decoder row goes when "
             "every piece its label names is special).",
         )
-        b.toggle(
-            "Renormalise rows",
-            key="att_renormalise",
-            persist_state="session",
-            disabled=not st.session_state["att_hide_specials"],
-            help="After hiding special pieces, rescale each row to sum to 1 again.",
-        )
+        renorm_help = "After hiding special pieces, rescale each row to sum to 1 again."
+        if ss["att_hide_specials"]:
+            b.toggle("Renormalise rows", key="att_renormalise", persist_state="session", help=renorm_help)
+        else:  # nothing is hidden, so nothing is renormalised: shown off, the choice kept for later
+            b.toggle(
+                "Renormalise rows",
+                value=False,
+                disabled=True,  # no key: a stand-in, never a setting of its own
+                help=renorm_help + " Applies once special pieces are hidden.",
+            )
         c.toggle(
             "Colour scale to largest weight",
             key="att_autoscale",
             persist_state="session",
             help="Off: white = 0, dark = 1 in every figure. On: dark = the largest weight shown.",
         )
-    ss = st.session_state
     kind, layer, head, panel = ss["kind"], ss["layer"], ss["head"], ss["panel"]
     rows = state.rows_for(ss, kind)
     zmax = None if ss["att_autoscale"] else 1.0
-    st.markdown(EXPLAIN[kind])
     t = ctx.trace
     attn = t.attention[kind]  # (layers, heads, q_len, k_len)
     q_tok, k_tok = viz.side_tokens(t, kind)
     same = {"kind": kind, "rows": rows}
+    notes = [EXPLAIN[kind]]  # said under the figures (folded away in presentation mode)
 
     if panel == "heatmaps":
         heads = [head] if head == MEAN else [head, MEAN]
@@ -160,18 +187,19 @@ def render(ctx: Ctx) -> None:
             if w.size == 0:
                 col.info(NOTHING_LEFT)
                 continue
-            who = "mean over heads" if h == MEAN else f"head {h}"
-            name = f"{KINDS[kind].title}: layer {layer}, {who}"  # viz's own title is too long for half a page
+            who = "mean of heads" if h == MEAN else head_label(h)  # as the pickers say: fits half a page
+            name = f"{KINDS[kind].title}: L{layer} {who}"
             fig = viz.attention_heatmap(
                 w, q_tok, k_tok, **same, layer=layer, head=h, q_pos=q_pos, k_pos=k_pos, title=name,
-                zmax=zmax, font_size=ctx.font, height=_height(ctx, w.shape[0]),
+                zmax=zmax, font_size=ctx.font,
             )  # fmt: skip
             with col:
                 chart(
                     ctx, fig, f"fig_att_{'mean' if h == MEAN else 'head'}", kind, f"L{layer}", head_label(h)
                 )
-        st.caption(
-            "Hover a cell for the exact weight. Rows: queries; columns: keys; layers and heads from 0."
+        notes.append(
+            "Hover a cell for the exact weight and both pieces. Rows: queries; columns: keys; layers and "
+            "heads from 0. On a long sentence every k-th piece is written on an axis (all are in the hover)."
         )
     elif panel == "model":
         with st.spinner("Drawing every layer × head…"):
@@ -199,21 +227,11 @@ def render(ctx: Ctx) -> None:
                 "entropy_bits: 0 = each query looks at one key, high = spread out; mean_distance: how "
                 "far (in positions) a head looks; self_weight: attention to the query's own position."
             )
+        notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
         flow.render(ctx, _shown, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
     else:
         heads = list(range(t.n_heads))
-        if ss["att_lines_heads"] is None:
-            ss["att_lines_heads"] = heads
-        with controls(ctx, "Heads"):
-            st.multiselect(
-                "Heads to draw",
-                heads,
-                key="att_lines_heads",
-                format_func=head_label,
-                persist_state="session",
-                help="Click a head in the legend to hide it too.",
-            )
         chosen = ss["att_lines_heads"] or heads[:1]
         w, q_pos, k_pos = _shown(attn[layer], q_tok, k_tok, kind, rows)
         if w.size == 0:
@@ -223,10 +241,13 @@ def render(ctx: Ctx) -> None:
             w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font
         )
         chart(ctx, fig, "fig_att_lines", kind, f"L{layer}", "head-view")
-        st.caption("Line width and opacity grow with the weight; weights under 0.02 are not drawn.")
+        notes.append(
+            "**Click a piece in the list right of the lines** to see only its lines (click it again for all); "
+            "hover a piece on the left for its strongest keys, a line for its weight. Line width and opacity "
+            "grow with the weight; weights under 0.02 are not drawn."
+        )
     if KINDS[kind].predicts:
-        st.caption(ROW_CAPTION)
-
-
-def _height(ctx: Ctx, n_rows: int) -> int | None:
-    return None if not ctx.present else int(min(1600, max(500, 200 + n_rows * ctx.font * 2)))
+        notes.append(ROW_CAPTION)
+    with st.expander("What am I looking at?") if ctx.present else st.container():
+        for note in notes:
+            st.caption(note)

@@ -25,6 +25,7 @@ def render(ctx: Ctx) -> None:
         ss["emb_paths"] = None
     if ss["emb_paths"] is None:
         ss["emb_paths"] = [0]
+    labels = viz.token_labels(tokens)
     with controls(ctx):
         a, b, c = st.columns(3)
         a.radio("Side", list(SIDES), key="emb_side", format_func=SIDES.get, persist_state="session")
@@ -38,39 +39,54 @@ def render(ctx: Ctx) -> None:
             format_func=lambda s: "all stages" if s == ALL else stages[s],
             persist_state="session",
         )
-    st.markdown(
-        "Each piece is a vector of d_model numbers. The embedding + positional encoding is stage 0; every "
-        "layer then adds to it (the residual stream). "
-        + (
-            "In this post-norm model each layer ends with a LayerNorm, so every later stage is a LayerNorm output. "
-            if t.norm == "post"
-            else "In this pre-norm model the stream is never normalised between layers; the last stage is the "
-            "final LayerNorm's output, which is what the "
-            + ("cross-attention reads. " if ss["emb_side"] == "encoder" else "output projection reads. ")
-        )
-        + "All stages are projected together, so positions "
-        "are comparable across layers."
-    )
-    label = METHODS[ss["emb_method"]].split(" ")[0]
-    with st.spinner(f"Projecting {len(tokens) * n_stages} vectors with {label}…"):
-        frame = models.get_projection(*ctx.key, ss["emb_side"], ss["emb_method"])
-    labels = viz.token_labels(tokens)
-    left, right = ctx.columns(2)
-    with left:
-        stage = None if ss["emb_stage"] == ALL else ss["emb_stage"]
-        fig = viz.projection_scatter(frame, stage, font_size=ctx.font, height=ctx.height(520))
-        chart(ctx, fig, "fig_emb_scatter", "projection", ss["emb_side"], ss["emb_method"])
-    with right:
         st.multiselect(
-            "Follow pieces through the layers",
+            "Pieces to label and follow through the layers",
             list(range(len(tokens))),
             key="emb_paths",
             format_func=lambda p: labels[p],
             max_selections=6,
             persist_state="session",
+            help="Every piece is a point (hover for its name); these are written on the figures, each in its "
+            "own colour, and their paths drawn.",
         )
-        fig = viz.token_path(frame, ss["emb_paths"] or [0], font_size=ctx.font, height=ctx.height(460))
+    st.markdown(
+        "Each piece is a vector of d_model numbers. The embedding + positional encoding is stage 0; every "
+        "layer then adds to it (the residual stream). "
+        + (
+            "In this post-norm model each layer ends with a LayerNorm, so every later stage is a LayerNorm output."
+            if t.norm == "post"
+            else "In this pre-norm model the stream is never normalised between layers; the last stage is the "
+            "final LayerNorm's output, which is what the "
+            + ("cross-attention reads." if ss["emb_side"] == "encoder" else "output projection reads.")
+        )
+    )
+    label = METHODS[ss["emb_method"]].split(" ")[0]
+    with st.spinner(f"Projecting {len(tokens) * n_stages} vectors with {label}…"):
+        frame = models.get_projection(*ctx.key, ss["emb_side"], ss["emb_method"])
+    chosen = ss["emb_paths"] or [0]
+    stage = None if ss["emb_stage"] == ALL else ss["emb_stage"]
+    fig = viz.projection_scatter(frame, stage, chosen=chosen, font_size=ctx.font)
+    chart(ctx, fig, "fig_emb_scatter", "projection", ss["emb_side"], ss["emb_method"])
+    left, right = st.columns([3, 2])
+    with left:
+        fig = viz.token_path(frame, chosen, font_size=ctx.font, height=ctx.height(460))
         chart(ctx, fig, "fig_emb_path", "token-path", ss["emb_side"], ss["emb_method"])
+    with right:
+        st.caption(
+            "**How the points are placed.** Each stage is normalised on its own before projecting: every "
+            "vector is scaled to length 1 and the stage's mean subtracted. A piece's place then says which way "
+            "its vector points compared with the other pieces of that stage, not how long it is: a few "
+            "vectors (often the first position, `.` or `</s>`) are many times longer than the rest and "
+            "would otherwise squeeze every other piece into one dot. Above, each stage has its own "
+            f"projection ({label}), turned to match the stage before it, so the panels show each stage's "
+            "structure; the axes have no units. The path uses one projection of every stage together, so "
+            "its steps can be compared from layer to layer."
+        )
+        st.caption(
+            "Points on a path are numbered by stage: "
+            + "; ".join(f"{n} {name}" for n, name in enumerate(stages))
+            + "."
+        )
     with st.expander("Nearest pieces in the vocabulary"):
         ids = t.src_ids if ss["emb_side"] == "encoder" else t.tgt_ids
         if ss["emb_nn_token"] >= len(tokens):
