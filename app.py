@@ -17,7 +17,8 @@ import streamlit as st
 from app_support import examples, export, model_dirs, models, state
 from app_support.notices import input_notices
 from app_support.safe_text import md_code
-from app_support.views import Ctx, anatomy, attention, decoding, embeddings, io, positional
+from app_support.views import Ctx, anatomy, attention, decoding, embeddings, heads, io, positional, score
+from app_support.views import experiment as experiment_view
 from app_support.views import pairs as pairs_view
 from app_support.views import quiz as quiz_view
 from transformer import CheckpointError
@@ -34,6 +35,8 @@ SECTIONS = {  # view -> where it is in the paper
     "embeddings": "§3.4 Embeddings and Softmax, and the residual stream of §3.1",
     "decoding": "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
     "anatomy": "§3.1–§3.5, in the order of the walk-through",
+    "heads": "§3.2.2 Multi-Head Attention, one head at a time switched off",
+    "score": "§3.4 (the output softmax), read teacher-forced as in training (§5.4)",
     "pairs": "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once",
     "quiz": "§3.2.3 (encoder–decoder attention), as a guessing game",
 }
@@ -44,6 +47,8 @@ RENDER = {
     "embeddings": embeddings.render,
     "decoding": decoding.render,
     "anatomy": anatomy.render,
+    "heads": heads.render,
+    "score": score.render,
     "pairs": pairs_view.render,
     "quiz": quiz_view.render,
 }
@@ -196,6 +201,8 @@ cfg = model.config
 n_layers = {name: getattr(cfg, f"n_{kind.stack}_layers") for name, kind in KINDS.items()}
 for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_model):
     st.warning(notice)
+for notice in experiment_view.fit(ss, n_layers, cfg.n_heads):
+    st.warning(notice)
 URL_DEFAULTS.update(
     att_lines_heads=list(range(cfg.n_heads)), pe_dims=positional.default_dims(cfg.d_model), emb_paths=[0]
 )
@@ -247,11 +254,12 @@ for notice in state.fit_to_trace(ss, trace):
     st.warning(notice)
 
 ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
+ctx = experiment_view.apply(ctx, ss["view"])  # heads off / a typed translation, with a banner saying so
 with export_box:
     st.header("Export")
     st.download_button(
         "Attention (CSV)",
-        functools.partial(export.attention_csv, *ctx.key),
+        functools.partial(export.attention_csv, *ctx.key, **ctx.experiment),
         file_name=f"{export.file_stem(model_label, 'attention', export.slug(text))}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -261,7 +269,7 @@ with export_box:
     )
     st.download_button(
         "Whole trace (JSON)",
-        functools.partial(export.trace_json, *ctx.key),
+        functools.partial(export.trace_json, *ctx.key, **ctx.experiment),
         file_name=f"{export.file_stem(model_label, 'trace', export.slug(text))}.json",
         mime="application/json",
         on_click="ignore",

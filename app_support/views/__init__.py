@@ -27,11 +27,19 @@ class Ctx:
     maxlen: int
     trace: TraceData
     present: bool
+    off: tuple = ()  # heads switched off in `trace` (app_support.heads_off); () = the model as trained
+    target: str | None = None  # the typed translation `trace` is traced on; None = the model's own
 
     @property
     def key(self) -> tuple:
         """Arguments of every per-sentence cached function."""
         return (self.path, self.stamp, self.text, self.beam, self.maxlen)
+
+    @property
+    def experiment(self) -> dict:
+        """Keyword arguments that make a cached call (models.get_trace, get_anatomy, ...) give the same
+        run as `trace`: {} for the model as trained (app_support.views.experiment)."""
+        return {k: v for k, v in (("off", self.off), ("target", self.target)) if v}
 
     @property
     def font(self) -> int:
