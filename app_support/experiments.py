@@ -28,6 +28,7 @@ from app_support.heads_off import Off
 from transformer.capture import hooks
 from transformer.kinds import KINDS
 from transformer.model import Transformer
+from transformer.pretrained import Pretrained
 
 TARGET_LIMIT = 2000  # characters of a typed translation (as the sentence's TEXT_LIMIT)
 SURPRISING = 0.1  # a piece the model gives less than this probability is marked surprising
@@ -154,8 +155,13 @@ class Comparison:
     seconds: float  # to re-translate with the heads off and score both
 
 
-def _start_trimmed(tokens: Sequence[str]) -> list[str]:
-    return list(tokens[1:])
+def translate_off(m: Pretrained, src_ids: Sequence[int], beam: int, maxlen: int, off: Off) -> list[int]:
+    """The decoder input of the translation the model makes with `off` switched off (start id, pieces; no
+    padding, no </s>), exactly as `Pretrained.trace(..., interventions=...)` decodes it, without capturing."""
+    with hooks(m.model, heads_off.hooks(off) or []):
+        out = m.translate_ids(list(src_ids), beam=beam, max_len=maxlen or None)
+    ids = out[:1] + [i for i in out[1:] if i != m.config.pad_id]
+    return ids[:-1] if len(ids) > 1 and ids[-1] == m.config.eos_id else ids
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -163,18 +169,18 @@ def compare(path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off
     """The sentence translated again with `off` switched off, beside the model's own translation."""
     start = time.perf_counter()
     original = models.get_trace(path, stamp, text, beam, maxlen)
-    ablated = models.get_trace(path, stamp, text, beam, maxlen, off)
     m = models.load_model(path, stamp)
+    ablated = translate_off(m, original.src_ids, beam, maxlen, off)  # decoding only: no capture needed here
     s = piece_scores(m.model, original.src_ids, original.tgt_ids, [(), off])
     return Comparison(
         pieces=list(viz.predicted_pieces(original.tgt_tokens)),
         before=s.logp[0],
         after=s.logp[1],
         rank_after=s.rank[1],
-        original=_start_trimmed(original.tgt_tokens),
-        ablated=_start_trimmed(ablated.tgt_tokens),
+        original=list(original.tgt_tokens[1:]),
+        ablated=m.tokenizer.pieces(ablated[1:]),
         original_text=original.tgt_text,
-        ablated_text=ablated.tgt_text,
+        ablated_text=m.tokenizer.decode(ablated),
         seconds=time.perf_counter() - start,
     )
 
@@ -201,14 +207,15 @@ class TargetScore:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def score_target(
-    path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off, target: str
+    path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off, target: str | None
 ) -> TargetScore:
-    """Trace the model on `target` (teacher-forced; with `off` switched off, if any) and score each piece."""
+    """Trace the model on `target` (teacher-forced; with `off` switched off, if any) and score each piece;
+    target None scores the model's own translation the same way."""
     m = models.load_model(path, stamp)
-    typed = models.get_trace(path, stamp, text, beam, maxlen, off, target)
     own = models.get_trace(path, stamp, text, beam, maxlen, off)
+    typed = own if target is None else models.get_trace(path, stamp, text, beam, maxlen, off, target)
     s = piece_scores(m.model, typed.src_ids, typed.tgt_ids, [off])
-    o = piece_scores(m.model, own.src_ids, own.tgt_ids, [off])
+    o = s if target is None else piece_scores(m.model, own.src_ids, own.tgt_ids, [off])
     frame = viz.piece_score_frame(
         viz.predicted_pieces(typed.tgt_tokens),
         s.logp[0],
@@ -224,5 +231,5 @@ def score_target(
         own_total=float(o.logp[0].sum()),
         own_pieces=len(own.tgt_ids),
         own_text=own.tgt_text,
-        truncated=len(m.tokenizer.encode_target(target)) > room,
+        truncated=target is not None and len(m.tokenizer.encode_target(target)) > room,
     )

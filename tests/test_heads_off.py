@@ -180,3 +180,17 @@ def test_ablate_heads_is_what_the_set_hooks():
     assert [path for path, _ in hooks] == [
         path for path, _ in ablate_heads({("cross", 1): [0, 2], ("encoder", 0): [1]})
     ]
+
+
+@needs_toy
+@pytest.mark.parametrize("beam", [1, 4])
+def test_the_comparison_decodes_as_the_traced_views_do(beam):
+    """experiments.compare decodes without capturing; its translation equals the traced run's (the views')."""
+    path = str(available_models()[TOY])
+    stamp = models.stamp(path)
+    off = (("cross", 1, 1), ("cross", 1, 2), ("encoder", 0, 0))
+    c = experiments.compare(path, stamp, "b a g e c a f", beam, 0, off)
+    traced = models.get_trace(path, stamp, "b a g e c a f", beam, 0, off)
+    assert c.ablated == traced.tgt_tokens[1:] and c.ablated_text == traced.tgt_text
+    assert c.original == models.get_trace(path, stamp, "b a g e c a f", beam, 0).tgt_tokens[1:]
+    assert len(c.pieces) == len(c.before) == len(c.after) == len(c.original) + 1  # and </s>

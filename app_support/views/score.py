@@ -47,8 +47,10 @@ def render(ctx: Ctx) -> None:
         if ss["target"]:
             st.warning("Your translation is only spaces: type some words to score.")
         else:
-            st.info("The box is empty: type a translation above (or start from the model's) to score it.")
-        return
+            st.info(
+                "The box is empty: type a translation above (or start from the model's) to score it. Until "
+                "then, here is the model's own translation, read the same way."
+            )
     off = experiment(ss).get("off", ())
     if off:
         st.warning(f"Scored with {heads_off.describe(off)} (set in *Switch heads off*).", icon="🧪")
@@ -61,26 +63,39 @@ def render(ctx: Ctx) -> None:
         )
     frame = s.frame
     n = len(frame)
-    left, right = st.columns(2)
-    left.metric(
-        "Your translation: log p",
-        f"{s.total:.2f}",
-        delta=f"{s.total - s.own_total:+.2f} vs the model's",
-        delta_color="normal",
-        help=f"Natural log of the probability of the whole translation: the sum over its {n} pieces "
-        f"(`</s>` included); {s.total / n:.2f} per piece. 0 = certain.",
-    )
-    right.metric(
-        "The model's own translation: log p",
-        f"{s.own_total:.2f}",
-        help=f"{s.own_pieces} pieces, {s.own_total / s.own_pieces:.2f} per piece. Longer translations have "
-        "lower totals: compare per piece too.",
-    )
+    if target is None:
+        st.metric(
+            "The model's own translation: log p",
+            f"{s.own_total:.2f}",
+            help=f"Natural log of its probability: the sum over its {n} pieces (`</s>` included); "
+            f"{s.own_total / n:.2f} per piece. 0 = certain.",
+        )
+    else:
+        left, right = st.columns(2)
+        left.metric(
+            "Your translation: log p",
+            f"{s.total:.2f}",
+            delta=f"{s.total - s.own_total:+.2f} vs the model's",
+            delta_color="normal",
+            help=f"Natural log of the probability of the whole translation: the sum over its {n} pieces "
+            f"(`</s>` included); {s.total / n:.2f} per piece. 0 = certain.",
+        )
+        right.metric(
+            "The model's own translation: log p",
+            f"{s.own_total:.2f}",
+            help=f"{s.own_pieces} pieces, {s.own_total / s.own_pieces:.2f} per piece. Longer translations have "
+            "lower totals: compare per piece too.",
+        )
     st.markdown("**The model's own translation**")
     st.code(s.own_text or "(empty)", language=None, wrap_lines=True)
     bad = int(frame["surprising"].sum())
-    fig = viz.piece_scores_bar(frame, surprising=SURPRISING, font_size=ctx.font)
-    chart(ctx, fig, "fig_score_pieces", "your-translation")
+    title = (
+        "How likely the model finds each piece of its own translation"
+        if target is None
+        else "How likely the model finds each piece of this translation"
+    )
+    fig = viz.piece_scores_bar(frame, title=title, surprising=SURPRISING, font_size=ctx.font)
+    chart(ctx, fig, "fig_score_pieces", "your-translation" if target else "own-translation")
     st.caption(
         f"{bad} of {n} pieces surprise the model (orange: probability below {SURPRISING:g}). Above each bar its "
         "rank among all pieces (#1 = the model's first choice there); hover for what the model would have "
