@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz._style import esc, esc_all, finish
+from viz._style import TOP, esc, esc_all, finish
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
@@ -265,8 +265,9 @@ def translation_diff(
         zeroline=False,
         automargin=True,
     )
-    fig.update_layout(plot_bgcolor="white")
-    return finish(fig, title, font_size, height or int(110 + n_rows * font_size * 2.6))
+    fig = finish(fig, title, font_size, height or int(font_size * TOP + 30 + n_rows * font_size * 2.4))
+    fig.update_layout(plot_bgcolor="white", margin={"b": 20})  # no x axis below: the rows are the figure
+    return fig
 
 
 def head_effect_grid(
@@ -337,5 +338,5 @@ def head_effect_grid(
                 )
     auto = int(min(700, max(260, 190 + int(table["layer"].max() + 1) * font_size * 3.2)))
     fig = finish(fig, title, font_size, height or auto)
-    fig.update_layout(margin={"t": round(font_size * 8)})  # room for a subtitle above the panels' titles
+    fig.update_layout(margin={"t": round(font_size * (TOP + 1.5))})  # a subtitle above the panels' titles
     return fig
