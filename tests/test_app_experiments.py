@@ -198,3 +198,13 @@ def test_quiz_on_a_sentence_outside_the_set_uses_the_translation_and_ignores_a_b
     assert_clean(at)
     assert texts(at.success) and len(figures(at)) == 1
     assert not [s for s in at.selectbox if s.key == "quiz_sentence"]  # letters: no English set offered
+
+
+@needs_en_de
+def test_a_hostile_second_sentence_is_shown_only_as_code():
+    """Markdown, a link, HTML and a colour directive in text2: shown as code (and in the figures, escaped)."""
+    from tests.test_app_text_paths import HOSTILE, assert_only_in_code
+
+    at = run_app(model=EN_DE, view="pairs", text=CAT, text2=HOSTILE)
+    assert_only_in_code(at)
+    assert len(figures(at)) == 5
