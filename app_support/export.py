@@ -70,6 +70,8 @@ def with_sentence(fig: go.Figure, text: str, limit: int = SUBTITLE_LIMIT) -> go.
         shown = shown[: limit - 1] + "…"
     line = f"“{esc(shown)}”"
     before = fig.layout.title.subtitle.text
+    if before and line in before:  # already there (a figure drawn twice)
+        return fig
     fig.update_layout(title_subtitle_text=f"{before} · {line}" if before else line)
     return fig
 

@@ -46,6 +46,7 @@ def test_with_sentence_puts_the_escaped_sentence_in_the_subtitle_and_keeps_one()
     assert fig.layout.title.subtitle.text == "“&lt;b&gt;bold&lt;/b&gt; next line”"
     fig = go.Figure(layout={"title": {"text": "t", "subtitle": {"text": "y: rows"}}})
     assert export.with_sentence(fig, "x" * 500).layout.title.subtitle.text == f"y: rows · “{'x' * 89}…”"
+    assert export.with_sentence(fig, "x" * 500) is fig and fig.layout.title.subtitle.text.count("“") == 1
 
 
 def test_plotly_config_saves_png_or_svg():
