@@ -183,3 +183,21 @@ def test_a_snapshot_of_another_shape_is_refused(snap_dir, tiny_pretrained):
                                     tgt_vocab_size=tiny_pretrained.config.tgt_vocab_size, d_ff=128))  # fmt: skip
     with pytest.raises(CheckpointError, match="shape mismatch"):
         load_snapshot(snap_dir.parent, 0, wider)
+
+
+def test_the_model_card_lists_the_snapshots_a_model_ships(tmp_path):
+    import shutil
+
+    from tools.card import main as card_main
+    from transformer.pretrained import ASSETS
+
+    model = tmp_path / "reverse"
+    shutil.copytree(ASSETS / "reverse", model)
+    entries = list_snapshots(model)
+    if not entries:
+        pytest.skip("assets/reverse ships no snapshots")
+    assert card_main([str(model), "--samples", "1"]) == 0
+    section = (model / "README.md").read_text().split("## Snapshots")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [int(r.split("|")[1]) for r in rows] == [e["step"] for e in entries]
+    assert "float16" in section and "Watch attention form during training" in section

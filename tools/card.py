@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 expected = synthetic_expected(source["task"], text)
             lines.append(f"| `{text}` | `{m.translate(text)}` | {f'`{expected}`' if expected else ''} |")
         lines.append("")
+    lines += snapshots_section(model_dir)
     if args.test:
         lines += test_section(m, [Path(f) for f in args.test], args.samples)
     if args.alignment:
@@ -190,6 +191,25 @@ def metrics_note(metrics: dict) -> str:
 def cell(text: str) -> str:
     """Text for a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def snapshots_section(model_dir: Path) -> list[str]:
+    """The snapshots a model directory ships (python -m transformer.train --snapshots N): steps and metrics."""
+    from transformer.checkpoint import list_snapshots, snapshot_file, snapshots_dir
+
+    entries = list_snapshots(model_dir)
+    if not entries:
+        return []
+    size = sum((snapshots_dir(model_dir) / snapshot_file(e["step"])).stat().st_size for e in entries)
+    metrics = [k for k in ("valid_loss", "exact") if any(k in e for e in entries)]
+    lines = ["## Snapshots", "",
+             f"`snapshots/` holds the weights at {len(entries)} steps of this training run (float16, "
+             f"{size / 2**20:.1f} MiB in all) with the validation metrics of each step. The app's Attention "
+             "view steps through them (*Watch attention form during training*); "
+             "`transformer.checkpoint.load_snapshot` loads one into a model.", "",
+             "| step | " + " | ".join(metrics) + " |", "|---:|" + "---:|" * len(metrics)]  # fmt: skip
+    lines += [f"| {e['step']} | " + " | ".join(str(e.get(k, "")) for k in metrics) + " |" for e in entries]
+    return lines + [""]
 
 
 def test_section(m, files: list[Path], samples: int) -> list[str]:

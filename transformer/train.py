@@ -529,7 +529,8 @@ def describe_hardware(device: torch.device, world: int = 1) -> str:
 
     if device.type == "cuda":
         return f"{world} × {torch.cuda.get_device_name(device)} (CUDA)"
-    return f"{world} × " * (world > 1) + f"{torch.get_num_threads()} CPU threads ({platform.machine()})"
+    n = torch.get_num_threads()
+    return f"{world} × " * (world > 1) + f"{n} CPU thread{'s' * (n != 1)} ({platform.machine()})"
 
 
 def release_memory() -> None:
