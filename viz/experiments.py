@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from transformer.kinds import KIND_NAMES, KINDS
 from viz._style import TOP, esc, esc_all, finish
@@ -286,56 +285,82 @@ def head_effect_grid(
     if not kinds:
         raise ValueError("head_effect_grid needs a table with at least one head")
     limit = float(np.abs(table[value]).max()) or 1.0
-    fig = make_subplots(rows=1, cols=len(kinds), subplot_titles=[KINDS[k].title for k in kinds])
-    for i, kind in enumerate(kinds, start=1):
+    gap = 0.06  # between panels, as a share of the width
+    width = (1.0 - gap * (len(kinds) - 1)) / len(kinds)
+    traces, layout, shapes, titles = [], {}, [], []
+    for i, kind in enumerate(kinds):
         part = table[table["kind"] == kind]
         n_l, n_h = int(part["layer"].max()) + 1, int(part["head_index"].max()) + 1
         z = np.full((n_l, n_h), np.nan)
         z[part["layer"].to_numpy(), part["head_index"].to_numpy()] = part[value].to_numpy()
-        fig.add_trace(
+        x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")  # panels side by side, axes of their own
+        traces.append(
             go.Heatmap(
                 z=z,
                 x=np.arange(n_h),
                 y=np.arange(n_l),
+                xaxis=x,
+                yaxis=y,
                 customdata=z,
                 colorscale=DROP_COLORSCALE,
                 zmid=0.0,
                 zmin=-limit,
                 zmax=limit,
-                showscale=i == len(kinds),
+                showscale=i == len(kinds) - 1,
                 colorbar={"title": {"text": "change in log p"}},
-                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}")(z),
+                text=[["" if np.isnan(v) else f"{v:.1f}" for v in row] for row in z],
                 texttemplate="%{text}",
                 hovertemplate=f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
                 xgap=2,
                 ygap=2,
-            ),
-            row=1,
-            col=i,
+            )
         )
-        fig.update_xaxes(
-            tickmode="array", tickvals=list(range(n_h)), ticktext=[f"H{h}" for h in range(n_h)], row=1, col=i
+        left = i * (width + gap)
+        layout["xaxis" if i == 0 else f"xaxis{i + 1}"] = {
+            "domain": [left, left + width],
+            "anchor": y,
+            "tickmode": "array",
+            "tickvals": list(range(n_h)),
+            "ticktext": [f"H{h}" for h in range(n_h)],
+            "showgrid": False,
+            "zeroline": False,
+        }
+        layout["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
+            "anchor": x,
+            "tickmode": "array",
+            "tickvals": list(range(n_l)),
+            "ticktext": [f"L{layer}" for layer in range(n_l)],
+            "autorange": "reversed",
+            "showgrid": False,
+            "zeroline": False,
+        }
+        titles.append(
+            {
+                "text": esc(KINDS[kind].title),
+                "x": left + width / 2,
+                "y": 1.0,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
         )
-        fig.update_yaxes(
-            tickmode="array",
-            tickvals=list(range(n_l)),
-            ticktext=[f"L{layer}" for layer in range(n_l)],
-            autorange="reversed",
-            row=1,
-            col=i,
-        )
-        for k, layer, h in off:
-            if k == kind:
-                fig.add_shape(
-                    type="rect",
-                    x0=h - 0.5,
-                    x1=h + 0.5,
-                    y0=layer - 0.5,
-                    y1=layer + 0.5,
-                    line={"color": "black", "width": 3},
-                    row=1,
-                    col=i,
-                )
+        shapes += [
+            {
+                "type": "rect",
+                "xref": x,
+                "yref": y,
+                "x0": h - 0.5,
+                "x1": h + 0.5,
+                "y0": layer - 0.5,
+                "y1": layer + 0.5,
+                "line": {"color": "black", "width": 3},
+            }
+            for k, layer, h in off
+            if k == kind
+        ]
+    fig = go.Figure(traces, layout={**layout, "annotations": titles, "shapes": shapes})
     auto = int(min(700, max(260, 190 + int(table["layer"].max() + 1) * font_size * 3.2)))
     fig = finish(fig, title, font_size, height or auto)
     fig.update_layout(margin={"t": round(font_size * (TOP + 1.5))})  # a subtitle above the panels' titles
