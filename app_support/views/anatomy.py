@@ -20,6 +20,7 @@ from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
+from viz._style import ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 
@@ -55,8 +56,8 @@ def render(ctx: Ctx) -> None:
     if ss["head"] == MEAN_HEAD:
         st.info("Q, K and V belong to one head each: showing head 0 (pick a head above).")
     with st.spinner("Capturing Q, K, V and every sub-layer…"):
-        anatomy = models.get_anatomy(*ctx.key)
-    f, h = ctx.font, ctx.height
+        anatomy = models.get_anatomy(*ctx.key, **ctx.experiment)
+    f = ctx.font
     n_enc, n_dec = cfg.n_encoder_layers, cfg.n_decoder_layers
 
     section(
@@ -82,7 +83,6 @@ def render(ctx: Ctx) -> None:
         row_title="piece",
         col_title=_dim_title(cfg.d_model),
         font_size=f,
-        height=h(360),
     )
     chart(ctx, fig, "fig_ana_embed", "anatomy-embedding")
 
@@ -124,42 +124,47 @@ def render(ctx: Ctx) -> None:
     for col, (name, x, toks, side) in zip(cols, qkv, strict=True):
         fig = matrix_heatmap(
             x, toks, title=f"{name} (layer {layer}, head {head})", row_title=side,
-            col_title="d_head dimension", value_name=name, font_size=f, height=h(340),
+            col_title="d_head dimension", value_name=name, font_size=f,
         )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_{name.lower()}", "anatomy", kind, f"L{layer}", f"H{head}", name)
-    cols = ctx.columns(3)
+    cols = [*ctx.columns(2), *ctx.columns(2)]  # two a row: a third of the page is too narrow for token axes
     with cols[0]:
         fig = matrix_heatmap(
             raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title=q_title, col_title=k_title,
-            value_name="score", font_size=f, height=h(380),
+            value_name="score", font_size=f,
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_scores", "anatomy", kind, f"L{layer}", f"H{head}", "scores")
     with cols[1]:
-        masked_title = (
-            "2. after the causal mask (grey = −∞)" if mask.any() else "2. after masking (nothing masked)"
-        )
-        fig = matrix_heatmap(
-            scores, q_tok, cols=k_tok, title=masked_title, row_title=q_title, col_title=k_title,
-            value_name="score", masked=mask, font_size=f, height=h(380),
-        )  # fmt: skip
-        chart(ctx, fig, "fig_ana_masked", "anatomy", kind, f"L{layer}", f"H{head}", "masked")
+        if mask.any():
+            fig = matrix_heatmap(
+                scores, q_tok, cols=k_tok, title="2. masked: grey = −∞", row_title=q_title, col_title=k_title,
+                value_name="score", masked=mask, font_size=f,
+            )  # fmt: skip
+            chart(ctx, fig, "fig_ana_masked", "anatomy", kind, f"L{layer}", f"H{head}", "masked")
+        else:  # the same scores again would look like a step that changed something
+            st.info(
+                "**2. Nothing masked.** Every query may look at every key here, so the scores go to the "
+                "softmax as they are. (The decoder's own self-attention masks the future; in a batch of "
+                "sentences, padding keys would be masked too.)"
+            )
     with cols[2]:
         fig = viz.attention_heatmap(
             viz.head_weights(t.attention[kind], layer, head), q_read, k_tok, kind=kind, layer=layer, head=head,
-            rows=rows, title="3. softmax: attention weights", font_size=f, height=h(380),
+            rows=rows, title="3. softmax: weights", font_size=f,
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_softmax", "anatomy", kind, f"L{layer}", f"H{head}", "softmax")
-    if KINDS[kind].predicts:
-        st.caption(ROW_CAPTION)
-    if kind == "decoder":
-        st.caption(
-            "The decoder may not look ahead: scores of later positions become −∞, so softmax gives them 0."
+    with cols[3]:
+        st.markdown(
+            "**3.** Softmax turns each row of scores into weights between 0 and 1 that sum to 1: the "
+            "largest score gets most of the weight, a score of −∞ gets exactly 0."
         )
-    else:
-        st.caption(
-            "One sentence has no padding, so nothing is masked here; in a batch, padding keys would be."
-        )
+        if KINDS[kind].predicts:
+            st.caption(ROW_CAPTION)
+        if kind == "decoder":
+            st.caption(
+                "The decoder may not look ahead: scores of later positions become −∞, so softmax gives them 0."
+            )
 
     stack = "encoder" if kind == "encoder" else "decoder"
     lay = min(layer, (n_enc if stack == "encoder" else n_dec) - 1)
@@ -178,7 +183,7 @@ def render(ctx: Ctx) -> None:
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
     fig = matrix_heatmap(
         _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
-        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
+        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=f,
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
 
@@ -194,13 +199,14 @@ def render(ctx: Ctx) -> None:
     with cols[0]:
         fig = matrix_heatmap(
             _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title=row_title,
-            col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f, height=h(360),
+            col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f,
+            colorscale=ONE_SIDED_COLORSCALE, symmetric=False,  # max(0, ·) is never negative: 0 is white
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
     with cols[1]:
         fig = matrix_heatmap(
             _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title=row_title,
-            col_title=_dim_title(cfg.d_model), font_size=f, height=h(360),
+            col_title=_dim_title(cfg.d_model), font_size=f,
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
 
@@ -231,7 +237,7 @@ def render(ctx: Ctx) -> None:
     for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
         fig = viz.attention_heatmap(
             viz.head_weights(t.attention[k2], ld, head), *viz.side_tokens(t, k2), kind=k2, layer=ld, head=head,
-            rows=state.rows_for(ss, k2), font_size=f, height=h(380),
+            rows=state.rows_for(ss, k2), font_size=f,
         )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
@@ -284,7 +290,7 @@ def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: s
             cols = ctx.columns(2)
         fig = matrix_heatmap(
             _dims(acts[stage.path]), tokens, title=stage.label, row_title=row_title, col_title=_dim_title(width),
-            font_size=ctx.font, height=ctx.height(320),
+            font_size=ctx.font,
         )  # fmt: skip
         with cols[n % 2]:
             chart(ctx, fig, f"fig_ana_{stack}_stage{n}", "anatomy", stack, f"L{layer}", f"stage{n}")
