@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz._style import DIVERGING_COLORSCALE, MASK_COLOR, esc, esc_all, finish
+from viz._style import DIVERGING_COLORSCALE, MASK_COLOR, TOP, esc, esc_all, finish, text_px, wrap
+from viz.attention import ROW_PITCH, label_step
 
 
 def matrix_heatmap(
@@ -33,7 +34,11 @@ def matrix_heatmap(
     """A (rows, cols) matrix as a heatmap: rows are tokens (position 0 on top), columns tokens or dims.
 
     `masked` (bool, same shape) cells show the grey background and hover "masked" (e.g. -inf scores);
-    `symmetric` centres the colour scale on 0 (for signed values: Q, K, V, scores, hidden states).
+    `symmetric` centres the colour scale on 0 (for signed values: Q, K, V, scores, hidden states);
+    otherwise it runs from min(0, smallest value) to the largest, so values that are never negative
+    (ReLU activations, with ONE_SIDED_COLORSCALE) start at white. Like the attention heatmaps, rows
+    get a label each while they have room (every k-th beyond), token columns are categories Plotly
+    writes every k-th of on a narrow figure, and axis titles wider than a narrow figure are broken in two.
     """
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or z.shape[0] != len(rows) or (cols is not None and z.shape[1] != len(cols)):
@@ -54,39 +59,56 @@ def matrix_heatmap(
     )
     text = np.where(np.isnan(z), "masked", np.char.mod("%.4f", np.nan_to_num(z))).astype(object)
     custom = np.stack(np.broadcast_arrays(r_lab[:, None], c_lab[None, :], text), axis=-1)
+    if symmetric:
+        scale = {"zmid": 0.0, "zmin": -limit, "zmax": limit}
+    else:
+        scale = {"zmin": min(0.0, float(finite.min())) if finite.size else 0.0, "zmax": limit or 1.0}
+    row_title_shown, col_title_shown = wrap(row_title), wrap(col_title)
+    top = font_size * TOP
+    ticks = [esc(t) for t in cols] if cols is not None else []
+    bottom = (
+        font_size * 0.62 * min(max(map(len, cols), default=1), 18) if cols is not None else font_size * 1.5
+    )
+    bottom += font_size * (2 + 1.3 * (1 + col_title_shown.count("<br>")))
+    longest_title_line = max(row_title_shown.split("<br>"), key=len)
+    rows_px = max(font_size * 14, text_px(longest_title_line, font_size), n_r * font_size * ROW_PITCH)
+    height = height or int(min(1000, top + rows_px + bottom))
+    step = label_step(n_r, height - top - bottom, font_size)
     fig = go.Figure(
         go.Heatmap(
             z=z.astype(np.float32),
-            x=np.arange(n_c),
+            x=list(c_lab) if cols is not None else np.arange(n_c),
             y=np.arange(n_r),
             customdata=custom,
             colorscale=colorscale,
-            zmid=0.0 if symmetric else None,
-            zmin=-limit if symmetric else None,
-            zmax=limit if symmetric else None,
-            colorbar={"title": {"text": esc(value_name)}},
+            **scale,
+            colorbar={"title": {"text": esc(value_name)}, "thickness": 12},
             hovertemplate=f"{esc(row_title)} %{{customdata[0]}}<br>{esc(col_title)} %{{customdata[1]}}"
             f"<br>{esc(value_name)} %{{customdata[2]}}<extra></extra>",
         )
     )
-    x_axis = {"title_text": col_title, "showgrid": False, "zeroline": False, "range": [-0.5, n_c - 0.5]}
-    if cols is not None:
-        x_axis |= {"tickmode": "array", "tickvals": list(range(n_c)), "ticktext": esc_all(cols)}
-        x_axis["tickangle"] = -45 if n_c > 3 else 0
+    x_axis = {"title_text": col_title_shown, "showgrid": False, "zeroline": False, "range": [-0.5, n_c - 0.5]}
+    if cols is not None:  # categories "3: ▁old" (repeated pieces keep their column), written as the piece
+        x_axis |= {
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": list(c_lab),
+            "labelalias": dict(zip(c_lab, ticks, strict=True)),
+            "autotickangles": [0, -90],
+        }
     fig.update_xaxes(**x_axis, automargin=True)
     fig.update_yaxes(
-        title_text=row_title,
+        title_text=row_title_shown,
         tickmode="array",
-        tickvals=list(range(n_r)),
-        ticktext=esc_all(rows),
+        tickvals=list(range(0, n_r, step)),
+        ticktext=esc_all(rows)[::step],
         autorange="reversed",
         showgrid=False,
         zeroline=False,
         automargin=True,
     )
     fig.update_layout(plot_bgcolor=MASK_COLOR if masked is not None and np.any(masked) else None)
-    auto = int(min(1000, max(280, 150 + n_r * font_size * 1.6)))
-    return finish(fig, title, font_size, height or auto)
+    return finish(fig, title, font_size, height)
 
 
 def masked_scores(scores) -> tuple[np.ndarray, np.ndarray]:

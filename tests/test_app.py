@@ -502,3 +502,32 @@ def test_switching_model_replaces_an_example_sentence():
     at.text_input(key="text").set_value("b a d").run()
     at.selectbox(key="model").set_value(TOY).run()
     assert at.text_input(key="text").value == "b a d"
+
+
+# --- what a teacher notices (issue 12) ---------------------------------------------------------
+
+
+@needs_toy
+def test_anatomy_says_nothing_masked_instead_of_drawing_the_same_scores_twice():
+    """Encoder and cross-attention mask nothing: step 2 is a sentence, not a copy of step 1's heatmap."""
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="encoder")
+    assert_clean(at)
+    titles = [title(f) for f in figures(at)]
+    assert "1. scores QKᵀ/√d_k" in titles and not [t for t in titles if t.startswith("2.")]
+    assert any("Nothing masked" in i.value for i in at.info)
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="decoder")
+    assert "2. masked: grey = −∞" in [title(f) for f in figures(at)]
+    assert not any("Nothing masked" in i.value for i in at.info)
+
+
+@needs_toy
+def test_relu_activations_have_a_one_sided_colour_scale():
+    """max(0, ·) is never negative: its colour scale starts at 0 (white), no blue half."""
+    at = run_app(model=TOY, view="anatomy", text="c a f b")
+    relu = next(f for f in figures(at) if title(f).startswith("ReLU activations"))
+    heat = next(t for t in relu["data"] if t["type"] == "heatmap")
+    assert heat["zmin"] == 0 and "zmid" not in heat
+    assert heat["colorscale"][0][1].replace(" ", "") in ("rgb(255,245,240)", "#fff5f0")  # Reds starts white
+    ffn_out = next(f for f in figures(at) if title(f) == "FFN output")
+    out = next(t for t in ffn_out["data"] if t["type"] == "heatmap")
+    assert out["zmid"] == 0 and out["zmin"] == -out["zmax"]  # signed values keep the two-sided scale

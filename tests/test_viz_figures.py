@@ -507,7 +507,7 @@ def test_self_attention_step_shows_only_positions_up_to_the_step():
     attn, q, _ = kind_attention("decoder")
     fig = self_attention_step(attn, q, step=2)
     assert np.asarray(fig.data[0].z).shape == (2 * 3, 3)
-    assert list(fig.layout.xaxis.ticktext) == ["&lt;s&gt;", "▁Das", "▁Haus"]  # escaped "<s>"
+    assert x_labels(fig) == ["&lt;s&gt;", "▁Das", "▁Haus"]  # escaped "<s>"
 
 
 def test_step_figures_reject_a_step_outside_the_sentence():

@@ -72,6 +72,19 @@ def test_pe_similarity_is_symmetric_with_the_largest_value_on_the_diagonal(metri
     np.testing.assert_allclose(np.diag(z), expected)
 
 
+def test_pe_similarity_axes_end_at_the_last_position():
+    """Square cells without stretching an axis: both run from position 0 (top, left) to the last, 63."""
+    fig = pe_similarity(sinusoidal_pe(64, 16))
+    assert list(fig.layout.xaxis.range) == [-0.5, 63.5] and list(fig.layout.yaxis.range) == [63.5, -0.5]
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.xaxis.constrain == fig.layout.yaxis.constrain == "domain"
+
+
+def test_pe_heatmap_axes_end_at_the_last_position_and_dimension():
+    fig = pe_heatmap(sinusoidal_pe(64, 16))
+    assert list(fig.layout.yaxis.range) == [63.5, -0.5] and list(fig.layout.xaxis.range) == [-0.5, 15.5]
+
+
 def test_embedding_sum_view_has_three_panels_with_one_colour_scale():
     rng = np.random.default_rng(0)
     tok, pe = rng.normal(size=(3, 8)), sinusoidal_pe(3, 8)

@@ -14,8 +14,25 @@ import plotly.graph_objects as go
 
 ATTENTION_COLORSCALE = "Blues"  # sequential: weights are in [0, 1]
 DIVERGING_COLORSCALE = "RdBu_r"  # signed values (PE, embeddings): 0 is white
+ONE_SIDED_COLORSCALE = "Reds"  # values that are never negative (ReLU activations): 0 is white
 MASK_COLOR = "#d9d9d9"  # background that shows through masked (NaN) cells
 TOP = 7  # × font size: the top margin, room for the title and one subtitle line (the app adds the sentence)
+
+
+def wrap(text: str, width: int = 30) -> str:
+    """A title longer than `width` characters broken once, at the space nearest its middle ("<br>"), for
+    figures narrower than the title (Plotly never wraps a title). Only for titles the code writes: the
+    text is not escaped here."""
+    if len(text) <= width or " " not in text:
+        return text
+    middle = len(text) // 2
+    cut = min((i for i, c in enumerate(text) if c == " "), key=lambda i: abs(i - middle))
+    return f"{text[:cut]}<br>{text[cut + 1:]}"
+
+
+def text_px(text: str, font_size: float) -> float:
+    """Roughly how many pixels a line of text takes at this font size (Plotly's default font)."""
+    return len(text) * font_size * 0.6
 
 
 def esc(text) -> str:

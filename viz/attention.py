@@ -31,7 +31,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish
+from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish, text_px
 from viz.frames import attention_array
 from viz.labels import axes
 
@@ -86,7 +86,7 @@ def _rows_height(n_rows: int, font_size: float, top: float, bottom: float, min_r
     return math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
 
 
-def _key_axis(ax, n_k: int) -> dict:
+def key_axis(ax, n_k: int) -> dict:
     """A key (x) axis whose categories are the hover labels ("3: ▁old") and whose ticks show the pieces.
 
     Plotly thins category labels by itself to fit the width (every k-th piece on narrow figures)
@@ -154,7 +154,8 @@ def attention_heatmap(
 
     top = font_size * (TOP + (1.5 if mask.any() else 0))  # title, subtitle, the mask's legend
     bottom = _label_room(ax.k_ticks, font_size) + font_size * 3
-    height = height or _rows_height(n_q, font_size, top, bottom, font_size * 20)
+    least = max(font_size * 20, text_px(ax.y_title, font_size))  # the rows are at least as tall as their title
+    height = height or _rows_height(n_q, font_size, top, bottom, least)
     step = label_step(n_q, height - top - bottom, font_size)
 
     fig = go.Figure()
@@ -191,7 +192,7 @@ def attention_heatmap(
             )
         )
         fig.update_layout(xaxis2={"overlaying": "x", "range": [-0.5, n_k - 0.5], "visible": False})
-    fig.update_xaxes(selector={"overlaying": None}, **_key_axis(ax, n_k))
+    fig.update_xaxes(selector={"overlaying": None}, **key_axis(ax, n_k))
     fig.update_yaxes(
         title_text=ax.y_title,
         tickmode="array",

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from viz._style import ATTENTION_COLORSCALE, esc_all, finish
+from viz.attention import key_axis
 from viz.frames import attention_array
 from viz.labels import axes, predicted_pieces, row_mode
 
@@ -107,7 +108,7 @@ def _row_at_step(
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=np.arange(n_shown),
+            x=list(ax.k_hover),  # categories: Plotly writes every k-th key when they would overlap
             y=np.arange(n_l * n_h),
             customdata=custom,
             colorscale=ATTENTION_COLORSCALE,
@@ -120,15 +121,7 @@ def _row_at_step(
     )
     for layer in range(1, n_l):  # a rule between layers
         fig.add_hline(y=layer * n_h - 0.5, line={"color": "white", "width": 3})
-    fig.update_xaxes(
-        title_text=ax.x_title,
-        tickmode="array",
-        tickvals=list(range(n_shown)),
-        ticktext=ax.k_ticks,
-        tickangle=-45 if n_shown > 6 else 0,
-        showgrid=False,
-        automargin=True,
-    )
+    fig.update_xaxes(**key_axis(ax, n_shown))
     fig.update_yaxes(
         title_text="layer, head",
         tickmode="array",

@@ -78,8 +78,9 @@ def pe_heatmap(pe, *, font_size: int = 12, height: int | None = None) -> go.Figu
             hovertemplate="position %{y}<br>dim %{x}<br>PE %{z:.6f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="dimension (even = sin, odd = cos)", showgrid=False)
-    fig.update_yaxes(title_text="position", autorange="reversed", showgrid=False)
+    n, d = m.shape
+    fig.update_xaxes(title_text="dimension (even = sin, odd = cos)", showgrid=False, range=[-0.5, d - 0.5])
+    fig.update_yaxes(title_text="position", range=[n - 0.5, -0.5], showgrid=False)  # position 0 on top
     return finish(fig, "Positional encoding: position × dimension", font_size, height)
 
 
@@ -95,8 +96,17 @@ def pe_similarity(pe, metric: str = "dot", *, font_size: int = 12, height: int |
             hovertemplate=f"i %{{y}}, j %{{x}}<br>{label} %{{z:.6f}}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="position j", showgrid=False)
-    fig.update_yaxes(title_text="position i", autorange="reversed", showgrid=False, scaleanchor="x")
+    n = s.shape[0]
+    # square cells, and both axes end at the last position: `constrain="domain"` shrinks the plot to keep
+    # the cells square instead of stretching an axis past the data (which drew empty rows up to 70 for 64)
+    fig.update_xaxes(title_text="position j", showgrid=False, range=[-0.5, n - 0.5], constrain="domain")
+    fig.update_yaxes(
+        title_text="position i",
+        range=[n - 0.5, -0.5],  # position 0 on top
+        showgrid=False,
+        scaleanchor="x",
+        constrain="domain",
+    )
     return finish(fig, f"Similarity of positional encodings: {label}", font_size, height)
 
 
