@@ -74,7 +74,7 @@ def test_a_folder_named_in_the_environment_variable_loads(app_root, monkeypatch)
     monkeypatch.setenv(model_dirs.ENV, str(app_root.parent / "outside"))
     at = open_checkpoint(str(app_root.parent / "outside" / TOY))
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert at.code and "model" not in at.query_params
+    assert (at.code or figures(at)) and "model" not in at.query_params  # drawn, whichever view opens first
 
 
 @needs_toy
