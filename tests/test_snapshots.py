@@ -139,6 +139,14 @@ def test_snapshots_round_trip_through_float16(snap_dir, tiny_pretrained):
     assert net.generator.weight is net.encoder.embed.token.weight  # ties survive
 
 
+def test_the_same_weights_give_the_same_bytes(snap_dir, tiny_pretrained, tmp_path):
+    """A rerun of a training run rewrites identical files (git stores them once)."""
+    again = tmp_path / "again"
+    for _ in range(3):
+        write_snapshot(again, tiny_pretrained.model, 10, {}, planned=[10])
+        assert (again / snapshot_file(10)).read_bytes() == (snap_dir / snapshot_file(10)).read_bytes()
+
+
 def test_a_directory_without_snapshots_has_none(tmp_path):
     assert list_snapshots(tmp_path) == []
 

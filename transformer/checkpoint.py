@@ -395,7 +395,7 @@ def write_snapshot(snap_dir, model: Transformer, step: int, info: dict, planned:
     tmp = snap_dir / f".{name}.tmp-{os.getpid()}"
     state = {n: t.to(SNAPSHOT_DTYPE) for n, t in _unique_state(model).items()}
     try:
-        save_file(state, str(tmp), metadata={"format": "pt", "step": str(step)})
+        save_file(state, str(tmp), metadata={"format": "pt"})  # one key: more would be written in any order
         _fsync_file(tmp)
         os.replace(tmp, snap_dir / name)
     finally:
