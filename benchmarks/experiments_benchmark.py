@@ -73,7 +73,8 @@ def heads_off_clicks(page, url: str, model: str, text: str, repeats: int) -> lis
         button.click()
         redrawn(
             page,
-            "(want) => location.href.includes(want) && document.body.innerText.includes('With 1 head off')",
+            "(want) => location.href.includes(want) && Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".some(el => (el._fullData || []).some(t => t.name === '1 head off'))",
             want,
         )
         times.append(time.perf_counter() - start)
