@@ -22,7 +22,7 @@ from app_support.experiments import TARGET_LIMIT
 from app_support.safe_text import md_code
 from app_support.views import Ctx
 
-FOLLOWS = {"io", "attention", "positional", "embeddings", "decoding", "anatomy", "flow"}
+FOLLOWS = {"io", "attention", "positional", "embeddings", "decoding", "anatomy"}  # the flow panel is in Attention
 OWN = {"heads", "score"}  # the views that set the experiment say themselves what they show
 
 
