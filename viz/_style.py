@@ -11,6 +11,7 @@ import html
 from collections.abc import Iterable
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 ATTENTION_COLORSCALE = "Blues"  # sequential: weights are in [0, 1]
 DIVERGING_COLORSCALE = "RdBu_r"  # signed values (PE, embeddings): 0 is white
@@ -47,14 +48,25 @@ def esc_all(texts: Iterable) -> list[str]:
     return [esc(t) for t in texts]
 
 
+def _white(fig: go.Figure) -> None:
+    """fig.layout.template = "plotly_white", set the way Plotly sets its default template: without
+    validating Plotly's own template once more, which took 8 ms a figure, a third of a heatmap's build."""
+    layout = fig.layout
+    checked, layout._validate = layout._validate, False
+    try:
+        layout.template = pio.templates["plotly_white"]
+    finally:
+        layout._validate = checked
+
+
 def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None = None) -> go.Figure:
     """Title (escaped), font size and height; a bigger font_size gives the app's presentation mode."""
     fig.update_layout(
         title={"text": esc(title), "font": {"size": round(font_size * 1.3)}},
         font={"size": font_size},
         margin={"t": round(font_size * TOP)},
-        template="plotly_white",
     )
+    _white(fig)
     if height is not None:
         fig.update_layout(height=height)
     return fig
