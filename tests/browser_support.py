@@ -43,6 +43,12 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 VIEWPORT = {"width": 1400, "height": 1000}
+SMALL_SCREEN = {"width": 1280, "height": 720}  # a laptop: the first screen must show a heatmap
+PROJECTOR = {"width": 1920, "height": 1080}  # presentation mode: head and mean side by side
+LONG_SENTENCE = (  # 25 words, 35 pieces on en-de (with </s>): the README's long-sentence screenshots
+    "I know that she speaks German, but her brother, who lived in Berlin for three years, still cannot "
+    "order a coffee in a small restaurant."
+)
 
 
 def skip_reason() -> str | None:
@@ -172,6 +178,90 @@ def wait_for_y_ticks(page, ticks: list[str], n: int = 0, timeout: float = 60_000
     )
 
 
+# Plotly's drag layer covers exactly a subplot's plot area: where the heatmap's cells are
+PLOT_AREA_JS = """(n) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
+    const r = el && el.querySelector('.nsewdrag') && el.querySelector('.nsewdrag').getBoundingClientRect();
+    return r ? {x: r.x, y: r.y, width: r.width, height: r.height} : null; }"""
+
+
+def plot_area(page, n: int = 0) -> dict | None:
+    """The n-th figure's (first) plot area on the screen, {x, y, width, height} in CSS pixels (None: no figure)."""
+    return page.evaluate(PLOT_AREA_JS, n)
+
+
+TICK_BOXES_JS = """([n, axis]) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
+    // every axis of that letter: Plotly names a subplot's ticks "x2tick", "y4tick", ...
+    const ticks = el && el.querySelectorAll('g[class^="' + axis + '"][class$="tick"] > text');
+    return el ? Array.from(ticks).map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, x: r.x, y: r.y, width: r.width, height: r.height}; }) : null; }"""
+
+
+def tick_boxes(page, n: int = 0, axis: str = "x") -> list[dict]:
+    """Every tick label Plotly drew on the n-th figure's x (or y) axes (all subplots), with its box on the screen."""
+    return page.evaluate(TICK_BOXES_JS, [n, axis])
+
+
+def overlapping(boxes: list[dict], slack: float = 0.5) -> list[tuple[str, str]]:
+    """Pairs of boxes that overlap (labels drawn on top of each other)."""
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if (
+                a["x"] + a["width"] - slack > b["x"]
+                and b["x"] + b["width"] - slack > a["x"]
+                and a["y"] + a["height"] - slack > b["y"]
+                and b["y"] + b["height"] - slack > a["y"]
+            ):
+                pairs.append((a["text"], b["text"]))
+    return pairs
+
+
+def _small_png(path: Path, colors: int = 256) -> None:
+    """Rewrite a screenshot as an 8-bit palette PNG: a UI is mostly flat colour, so a few hundred colours
+    keep it sharp (line colours included) at a third of the bytes."""
+    from PIL import Image  # installed with streamlit
+
+    image = Image.open(path).convert("RGB")
+    image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+
+
+def docs_screenshot(page, name: str, *, full: bool = False, elements: str | None = None) -> Path | None:
+    """With UPDATE_SCREENSHOT=1, save docs/<name>.png for the README: the window, or (full) the whole
+    page, or just what the CSS selector `elements` matches (the box around all of them, a margin
+    added); stored small (`_small_png`). None without UPDATE_SCREENSHOT."""
+    if os.environ.get("UPDATE_SCREENSHOT") != "1":
+        return None
+    size = page.viewport_size
+    if full or elements:  # Streamlit scrolls inside its main block: make the window as tall as the page
+        height = page.evaluate("() => document.querySelector('.stMain').scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": min(int(height) + 20, 4000)})
+        page.wait_for_timeout(1500)  # Plotly re-lays out responsive figures after a resize
+        wait_idle(page)
+    clip = None
+    if elements:
+        boxes = [b for b in (el.bounding_box() for el in page.locator(elements).all()) if b]
+        left, top = min(b["x"] for b in boxes) - 8, min(b["y"] for b in boxes) - 8
+        right = max(b["x"] + b["width"] for b in boxes) + 8
+        bottom = max(b["y"] + b["height"] for b in boxes) + 8
+        clip = {
+            "x": max(0, left),
+            "y": max(0, top),
+            "width": right - max(0, left),
+            "height": bottom - max(0, top),
+        }
+    path = ROOT / "docs" / f"{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(path), clip=clip)
+    if full or elements:
+        page.set_viewport_size(size)
+        page.wait_for_timeout(500)
+    _small_png(path)
+    return path
+
+
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has finished running the script (its status widget is gone)."""
     page.wait_for_function(
@@ -222,9 +312,11 @@ def choose_checkpoint(page, directory: str) -> None:
 
 def decoder_pieces(text: str, model: str | None = None) -> tuple[list[str], list[str]]:
     """(pieces the app's decoder rows read, pieces they predict) for `text`: row t reads piece t, predicts t + 1."""
+    from app_support.state import DEFAULTS
     from transformer import load_pretrained
 
-    read = list(load_pretrained(model or default_model()).trace(text).tgt_tokens)
+    m = load_pretrained(model or default_model())
+    read = list(m.trace(text, beam=DEFAULTS["beam"]).tgt_tokens)  # the app's translation: its default beam
     return read, [*read[1:], "</s>"]
 
 
@@ -253,7 +345,7 @@ def save_readme_screenshot(page, height: int = 1250) -> Path | None:
     page.wait_for_function(
         """() => { const t = Array.from(document.querySelectorAll('.js-plotly-plot'))
             .map(el => ((el._fullLayout || {}).title || {}).text || '');
-            return t.length >= 2 && t.every(s => s.startsWith('Cross')) && t[0].endsWith('head 0'); }""",
+            return t.length >= 2 && t.every(s => s.startsWith('Cross')) && t[0].endsWith('H0'); }""",
         timeout=60_000,
     )
     wait_idle(page)
@@ -262,6 +354,7 @@ def save_readme_screenshot(page, height: int = 1250) -> Path | None:
     page.wait_for_timeout(1500)  # Plotly re-lays out responsive figures after a resize
     page.screenshot(path=str(SCREENSHOT))
     page.set_viewport_size(VIEWPORT)
+    _small_png(SCREENSHOT)
     return SCREENSHOT
 
 

@@ -5,21 +5,29 @@ UPDATE_SCREENSHOT=1 pytest -m browser tests/test_browser.py  also rewrites docs/
 
 from __future__ import annotations
 
+import html
 import json
 
 import browser_support
 import pytest
 from browser_support import (
+    LONG_SENTENCE,
+    PROJECTOR,
+    SMALL_SCREEN,
     VIEWPORT,
     app_url,
     decoder_pieces,
     default_model,
+    docs_screenshot,
     good_sentence,
     heatmap_rows,
+    overlapping,
+    plot_area,
     save_readme_screenshot,
     sentence_box,
     set_text,
     source_pieces,
+    tick_boxes,
     visible_y_ticks,
     wait_for_heatmaps,
     wait_for_y_ticks,
@@ -122,3 +130,153 @@ def test_exports_download_the_attention_csv_and_the_trace_json(app_server, page,
     assert header == "layer,head,q_pos,k_pos,query,key,weight,kind,query_read,query_predicted"
     trace = json.loads(files["dl_json"].read_text())
     assert trace["src_text"] == "c a f b" and set(trace["attention"]) == {"encoder", "decoder", "cross"}
+
+
+# --- issue 12: the first screen, the projector, long sentences ------------------------------------------
+
+needs_en_de = pytest.mark.skipif(
+    default_model() != "en-de", reason="needs the shipped en-de model as the default"
+)
+
+
+def open_page(browser, url: str, viewport: dict):
+    """A fresh session (own context) at this window size, on `url`, once its heatmaps are drawn."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=90_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
+    return context, page
+
+
+@pytest.mark.parametrize("present", ["0", "1"])
+def test_the_first_screen_shows_a_heatmap_at_1280x720(app_server, browser, present):
+    """A plain link (no view in it) opens on attention, and the first heatmap is on screen without scrolling:
+    its plot area starts inside the window with room to see it (normal and presentation mode)."""
+    url = app_url(app_server) if present == "0" else app_url(app_server, present="1")
+    context, page = open_page(browser, url, SMALL_SCREEN)
+    try:
+        assert "view=attention" in page.url
+        area = plot_area(page)
+        assert area is not None and area["y"] >= 0
+        assert area["y"] + 150 <= SMALL_SCREEN["height"], f"heatmap starts at {area['y']:.0f} px"
+        if present == "0":
+            docs_screenshot(page, "app-first-screen")
+    finally:
+        context.close()
+
+
+def test_presentation_mode_puts_head_and_mean_side_by_side_and_labels_every_row(app_server, browser):
+    """At 1920 × 1080 in presentation mode: nothing but the sentence, the view picker and folded controls
+    above the figures (no title, no example sentences, no captions), the head beside the mean, every row
+    labelled."""
+    text = good_sentence()
+    context, page = open_page(browser, app_url(app_server, present="1", text=text), PROJECTOR)
+    try:
+        pieces = source_pieces(text)
+        wait_for_heatmaps(page, rows=len(pieces), count=2, labels=pieces)
+        head, mean = (page.locator(".stPlotlyChart").nth(i).bounding_box() for i in range(2))
+        assert abs(head["y"] - mean["y"]) < 5 and mean["x"] >= head["x"] + head["width"] - 1  # side by side
+        assert head["width"] > 700  # each half of the projector, not a column of the normal layout
+        for n in (0, 1):
+            area = plot_area(page, n)
+            assert 0 <= area["y"] < PROJECTOR["height"] - 300
+            assert visible_y_ticks(page, n) == [html.unescape(p) for p in pieces]  # every row labelled
+        title = page.get_by_role("heading", name="Transformer, live").bounding_box()  # in the folded sidebar
+        assert title is None or title["x"] + title["width"] <= 0 or title["y"] >= PROJECTOR["height"]
+        assert not page.locator(".st-key-example").is_visible()  # examples folded into a popover
+        assert not page.get_by_text("spreads one unit of attention").is_visible()  # notes folded away
+        docs_screenshot(page, "app-presentation")
+    finally:
+        context.close()
+
+
+@needs_en_de
+def test_a_35_piece_sentence_labels_every_row_and_never_piles_up_key_labels(app_server, browser):
+    """25 English words: each heatmap writes all 35 row labels and as many key labels as fit, none on
+    another; the hover still names every piece."""
+    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE), VIEWPORT)
+    try:
+        pieces = source_pieces(LONG_SENTENCE)
+        assert len(pieces) == 35
+        wait_for_heatmaps(page, rows=35, count=2, labels=pieces)
+        for n in (0, 1):
+            assert visible_y_ticks(page, n) == [html.unescape(p) for p in pieces]
+            keys = tick_boxes(page, n, "x")
+            assert 35 // 3 <= len(keys) <= 35 and not overlapping(keys)
+            assert not overlapping(tick_boxes(page, n, "y"))
+        docs_screenshot(page, "app-long-heatmaps", elements=".stPlotlyChart")
+    finally:
+        context.close()
+
+
+@needs_en_de
+def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, browser):
+    """Every layer × head, and still the pieces: every k-th on the rows of the first head and the keys of
+    the last layer, none on another."""
+    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE, panel="model"), VIEWPORT)
+    try:
+        rows, keys = tick_boxes(page, 0, "y"), tick_boxes(page, 0, "x")
+        layers = 3  # en-de: 3 encoder layers, each labels its rows on its first head
+        assert len(rows) >= layers * 35 // 3 and len(keys) >= 4 * 35 // 4
+        assert not overlapping(rows) and not overlapping(keys)
+        docs_screenshot(page, "app-long-model-view", elements=".stPlotlyChart")
+    finally:
+        context.close()
+
+
+@needs_en_de
+def test_head_view_isolates_a_piece_on_click_and_keeps_labels_off_the_lines(app_server, browser):
+    """Clicking a piece in the head view's list leaves only that piece's lines; no label sits on a line."""
+    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE, panel="lines"), VIEWPORT)
+    try:
+        lines_js = """() => document.querySelector('.js-plotly-plot')._fullData
+            .filter(t => t.visible === true && t.mode === 'lines' && t.x.length > 1).map(t => t.legendgroup)"""
+        assert len(set(page.evaluate(lines_js))) > 20  # every piece's lines
+        span = page.evaluate(
+            """() => { const el = document.querySelector('.js-plotly-plot'), L = el._fullLayout;
+                const left = el.getBoundingClientRect().x + L._size.l;
+                return [left + L.xaxis.l2p(0), left + L.xaxis.l2p(1)]; }"""
+        )
+        labels = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.js-plotly-plot .textpoint text'))
+                .filter(t => t.textContent).map(t => { const r = t.getBoundingClientRect();
+                return {text: t.textContent, left: r.x, right: r.x + r.width}; })"""
+        )
+        assert len(labels) >= 2 * 35  # both columns, every piece (35 rows have room at this height)
+        for label in labels:
+            assert label["right"] <= span[0] or label["left"] >= span[1], label  # outside the lines' span
+        page.locator(".js-plotly-plot .legend .traces").filter(has_text="3: ▁she").first.click()
+        page.wait_for_function(f"() => new Set(({lines_js})()).size === 1", timeout=10_000)
+        assert set(page.evaluate(lines_js)) == {"q3"}
+        docs_screenshot(page, "app-long-head-view", elements=".stPlotlyChart")
+    finally:
+        context.close()
+
+
+@needs_en_de
+def test_embeddings_write_only_the_chosen_pieces_and_clip_nothing(app_server, browser):
+    """Each stage in its own panel with every piece as a point; only the chosen pieces written, and every
+    written label inside its figure."""
+    url = app_url(app_server, text=LONG_SENTENCE, view="embeddings", emb_paths="0,3,10,21")
+    context, page = open_page(browser, url, VIEWPORT)
+    try:
+        page.wait_for_function(
+            "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000
+        )
+        wait_idle(page)
+        texts = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.js-plotly-plot')).slice(0, 2).map(el => {
+                const box = el.getBoundingClientRect();
+                return Array.from(el.querySelectorAll('.textpoint text')).map(t => {
+                    const r = t.getBoundingClientRect();
+                    return {text: t.textContent, inside: r.x >= box.x && r.x + r.width <= box.x + box.width
+                            && r.y >= box.y && r.y + r.height <= box.y + box.height}; }); })"""
+        )
+        scatter, path = texts
+        assert {t["text"] for t in scatter} == {"0:▁I", "3:▁she", "10:▁brother", "21:▁still"}
+        assert all(t["inside"] for t in scatter + path), [t for t in scatter + path if not t["inside"]]
+        docs_screenshot(page, "app-long-embeddings", elements=".stPlotlyChart")
+    finally:
+        context.close()

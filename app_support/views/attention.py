@@ -24,12 +24,6 @@ ROW_CAPTION = (
     "Decoder rows: row t reads piece t of the translation so far (from `<s>`) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
-SHORT_PANELS = {  # fit 1280 px
-    "heatmaps": "One head + mean",
-    "model": "Model view",
-    "lines": "Head view",
-    "flow": "Flow",  # attention flow (rollout)
-}  # fit 1280 px
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
 
@@ -90,9 +84,10 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
             list(PANELS),
             key="panel",
             required=True,
-            format_func=lambda p: SHORT_PANELS.get(p, PANELS[p]),
+            format_func=PANELS.get,
             persist_state="session",
             label_visibility="collapsed",
+            wrap=True,  # four panels are wider than half a page at 1280 px: a second row, never clipped
         )
     layer_col, head_col, rows_col = st.columns([2, 3, 4])
     if panel == "model":
