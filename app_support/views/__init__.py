@@ -6,12 +6,13 @@ and the look (font sizes) of normal or presentation mode.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_support import export
+from app_support import export, models
 from app_support.models import TraceData
 from transformer import Pretrained
 
@@ -64,7 +65,20 @@ def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:
     ss = st.session_state
     stem = export.file_stem(ctx.model_label, ss.get("view", ""), *name, export.slug(ctx.text))
     config = export.plotly_config(stem, fmt=ss.get("fig_format", "png"))
-    st.plotly_chart(export.with_sentence(fig, ctx.text), key=key, config=config, theme=None)
+    shown = fig if getattr(fig, "_with_sentence", False) else export.with_sentence(fig, ctx.text)
+    st.plotly_chart(shown, key=key, config=config, theme=None)
+
+
+def figure(ctx: Ctx, build: Callable[..., go.Figure], *args, **kwargs) -> go.Figure:
+    """`build(*args, **kwargs)` with the sentence in its subtitle, for `chart`: built once per server and
+    shared by every session that shows the same figure (models.figure), so never change what it returns."""
+    return models.figure(_with_sentence, ctx.text, build, *args, **kwargs)
+
+
+def _with_sentence(text: str, build: Callable[..., go.Figure], *args, **kwargs) -> go.Figure:
+    fig = export.with_sentence(build(*args, **kwargs), text)
+    fig._with_sentence = True  # chart() adds nothing more
+    return fig
 
 
 def controls(ctx: Ctx, label: str = "Controls"):

@@ -17,7 +17,7 @@ import viz
 from app_support import models, state
 from app_support.figures import masked_scores, matrix_heatmap
 from app_support.stages import Stage, layer_stages
-from app_support.views import Ctx, chart, controls
+from app_support.views import Ctx, chart, controls, figure
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from viz._style import ONE_SIDED_COLORSCALE
@@ -76,7 +76,7 @@ def render(ctx: Ctx) -> None:
         "positional encoding. Rows below: this sentence's pieces.",
     )
     emb = t.embeddings["src_token"]
-    fig = matrix_heatmap(
+    fig = figure(ctx, matrix_heatmap,
         _dims(emb),
         t.src_tokens,
         title="Token embedding × √d_model of each source piece",
@@ -92,7 +92,7 @@ def render(ctx: Ctx) -> None:
         "Left: the embedding, middle: the encoding, right: their sum, which is what layer 0 reads.",
     )
     e = t.embeddings
-    fig = viz.embedding_sum_view(
+    fig = figure(ctx, viz.embedding_sum_view,
         e["src_token"], e["src_position"], e["src_input"], t.src_tokens, max_dims=WIDE, font_size=f
     )
     chart(ctx, fig, "fig_ana_pe", "anatomy-positional")
@@ -122,7 +122,7 @@ def render(ctx: Ctx) -> None:
     cols = ctx.columns(3)
     qkv = (("Q", q, q_tok, q_title), ("K", k, k_tok, k_title), ("V", v, k_tok, k_title))
     for col, (name, x, toks, side) in zip(cols, qkv, strict=True):
-        fig = matrix_heatmap(
+        fig = figure(ctx, matrix_heatmap,
             x, toks, title=f"{name} (layer {layer}, head {head})", row_title=side,
             col_title="d_head dimension", value_name=name, font_size=f,
         )  # fmt: skip
@@ -130,14 +130,14 @@ def render(ctx: Ctx) -> None:
             chart(ctx, fig, f"fig_ana_{name.lower()}", "anatomy", kind, f"L{layer}", f"H{head}", name)
     cols = [*ctx.columns(2), *ctx.columns(2)]  # two a row: a third of the page is too narrow for token axes
     with cols[0]:
-        fig = matrix_heatmap(
+        fig = figure(ctx, matrix_heatmap,
             raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title=q_title, col_title=k_title,
             value_name="score", font_size=f,
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_scores", "anatomy", kind, f"L{layer}", f"H{head}", "scores")
     with cols[1]:
         if mask.any():
-            fig = matrix_heatmap(
+            fig = figure(ctx, matrix_heatmap,
                 scores, q_tok, cols=k_tok, title="2. masked: grey = −∞", row_title=q_title, col_title=k_title,
                 value_name="score", masked=mask, font_size=f,
             )  # fmt: skip
@@ -149,7 +149,7 @@ def render(ctx: Ctx) -> None:
                 "sentences, padding keys would be masked too.)"
             )
     with cols[2]:
-        fig = viz.attention_heatmap(
+        fig = figure(ctx, viz.attention_heatmap,
             viz.head_weights(t.attention[kind], layer, head), q_read, k_tok, kind=kind, layer=layer, head=head,
             rows=rows, title="3. softmax: weights", font_size=f,
         )  # fmt: skip
@@ -176,12 +176,12 @@ def render(ctx: Ctx) -> None:
         f"(d_k = d_model / h = {cfg.d_model} / {cfg.n_heads}), so different heads can follow different "
         "relations. Their outputs are concatenated and mixed by one more matrix W_O.",
     )
-    fig = viz.model_view(
+    fig = figure(ctx, viz.model_view,
         t.attention[kind][layer : layer + 1], q_read, k_tok, kind=kind, layers=[layer], rows=rows,
         font_size=ctx.small_font,
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
-    fig = matrix_heatmap(
+    fig = figure(ctx, matrix_heatmap,
         _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
         row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=f,
     )  # fmt: skip
@@ -197,14 +197,14 @@ def render(ctx: Ctx) -> None:
     )
     cols = ctx.columns(2)
     with cols[0]:
-        fig = matrix_heatmap(
+        fig = figure(ctx, matrix_heatmap,
             _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title=row_title,
             col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f,
             colorscale=ONE_SIDED_COLORSCALE, symmetric=False,  # max(0, ·) is never negative: 0 is white
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
     with cols[1]:
-        fig = matrix_heatmap(
+        fig = figure(ctx, matrix_heatmap,
             _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title=row_title,
             col_title=_dim_title(cfg.d_model), font_size=f,
         )  # fmt: skip
@@ -235,7 +235,7 @@ def render(ctx: Ctx) -> None:
     )
     cols = ctx.columns(2)
     for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
-        fig = viz.attention_heatmap(
+        fig = figure(ctx, viz.attention_heatmap,
             viz.head_weights(t.attention[k2], ld, head), *viz.side_tokens(t, k2), kind=k2, layer=ld, head=head,
             rows=state.rows_for(ss, k2), font_size=f,
         )  # fmt: skip
@@ -288,7 +288,7 @@ def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: s
     for n, stage in enumerate(stages):
         if n % 2 == 0:
             cols = ctx.columns(2)
-        fig = matrix_heatmap(
+        fig = figure(ctx, matrix_heatmap,
             _dims(acts[stage.path]), tokens, title=stage.label, row_title=row_title, col_title=_dim_title(width),
             font_size=ctx.font,
         )  # fmt: skip
