@@ -106,8 +106,9 @@ def test_resume_keeps_the_schedule_and_the_snapshots_of_an_uninterrupted_run(tmp
     assert list(a) == list(b) == snapshot_schedule(5, 40)
     for step in a:
         assert all(torch.equal(a[step][n], b[step][n]) for n in a[step]), step
-    # training on with a larger --steps keeps the planned steps and adds the new last one
-    train([*TINY, "--out", str(split), "--steps", "50", "--snapshots", "5", "--dropout", "0.2", "--resume"])
+    # training on with a larger --steps (--snapshots need not be repeated) keeps the planned steps and adds
+    # the new last one
+    train([*TINY, "--out", str(split), "--steps", "50", "--dropout", "0.2", "--resume"])
     assert [e["step"] for e in list_snapshots(split)] == [*snapshot_schedule(5, 40), 50]
     assert read_snapshot_index(split / "snapshots")["planned"] == snapshot_schedule(5, 40)
 

@@ -401,12 +401,14 @@ def train(argv: list[str] | None = None) -> dict:
     if rank == 0 and state is None and snap_dir.is_dir():
         shutil.rmtree(snap_dir)  # a fresh run: an earlier run's snapshots would mislead
         print(f"removed {snap_dir}, left by an earlier run in {out}", file=sys.stderr)
-    if rank == 0 and args.snapshots:
+    if rank == 0 and (args.snapshots or state is not None):  # a resumed run goes on as it began
         try:
             index = read_snapshot_index(snap_dir)
         except CheckpointError as e:
-            raise SystemExit(f"error: --snapshots: {e}") from None
-        planned = index["planned"] or snapshot_schedule(args.snapshots, args.steps)
+            raise SystemExit(f"error: snapshots: {e}") from None
+        planned = index["planned"] or (
+            snapshot_schedule(args.snapshots, args.steps) if args.snapshots else []
+        )
         taken = {e["step"] for e in index["snapshots"] if e["step"] <= step}
 
     def snapshot(known: dict | None = None) -> None:
