@@ -424,7 +424,7 @@ def head_view(
 
     top, bottom = font_size * (TOP + 1.5), font_size * 3.5  # title, subtitle, side titles; the head colours
     n_rows = max(n_q, n_k)
-    height = height or _rows_height(n_rows, font_size, top, bottom, font_size * 12)
+    height = height or _rows_height(n_rows, font_size, top, bottom, font_size * 18)
     step = label_step(n_rows, height - top - bottom, font_size)
 
     traces: list[dict] = []

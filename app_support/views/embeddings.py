@@ -49,7 +49,8 @@ def render(ctx: Ctx) -> None:
             help="Every piece is a point (hover for its name); these are written on the figures, each in its "
             "own colour, and their paths drawn.",
         )
-    st.markdown(
+    intro = st.expander("What am I looking at?") if ctx.present else st.container()  # folded on a projector
+    intro.markdown(
         "Each piece is a vector of d_model numbers. The embedding + positional encoding is stage 0; every "
         "layer then adds to it (the residual stream). "
         + (
@@ -71,7 +72,7 @@ def render(ctx: Ctx) -> None:
     with left:
         fig = viz.token_path(frame, chosen, font_size=ctx.font, height=ctx.height(460))
         chart(ctx, fig, "fig_emb_path", "token-path", ss["emb_side"], ss["emb_method"])
-    with right:
+    with right, st.expander("How the points are placed") if ctx.present else st.container():
         st.caption(
             "**How the points are placed.** Each stage is normalised on its own before projecting: every "
             "vector is scaled to length 1 and the stage's mean subtracted. A piece's place then says which way "
