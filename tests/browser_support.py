@@ -190,8 +190,9 @@ def plot_area(page, n: int = 0) -> dict | None:
 
 
 TICK_BOXES_JS = """([n, axis]) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
-    // every axis of that letter: Plotly names a subplot's ticks "x2tick", "y4tick", ...
-    const ticks = el && el.querySelectorAll('g[class^="' + axis + '"][class$="tick"] > text');
+    // every axis of that letter: Plotly names a subplot's ticks "x2tick", "y4tick", ... (not the
+    // colour bar's, "ycb…tick")
+    const ticks = el && el.querySelectorAll('g[class^="' + axis + '"][class$="tick"]:not([class*="cb"]) > text');
     return el ? Array.from(ticks).map(t => {
         const r = t.getBoundingClientRect();
         return {text: t.textContent, x: r.x, y: r.y, width: r.width, height: r.height}; }) : null; }"""
