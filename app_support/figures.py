@@ -57,8 +57,7 @@ def matrix_heatmap(
         [f"{j}: {esc(t)}" for j, t in enumerate(cols)] if cols is not None else [str(j) for j in range(n_c)],
         dtype=object,
     )
-    text = np.where(np.isnan(z), "masked", np.char.mod("%.4f", np.nan_to_num(z))).astype(object)
-    custom = np.stack(np.broadcast_arrays(r_lab[:, None], c_lab[None, :], text), axis=-1)
+    hidden = np.isnan(z)
     if symmetric:
         scale = {"zmid": 0.0, "zmin": -limit, "zmax": limit}
     else:
@@ -74,19 +73,35 @@ def matrix_heatmap(
     rows_px = max(font_size * 14, text_px(longest_title_line, font_size), n_r * font_size * ROW_PITCH)
     height = height or int(min(1000, top + rows_px + bottom))
     step = label_step(n_r, height - top - bottom, font_size)
+    # the hover names the cell by its axes' categories ("3: ▁old"), not by a label per cell: a 35 × 64
+    # matrix carried 6,720 label strings, most of what it cost to build, send and keep
+    column = "%{pointNumber[1]}: %{x}" if cols is not None else "%{x}"  # x shows the piece (labelalias)
+    where = f"{esc(row_title)} %{{y}}<br>{esc(col_title)} {column}<br>{esc(value_name)}"
+    x = list(c_lab) if cols is not None else np.arange(n_c)
     fig = go.Figure(
         go.Heatmap(
             z=z.astype(np.float32),
-            x=list(c_lab) if cols is not None else np.arange(n_c),
-            y=np.arange(n_r),
-            customdata=custom,
+            x=x,
+            y=list(r_lab),
             colorscale=colorscale,
             **scale,
             colorbar={"title": {"text": esc(value_name)}, "thickness": 12},
-            hovertemplate=f"{esc(row_title)} %{{customdata[0]}}<br>{esc(col_title)} %{{customdata[1]}}"
-            f"<br>{esc(value_name)} %{{customdata[2]}}<extra></extra>",
+            hoverongaps=False,
+            hovertemplate=f"{where} %{{z:.4f}}<extra></extra>",
         )
     )
+    if hidden.any():  # masked cells: an invisible layer whose hover says so
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(hidden, 0.0, np.nan).astype(np.float32),
+                x=x,
+                y=list(r_lab),
+                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+                showscale=False,
+                hoverongaps=False,
+                hovertemplate=f"{where} masked<extra></extra>",
+            )
+        )
     x_axis = {"title_text": col_title_shown, "showgrid": False, "zeroline": False, "range": [-0.5, n_c - 0.5]}
     if cols is not None:  # categories "3: ▁old" (repeated pieces keep their column), written as the piece
         x_axis |= {
@@ -99,8 +114,11 @@ def matrix_heatmap(
     fig.update_xaxes(**x_axis, automargin=True)
     fig.update_yaxes(
         title_text=row_title_shown,
+        type="category",
+        categoryorder="array",
+        categoryarray=list(r_lab),
         tickmode="array",
-        tickvals=list(range(0, n_r, step)),
+        tickvals=list(r_lab[::step]),
         ticktext=esc_all(rows)[::step],
         autorange="reversed",
         showgrid=False,
