@@ -104,6 +104,7 @@ def sync_url() -> None:
 
 def stop(message: str, kind: str = "info") -> None:
     """Show why there is nothing to draw, keep the URL in step, and end this run."""
+    plotly_early.empty()
     getattr(st, kind)(message)
     sync_url()
     st.stop()
@@ -125,6 +126,10 @@ st.set_page_config(
 st.html(PRESENTATION_CSS if ss["present"] else COMPACT_CSS)  # static CSS only; user text never goes through HTML
 
 with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
+    plotly_early = st.empty()  # a new browser session loads Plotly (4.6 MB of script) while the script runs
+    if "_plotly_early" not in ss and ss["text"].strip():  # emptied after the trace, or by stop()
+        ss["_plotly_early"] = True
+        plotly_early.plotly_chart(go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)}), key="plotly_early")
     st.title("Transformer, live")
     st.caption(
         "Type a sentence and see, live, what every part of an encoder–decoder Transformer "
@@ -241,10 +246,6 @@ with decoding_box:
 text = ss["text"]
 if not text.strip():
     stop("Type a sentence above (or click an example) to see what the model does with it.")
-plotly_early = st.sidebar.empty()
-if "_plotly_early" not in ss:  # a new browser session: it loads Plotly (4.6 MB of script) during the trace
-    ss["_plotly_early"] = True
-    plotly_early.plotly_chart(go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)}), key="plotly_early")
 try:
     with st.spinner("Translating and tracing the sentence…"):
         trace = models.get_trace(path, stamp, text, ss["beam"], ss["maxlen"])
