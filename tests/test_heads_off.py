@@ -194,3 +194,17 @@ def test_the_comparison_decodes_as_the_traced_views_do(beam):
     assert c.ablated == traced.tgt_tokens[1:] and c.ablated_text == traced.tgt_text
     assert c.original == models.get_trace(path, stamp, "b a g e c a f", beam, 0).tgt_tokens[1:]
     assert len(c.pieces) == len(c.before) == len(c.after) == len(c.original) + 1  # and </s>
+
+
+@needs_toy
+def test_the_csv_export_follows_the_experiment():
+    """The sidebar's CSV holds the attention the views draw: with heads off, the ablated run's."""
+    from app_support import export
+
+    path = str(available_models()[TOY])
+    key = (path, models.stamp(path), "c a f b d e", 1, 0)
+    intact = export.attention_csv(*key)
+    ablated = export.attention_csv(*key, off=(("cross", 0, 0), ("cross", 0, 1)))
+    typed = export.attention_csv(*key, target="e d b")
+    assert intact != ablated and intact != typed
+    assert export.attention_csv(*key, off=(), target=None) == intact

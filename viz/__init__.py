@@ -25,6 +25,12 @@ Nothing here imports streamlit, so every figure works in a notebook::
     paths = viz.projection_frame(trace.hidden["encoder"], trace.src_tokens, "pca")
     viz.token_path(paths, positions=1).show()
 
+    # experiments (viz.experiments): heads switched off, a translation typed by a person
+    viz.translation_diff(original_pieces, ablated_pieces).show()    # changed pieces marked
+    viz.piece_logprob_bars(predicted_pieces, logp_before, logp_after).show()
+    viz.piece_scores_bar(viz.piece_score_frame(pieces, logp, rank, top_pieces, top_logp)).show()
+    viz.head_effect_grid(table).show()      # app_support.experiments.head_effects: layer × head per kind
+
 A decoder row (decoder self-attention, cross-attention) reads piece t and predicts piece t + 1;
 `rows` ("read", "predicted", "both"; default per kind) says which labels it (`viz.labels`).
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
