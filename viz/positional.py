@@ -63,7 +63,9 @@ def sinusoid_curves(
     return finish(fig, "Positional encoding: one sinusoid per dimension", font_size, height)
 
 
-def pe_heatmap(pe, *, font_size: int = 12, height: int | None = None) -> go.Figure:
+def pe_heatmap(
+    pe, *, font_size: int = 12, height: int | None = None, dim_title: str = "dimension (even = sin, odd = cos)"
+) -> go.Figure:
     """Position (rows, 0 on top) × dimension (columns) heatmap of the encoding, colour in [-1, 1]."""
     m = as_array(pe, "positional encoding")
     if m.ndim != 2:
@@ -79,7 +81,7 @@ def pe_heatmap(pe, *, font_size: int = 12, height: int | None = None) -> go.Figu
         )
     )
     n, d = m.shape
-    fig.update_xaxes(title_text="dimension (even = sin, odd = cos)", showgrid=False, range=[-0.5, d - 0.5])
+    fig.update_xaxes(title_text=dim_title, showgrid=False, range=[-0.5, d - 0.5])
     fig.update_yaxes(title_text="position", range=[n - 0.5, -0.5], showgrid=False)  # position 0 on top
     return finish(fig, "Positional encoding: position × dimension", font_size, height)
 

@@ -16,11 +16,13 @@ import streamlit as st
 import viz
 from app_support import models, state
 from app_support.figures import masked_scores, matrix_heatmap
+from app_support.safe_text import md_code
 from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls, figure
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
-from viz._style import ONE_SIDED_COLORSCALE
+from transformer.layers import ACTIVATION_FORMULAS
+from viz._style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 
@@ -65,7 +67,8 @@ def render(ctx: Ctx) -> None:
         f"The encoder reads the {len(t.src_tokens)} source pieces through {n_enc} identical layers and "
         f"hands the decoder one vector of d_model = {cfg.d_model} numbers per source piece (the "
         f"*memory*). The decoder, {n_dec} layers, reads the translation so far ({len(t.tgt_tokens)} pieces "
-        f"starting with `<s>`) and, at every position, outputs a probability for each of the "
+        f"starting with {md_code(ctx.model.tokenizer.id_to_piece(cfg.start_id))}) and, at every position, outputs a "
+        f"probability for each of the "
         f"{ctx.model.tokenizer.vocab_size} vocabulary pieces.",
     )
 
@@ -188,19 +191,28 @@ def render(ctx: Ctx) -> None:
     chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
 
     hidden = acts[f"{stack}.layers.{lay}.ff.hook_activation"]
+    relu = cfg.activation == "relu"
     tokens, row_title = _row_labels(ctx, stack)
     section(
         f"5. Position-wise feed-forward network (§3.3): {stack} layer {lay}",
-        f"The same two-layer network runs on every position separately: FFN(x) = max(0, xW₁ + b₁)W₂ + b₂, "
-        f"widening d_model = {cfg.d_model} to d_ff = {cfg.d_ff} and back. Here "
-        f"{(hidden <= 0).mean():.0%} of the ReLU units are off (exactly 0) for this sentence.",
+        f"The same two-layer network runs on every position separately: FFN(x) = act(xW₁ + b₁)W₂ + b₂ with "
+        f"act(x) = {ACTIVATION_FORMULAS[cfg.activation]}"
+        + (" (the paper's ReLU)" if relu else "")
+        + f", widening d_model = {cfg.d_model} to d_ff = {cfg.d_ff} and back. "
+        + (
+            f"Here {(hidden <= 0).mean():.0%} of the ReLU units are off (exactly 0) for this sentence."
+            if relu
+            else f"Unlike ReLU it lets small negative values through: {(hidden < 0).mean():.0%} of the units "
+            "are negative for this sentence."
+        ),
     )
     cols = ctx.columns(2)
     with cols[0]:
         fig = figure(ctx, matrix_heatmap,
-            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)", row_title=row_title,
+            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)" if relu else f"{cfg.activation.upper()} activations act(xW₁ + b₁)", row_title=row_title,
             col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f,
-            colorscale=ONE_SIDED_COLORSCALE, symmetric=False,  # max(0, ·) is never negative: 0 is white
+            # ReLU is never negative: a one-sided scale, 0 white; SiLU/GELU dip below 0: centred on 0
+            colorscale=ONE_SIDED_COLORSCALE if relu else DIVERGING_COLORSCALE, symmetric=not relu,
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
     with cols[1]:

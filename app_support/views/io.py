@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_support.safe_text import md_code
 from app_support.views import Ctx
 
 
@@ -27,7 +28,7 @@ def render(ctx: Ctx) -> None:
         st.code(t.tgt_text or empty, language=None, wrap_lines=True)
     a, b, c, d = st.columns(4)
     a.metric("Source pieces", len(t.src_tokens), help="including the end-of-sentence piece `</s>`")
-    b.metric("Generated pieces", max(0, len(t.tgt_tokens) - 1), help="without the start piece `<s>`")
+    b.metric("Generated pieces", max(0, len(t.tgt_tokens) - 1), help=f"without the start piece {md_code(t.tgt_tokens[0])}")
     c.metric("Beam size", ctx.beam, help="1 = greedy: always the most likely next piece")
     d.metric("Time", f"{t.seconds:.2f} s", help="translate + trace on this machine's CPU")
 
@@ -41,7 +42,8 @@ def render(ctx: Ctx) -> None:
         st.dataframe(table, hide_index=True, key="io_tgt_table")
     st.caption(
         "Pieces come from the model's sentencepiece tokenizer; ▁ marks the start of a word. "
-        "`<s>` starts the decoder input and `</s>` ends a sentence. The decoder reads its own output "
+        f"{md_code(t.tgt_tokens[0])} starts the decoder input and `</s>` ends a sentence. The decoder reads its own "
+        "output "
         "shifted right: row t reads piece t and predicts piece t + 1."
     )
     cfg = ctx.model.config

@@ -7,6 +7,7 @@ import streamlit as st
 
 import viz
 from app_support.views import Ctx, chart, controls
+from transformer.embeddings import POSITIONAL_FORMULAS
 
 MAX_POSITIONS = 512  # the sinusoid formula has no end; show up to this many positions
 WIDE = 64  # models wider than this show the first WIDE dimensions of the sentence's embeddings
@@ -47,7 +48,8 @@ def render(ctx: Ctx) -> None:
             key="pe_dims",
             max_selections=8,
             persist_state="session",
-            help="Even dimensions are sines, odd ones cosines; higher dimensions change more slowly.",
+            help="Even dimensions are sines, odd ones cosines (Marian's layout: the first half sines, the second "
+            "cosines); higher dimensions change more slowly.",
         )
     learned = cfg.positional == "learned"
     if learned:
@@ -57,14 +59,16 @@ def render(ctx: Ctx) -> None:
     else:
         st.markdown(
             "The encoder cannot tell word order from attention alone, so a fixed pattern is added to "
-            "each position: PE(pos, 2i) = sin(pos / 10000^(2i/d_model)), PE(pos, 2i+1) = cos(…)."
+            f"each position: {POSITIONAL_FORMULAS[cfg.positional]}."
         )
     pe = pe_table(ctx, ss["pe_positions"])
     fig = viz.sinusoid_curves(pe, ss["pe_dims"] or [0], font_size=ctx.font, height=ctx.height(380))
     chart(ctx, fig, "fig_pe_curves", "pe-curves")
     left, right = ctx.columns(2)
     with left:
-        chart(ctx, viz.pe_heatmap(pe, font_size=ctx.font, height=ctx.height(480)), "fig_pe_heatmap", "pe")
+        layout = "first half sin, second half cos" if cfg.positional == "sinusoidal_split" else "even = sin, odd = cos"
+        fig = viz.pe_heatmap(pe, font_size=ctx.font, height=ctx.height(480), dim_title=f"dimension ({layout})")
+        chart(ctx, fig, "fig_pe_heatmap", "pe")
     with right:
         fig = viz.pe_similarity(pe, ss["pe_metric"], font_size=ctx.font, height=ctx.height(480))
         chart(ctx, fig, "fig_pe_similarity", "pe-similarity", ss["pe_metric"])
