@@ -36,6 +36,8 @@ The controls of each view (session key in brackets; `VIEW_PARAMS`):
     text2      the second sentence of a minimal pair (Minimal pairs)        [text2]
     qpiece     the quiz round: the German piece asked about, 1 = the first  [qpiece]
     qlayer     the quiz's cross-attention layer (absent: the last)          [qlayer]
+    snap       training step of the snapshot shown (Attention, a model with snapshots;
+               absent: "Watch attention form during training" closed)   [snap]
 
 Layers, heads and positions are 0-based, as in the figures ("L0 H3"). Values that depend on the
 model or the sentence (a head the model lacks, a position past the sentence's end) are checked once
@@ -123,6 +125,7 @@ DEFAULTS = {
     "text2": "",  # the Minimal pairs view's second sentence
     "qpiece": None,  # the quiz round: German piece (position in the decoder input, from 1); None = first round
     "qlayer": None,  # the quiz's cross-attention layer; None = the last
+    "snap": None,  # the training snapshot shown (a step); None = the snapshot section closed
 }
 _INT = re.compile(r"[+-]?\d{1,9}")
 
@@ -233,6 +236,7 @@ VIEW_PARAMS = {  # URL name -> the control (the module docstring lists them)
     ),
     "qpiece": ViewParam("qpiece", lambda r: _int(r, 1, 100_000), str, "a whole number from 1"),
     "qlayer": ViewParam("qlayer", lambda r: _int(r, 0, 1_000), str, "not a whole number in range"),
+    "snap": ViewParam("snap", lambda r: _int(r, 0, 999_999_999), str, "a training step is a whole number"),
 }
 URL_NAME = {param.key: name for name, param in VIEW_PARAMS.items()}  # session key -> URL name
 
@@ -386,6 +390,17 @@ def fit_step(ss: MutableMapping, n_steps: int) -> list[str]:
     why = f"this translation has decoder steps 0–{n_steps - 1}"
     _check(ss, "step", 0 <= ss["step"] < n_steps, 0, why, notices)
     ss["_from_url"].discard("step")
+    return notices
+
+
+def fit_snapshot(ss: MutableMapping, steps: Sequence[int]) -> list[str]:
+    """Keep the training snapshot shown (`snap`) one of the model's (`steps`), else None; notices for URL values."""
+    notices: list[str] = []
+    have = "this model has no training snapshots"
+    if steps:
+        have = f"this model has snapshots of steps {', '.join(map(str, steps))}"
+    _check(ss, "snap", ss["snap"] is None or ss["snap"] in steps, None, have, notices)
+    ss["_from_url"].discard("snap")
     return notices
 
 

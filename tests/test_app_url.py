@@ -18,6 +18,7 @@ from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
 from app_support import state
 from tests.test_app import MODELS, TOY, assert_clean, figures, needs_toy, run_app
+from transformer.checkpoint import list_snapshots
 
 TEXT = "c a f b d"
 BASE = {"model": TOY, "text": TEXT}
@@ -26,7 +27,9 @@ CONTEXTS = {  # a page of the app: the URL that opens it (on top of BASE); every
     **{f"attention_{panel}": {"view": "attention", "panel": panel} for panel in state.PANELS},
     "attention_cross": {"view": "attention", "kind": "cross"},
     "attention_hidden": {"view": "attention", "hide": "1"},
+    "attention_snapshots": {"view": "attention", "kind": "cross", "snap": "0"},  # training snapshots shown
 }
+SNAPSHOTS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
 OTHER_MODEL = next((name for name in MODELS if name != TOY), None)
 CHANGE = {  # widget key -> (the page it is changed on, a value other than the default)
     "text": ("attention", "b a d"),
@@ -60,6 +63,7 @@ CHANGE = {  # widget key -> (the page it is changed on, a value other than the d
     "target": ("score", "d b f a c"),  # a typed translation, `target`
     "text2": ("pairs", "c a g b d"),
     "qlayer": ("quiz", 0),
+    "snap": ("attention_snapshots", SNAPSHOTS[-1] if SNAPSHOTS else None),  # the last training snapshot
 }
 MIRRORED = {  # widget keys of one pattern, covered by the round trip of one of them
     re.compile(r"off_(encoder|decoder|cross)_\d+"): "off_encoder_0",
@@ -190,6 +194,8 @@ def test_defaults_stay_out_of_the_link():
         ("emb_nn", "-1"),
         ("topk", "50"),
         ("out_pos", "40"),
+        ("snap", "early"),
+        ("snap", "7"),  # checked against the model's snapshots
     ],
 )
 def test_a_bad_view_parameter_is_ignored_with_a_notice(name, raw):
@@ -208,7 +214,7 @@ SAMPLES = {  # URL name -> a value other than the default, as a link writes it
     "hide": "1", "renorm": "0", "autoscale": "1", "heads": "2,0", "pe_pos": "100", "pe_dims": "0,5",
     "pe_metric": "cosine", "pe_side": "tgt", "emb_side": "decoder", "emb_method": "tsne", "emb_stage": "3",
     "emb_paths": "1", "emb_nn": "4", "topk": "20", "out_pos": "7",
-    "off": "encoder.0.3,cross.1.0", "target": "Das Haus ist alt.", "apply": "0",
+    "off": "encoder.0.3,cross.1.0", "target": "Das Haus ist alt.", "apply": "0", "snap": "213",
 }  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 import viz
 from app_support import state
 from app_support.state import KIND_LABELS, MEAN, PANELS
-from app_support.views import Ctx, chart, controls, flow
+from app_support.views import Ctx, chart, controls, flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -246,3 +246,4 @@ def render(ctx: Ctx) -> None:
     with st.expander("What am I looking at?") if ctx.present else st.container():
         for note in notes:
             st.caption(note)
+    training.render_snapshots(ctx)  # a model with training snapshots: a slider to watch attention form
