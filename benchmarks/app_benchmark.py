@@ -1,15 +1,31 @@
-"""How fast the app feels in a real browser (Playwright + the system Chromium), printed as a table.
+"""What one server costs per click, and how fast the app feels, in a real browser (Playwright + Chromium).
 
-    python benchmarks/app_benchmark.py [--model NAME] [--long-model NAME] [--starts 3] [--updates 10]
+    python benchmarks/app_benchmark.py [--model NAME] [--repeats 5] [--views attention,anatomy]
+                                       [--starts 3] [--skip-wall]
 
-1. cold start: launching `streamlit run app.py` -> the first attention heatmap drawn (torch import,
-   model load, translate + trace, render). Target ≤ 6 s.
-2. update: pressing Enter on a new ~20-piece sentence -> both heatmaps of the Attention view show its
-   pieces (translate + trace + render). Median of --updates sentences. Target ≤ 1 s.
-3. model view at 128 pieces: clicking "Model view" for a cached 128-piece sentence -> every layer × head
-   heatmap drawn. Median of 5. Target ≤ 2 s. Also: opening that sentence the first time.
+The servers run as they are served: `streamlit run app.py` with the repository's .streamlit/config.toml
+(no file watcher), and with a `.venv` inside the repository, as the README's setup makes one (created
+with --system-site-packages when missing; the servers run on its Python). Everything is compared with
+a blank Streamlit app (one text box) started the same way in the same run: in a folder of its own,
+with a copy of the same config.toml (Streamlit watches the script's folder when a watcher is on; a
+blank script in a busy folder measures the folder, not Streamlit).
 
-The machine's load average is printed with the results: on a shared CPU the numbers vary.
+1. Server CPU (utime + stime of the server process, /proc/PID/stat), median of --repeats:
+   - blank app: one rerun (Enter in its text box);
+   - every view of the app: a new ~20-piece sentence (Enter), and a click on a layer and on a head
+     (Attention, Anatomy: every click shows a layer × head not shown before for that sentence);
+   - Anatomy on a 35-piece sentence: CPU and wall time from Enter to every figure redrawn.
+   An action ends when the server's `script_finished` message reaches the browser; its CPU is read
+   once the server is idle again (no CPU for 0.15 s). Targets: new sentence on Attention ≤ 2.5× the
+   blank rerun, a layer/head click ≤ 1.5×, Anatomy at 35 pieces ≤ 2 s.
+2. Fresh browser sessions (new context, nothing cached in the browser), wall time: the blank app's
+   first render, and the app's first heatmap for a link with a new sentence. Target ≤ 1.5×.
+3. Unless --skip-wall: cold start (launch -> first heatmap, target ≤ 6 s) and the model view of
+   every head at 128 pieces (target ≤ 2 s).
+
+The inotify watches the app server holds are counted (0 = nothing watches .venv or anything else).
+The machine's load average is printed with the results: on a shared CPU the wall times vary more
+than the CPU seconds.
 """
 
 from __future__ import annotations
@@ -19,11 +35,13 @@ import contextlib
 import html
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -32,11 +50,20 @@ import browser_support as bs  # noqa: E402  (after the path setup)
 
 from transformer import available_models, load_pretrained  # noqa: E402
 
+ROOT = bs.ROOT
+VENV = ROOT / ".venv"
+CONFIG = ROOT / ".streamlit" / "config.toml"
+BLANK_APP = 'import streamlit as st\n\nst.text_input("Sentence", key="text")\n'
+TICK = os.sysconf("SC_CLK_TCK")
 WORDS = (
     "the old house near the river was quiet in the evening while children played and their parents "
     "talked about the weather the harvest the new school and the long road to the city"
 ).split()
 LETTERS = "abcdefghij"
+TARGETS = {"sentence": 2.5, "click": 1.5, "anatomy_s": 2.0, "first": 1.5}
+
+
+# --- sentences ------------------------------------------------------------------------------------
 
 
 def sentence(model, n_pieces: int, rng: random.Random) -> str:
@@ -60,97 +87,354 @@ def pieces(model, text: str) -> list[str]:
     return [html.escape(p, quote=False) for p in model.tokenizer.pieces(ids)]
 
 
-def cold_start(browser, query: dict, rows: int) -> float:
+class Sentences:
+    """New sentences of n or n + 1 pieces (and </s>), never one seen before, each a different length from the last
+    (so "the heatmap has the new number of rows" tells the new figure from the old one)."""
+
+    def __init__(self, model, rng: random.Random):
+        self.model, self.rng, self.seen, self.last = model, rng, set(), -1
+
+    def __call__(self, n: int) -> tuple[str, int]:
+        for _ in range(200):
+            text = sentence(self.model, n + self.rng.randint(0, 1), self.rng)
+            rows = len(pieces(self.model, text))
+            if text not in self.seen and rows != self.last:
+                self.seen.add(text)
+                self.last = rows
+                return text, rows
+        raise RuntimeError(f"no new sentence of about {n} pieces")
+
+
+# --- servers and their CPU ------------------------------------------------------------------------
+
+
+def ensure_venv() -> str:
+    """A `.venv` inside the repository (made with --system-site-packages when missing); its Python if
+    that can run Streamlit, else this one."""
+    if not VENV.exists():
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(VENV)], check=True
+        )
+    python = VENV / "bin" / "python"
+    ok = subprocess.run([python, "-c", "import streamlit, torch"], capture_output=True).returncode == 0
+    return str(python) if ok else sys.executable
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def settle(pid: int, quiet: float = 0.15, timeout: float = 10.0) -> float:
+    """Wait until the process uses (almost) no CPU for `quiet` seconds; its CPU seconds then."""
+    last, deadline = cpu_seconds(pid), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_seconds(pid)
+        if now - last < 0.005:
+            return now
+        last = now
+    return last
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches the process holds (what a file watcher would have registered)."""
+    n = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        with contextlib.suppress(OSError):
+            n += info.read_text().count("inotify wd:")
+    return n
+
+
+class Server:
+    def __init__(self, url: str, pid: int):
+        self.url, self.pid = url, pid
+
+
+@contextlib.contextmanager
+def serve(folder: Path, python: str) -> Iterator[Server]:
+    """`streamlit run app.py` in `folder` as it is served (its own .streamlit/config.toml), on a free port."""
+    port = bs.free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        python, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+    ]  # fmt: skip
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        bs.wait_healthy(url, proc)
+        yield Server(url, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        overflow = log.read().count("Inotify queue overflowed")
+        if overflow:
+            print(f"  ({folder.name}: the server log has {overflow} 'Inotify queue overflowed' lines)")
+        log.close()
+
+
+@contextlib.contextmanager
+def blank_app() -> Iterator[Path]:
+    """A folder of its own with a blank app and a copy of the repository's config.toml."""
+    folder = Path(tempfile.mkdtemp(prefix="blank-streamlit-"))
+    try:
+        (folder / "app.py").write_text(BLANK_APP)
+        if CONFIG.exists():
+            (folder / ".streamlit").mkdir()
+            shutil.copy(CONFIG, folder / ".streamlit" / "config.toml")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- the page -------------------------------------------------------------------------------------
+
+
+class Page:
+    """A browser page that counts the server's `script_finished` messages (the end of every run)."""
+
+    def __init__(self, context, server: Server):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.server, self.finished = server, 0
+        self.page = context.new_page()
+
+        def on_frame(payload) -> None:
+            if isinstance(payload, bytes | bytearray):
+                msg = ForwardMsg()
+                with contextlib.suppress(Exception):
+                    msg.ParseFromString(bytes(payload))
+                    self.finished += msg.WhichOneof("type") == "script_finished"
+
+        self.page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+
+    def wait_finished(self, after: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.finished <= after:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server never finished the run")
+            self.page.wait_for_timeout(10)
+
+    def run(self, action: Callable[[], None], then: Callable[[], None] | None = None) -> tuple[float, float]:
+        """(server CPU seconds, wall seconds) of one action: until the run's end reaches the browser
+        and `then` holds; CPU until the server is idle again."""
+        before = settle(self.server.pid)
+        n = self.finished
+        start = time.perf_counter()
+        action()
+        self.wait_finished(n)
+        if then is not None:
+            then()
+        wall = time.perf_counter() - start
+        return settle(self.server.pid) - before, wall
+
+
+MARK_PLOTS_JS = """() => document.querySelectorAll('.js-plotly-plot').forEach(el => {
+    if (el._fullData) el._fullData.__old = true; })"""
+ALL_REDRAWN_JS = """() => { const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+    return plots.length > 0 && plots.every(el => el._fullData && !el._fullData.__old)
+        && !document.querySelector('[data-stale="true"]'); }"""
+
+
+OLD_PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .filter(el => !el._fullData || el._fullData.__old).map(el => ((el._fullLayout || {}).title || {}).text)"""
+
+
+def all_redrawn(page, timeout: float = 120_000) -> None:
+    """Every Plotly figure on the page drawn anew since MARK_PLOTS_JS, none left stale."""
+    try:
+        page.wait_for_function(ALL_REDRAWN_JS, timeout=timeout, polling=20)
+    except Exception as e:
+        raise TimeoutError(f"figures not redrawn: {page.evaluate(OLD_PLOTS_JS)}") from e
+
+
+def new_sentence(p: Page, text: str, rows: int | None, count: int = 1) -> tuple[float, float]:
+    box = bs.sentence_box(p.page)
+    box.fill(text)
+    p.page.evaluate(MARK_PLOTS_JS)
+    then = None if rows is None else (lambda: bs.wait_for_heatmaps(p.page, rows=rows, count=count))
+    return p.run(lambda: box.press("Enter"), then)
+
+
+def click(p: Page, key: str, name: str) -> tuple[float, float]:
+    button = p.page.locator(f".st-key-{key}").get_by_role("radio", name=name, exact=True)
+    return p.run(button.click)
+
+
+def checked(p: Page, key: str) -> str:
+    """The name of the chosen option of a segmented control."""
+    return p.page.locator(f".st-key-{key}").locator('[aria-checked="true"]').first.inner_text().strip()
+
+
+def has(p: Page, key: str) -> bool:
+    return p.page.locator(f".st-key-{key}").count() > 0
+
+
+def layer_head_clicks(p: Page, n: int, n_layers: int, n_heads: int, fresh: Callable[[], None]) -> dict:
+    """n clicks each on a layer and on a head, every one to a (layer, head) not shown yet for the sentence."""
+    layer, head = (int(checked(p, key)[1:]) for key in ("layer", "head"))  # "L0", "H2" (not "mean")
+    seen = {(layer, head)}
+    out: dict[str, list[float]] = {"layer": [], "head": []}
+    while min(len(v) for v in out.values()) < n:
+        what = "layer" if len(out["layer"]) <= len(out["head"]) else "head"
+        if what == "layer":
+            options = [(v, head) for v in range(n_layers) if (v, head) not in seen]
+        else:
+            options = [(layer, v) for v in range(n_heads) if (layer, v) not in seen]
+        if not options:  # every layer × head of this sentence shown: a new sentence, not counted
+            fresh()
+            seen, (layer, head) = {(layer, head)}, (layer, head)
+            continue
+        layer, head = options[0]
+        seen.add((layer, head))
+        name = f"L{layer}" if what == "layer" else f"H{head}"
+        out[what].append(click(p, what, name)[0])
+    return out
+
+
+# --- the measurements -----------------------------------------------------------------------------
+
+
+def blank_figures(browser, python: str, n: int) -> dict:
+    with blank_app() as folder, serve(folder, python) as server:
+        first = []
+        for _ in range(n):
+            context = browser.new_context(viewport=bs.VIEWPORT)
+            p = Page(context, server)
+            start = time.perf_counter()
+            p.page.goto(server.url)
+            p.wait_finished(0)
+            bs.sentence_box(p.page).wait_for()
+            first.append(time.perf_counter() - start)
+            context.close()
+        context = browser.new_context(viewport=bs.VIEWPORT)
+        p = Page(context, server)
+        p.page.goto(server.url)
+        p.wait_finished(0)
+        reruns = []
+        for i in range(n + 1):
+            box = bs.sentence_box(p.page)
+            box.fill(f"a new sentence {i}")
+            reruns.append(p.run(lambda box=box: box.press("Enter"))[0])
+        context.close()
+    return {"rerun": reruns[1:], "first": first}
+
+
+def app_figures(browser, python: str, name: str, model, views: list[str], n: int, rng) -> dict:
+    cfg = model.config
+    fresh_sentence = Sentences(model, rng)
+    out: dict = {"views": {}}
+    with serve(ROOT, python) as server:
+        out["inotify"] = inotify_watches(server.pid)
+        # fresh browser sessions: a link with a new sentence -> its first heatmap
+        first = []
+        for _ in range(n):
+            text, rows = fresh_sentence(12)
+            context = browser.new_context(viewport=bs.VIEWPORT)
+            page = context.new_page()
+            start = time.perf_counter()
+            page.goto(bs.app_url(server.url, model=name, view="attention", kind="encoder", text=text, **LINK))
+            bs.wait_for_heatmaps(page, rows=rows, count=1, timeout=120_000)
+            first.append(time.perf_counter() - start)
+            context.close()
+        out["first"] = first
+
+        context = browser.new_context(viewport=bs.VIEWPORT)
+        text, rows = fresh_sentence(19)
+        p = Page(context, server)
+        p.page.goto(bs.app_url(server.url, model=name, view="attention", kind="encoder", text=text, **LINK))
+        p.wait_finished(0, 180)
+        bs.wait_idle(p.page, 120_000)
+        for view in views:
+            say(f"view {view}")
+            button = p.page.locator(".st-key-view").get_by_role("radio", name=VIEWS.get(view, view), exact=True)
+            if button.get_attribute("aria-checked") != "true":
+                p.run(button.click)
+            res: dict[str, list[float]] = {"sentence": [], "wall": []}
+            heatmaps = view == "attention"
+            for _ in range(n):
+                text, rows = fresh_sentence(19)
+                cpu, wall = new_sentence(p, text, rows if heatmaps else None, 2)
+                res["sentence"].append(cpu)
+                res["wall"].append(wall)
+            if has(p, "layer") and has(p, "head"):
+                n_layers = cfg.n_encoder_layers  # kind=encoder in the link
+                res |= layer_head_clicks(
+                    p, n, n_layers, cfg.n_heads, lambda: new_sentence(p, fresh_sentence(19)[0], None)
+                )
+            if view == "anatomy":
+                res["anatomy_cpu"], res["anatomy_s"] = [], []
+                for _ in range(max(3, n // 2)):
+                    text, rows = fresh_sentence(34)  # 35 or 36 pieces with </s>
+                    box = bs.sentence_box(p.page)
+                    box.fill(text)
+                    p.page.evaluate(MARK_PLOTS_JS)
+                    cpu, wall = p.run(lambda box=box: box.press("Enter"), lambda: all_redrawn(p.page))
+                    res["anatomy_cpu"].append(cpu)
+                    res["anatomy_s"].append(wall)
+                    out.setdefault("anatomy_pieces", []).append(rows)
+            out["views"][view] = res
+        context.close()
+    return out
+
+
+def cold_start(browser, python: str, query: dict, rows: int) -> float:
     """Seconds from launching the server to the first heatmap with `rows` rows."""
     start = time.perf_counter()
-    with bs.running_app() as url:
+    with serve(ROOT, python) as server:
         page = browser.new_page(viewport=bs.VIEWPORT)
-        page.goto(bs.app_url(url, **query))
+        page.goto(bs.app_url(server.url, **query, **LINK))
         bs.wait_for_heatmaps(page, rows=rows, count=1, timeout=120_000)
         elapsed = time.perf_counter() - start
         page.close()
     return elapsed
 
 
-def warm(browser, url: str, query: dict, rng: random.Random, model, n: int = 3) -> list[float]:
-    """Seconds from opening the app (fresh browser context, new sentence) on a running server to a heatmap."""
-    times = []
-    for _ in range(n):
-        text = sentence(model, 12, rng)
-        context = browser.new_context(viewport=bs.VIEWPORT)
-        page = context.new_page()
-        start = time.perf_counter()
-        page.goto(bs.app_url(url, **{**query, "text": text}))
-        bs.wait_for_heatmaps(page, rows=len(pieces(model, text)), count=1, timeout=120_000)
-        times.append(time.perf_counter() - start)
-        context.close()
-    return times
-
-
-def updates(page, model, n: int, rng: random.Random) -> list[float]:
-    """Seconds from Enter on a new ~20-piece sentence to both heatmaps showing its pieces."""
-    times = []
-    for _ in range(n):
-        text = sentence(model, 19, rng)
-        labels = pieces(model, text)
-        box = bs.sentence_box(page)
-        box.fill(text)
-        start = time.perf_counter()
-        box.press("Enter")
-        bs.wait_for_heatmaps(page, rows=len(labels), count=2, labels=labels)
-        times.append(time.perf_counter() - start)
-        bs.wait_idle(page)
-    return times
-
-
-def model_view(
-    page, url: str, long: str, model, n: int, rng: random.Random
-) -> tuple[float, list[float], int]:
-    """(first open of a 128-piece sentence, clicks to the model view, pieces) for a model or checkpoint."""
+def model_view(browser, python: str, long: str, model, n: int, rng) -> tuple[float, list[float], int]:
+    """(first open of a 128-piece sentence, clicks to the model view, pieces)."""
     cfg = model.config
     text = sentence(model, min(127, cfg.max_len - 1), rng)
     rows = len(pieces(model, text))
-    if Path(long).is_dir():  # a checkpoint directory: picked in the sidebar, as a teacher would
-        page.goto(bs.app_url(url, view="attention", text=text))
-        bs.wait_idle(page, 120_000)
+    with serve(ROOT, python) as server:
+        page = browser.new_page(viewport=bs.VIEWPORT)
         start = time.perf_counter()
-        bs.choose_checkpoint(page, long)
-    else:
-        start = time.perf_counter()
-        page.goto(bs.app_url(url, model=long, view="attention", text=text))
-    bs.wait_for_heatmaps(page, rows=rows, count=2, timeout=300_000)
-    first = time.perf_counter() - start
-    bs.wait_idle(page)
-    grid = cfg.n_encoder_layers * cfg.n_heads
-    panel = page.locator(".st-key-panel")
-    times = []
-    for _ in range(n):
-        button = panel.get_by_role("radio", name="Model view (all heads)")
-        start = time.perf_counter()
-        button.click()
-        bs.wait_for_heatmaps(page, rows=rows, count=grid, exact=True, timeout=60_000)
-        times.append(time.perf_counter() - start)
+        page.goto(bs.app_url(server.url, model=long, view="attention", kind="encoder", text=text, **LINK))
+        bs.wait_for_heatmaps(page, rows=rows, count=2, timeout=300_000)
+        first = time.perf_counter() - start
         bs.wait_idle(page)
-        panel.get_by_role("radio", name="One head + mean").click()
-        bs.wait_for_heatmaps(page, rows=rows, count=2, exact=True)
-        bs.wait_idle(page)
+        grid = cfg.n_encoder_layers * cfg.n_heads
+        panel = page.locator(".st-key-panel")
+        times = []
+        for _ in range(n):
+            button = panel.get_by_role("radio", name="Model view (all heads)")
+            start = time.perf_counter()
+            button.click()
+            bs.wait_for_heatmaps(page, rows=rows, count=grid, exact=True, timeout=60_000)
+            times.append(time.perf_counter() - start)
+            bs.wait_idle(page)
+            panel.get_by_role("radio", name="One head + mean").click()
+            bs.wait_for_heatmaps(page, rows=rows, count=2, exact=True)
+            bs.wait_idle(page)
+        page.close()
     return first, times, rows
 
 
-@contextlib.contextmanager
-def stage(name: str, page=None):
-    """Say which measurement failed, with a screenshot of the page at that moment."""
-    try:
-        yield
-    except Exception:
-        shot = Path(tempfile.gettempdir()) / "app_benchmark_failure.png"
-        if page is not None:
-            with contextlib.suppress(Exception):
-                page.screenshot(path=str(shot))
-        print(
-            f"failed during: {name}" + (f" (screenshot {shot})" if page is not None else ""), file=sys.stderr
-        )
-        raise
+# --- report ---------------------------------------------------------------------------------------
+
+
+def say(what: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
 
 
 def load() -> str:
@@ -158,88 +442,121 @@ def load() -> str:
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
+def verdict(value: float, target: float | None) -> str:
+    return "" if target is None else ("ok" if value <= target else "MISSED")
+
+
+def report(blank: dict, app: dict, n: int) -> None:
+    rerun, first = med(blank["rerun"]), med(blank["first"])
+    print(f"\nServer CPU seconds per action (median of {n}); × = per blank rerun ({rerun:.3f} s)")
+    print(f"{'view':<22} {'new sentence':>13} {'×':>6} {'layer click':>12} {'×':>6} {'head click':>11} {'×':>6}")
+    for view, res in app["views"].items():
+        cells = []
+        for key in ("sentence", "layer", "head"):
+            if res.get(key):
+                v = med(res[key])
+                cells += [f"{v:.3f}", f"{v / rerun:.2f}"]
+            else:
+                cells += ["—", ""]
+        print(f"{VIEWS.get(view, view):<22} {cells[0]:>13} {cells[1]:>6} {cells[2]:>12} {cells[3]:>6} "
+              f"{cells[4]:>11} {cells[5]:>6}")  # fmt: skip
+    print(f"\n{'measure':<66} {'median':>8} {'ratio':>7} {'target':>7}")
+    rows = [(f"blank app: rerun, server CPU s (min {min(blank['rerun']):.3f})", rerun, None, None)]
+    att = app["views"].get("attention", {})
+    if att:
+        v = med(att["sentence"])
+        rows.append(("Attention: new ~20-piece sentence, server CPU s", v, v / rerun, TARGETS["sentence"]))
+        rows.append(("Attention: new ~20-piece sentence -> both heatmaps, wall s", med(att["wall"]), None, None))
+        clicks = att.get("layer", []) + att.get("head", [])
+        if clicks:
+            v = med(clicks)
+            rows.append(("Attention: layer or head click, server CPU s", v, v / rerun, TARGETS["click"]))
+    ana = app["views"].get("anatomy", {})
+    if ana.get("anatomy_s"):
+        k = "–".join(map(str, sorted(set(app["anatomy_pieces"]))))
+        v = med(ana["anatomy_s"])
+        rows.append((f"Anatomy: new {k}-piece sentence -> every figure redrawn, wall s", v, None, None))
+        rows[-1] = (*rows[-1][:2], None, TARGETS["anatomy_s"])
+        rows.append((f"Anatomy: new {k}-piece sentence, server CPU s", med(ana["anatomy_cpu"]), None, None))
+    rows.append(("blank app: fresh browser session -> first render, wall s", first, None, None))
+    v = med(app["first"])
+    rows.append(("app: fresh browser session, new sentence -> first heatmap, wall s", v, v / first, TARGETS["first"]))
+    for label, value, ratio, target in rows:
+        shown = "" if ratio is None else f"{ratio:.2f}×"
+        goal = "" if target is None else (f"≤{target:g}×" if ratio is not None else f"≤{target:g}")
+        print(f"{label:<66} {value:8.3f} {shown:>7} {goal:>7} {verdict(value if ratio is None else ratio, target)}")
+    print(f"\ninotify watches held by the app server: {app['inotify']}")
+
+
+VIEWS: dict[str, str] = {}
+LINK: dict[str, str] = {}  # more URL parameters for every link the app is opened with (--beam)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", help="model in assets/ for start and update (default: the app's default)")
-    parser.add_argument(
-        "--long-model",
-        help="model name in assets/ or checkpoint directory for the 128-piece model view "
-        "(default: a model in assets/ with max_len ≥ 128)",
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model in assets/ (default: the app's default)")
+    parser.add_argument("--repeats", type=int, default=5, help="measurements per figure (median)")
+    parser.add_argument("--views", help="comma-separated views to measure (default: every view)")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
-    parser.add_argument("--updates", type=int, default=10, help="new sentences to time")
+    parser.add_argument("--skip-wall", action="store_true", help="skip cold start and the 128-piece model view")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--beam", type=int, help="beam size in every link (default: the app's default)")
     args = parser.parse_args(argv)
     reason = bs.skip_reason()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 1
+    import streamlit.logger
+
+    streamlit.logger.set_log_level("error")  # no "No runtime found" warnings from app_support's caches here
+    from app_support import state
+
+    VIEWS.update(state.VIEWS)
+    views = args.views.split(",") if args.views else list(state.VIEWS)
     models = available_models()
     name = args.model or bs.default_model()
     if name not in models:
         print(f"no model {name!r} in assets/ ({', '.join(models) or 'none'})", file=sys.stderr)
         return 1
     model = load_pretrained(name)
-    long = args.long_model or next(
-        (n for n in [name, *models] if load_pretrained(n).config.max_len >= 128), None
-    )
-    rng = random.Random(0)
-    print(f"# app benchmark: model {name!r}; {load()}; git {git_rev()}")
-    rows = []
+    python = ensure_venv()
+    rng = random.Random(args.seed)
+    if args.beam:
+        LINK["beam"] = str(args.beam)
+    beam = f"beam {args.beam}" if args.beam else f"beam {state.DEFAULTS['beam']} (the app's default)"
+    print(f"# app benchmark: model {name!r}, {beam}; git {git_rev()}; {load()}")
+    print(f"# servers run on {python} (.venv {'inside the repository' if VENV.exists() else 'missing'})")
     with bs.chromium() as browser:
-        text = sentence(model, 12, rng)
-        query = {"model": name, "view": "attention", "text": text}
-        with stage("cold start"):
-            starts = [cold_start(browser, query, len(pieces(model, text))) for _ in range(args.starts)]
-        rows.append(("cold start -> first heatmap", starts, 6.0))
-        with bs.running_app() as url:
-            page = browser.new_page(viewport=bs.VIEWPORT)
-            page.goto(bs.app_url(url, model=name, view="attention", text=text))
-            bs.wait_for_heatmaps(page, rows=len(pieces(model, text)), count=2, timeout=120_000)
-            bs.wait_idle(page)
-            with stage("updates", page):
-                times = updates(page, model, args.updates, rng)
-            rows.append(("new ~20-piece sentence -> 2 heatmaps", times, 1.0))
-            with stage("new sessions on the running server"):
-                rows.append(
-                    (
-                        "new browser session, server running -> first heatmap",
-                        warm(browser, url, query, rng, model),
-                        None,
-                    )
-                )
-            if long is None:
-                print("no model in assets/ has max_len ≥ 128: model view at 128 pieces not measured")
-            else:
-                long_model = load_pretrained(long)
-                with stage("model view", page):
-                    first, times, n = model_view(page, url, long, long_model, 5, rng)
-                cfg = long_model.config
-                label = Path(long).name if Path(long).is_dir() else long
-                what = f"{cfg.n_encoder_layers}×{cfg.n_heads} heads, {n} pieces"
-                rows.append((f"open {n}-piece sentence -> 2 heatmaps ({label!r})", [first], None))
-                rows.append((f"model view click -> {what}", times, 2.0))
-                if long_model is not model:
-                    with stage("updates on the long model", page):
-                        times = updates(page, long_model, args.updates, rng)
-                    rows.append((f"new ~20-piece sentence -> 2 heatmaps ({label!r})", times, 1.0))
-            page.close()
-    print(f"\n{'measure':<62} {'median s':>9} {'min s':>7} {'max s':>7} {'n':>3} {'target':>7}")
-    for label, times, target in rows:
-        med = statistics.median(times)
-        mark = "" if target is None else ("ok" if med <= target else "SLOW")
-        goal = "" if target is None else f"≤{target:g}"
-        print(f"{label:<62} {med:9.2f} {min(times):7.2f} {max(times):7.2f} {len(times):3d} {goal:>5} {mark}")
+        say("blank app")
+        blank = blank_figures(browser, python, args.repeats)
+        say("the app")
+        app = app_figures(browser, python, name, model, views, args.repeats, rng)
+        report(blank, app, args.repeats)
+        if not args.skip_wall:
+            wall_figures(browser, python, name, model, models, args.starts, rng)
     print(f"\n{load()}")
     return 0
 
 
+def wall_figures(browser, python: str, name: str, model, models, starts: int, rng) -> None:
+    text = sentence(model, 12, rng)
+    query = {"model": name, "view": "attention", "kind": "encoder", "text": text}
+    times = [cold_start(browser, python, query, len(pieces(model, text))) for _ in range(starts)]
+    print(f"\n{'cold start: streamlit run app.py -> first heatmap, wall s':<66} {med(times):8.3f} {'':>7} {'≤6':>7} "
+          f"{verdict(med(times), 6.0)}")  # fmt: skip
+    long = next((n for n in [name, *models] if load_pretrained(n).config.max_len >= 128), None)
+    if long is None:
+        print("no model in assets/ has max_len ≥ 128: model view at 128 pieces not measured")
+        return
+    first, times, n = model_view(browser, python, long, load_pretrained(long), 5, rng)
+    print(f"{f'open a {n}-piece sentence -> 2 heatmaps ({long}), wall s':<66} {first:8.3f}")
+    print(f"{f'model view click -> every head at {n} pieces, wall s':<66} {med(times):8.3f} {'':>7} {'≤2':>7} "
+          f"{verdict(med(times), 2.0)}")  # fmt: skip
+
+
 def git_rev() -> str:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=bs.ROOT
-        )
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
         return out.stdout.strip() or "?"
     except OSError:
         return "?"

@@ -46,9 +46,10 @@ def markdown(f: dict) -> str:
     if load:
         lines.append(
             f"- **Load:** {load['sessions']} browser sessions typing into one server at once served "
-            f"{load['requests_served']} sentences (submit → heatmaps updated: p50 {load['latency_p50_s']} s, "
-            f"p95 {load['latency_p95_s']} s, on {load.get('cpus', '?')} CPU cores, load average "
-            f"{load.get('load_average_1min', '?')} at the end); "
+            f"{load['requests_served']} sentences, {load.get('sentences_per_s', '?')} a second sustained "
+            f"(submit → heatmaps updated: p50 {load['latency_p50_s']} s, p95 {load['latency_p95_s']} s; "
+            f"server CPU {load.get('server_cpu_per_sentence_s', '?')} s a sentence; on {load.get('cpus', '?')} "
+            f"CPU cores shared with the 16 browsers, load average {load.get('load_average_1min', '?')} at the end); "
             f"cross-talk {load['crosstalk']}, errors {load['errors']}, timeouts {load['timeouts']} "
             "(`tests/test_load.py`)."
         )
