@@ -39,6 +39,12 @@ The controls of each view (session key in brackets; `VIEW_PARAMS`):
     snap       training step of the snapshot shown (Attention, a model with snapshots;
                absent: "Watch attention form during training" closed)   [snap]
 
+The experiment every view can show (app_support.views.experiment):
+
+    off        heads switched off, kind.layer.head separated by commas, e.g. cross.1.0,cross.1.3 [off]
+    target     a translation typed in the Score view: the model is traced on it         [target]
+    apply      0 = the views show the model as trained although an experiment is set   [exp_apply]
+
 Layers, heads and positions are 0-based, as in the figures ("L0 H3"). Values that depend on the
 model or the sentence (a head the model lacks, a position past the sentence's end) are checked once
 both are known (`fit_to_model`, `fit_to_trace`) and ignored there with the same notice.
@@ -50,6 +56,7 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
+from app_support import heads_off
 from app_support.safe_text import md_code, without_lone_surrogates
 from app_support.stages import stream_stages
 from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD, ROW_LABELS
@@ -61,6 +68,8 @@ VIEWS = {
     "embeddings": "Embeddings",
     "decoding": "Decoding",
     "anatomy": "Anatomy",
+    "heads": "Switch heads off",
+    "score": "Score a translation",
     "pairs": "Minimal pairs",
     "quiz": "Quiz: predict, then reveal",
 }
@@ -126,6 +135,9 @@ DEFAULTS = {
     "qpiece": None,  # the quiz round: German piece (position in the decoder input, from 1); None = first round
     "qlayer": None,  # the quiz's cross-attention layer; None = the last
     "snap": None,  # the training snapshot shown (a step); None = the snapshot section closed
+    "off": (),  # heads switched off: sorted (kind, layer, head) triples (app_support.heads_off)
+    "target": "",  # a typed translation ("" = none): the views are traced on it
+    "exp_apply": True,  # the views show the experiment (heads off, typed translation) when one is set
 }
 _INT = re.compile(r"[+-]?\d{1,9}")
 
@@ -237,6 +249,14 @@ VIEW_PARAMS = {  # URL name -> the control (the module docstring lists them)
     "qpiece": ViewParam("qpiece", lambda r: _int(r, 1, 100_000), str, "a whole number from 1"),
     "qlayer": ViewParam("qlayer", lambda r: _int(r, 0, 1_000), str, "not a whole number in range"),
     "snap": ViewParam("snap", lambda r: _int(r, 0, 999_999_999), str, "a training step is a whole number"),
+    "off": ViewParam(
+        "off",
+        lambda r: None if (parsed := heads_off.parse(r))[1] else parsed[0],
+        heads_off.to_url,
+        "write heads as kind.layer.head separated by commas, e.g. cross.1.0,encoder.0.3",
+    ),
+    "target": ViewParam("target", without_lone_surrogates, str, "not text"),
+    "apply": ViewParam("exp_apply", _flag, _write_flag, "use apply=1 or apply=0"),
 }
 URL_NAME = {param.key: name for name, param in VIEW_PARAMS.items()}  # session key -> URL name
 
