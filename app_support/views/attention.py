@@ -183,6 +183,8 @@ def render(ctx: Ctx) -> None:
                 col.info(NOTHING_LEFT)
                 continue
             who = "mean of heads" if h == MEAN else head_label(h)  # as the pickers say: fits half a page
+            if (kind, layer, h) in ctx.off:  # its weights are still computed; its output is zeroed
+                who += " (switched off)"
             name = f"{KINDS[kind].title}: L{layer} {who}"
             fig = viz.attention_heatmap(
                 w, q_tok, k_tok, **same, layer=layer, head=h, q_pos=q_pos, k_pos=k_pos, title=name,
