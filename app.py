@@ -123,7 +123,10 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if ss["present"] else "expanded",
 )
-st.html(PRESENTATION_CSS if ss["present"] else COMPACT_CSS)  # static CSS only; user text never goes through HTML
+if ss["present"]:  # static CSS only; user text never goes through HTML
+    st.html(PRESENTATION_CSS)
+else:
+    st.html(COMPACT_CSS)
 
 with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
     plotly_early = st.empty()  # a new browser session loads Plotly (4.6 MB of script) while the script runs
