@@ -21,7 +21,8 @@ EXPLAIN = {
 }
 NOTHING_LEFT = "Nothing left to show once the special pieces are hidden."
 ROW_CAPTION = (
-    "Decoder rows: row t reads piece t of the translation so far (from `<s>`) and predicts the next "
+    "Decoder rows: row t reads piece t of the translation so far (from the start piece: `<s>`, or `<pad>` "
+    "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
@@ -52,7 +53,7 @@ def pick_rows(kind: str | None) -> None:
         format_func=ROW_LABELS.get,
         on_change=_rows_chosen,
         disabled=encoder,
-        help="A decoder row t reads piece t (starting with `<s>`) and predicts piece t + 1. "
+        help="A decoder row t reads piece t (starting with the start piece) and predicts piece t + 1. "
         + ("Encoder rows predict nothing: each is the piece it reads. " if encoder else "")
         + "Until you choose: cross-attention rows by the piece predicted, decoder self-attention by both.",
     )
