@@ -236,11 +236,11 @@ class Page:
         return settle(self.server.pid) - before, wall
 
 
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 MARK_PLOTS_JS = """() => document.querySelectorAll('.js-plotly-plot').forEach(el => {
     if (el._fullData) el._fullData.__old = true; })"""
 ALL_REDRAWN_JS = """() => { const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
-    return plots.length > 0 && plots.every(el => el._fullData && !el._fullData.__old)
-        && !document.querySelector('[data-stale="true"]'); }"""
+    return plots.length > 0 && plots.every(el => el._fullData && !el._fullData.__old); }"""
 
 
 OLD_PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
@@ -248,11 +248,13 @@ OLD_PLOTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 def all_redrawn(page, timeout: float = 120_000) -> None:
-    """Every Plotly figure on the page drawn anew since MARK_PLOTS_JS, none left stale."""
+    """Every Plotly figure on the page drawn anew since MARK_PLOTS_JS."""
     try:
         page.wait_for_function(ALL_REDRAWN_JS, timeout=timeout, polling=20)
     except Exception as e:
-        raise TimeoutError(f"figures not redrawn: {page.evaluate(OLD_PLOTS_JS)}") from e
+        shot = Path(tempfile.gettempdir()) / "app_benchmark_failure.png"
+        page.screenshot(path=str(shot), full_page=True)
+        raise TimeoutError(f"figures not redrawn: {page.evaluate(OLD_PLOTS_JS)} (screenshot {shot})") from e
 
 
 def new_sentence(p: Page, text: str, rows: int | None, count: int = 1) -> tuple[float, float]:
@@ -332,7 +334,6 @@ def app_figures(browser, python: str, name: str, model, views: list[str], n: int
     fresh_sentence = Sentences(model, rng)
     out: dict = {"views": {}}
     with serve(ROOT, python) as server:
-        out["inotify"] = inotify_watches(server.pid)
         # fresh browser sessions: a link with a new sentence -> its first heatmap
         first = []
         for _ in range(n):
@@ -346,17 +347,14 @@ def app_figures(browser, python: str, name: str, model, views: list[str], n: int
             context.close()
         out["first"] = first
 
-        context = browser.new_context(viewport=bs.VIEWPORT)
-        text, rows = fresh_sentence(19)
-        p = Page(context, server)
-        p.page.goto(bs.app_url(server.url, model=name, view="attention", kind="encoder", text=text, **LINK))
-        p.wait_finished(0, 180)
-        bs.wait_idle(p.page, 120_000)
-        for view in views:
+        for view in views:  # each in a session of its own, opened on a link to the view
             say(f"view {view}")
-            button = p.page.locator(".st-key-view").get_by_role("radio", name=VIEWS.get(view, view), exact=True)
-            if button.get_attribute("aria-checked") != "true":
-                p.run(button.click)
+            context = browser.new_context(viewport=bs.VIEWPORT)
+            p = Page(context, server)
+            text, rows = fresh_sentence(19)
+            p.page.goto(bs.app_url(server.url, model=name, view=view, kind="encoder", text=text, **LINK))
+            p.wait_finished(0, 180)
+            bs.wait_idle(p.page, 120_000)
             res: dict[str, list[float]] = {"sentence": [], "wall": []}
             heatmaps = view == "attention"
             for _ in range(n):
@@ -367,7 +365,7 @@ def app_figures(browser, python: str, name: str, model, views: list[str], n: int
             if has(p, "layer") and has(p, "head"):
                 n_layers = cfg.n_encoder_layers  # kind=encoder in the link
                 res |= layer_head_clicks(
-                    p, n, n_layers, cfg.n_heads, lambda: new_sentence(p, fresh_sentence(19)[0], None)
+                    p, n, n_layers, cfg.n_heads, lambda p=p: new_sentence(p, fresh_sentence(19)[0], None)
                 )
             if view == "anatomy":
                 res["anatomy_cpu"], res["anatomy_s"] = [], []
@@ -376,12 +374,17 @@ def app_figures(browser, python: str, name: str, model, views: list[str], n: int
                     box = bs.sentence_box(p.page)
                     box.fill(text)
                     p.page.evaluate(MARK_PLOTS_JS)
-                    cpu, wall = p.run(lambda box=box: box.press("Enter"), lambda: all_redrawn(p.page))
+                    cpu, wall = p.run(lambda box=box: box.press("Enter"), lambda p=p: all_redrawn(p.page))
                     res["anatomy_cpu"].append(cpu)
                     res["anatomy_s"].append(wall)
                     out.setdefault("anatomy_pieces", []).append(rows)
+            errors = p.page.locator(ERRORS).count()
+            if errors:  # measured, but the view showed an error: say so beside its figures
+                res["errors"] = [errors]
+                p.page.screenshot(path=str(Path(tempfile.gettempdir()) / f"app_benchmark_{view}_error.png"))
             out["views"][view] = res
-        context.close()
+            context.close()
+        out["inotify"] = inotify_watches(server.pid)  # after every view ran: what a watcher would hold by now
     return out
 
 
@@ -458,8 +461,9 @@ def report(blank: dict, app: dict, n: int) -> None:
                 cells += [f"{v:.3f}", f"{v / rerun:.2f}"]
             else:
                 cells += ["—", ""]
+        error = "  (the view showed an error)" if res.get("errors") else ""
         print(f"{VIEWS.get(view, view):<22} {cells[0]:>13} {cells[1]:>6} {cells[2]:>12} {cells[3]:>6} "
-              f"{cells[4]:>11} {cells[5]:>6}")  # fmt: skip
+              f"{cells[4]:>11} {cells[5]:>6}{error}")  # fmt: skip
     print(f"\n{'measure':<66} {'median':>8} {'ratio':>7} {'target':>7}")
     rows = [(f"blank app: rerun, server CPU s (min {min(blank['rerun']):.3f})", rerun, None, None)]
     att = app["views"].get("attention", {})
