@@ -7,7 +7,7 @@ import streamlit as st
 import viz
 from app_support import state
 from app_support.state import KIND_LABELS, MEAN, PANELS
-from app_support.views import Ctx, chart, controls, flow, training
+from app_support.views import Ctx, chart, controls, figure, flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -187,7 +187,7 @@ def render(ctx: Ctx) -> None:
             if (kind, layer, h) in ctx.off:  # its weights are still computed; its output is zeroed
                 who += " (switched off)"
             name = f"{KINDS[kind].title}: L{layer} {who}"
-            fig = viz.attention_heatmap(
+            fig = figure(ctx, viz.attention_heatmap,
                 w, q_tok, k_tok, **same, layer=layer, head=h, q_pos=q_pos, k_pos=k_pos, title=name,
                 zmax=zmax, font_size=ctx.font,
             )  # fmt: skip
@@ -204,7 +204,7 @@ def render(ctx: Ctx) -> None:
             w, q_pos, k_pos = _shown(attn, q_tok, k_tok, kind, rows)
             fig = None
             if w.size:
-                fig = viz.model_view(
+                fig = figure(ctx, viz.model_view,
                     w,
                     q_tok,
                     k_tok,
@@ -235,7 +235,7 @@ def render(ctx: Ctx) -> None:
         if w.size == 0:
             st.info(NOTHING_LEFT)
             return
-        fig = viz.head_view(
+        fig = figure(ctx, viz.head_view,
             w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font
         )
         chart(ctx, fig, "fig_att_lines", kind, f"L{layer}", "head-view")
