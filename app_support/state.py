@@ -444,7 +444,12 @@ def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
     _check(ss, "emb_stage", ok, ALL_STAGES, f"the {side} has stages 0–{n_stages - 1} (or all)", notices)
     why = f"the {side} side has positions 0–{n_tokens - 1}"
     if ss["emb_paths"] is not None:
-        _check(ss, "emb_paths", all(0 <= p < n_tokens for p in ss["emb_paths"]), None, why, notices)
+        # a browser may send the multiselect's values back as text after its options changed: positions
+        # are whole numbers, anything else resets the choice
+        paths = [int(p) if isinstance(p, str) and p.isdigit() else p for p in ss["emb_paths"]]
+        ok = all(isinstance(p, int) and 0 <= p < n_tokens for p in paths)
+        ss["emb_paths"] = paths if ok else ss["emb_paths"]
+        _check(ss, "emb_paths", ok, None, why, notices)
     _check(ss, "emb_nn_token", 0 <= ss["emb_nn_token"] < n_tokens, 0, why, notices)
     ss["_from_url"] -= {"ana_step", "emb_stage", "emb_paths", "emb_nn_token"}
     return notices
