@@ -3,7 +3,6 @@ drawn (AppTest, on the tiny random model of tests/marian_support.py), and what `
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from marian_support import tiny_marian_dir  # noqa: E402
 
 from app_support import models, state  # noqa: E402
 from app_support.model_dirs import ENV, allowed_dirs, discover  # noqa: E402
+from tests.test_app import z_of  # noqa: E402
 from transformer.embeddings import split_sinusoidal_table  # noqa: E402
 from transformer.marian import convert  # noqa: E402
 
@@ -48,17 +48,6 @@ def run_app(**params: str) -> AppTest:
 def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-
-
-def z_of(trace: dict) -> np.ndarray:
-    z = trace["z"]
-    if isinstance(z, dict):
-        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
-        shape = z.get("shape")
-        if isinstance(shape, str):
-            shape = [int(n) for n in shape.split(",")]
-        return flat.reshape(shape) if shape else flat
-    return np.asarray(z, dtype=float)
 
 
 def test_the_converted_model_is_in_the_picker(app_env):

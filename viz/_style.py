@@ -59,6 +59,17 @@ def _white(fig: go.Figure) -> None:
         layout._validate = checked
 
 
+def panel_title(text: str, x: float, y: float, font_size: int | None = None) -> dict:
+    """A subplot's title as a layout annotation, centred above its panel (x, y in paper coordinates)."""
+    note = {
+        "text": text, "x": x, "y": y, "xref": "paper", "yref": "paper",
+        "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+    }  # fmt: skip
+    if font_size is not None:
+        note["font"] = {"size": font_size}
+    return note
+
+
 def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None = None) -> go.Figure:
     """Title (escaped), font size and height; a bigger font_size gives the app's presentation mode."""
     fig.update_layout(

@@ -31,7 +31,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish, text_px
+from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish, panel_title, text_px
 from viz.frames import attention_array
 from viz.labels import axes
 
@@ -241,19 +241,7 @@ def _grid_layout(
             layout[f"xaxis{sfx}"]["showticklabels"] &= r == n_rows - 1
             layout[f"yaxis{sfx}"] = dict(y_axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}")
             layout[f"yaxis{sfx}"]["showticklabels"] &= c == 0
-            annotations.append(
-                {
-                    "text": titles[n - 1],
-                    "x": x0 + w / 2,
-                    "y": y1,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "xanchor": "center",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                    "font": {"size": font_size},
-                }
-            )
+            annotations.append(panel_title(titles[n - 1], x0 + w / 2, y1, font_size))
     layout["annotations"] = annotations
     return layout
 

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz._style import esc, finish
+from viz._style import esc, finish, panel_title
 from viz.frames import as_array, token_labels
 
 
@@ -250,19 +250,7 @@ def projection_scatter(
             axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}", range=_padded(pts["y"])
         )
         if n > 1:
-            layout["annotations"].append(
-                {
-                    "text": name,
-                    "x": x0 + w / 2,
-                    "y": y1,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "xanchor": "center",
-                    "yanchor": "bottom",
-                    "showarrow": False,
-                    "font": {"size": font_size},
-                }
-            )
+            layout["annotations"].append(panel_title(name, x0 + w / 2, y1, font_size))
     fig.update_layout(layout, legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
     default = (
         f"Each stage projected on its own{_method_name(frame)}"

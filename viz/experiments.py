@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz._style import TOP, esc, esc_all, finish
+from viz._style import TOP, esc, esc_all, finish, panel_title
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
@@ -334,18 +334,7 @@ def head_effect_grid(
             "showgrid": False,
             "zeroline": False,
         }
-        titles.append(
-            {
-                "text": esc(KINDS[kind].title),
-                "x": left + width / 2,
-                "y": 1.0,
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "showarrow": False,
-            }
-        )
+        titles.append(panel_title(esc(KINDS[kind].title), left + width / 2, 1.0))
         shapes += [
             {
                 "type": "rect",
