@@ -168,7 +168,14 @@ def beam_search(
                 keep_scores.append(score)
             if len(keep_beams) == beam:
                 break
-        if len(finished) >= beam or not keep_beams:
+        # Done when nothing runs, or once `beam` hypotheses have ended and the best one still running, scored
+        # at its present length, is no better than the worst of them (Hugging Face's default rule). Stopping
+        # at the first `beam` endings instead returns junk when a confident model's few junk beams end
+        # early: with 14 pieces, `</s>` is among any beam's top 8, so four unlikely endings came first.
+        if not keep_beams or (
+            len(finished) >= beam
+            and keep_scores[0] / length_penalty(t + 1, alpha) <= max(f[0] for f in finished)
+        ):
             break
         while len(keep_beams) < beam:  # pad with dead beams so shapes stay fixed
             keep_beams.append(keep_beams[0])
