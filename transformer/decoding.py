@@ -130,7 +130,8 @@ def beam_search(
     """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless
     max_len was hit.
 
-    Hypotheses are ranked by log P(Y|X) / length_penalty(|Y|, alpha). `max_repeat` forbids a piece
+    Hypotheses are ranked by log P(Y|X) / length_penalty(|Y|, alpha); the search ends once `beam` have
+    ended and none still running scores higher than the best ended one. `max_repeat` forbids a piece
     from appearing more than that many times in a row (a guard against degenerate loops).
     """
     if src.shape[0] != 1:
@@ -169,9 +170,9 @@ def beam_search(
             if len(keep_beams) == beam:
                 break
         # Done when nothing runs, or once `beam` hypotheses have ended and the best one still running, scored
-        # at its present length, is no better than the worst of them (Hugging Face's default rule). Stopping
-        # at the first `beam` endings instead returns junk when a confident model's few junk beams end
-        # early: with 14 pieces, `</s>` is among any beam's top 8, so four unlikely endings came first.
+        # at its present length, is no better than the best of them. Stopping at the first `beam` endings
+        # alone returned junk when a confident model's junk beams ended early: with 14 pieces, `</s>` is
+        # among any beam's top 8, so four unlikely endings came before the likely one had finished.
         if not keep_beams or (
             len(finished) >= beam
             and keep_scores[0] / length_penalty(t + 1, alpha) <= max(f[0] for f in finished)
