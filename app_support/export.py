@@ -60,15 +60,21 @@ def plotly_config(stem: str, scale: int = 2, fmt: str = "png") -> dict:
     }
 
 
+def quoted(text: str, limit: int = SUBTITLE_LIMIT) -> str:
+    """The sentence as a figure's subtitle says it: “The house is old.”, cut with "…" past `limit`
+    characters ("" for a blank sentence). Not escaped: the figure escapes it."""
+    shown = " ".join(text.split())
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return f"“{shown}”" if shown else ""
+
+
 def with_sentence(fig: go.Figure, text: str, limit: int = SUBTITLE_LIMIT) -> go.Figure:
     """Put the sentence in the figure's subtitle (after a subtitle it has), so a saved image says which
     sentence it shows; the title itself stays short. Escaped: Plotly renders a subset of HTML."""
-    shown = " ".join(text.split())
-    if not shown:
+    line = esc(quoted(text, limit))
+    if not line:
         return fig
-    if len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    line = f"“{esc(shown)}”"
     before = fig.layout.title.subtitle.text
     if before and line in before:  # already there (a figure drawn twice)
         return fig

@@ -218,21 +218,24 @@ def overlapping(boxes: list[dict], slack: float = 0.5) -> list[tuple[str, str]]:
     return pairs
 
 
-def _small_png(path: Path, colors: int = 256) -> None:
+def _small_png(path: Path, colors: int = 256, method: str = "MEDIANCUT") -> None:
     """Rewrite a screenshot as an 8-bit palette PNG: a UI is mostly flat colour, so a few hundred colours
-    keep it sharp (line colours included) at a third of the bytes."""
+    keep it sharp (line colours included) at a third of the bytes. `method`: PIL's Image.Quantize name;
+    FASTOCTREE keeps a few saturated colours among many faint tints of them (the head view's dimmed
+    lines), where MEDIANCUT spends the palette on the tints and greys the colour key."""
     from PIL import Image  # installed with streamlit
 
     image = Image.open(path).convert("RGB")
-    image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-        path, optimize=True
-    )
+    quantize = getattr(Image.Quantize, method)
+    image.quantize(colors=colors, method=quantize, dither=Image.Dither.NONE).save(path, optimize=True)
 
 
-def docs_screenshot(page, name: str, *, full: bool = False, elements: str | None = None) -> Path | None:
+def docs_screenshot(
+    page, name: str, *, full: bool = False, elements: str | None = None, method: str = "MEDIANCUT"
+) -> Path | None:
     """With UPDATE_SCREENSHOT=1, save docs/<name>.png for the README: the window, or (full) the whole
     page, or just what the CSS selector `elements` matches (the box around all of them, a margin
-    added); stored small (`_small_png`). None without UPDATE_SCREENSHOT."""
+    added); stored small (`_small_png`, quantized by `method`). None without UPDATE_SCREENSHOT."""
     if os.environ.get("UPDATE_SCREENSHOT") != "1":
         return None
     size = page.viewport_size
@@ -259,7 +262,7 @@ def docs_screenshot(page, name: str, *, full: bool = False, elements: str | None
     if full or elements:
         page.set_viewport_size(size)
         page.wait_for_timeout(500)
-    _small_png(path)
+    _small_png(path, method=method)
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -188,16 +189,31 @@ def test_model_view_draws_every_layer_and_head():
     assert len(heatmaps(figures(at)[0])) == cfg["n_decoder_layers"] * cfg["n_heads"]
 
 
+def head_views(at: AppTest) -> list[str]:
+    """The page of every iframe on the page (the head view's SVG, under its script-free policy)."""
+    return [el.proto.srcdoc for el in at.get("iframe")]
+
+
 @needs_toy
 def test_head_view_draws_only_chosen_heads():
-    """The head view's colour key lists exactly the heads picked in "Heads to draw" (in the head picker's
-    place), and its other legend one entry per query piece (click one: only its lines)."""
+    """The head view is an SVG page in an iframe (hover a piece: only its lines): its lines and colour key
+    are exactly the heads picked in "Heads to draw" (in the head picker's place), one label per piece."""
     at = run_app(model=TOY, view="attention", text="c a f b", panel="lines")
     at.multiselect(key="att_lines_heads").set_value([1, 3]).run()
-    data = figures(at)[0]["data"]
-    assert [t["name"] for t in data if t.get("legend") == "legend2"] == ["head 1", "head 3"]
-    pieces = [t["name"] for t in data if t.get("legend") == "legend"]
-    assert pieces == ["0: ▁c", "1: ▁a", "2: ▁f", "3: ▁b", "4: &lt;/s&gt;"]
+    assert_clean(at)
+    assert not figures(at)
+    (page,) = head_views(at)
+    svg = ET.fromstring(page[page.index("<svg") : page.index("</body>")])
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    groups = [g.get("class") for g in svg.iterfind(".//s:g[@class='lines']/s:g", ns)]
+    assert groups == ["h h1", "h h3"]
+    assert [t.text for t in svg.iterfind(".//s:g[@class='key']//s:text", ns)] == ["head 1", "head 3"]
+    labels = [g.find("s:text", ns).text for g in svg.iterfind(".//s:g[@class='labels']/s:g", ns)]
+    assert labels == ["▁c", "▁a", "▁f", "▁b", "</s>"] * 2  # queries, then keys
+    assert "c a f b" in svg.find("s:title", ns).text  # the sentence: a saved SVG says what it shows
+    assert [b.proto.label for b in at.get("download_button") if b.proto.id.endswith("dl_head_view")] == [
+        "Download the head view (SVG, for slides)"
+    ]  # named and checked in a real download: tests/test_browser.py
     assert "head" not in [w.key for w in at.segmented_control]  # the heads are picked above, not here
 
 

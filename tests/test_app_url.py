@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
 from app_support import state
-from tests.test_app import MODELS, TOY, assert_clean, figures, needs_toy, run_app
+from tests.test_app import MODELS, TOY, assert_clean, figures, head_views, needs_toy, run_app
 from transformer.checkpoint import list_snapshots
 
 TEXT = "c a f b d"
@@ -105,8 +105,9 @@ def widgets(at: AppTest) -> dict[str, Widget]:
 
 
 def page_content(at: AppTest) -> tuple:
-    """What the page shows: every figure (as sent to the browser) and every table."""
-    return [json.dumps(f, sort_keys=True) for f in figures(at)], [d.value.to_json() for d in at.dataframe]
+    """What the page shows: every figure (as sent to the browser), every table, the head view's SVG page."""
+    tables = [d.value.to_json() for d in at.dataframe]
+    return [json.dumps(f, sort_keys=True) for f in figures(at)], tables, head_views(at)
 
 
 @needs_toy

@@ -226,31 +226,104 @@ def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, br
         context.close()
 
 
+HEAD_VIEW = 'iframe[title^="Head view"]'
+LINE_OPACITY_JS = """(cls) => { const out = {on: [], off: []};  // computed opacity of its lines and the others
+    for (const p of document.querySelectorAll('.lines path'))
+        (p.classList.contains(cls) ? out.on : out.off).push(getComputedStyle(p).opacity);
+    return out; }"""
+
+
+def head_view_frame(browser, url: str, viewport: dict):
+    """A fresh session on `url` (the head view panel), and the head view's frame once its SVG is in."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(HEAD_VIEW, timeout=90_000)
+    wait_idle(page)
+    frame = page.locator(HEAD_VIEW).element_handle().content_frame()
+    frame.wait_for_selector("svg .lines path", state="attached", timeout=30_000)
+    return context, page, frame
+
+
+def lines_shown(frame, cls: str, dim: float) -> dict:
+    """Wait until only the lines of class `cls` keep their opacity (1) and every other is at `dim`."""
+    frame.wait_for_function(
+        f"""([cls, dim]) => {{ const o = ({LINE_OPACITY_JS})(cls);
+            return o.on.length > 0 && o.on.every(v => v === '1') && o.off.every(v => Number(v) === dim); }}""",
+        arg=[cls, dim],
+        timeout=10_000,
+    )
+    return frame.evaluate(LINE_OPACITY_JS, cls)
+
+
 @needs_en_de
-def test_head_view_isolates_a_piece_on_click_and_keeps_labels_off_the_lines(app_server, browser):
-    """Clicking a piece in the head view's list leaves only that piece's lines; no label sits on a line."""
-    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE, panel="lines"), VIEWPORT)
+def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(app_server, browser):
+    """At 1280 × 720, a 35-piece sentence: every piece labelled on both sides, outside the lines' span.
+    Hovering a query piece keeps its lines (opacity 1) and dims every other line (DIM), hovering a key piece
+    keeps the lines to it, focusing a piece (Tab, a tap) with nothing hovered does the same; all of it CSS in
+    a page that runs no script."""
+    from viz.head_view import DIM
+
+    url = app_url(app_server, text=LONG_SENTENCE, panel="lines")
+    context, page, frame = head_view_frame(browser, url, SMALL_SCREEN)
     try:
-        lines_js = """() => document.querySelector('.js-plotly-plot')._fullData
-            .filter(t => t.visible === true && t.mode === 'lines' && t.x.length > 1).map(t => t.legendgroup)"""
-        assert len(set(page.evaluate(lines_js))) > 20  # every piece's lines
-        span = page.evaluate(
-            """() => { const el = document.querySelector('.js-plotly-plot'), L = el._fullLayout;
-                const left = el.getBoundingClientRect().x + L._size.l;
-                return [left + L.xaxis.l2p(0), left + L.xaxis.l2p(1)]; }"""
+        pieces = [html.unescape(p) for p in source_pieces(LONG_SENTENCE)]
+        for side in ("q", "k"):
+            labels = frame.eval_on_selector_all(
+                f".tok[class*=' t{side}'] text", "ts => ts.map(t => t.textContent)"
+            )
+            assert labels == pieces
+        span = frame.evaluate(
+            """() => { const xs = Array.from(document.querySelectorAll('.lines path')).map(p => {
+                const r = p.getBoundingClientRect(); return [r.left, r.right]; });
+                return [Math.min(...xs.map(x => x[0])), Math.max(...xs.map(x => x[1]))]; }"""
         )
-        labels = page.evaluate(
-            """() => Array.from(document.querySelectorAll('.js-plotly-plot .textpoint text'))
-                .filter(t => t.textContent).map(t => { const r = t.getBoundingClientRect();
-                return {text: t.textContent, left: r.x, right: r.x + r.width}; })"""
+        boxes = frame.evaluate(
+            """() => Array.from(document.querySelectorAll('.tok text')).map(t => {
+                const r = t.getBoundingClientRect(); return {left: r.left, right: r.right}; })"""
         )
-        assert len(labels) >= 2 * 35  # both columns, every piece (35 rows have room at this height)
-        for label in labels:
-            assert label["right"] <= span[0] or label["left"] >= span[1], label  # outside the lines' span
-        page.locator(".js-plotly-plot .legend .traces").filter(has_text="3: ▁she").first.click()
-        page.wait_for_function(f"() => new Set(({lines_js})()).size === 1", timeout=10_000)
-        assert set(page.evaluate(lines_js)) == {"q3"}
-        docs_screenshot(page, "app-long-head-view", elements=".stPlotlyChart")
+        assert len(boxes) == 2 * 35
+        for box in boxes:  # each label wholly left of the lines or wholly right of them (2 px: round caps)
+            assert box["right"] <= span[0] + 2 or box["left"] >= span[1] - 2, (box, span)
+        assert set(frame.evaluate(LINE_OPACITY_JS, "q3")["off"]) == {"1"}  # nothing hovered: every line
+
+        she = frame.locator(".tq3")
+        assert she.locator("text").text_content() == "▁she"
+        she.hover()
+        shown = lines_shown(frame, "q3", DIM)
+        assert len(shown["on"]) >= 4 and len(shown["off"]) > 10 * len(shown["on"])  # her lines, every head
+        frame.locator(".tk11").hover()  # a key: who reads "▁brother"
+        lines_shown(frame, "k11", DIM)
+        page.mouse.move(2, 2)  # nothing hovered: the lines come back
+        frame.wait_for_function(
+            "() => getComputedStyle(document.querySelector('.lines path')).opacity === '1'"
+        )
+        frame.locator(".tq3").focus()  # the keyboard, a tap, a presenter's clicker
+        lines_shown(frame, "q3", DIM)
+        assert page.locator(HEAD_VIEW).bounding_box()["width"] >= 600
+        docs_screenshot(page, "app-long-head-view", elements=HEAD_VIEW, method="FASTOCTREE")  # "▁she" focused
+    finally:
+        context.close()
+
+
+def test_the_head_view_writes_html_in_a_piece_as_text_and_downloads_as_svg(app_server, browser, tmp_path):
+    """A sentence that is an HTML tag: the head view's labels are that text, no <img> exists in its frame,
+    no dialog opens; its SVG download is named after the model, view and sentence and holds the sentence."""
+    dialogs = []
+    context, page, frame = head_view_frame(browser, app_url(app_server, text=EVIL, panel="lines"), VIEWPORT)
+    try:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        labels = "".join(frame.eval_on_selector_all(".tok text", "ts => ts.map(t => t.textContent)"))
+        assert "<img" in labels or "img" in labels
+        assert frame.locator("img").count() == 0 and frame.locator("script").count() == 0
+        with page.expect_download(timeout=60_000) as info:
+            page.locator(".st-key-dl_head_view button").click()
+        name = info.value.suggested_filename
+        assert name.startswith(f"{default_model()}_attention_encoder_L0_head-view_") and name.endswith(".svg")
+        info.value.save_as(tmp_path / name)
+        svg = (tmp_path / name).read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and "&lt;img src=x onerror=alert(1)&gt;" in svg and "<img" not in svg
+        assert dialogs == []
     finally:
         context.close()
 

@@ -2,9 +2,11 @@
 
 The source is scanned as syntax trees, not as text: `model.eval()` (a method) and `re.compile`
 are fine, while the builtins eval/exec/compile/__import__, any pickle-family loader and
-torch.load are not. Raw HTML (`unsafe_allow_html=True`, `st.html`, `components.html`) is
+torch.load are not. Raw HTML (`unsafe_allow_html=True`, `st.html`, `components.html`, `st.iframe`) is
 allowed only for a string literal or a module-level name bound once to a string literal (such as
-app.py's PRESENTATION_CSS): then no user text can reach it.
+app.py's PRESENTATION_CSS): then no user text can reach it; or for a page made by one of
+`SCRIPT_FREE_PAGES`, whose Content-Security-Policy runs no script and fetches nothing whatever it holds
+(the head view's iframe: `viz.svg_page`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ SOURCES = ("transformer", "viz", "app.py", "app_support")
 CODE_BUILTINS = {"eval", "exec", "compile", "__import__"}
 PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "joblib"}
 LOADERS = {("torch", "load"), ("yaml", "load"), ("numpy", "load"), ("np", "load")}  # np: allow_pickle
-HTML_FUNCTIONS = {"html"}  # st.html, components.html, components.v1.html
+HTML_FUNCTIONS = {"html", "iframe"}  # st.html, components.html, components.v1.html, st.iframe
+SCRIPT_FREE_PAGES = {"svg_page"}  # viz.svg_page: a page under a CSP that allows inline CSS only
 
 
 def python_files() -> list[Path]:
@@ -65,6 +68,8 @@ def dotted(node: ast.expr) -> str:
 def is_safe_html_argument(node: ast.expr, constants: set[str]) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return True
+    if isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] in SCRIPT_FREE_PAGES:
+        return True
     return isinstance(node, ast.Name) and node.id in constants
 
 
@@ -100,7 +105,7 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
                 for k in node.keywords
             )
             if html_keyword or (len(parts) >= 2 and parts[-1] in HTML_FUNCTIONS):
-                args = [*node.args, *(k.value for k in node.keywords if k.arg in ("body", "html"))]
+                args = [*node.args, *(k.value for k in node.keywords if k.arg in ("body", "html", "src"))]
                 unsafe = [a for a in args if not is_safe_html_argument(a, constants)]
                 if unsafe:
                     report(node, f"raw HTML from a non-constant: {name}({ast.unparse(unsafe[0])}, ...)")
@@ -137,6 +142,8 @@ def test_no_eval_exec_unpickling_or_raw_html_from_user_text():
         "CSS = '<style>'\nCSS = CSS + user\nst.html(CSS)",  # rebound: no longer a constant
         "def page():\n    CSS = '<b>'\n    st.html(CSS)",  # local, not module level
         "components.v1.html(make_page(text))",
+        "st.iframe(page)",
+        "st.iframe(src=f'<p>{text}</p>')",
     ],
 )
 def test_the_scanner_finds_each_forbidden_construct(snippet):
@@ -153,6 +160,7 @@ def test_the_scanner_finds_each_forbidden_construct(snippet):
         "st.markdown(user_text)",
         "st.markdown(user_text, unsafe_allow_html=False)",
         "from safetensors.torch import load_file",
+        "st.iframe(viz.svg_page(svg), height=400)",
     ],
 )
 def test_the_scanner_allows_safe_constructs(snippet):

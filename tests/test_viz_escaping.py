@@ -1,4 +1,7 @@
-"""Tokens come from user text: HTML in a token must be shown, never interpreted, in every figure."""
+"""Tokens come from user text: HTML in a token must be shown, never interpreted, in every figure.
+
+(The head view is SVG, not Plotly: tests/test_viz_head_view.py checks its escaping.)
+"""
 
 import numpy as np
 import pytest
@@ -37,7 +40,6 @@ BUILDERS = {
     "cross_model_view": lambda: viz.model_view(
         attention("cross"), TOKENS, TOKENS, kind="cross", rows="both", show_tokens=True
     ),
-    "head_view": lambda: viz.head_view(attention("encoder")[1], TOKENS, TOKENS, kind="encoder", layer=1),
     "cross_step": lambda: viz.cross_attention_step(attention("cross"), TOKENS, TOKENS, step=1, rows="both"),
     "self_step": lambda: viz.self_attention_step(attention("decoder"), TOKENS, step=2),
     "topk_bar": lambda: viz.topk_bar(

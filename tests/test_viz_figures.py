@@ -8,11 +8,9 @@ import pytest
 from transformer.kinds import MEAN_HEAD
 from viz.attention import (
     HEIGHT_MAX,
-    LABEL_GAP,
     LABEL_PITCH,
     MASK_LEGEND,
     attention_heatmap,
-    head_view,
     model_view,
 )
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
@@ -352,108 +350,6 @@ def test_model_view_builds_in_well_under_a_second_at_128_tokens():
     elapsed = time.perf_counter() - start
     assert len(fig.data) == 24
     assert elapsed < 1.0, f"model_view took {elapsed:.2f} s"
-
-
-# --- head_view --------------------------------------------------------------------------------
-
-
-def lines_of(fig):
-    """The traces that draw attention lines (not legend holders, not the label columns)."""
-    return [t for t in fig.data if t.mode == "lines" and t.x is not None and len(t.x) > 1]
-
-
-@pytest.mark.parametrize("heads", [None, [0, 2]])
-def test_head_view_keys_each_head_to_its_colour(heads):
-    attn, q, k = kind_attention("cross")
-    fig = head_view(attn[1], q, k, kind="cross", layer=1, heads=heads)
-    expected = [0, 1, 2] if heads is None else heads
-    key = [t for t in fig.data if t.legend == "legend2"]
-    assert [t.name for t in key] == [f"head {h}" for h in expected]
-    assert {t.line.color for t in lines_of(fig)} == {t.line.color for t in key}  # lines in the heads' colours
-    assert fig.layout.legend2.itemclick is False  # the colour key is a key, not a switch
-    assert fig.layout.title.text.startswith("Cross-attention (decoder → encoder), layer 1")
-
-
-def test_head_view_groups_every_line_by_its_query_piece_so_a_click_isolates_it():
-    """Each query row is one legend group (its entry names the row); clicking it shows only its lines."""
-    attn, q, k = kind_attention("cross")
-    fig = head_view(attn[0], q, k, kind="cross", layer=0, rows="both")
-    entries = [t for t in fig.data if t.showlegend is not False and t.legend in (None, "legend")]
-    assert [t.name for t in entries] == [f"{i}: reads {r}, predicts {p}" for i, (r, p) in enumerate(zip(
-        ["&lt;s&gt;", *TGT[1:]], PREDICTED[:-1] + ["&lt;/s&gt;"], strict=True))]
-    assert {t.legendgroup for t in entries} == {f"q{i}" for i in range(len(TGT))}
-    for trace in lines_of(fig):  # every line starts at the row of its group
-        starts = {y for x, y in zip(trace.x, trace.y, strict=True) if x == 0.0}
-        assert starts == {int(trace.legendgroup[1:])}
-    assert fig.layout.legend.itemclick == "toggleothers"
-
-
-def test_head_view_drops_lines_below_threshold():
-    attn, q, k = kind_attention("encoder")
-    fig = head_view(attn[0], q, k, kind="encoder", threshold=1.01)
-    assert lines_of(fig) == []
-    assert len([t for t in fig.data if t.showlegend is not False and t.legend in (None, "legend")]) == len(q)
-
-
-def test_head_view_draws_a_line_for_a_strong_weight():
-    attn = np.zeros((1, 2, 2))
-    attn[0, 0, 1] = attn[0, 1, 0] = 1.0
-    fig = head_view(attn, ["a", "b"], ["a", "b"], kind="encoder", layer=0)
-    lines = lines_of(fig)
-    pairs = sorted(
-        (int(t.y[i]), int(t.y[i + 1])) for t in lines for i in range(0, len(t.y), 3)
-    )
-    assert pairs == [(0, 1), (1, 0)]  # query row -> key row
-    assert {t.opacity for t in lines} == {0.9} and {t.line.width for t in lines} == {4.0}
-
-
-def test_head_view_weight_sets_width_and_opacity_in_three_steps():
-    attn = np.zeros((1, 1, 3))
-    attn[0, 0] = [0.05, 0.2, 0.75]
-    fig = head_view(attn, ["a"], ["x", "y", "z"], kind="cross", layer=0)
-    widths = sorted((t.line.width, t.opacity) for t in lines_of(fig))
-    assert widths == [(1.0, 0.15), (2.0, 0.45), (4.0, 0.9)]
-
-
-def test_head_view_labels_decoder_rows_and_titles_the_sides():
-    attn, q, k = kind_attention("cross")
-    fig = head_view(attn[0], q, k, kind="cross", layer=0, rows="both")
-    left = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] < 0)
-    assert list(left.text)[:2] == ["&lt;s&gt; → ▁Das", "▁Das → ▁Haus"]
-    assert [a.text for a in fig.layout.annotations][0] == "decoder row: piece read → piece predicted"
-    assert "head 0: " in left.customdata[0]  # hovering a piece names its strongest keys per head
-
-
-def test_head_view_labels_sit_outside_the_lines():
-    """Query labels end left of where the lines start, key labels begin right of where they end."""
-    attn, q, k = kind_attention("encoder")
-    fig = head_view(attn[0], q, k, kind="encoder", layer=0)
-    left, right = (t for t in fig.data if t.mode == "markers+text")
-    assert set(left.x) == {-LABEL_GAP} and left.textposition == "middle left"
-    assert set(right.x) == {1 + LABEL_GAP} and right.textposition == "middle right"
-    xs = {x for t in lines_of(fig) for x in t.x if x is not None and not np.isnan(x)}
-    assert xs == {0.0, 1.0}
-
-
-def test_head_view_writes_every_kth_label_when_rows_are_too_close():
-    tokens = [f"▁w{i}" for i in range(128)]
-    attn = random_attention(1, 2, 128, 128)[0]
-    fig = head_view(attn, tokens, tokens, kind="encoder", layer=0)
-    left = next(t for t in fig.data if t.mode == "markers+text" and t.x[0] < 0)
-    shown = [i for i, t in enumerate(left.text) if t]
-    step = shown[1] - shown[0]
-    assert step > 1 and shown == list(range(0, 128, step))
-    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
-    assert plot_px / 128 * step >= 12 * LABEL_PITCH  # each written label has its room
-    assert len(left.customdata) == 128  # every piece in the hover
-    short = head_view(attn[:, :35, :35], tokens[:35], tokens[:35], kind="encoder", layer=0)
-    assert all(next(t for t in short.data if t.mode == "markers+text").text)  # 35 pieces: all written
-
-
-def test_head_view_rejects_unknown_heads():
-    attn, q, k = kind_attention("encoder")
-    with pytest.raises(ValueError, match="heads"):
-        head_view(attn[0], q, k, kind="encoder", heads=[5])
 
 
 # --- decoding ---------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ Nothing here imports streamlit, so every figure works in a notebook::
     w, q_pos, k_pos = viz.hide_specials(viz.head_weights(enc, 0, 1), src, src, kind="encoder")
     viz.attention_heatmap(w, src, src, kind="encoder", q_pos=q_pos, k_pos=k_pos).show()
     viz.model_view(enc, src, src, kind="encoder").show()                 # every layer × head
-    viz.head_view(enc[0], src, src, kind="encoder", layer=0, heads=[0, 1]).show()  # bertviz-style lines
+    from IPython.display import HTML
+    HTML(viz.head_view(enc[0], src, src, kind="encoder", layer=0, heads=[0, 1]))  # bertviz lines, SVG:
+    # hover a piece for only its lines (CSS, no script); the string saved as .svg goes on a slide
 
     viz.cross_attention_step(cross, tgt, src, step=2).show()
     top = viz.topk_frame(trace.probs, k=10, id_to_piece=tokenizer.id_to_piece)
@@ -35,10 +37,11 @@ A decoder row (decoder self-attention, cross-attention) reads piece t and predic
 `rows` ("read", "predicted", "both"; default per kind) says which labels it (`viz.labels`).
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
 the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
-takes `font_size` and `height` (bigger fonts = presentation mode) and escapes token text.
+takes `font_size` and `height` (bigger fonts = presentation mode; the head view's SVG grows with its
+pieces instead) and escapes token text.
 """
 
-from viz.attention import attention_heatmap, head_view, model_view
+from viz.attention import attention_heatmap, model_view
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
 from viz.embeddings import (
     nearest_neighbours,
@@ -77,6 +80,7 @@ from viz.frames import (
     topk_frame,
     trace_attention_frames,
 )
+from viz.head_view import head_view, svg_page, svg_size
 from viz.labels import (
     ROW_LABELS,
     predicted_pieces,
@@ -149,6 +153,8 @@ __all__ = [
     "stage_labels",
     "stream_shift",
     "stream_shift_heatmap",
+    "svg_page",
+    "svg_size",
     "token_labels",
     "token_path",
     "topk_bar",

@@ -1,11 +1,12 @@
-"""Attention arrays -> Plotly figures: one head, every head, and bertviz-style lines (paper §3.2.2).
+"""Attention arrays -> Plotly figures: one head, and every layer × head (paper §3.2.2).
 
 Each function takes dense attention weights (numpy, torch or nested lists) and the pieces read
 at every position of each side, and returns a `go.Figure`:
 
     attention_heatmap(w, q_tokens, k_tokens, kind=..., layer=..., head=...)  w: (q_len, k_len)
-    head_view(w, q_tokens, k_tokens, kind=..., layer=...)                    w: (heads, q_len, k_len)
     model_view(w, q_tokens, k_tokens, kind=...)                              w: (layers, heads, q_len, k_len)
+
+(bertviz's lines between pieces, the head view, are SVG with CSS hover: `viz.head_view`.)
 
 `rows` says how decoder rows are labelled ("read", "predicted", "both"; None = the kind's default,
 see `viz.labels`); the y-axis title says which, and the hover names both pieces. `q_pos`/`k_pos`
@@ -28,7 +29,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
 from transformer.kinds import KINDS, MEAN_HEAD
 from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish, panel_title, text_px
@@ -39,8 +39,6 @@ MASK_LEGEND = "masked: future position (causal mask)"
 ROW_PITCH = 1.3  # × font size: the height a row is given for its label
 LABEL_PITCH = 1.2  # × font size: the least room per label before every k-th is written (Plotly's own rule)
 HEIGHT_MAX = 1600  # px: taller figures thin their row labels instead of growing
-LINE_LEVELS = ((0.1, 1.0, 0.15), (0.4, 2.0, 0.45), (math.inf, 4.0, 0.9))  # head view: (below, width, opacity)
-LABEL_GAP = 0.05  # head view: labels sit this far (in line lengths) outside the lines' span
 SLIM_COLORBAR = {"thickness": 12, "title": {"text": "weight", "side": "top"}, "outlinewidth": 0}
 
 
@@ -67,11 +65,6 @@ def label_step(n: int, length_px: float, font_size: float) -> int:
     if n <= 1:
         return 1
     return max(1, math.ceil(n * font_size * LABEL_PITCH / max(float(length_px), 1.0) - 1e-9))
-
-
-def thinned(labels: Sequence[str], step: int) -> list[str]:
-    """Every step-th label kept (from the first), the others blank: what an axis or a column of text shows."""
-    return [t if i % step == 0 else "" for i, t in enumerate(labels)]
 
 
 def _label_room(labels: Sequence[str], font_size: float, cap: int = 18) -> float:
@@ -350,169 +343,4 @@ def model_view(
         },
         margin={"t": round(top), "b": round(font_size * 2)},
     )
-    return fig
-
-
-def _line_trace(xs, ys, custom, color: str, width: float, opacity: float, group: str) -> dict:
-    return {
-        "type": "scatter",
-        "x": xs,
-        "y": ys,
-        "mode": "lines",
-        "line": {"color": color, "width": width},
-        "opacity": opacity,
-        "legendgroup": group,
-        "showlegend": False,
-        "customdata": custom,
-        "hovertemplate": "%{customdata}<extra></extra>",
-    }
-
-
-def head_view(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    *,
-    kind: str | None = None,
-    layer: int | None = None,
-    heads: Sequence[int] | None = None,
-    rows: str | None = None,
-    q_pos=None,
-    k_pos=None,
-    threshold: float = 0.02,
-    font_size: int = 12,
-    height: int | None = None,
-) -> go.Figure:
-    """bertviz-style lines from query pieces (left) to key pieces (right) for one layer (heads, q_len, k_len).
-
-    `heads`: which heads of the array to draw (their numbers = indices; default all); `layer`
-    names the figure. Line colour = head (the key above the lines; a head keeps its colour
-    whichever heads are drawn); width and opacity grow with the weight in three steps
-    (LINE_LEVELS); lines below `threshold` are not drawn (invisible anyway, and they cost the
-    browser time).
-
-    Highlighting a piece's lines, in a static figure: every query piece's lines are one legend
-    group, listed right of the figure; clicking a piece there shows only its lines (clicking it
-    again brings the others back; a double click hides just that piece). Hovering a piece names
-    its strongest keys per head; hovering a line gives its weight. Labels sit outside the lines'
-    span (LABEL_GAP), and where rows are too close for one label each, every k-th is written
-    (all of them in the hover).
-    """
-    w_all = attention_array(weights, 3, "head_view weights (one layer)")
-    available = list(range(w_all.shape[0]))
-    heads = available if heads is None else [int(h) for h in heads]
-    unknown = [h for h in heads if h not in available]
-    if unknown or not heads:
-        raise ValueError(f"heads {unknown or heads} not in this layer (heads {available})")
-    n_q, n_k = w_all.shape[1:]
-    ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
-    palette = qualitative.Plotly
-    color = {h: palette[h % len(palette)] for h in heads}
-    w_all = np.nan_to_num(w_all)
-
-    top, bottom = font_size * (TOP + 1.5), font_size * 3.5  # title, subtitle, side titles; the head colours
-    n_rows = max(n_q, n_k)
-    height = height or _rows_height(n_rows, font_size, top, bottom, font_size * 18)
-    step = label_step(n_rows, height - top - bottom, font_size)
-
-    traces: list[dict] = []
-    for a in range(n_q):  # one legend group per query piece: its lines, every head and weight level
-        group = f"q{int(ax.q_pos[a])}"
-        traces.append(  # the legend entry (a holder: the group keeps it even with no line drawn)
-            {
-                "type": "scatter",
-                "x": [None],
-                "y": [None],
-                "mode": "lines",
-                "line": {"color": "#555555", "width": 3},
-                "name": ax.q_hover[a],
-                "legendgroup": group,
-                "legend": "legend",
-            }
-        )
-        for head in heads:
-            row = w_all[head, a]
-            keys = np.nonzero(row >= threshold)[0]
-            level = np.searchsorted([lv[0] for lv in LINE_LEVELS], row[keys], side="right")
-            for lv in np.unique(level):
-                b = keys[level == lv]
-                _, width, opacity = LINE_LEVELS[lv]
-                text = [
-                    f"head {head}<br>query {ax.q_hover[a]}<br>key {ax.k_hover[j]}<br>weight {row[j]:.6f}"
-                    for j in b
-                ]
-                xs = np.tile([0.0, 1.0, np.nan], len(b))
-                ys = np.column_stack([np.full(len(b), a), b, np.full(len(b), np.nan)]).ravel()
-                traces.append(_line_trace(xs, ys, np.repeat(text, 3), color[head], width, opacity, group))
-    for head in heads:  # the colour key: one entry per head, in a legend of its own under the lines
-        traces.append(
-            {
-                "type": "scatter",
-                "x": [None],
-                "y": [None],
-                "mode": "lines",
-                "line": {"color": color[head], "width": 4},
-                "name": f"head {head}",
-                "legend": "legend2",
-                "legendgroup": f"head {head}",
-            }
-        )
-    strongest = [
-        "<br>".join(
-            f"head {h}: "
-            + ", ".join(f"{ax.k_ticks[j]} {w_all[h, a, j]:.2f}" for j in np.argsort(-w_all[h, a])[:3])
-            for h in heads
-        )
-        for a in range(n_q)
-    ]
-    sides = (
-        (-LABEL_GAP, ax.q_ticks, ax.q_hover, "middle left", [f"<br>{s}" for s in strongest], "query"),
-        (1 + LABEL_GAP, ax.k_ticks, ax.k_hover, "middle right", [""] * n_k, "key"),
-    )
-    for x, labels, hover, pos, more, side in sides:
-        traces.append(
-            {
-                "type": "scatter",
-                "x": [x] * len(labels),
-                "y": list(range(len(labels))),
-                "mode": "markers+text",
-                "marker": {"size": font_size, "color": "rgba(0,0,0,0)"},
-                "text": thinned(labels, step),
-                "textposition": pos,
-                "textfont": {"size": font_size},
-                "cliponaxis": False,
-                "customdata": [f"{side} {h}{m}" for h, m in zip(hover, more, strict=True)],
-                "hovertemplate": "%{customdata}<extra></extra>",
-                "showlegend": False,
-            }
-        )
-    fig = go.Figure(data=traces)
-    for x, text, anchor in ((-LABEL_GAP, ax.y_title, "right"), (1 + LABEL_GAP, ax.x_title, "left")):
-        fig.add_annotation(x=x, y=-1.2, text=text, showarrow=False, xanchor=anchor, yanchor="bottom")
-    fig.update_xaxes(visible=False, range=[-0.6, 1.6], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[n_rows - 0.5, -1.3])
-    fig.update_layout(
-        legend={
-            "title": {"text": "click a piece:<br>only its lines"},
-            "itemclick": "toggleothers",
-            "itemdoubleclick": "toggle",
-            "tracegroupgap": 0,
-        },
-        legend2={
-            "orientation": "h",
-            "x": 0.5,
-            "xanchor": "center",
-            "y": 0.0,
-            "yanchor": "top",
-            "itemclick": False,
-            "itemdoubleclick": False,
-            "title": {"text": "line colour:"},
-        },
-        hovermode="closest",
-        margin={"b": round(bottom)},
-    )
-    where = "" if layer is None else f", layer {layer}"
-    title = f"{kind_label(kind)}{where}: query (left) → key (right), weight ≥ {threshold:g}"
-    finish(fig, title, font_size, height)
-    fig.update_layout(margin={"t": round(top)})
     return fig

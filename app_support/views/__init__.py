@@ -62,11 +62,15 @@ class Ctx:
 def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:
     """Show a Plotly figure, the sentence in its subtitle, with an image download (PNG or SVG, as the
     sidebar's Export says) named after the model, the view, what it shows and the sentence."""
-    ss = st.session_state
-    stem = export.file_stem(ctx.model_label, ss.get("view", ""), *name, export.slug(ctx.text))
-    config = export.plotly_config(stem, fmt=ss.get("fig_format", "png"))
+    config = export.plotly_config(stem(ctx, *name), fmt=st.session_state.get("fig_format", "png"))
     shown = fig if getattr(fig, "_with_sentence", False) else export.with_sentence(fig, ctx.text)
     st.plotly_chart(shown, key=key, config=config, theme=None)
+
+
+def stem(ctx: Ctx, *name: object) -> str:
+    """An exported file's name without its extension: the model, the view, what it shows, the sentence."""
+    view = st.session_state.get("view", "")
+    return export.file_stem(ctx.model_label, view, *name, export.slug(ctx.text))
 
 
 def figure(ctx: Ctx, build: Callable[..., go.Figure], *args, **kwargs) -> go.Figure:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
-from app_support import state
+from app_support import export, models, state
 from app_support.state import KIND_LABELS, MEAN, PANELS
-from app_support.views import Ctx, chart, controls, figure, flow, training
+from app_support.views import Ctx, chart, controls, figure, flow, stem, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -25,6 +25,7 @@ ROW_CAPTION = (
     "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
+HEAD_VIEW_ALT = "Head view: lines from each query piece to the key pieces it attends to"
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
 
@@ -235,14 +236,25 @@ def render(ctx: Ctx) -> None:
         if w.size == 0:
             st.info(NOTHING_LEFT)
             return
-        fig = figure(ctx, viz.head_view,
-            w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font
+        svg = models.figure(viz.head_view,
+            w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font,
+            subtitle=export.quoted(ctx.text, 300),  # a saved SVG says which sentence it shows (wrapped)
+        )  # fmt: skip
+        # its own page under a policy that runs no script (st.iframe's height="content" would need one)
+        st.iframe(viz.svg_page(svg), height=viz.svg_size(svg)[1], alt=HEAD_VIEW_ALT)
+        st.download_button(
+            "Download the head view (SVG, for slides)",
+            lambda: svg,  # made when clicked, not sent with every rerun
+            file_name=f"{stem(ctx, kind, f'L{layer}', 'head-view')}.svg",
+            mime="image/svg+xml",
+            on_click="ignore",
+            key="dl_head_view",
         )
-        chart(ctx, fig, "fig_att_lines", kind, f"L{layer}", "head-view")
         notes.append(
-            "**Click a piece in the list right of the lines** to see only its lines (click it again for all); "
-            "hover a piece on the left for its strongest keys, a line for its weight. Line width and opacity "
-            "grow with the weight; weights under 0.02 are not drawn."
+            "**Hover a piece** (or tap it, or Tab to it) to keep only its lines: on the left, what that query "
+            "reads; on the right, who reads that key. Hover a head in the colour key for only its lines. Line "
+            "opacity is the weight (width grows with it); weights under 0.02 are not drawn. Hold the pointer "
+            "on a piece for its strongest weights per head."
         )
     if KINDS[kind].predicts:
         notes.append(ROW_CAPTION)

@@ -1,0 +1,297 @@
+"""The head view (paper §3.2.2, as bertviz draws it): lines from query pieces to key pieces, as SVG.
+
+    head_view(w, q_tokens, k_tokens, kind=..., layer=..., heads=...)       w: (heads, q_len, k_len)
+
+returns one self-contained SVG string: the query pieces in a left column, the key pieces in a right
+column, one line per query → key pair whose opacity is the weight (width grows with it too), one
+colour per head. Hovering a piece, or focusing it (a tap on a touch screen, Tab on a keyboard), keeps
+only its lines and dims the others; hovering a head in the colour key keeps only that head. All of it is CSS in
+the SVG's own `<style>` (`:has()`, `:hover`, `:focus`): no script, no network, so it works offline in
+the app (`svg_page`, shown in an iframe), in a notebook (`IPython.display.HTML(svg)`) and as a
+file for slides (the sentence goes in `subtitle`). Static viewers (PowerPoint, Inkscape) draw the same
+lines without the hover: every look is an attribute, the CSS only adds the interaction.
+
+Labels sit outside the lines' span, one per row at any length: rows are `ROW_PITCH` × the font apart
+and the figure grows with the pieces (128 pieces at 12 px: about 2,100 px tall) rather than thinning
+or shrinking its labels. Rows and labels follow `viz.labels` (decoder rows by the piece read,
+predicted or both) and the positions `hide_specials` kept. Tokens are user text: every string from
+data is escaped (`_text`), so "<script>" is drawn as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from plotly.colors import qualitative
+
+from viz.attention import ROW_PITCH, kind_label  # the heatmaps' row pitch (× font size)
+from viz.frames import attention_array
+from viz.labels import axes, query_labels
+
+MIN_FONT = 11  # px: the smallest label font
+MIN_WIDTH = 56  # × font size: the narrowest figure (the lines widen to it; longer texts wrap)
+SPAN = 24  # × font size: the lines' least horizontal span
+GAP = 0.6  # × font size between a label and the end of its lines
+LABEL_CHARS = 24  # a longer label is cut with "…" (the whole piece is in its tooltip)
+CHAR_W = 0.6  # × font size: the width of a character, rounded up (labels are measured, not rendered)
+DIM = 0.05  # opacity of the lines that are not the hovered piece's
+PALETTE = qualitative.D3  # bertviz's colours (d3 category10): dark enough at low opacity on white
+FONT = "Arial, Helvetica, 'DejaVu Sans', sans-serif"
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # svg_page: CSS only, no script, no request
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _text(s: object) -> str:
+    """Data as XML text: <, >, &, quotes escaped; characters XML cannot hold (controls, lone surrogates) as �."""
+    return html.escape(_NOT_XML.sub("\ufffd", str(s)), quote=True)
+
+
+def _cut(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def _px(text: str, font: float) -> float:
+    return len(text) * font * CHAR_W
+
+
+def _wrap(text: str, font: float, width: float) -> list[str]:
+    """Text broken at spaces into lines of at most `width` px (a longer word gets a line of its own)."""
+    most = max(1, int(width / (font * CHAR_W)))
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= most:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _num(x: float) -> str:
+    """A coordinate with at most one decimal, no trailing zeros: 97.5, 120."""
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _strongest(row: np.ndarray, labels: Sequence[str], n: int = 3) -> str:
+    """The n largest weights of a row as "▁know 0.41, ▁she 0.20" (unescaped)."""
+    top = np.argsort(-row, kind="stable")[:n]
+    return ", ".join(f"{labels[j]} {row[j]:.2f}" for j in top if row[j] > 0)
+
+
+def _check_heads(heads: Sequence[int] | None, n_heads: int) -> list[int]:
+    available = list(range(n_heads))
+    chosen = available if heads is None else [int(h) for h in heads]
+    unknown = [h for h in chosen if h not in available]
+    if unknown or not chosen:
+        raise ValueError(f"heads {unknown or chosen} not in this layer (heads {available})")
+    return chosen
+
+
+def head_view(
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    kind: str | None = None,
+    layer: int | None = None,
+    heads: Sequence[int] | None = None,
+    rows: str | None = None,
+    q_pos=None,
+    k_pos=None,
+    threshold: float = 0.02,
+    font_size: int = 12,
+    title: str | None = None,
+    subtitle: str | None = None,
+) -> str:
+    """bertviz's head view of one layer as an SVG string; weights (heads, q_len, k_len).
+
+    Args:
+        weights: one layer's attention, (heads, q_len, k_len), or the rows/columns `hide_specials` kept.
+        q_tokens, k_tokens: the pieces read at every position of each side (the whole sentence).
+        kind, rows: label the rows as the other figures do (`viz.labels`); layer names the figure.
+        heads: which heads of `weights` to draw (their indices; default all), each in its own colour.
+        q_pos, k_pos: the positions of the rows/columns given (`hide_specials`), None = all.
+        threshold: weights below it get no line (they would be invisible, and cost the browser time).
+        font_size: the labels' size (at least MIN_FONT); the figure grows with it and with the pieces.
+        title, subtitle: the first lines (default title from kind and layer; the app's subtitle is the
+            sentence, so a saved SVG says what it shows). Both are escaped.
+
+    Shape: the SVG is width × height px (attributes of its root), one row per query or key piece.
+    Every element says what it is in its class: each line a path `q{pos} k{pos}` (positions in the
+    sentence) inside a group `h h{head}` (stroke = the head's colour; its stroke-opacity = the weight);
+    the labels `tok tq{pos}` / `tok tk{pos}` (a `<title>` tooltip names the strongest keys / queries
+    per head); the colour key `hk hk{head}`. In a notebook: `IPython.display.HTML(head_view(...))`;
+    saved as .svg: any browser (with the hover), or a slide (without).
+    """
+    w_all = np.nan_to_num(attention_array(weights, 3, "head_view weights (one layer)").astype(np.float64))
+    heads = _check_heads(heads, w_all.shape[0])
+    n_q, n_k = w_all.shape[1:]
+    ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
+    q_all, k_all = query_labels(kind, q_tokens, rows), [str(t) for t in k_tokens]
+    q_lab = [q_all[p] for p in ax.q_pos]  # unescaped: cut first, escape once
+    k_lab = [k_all[p] for p in ax.k_pos]
+    qn, kn = [int(p) for p in ax.q_pos], [int(p) for p in ax.k_pos]
+    colour = {h: PALETTE[h % len(PALETTE)] for h in heads}
+    title = title or f"{kind_label(kind)}{'' if layer is None else f', layer {layer}'}"
+    sides = f"left: {ax.y_title} · right: {ax.x_title} · a line for each weight ≥ {threshold:g}"
+
+    f = max(float(font_size), MIN_FONT)
+    pitch, gap, pad = f * ROW_PITCH, f * GAP, f
+    small = round(f * 0.9, 1)  # the colour key and the sides' description
+    left_w = max(max((_px(_cut(t), f) for t in q_lab), default=0), _px("query", f))
+    right_w = max(max((_px(_cut(t), f) for t in k_lab), default=0), _px("key", f))
+    key_w = sum(_px(f"head {h}", small) + 3.5 * small for h in heads)
+    labels_w = pad + left_w + 2 * gap + right_w + pad
+    width = math.ceil(max(labels_w + SPAN * f, pad + key_w + pad, MIN_WIDTH * f))
+    x_left = pad + left_w  # the left labels end here (anchored at their end)
+    x1, x2 = x_left + gap, x_left + gap + (width - labels_w)  # the lines fill the width the labels leave
+    x_right = x2 + gap  # the right labels start here
+    texts = [  # (text, font size, attributes): wrapped to the width, not widening it
+        (title, f * 1.2, ' font-weight="bold"'),
+        (subtitle or "", f, ' fill="#555"'),
+        (sides, small, ' fill="#555"'),
+    ]
+    header, y = [], pad
+    for text, size, attrs in texts:
+        for line in _wrap(text, size, width - 2 * pad):
+            y += size * 1.3
+            header.append(
+                f'<text x="{_num(pad)}" y="{_num(y)}" font-size="{_num(size)}"{attrs}>{_text(line)}</text>'
+            )
+    y += f * 2
+    if key_w > x2 - x1:  # the colour key on a line of its own, else between the column headings
+        header.append(_colour_key(heads, colour, pad, y, small))
+        y += f * 1.8
+    else:
+        header.append(_colour_key(heads, colour, (x1 + x2 - key_w) / 2, y, small))
+    header.append(
+        f'<g font-weight="bold"><text x="{_num(x_left)}" y="{_num(y)}" text-anchor="end">query</text>'
+        f'<text x="{_num(x_right)}" y="{_num(y)}">key</text></g>'
+    )
+    top = y + f * 0.6  # the first row's top
+    height = math.ceil(top + max(n_q, n_k) * pitch + pad)
+
+    def row_y(i: int) -> float:
+        return top + (i + 0.5) * pitch
+
+    lines = []
+    for h in heads:
+        paths = []
+        for a in range(n_q):
+            row = w_all[h, a]
+            for b in np.flatnonzero(row >= threshold):
+                wt = min(float(row[b]), 1.0)
+                paths.append(
+                    f'<path class="q{qn[a]} k{kn[b]}" d="M{_num(x1)} {_num(row_y(a))}L{_num(x2)} '
+                    f'{_num(row_y(b))}" stroke-opacity="{wt:.3f}" stroke-width="{_num(1 + 3 * wt)}"/>'
+                )
+        lines.append(f'<g class="h h{h}" stroke="{colour[h]}">{"".join(paths)}</g>')
+
+    def tips(matrix: np.ndarray, other: Sequence[str], verb: str) -> list[str]:
+        return ["; ".join(f"head {h} {verb} {_strongest(matrix[h, i], other)}" for h in heads)
+                for i in range(matrix.shape[1])]  # fmt: skip
+
+    q_tip = tips(w_all, k_lab, "reads")
+    k_tip = tips(w_all.transpose(0, 2, 1), q_lab, "is read by")
+    q_name = [html.unescape(t) for t in ax.q_hover]  # "3: reads ▁e, predicts ▁Mann", back to raw text:
+    k_name = [html.unescape(t) for t in ax.k_hover]  # escaped once, below
+    labels = [
+        _token(f"tq{qn[i]}", q_lab[i], f"{q_name[i]} — {q_tip[i]}", x_left, row_y(i), pitch, left_w, "end")
+        for i in range(n_q)
+    ] + [
+        _token(f"tk{kn[j]}", k_lab[j], f"{k_name[j]} — {k_tip[j]}", x_right, row_y(j), pitch, right_w,
+               "start")
+        for j in range(n_k)
+    ]  # fmt: skip
+
+    uid = (
+        "hv"
+        + hashlib.blake2b(
+            repr((title, subtitle, q_lab, k_lab, qn, kn, heads, f)).encode("utf-8", "surrogatepass")
+            + w_all.tobytes(),
+            digest_size=5,
+        ).hexdigest()
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="head-view" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="{_num(f)}">'
+        f"<title>{_text(title)}{_text(' — ' + subtitle) if subtitle else ''}</title>"
+        f"<style>{_css(uid, qn, kn, heads)}</style>"
+        f'<rect width="{width}" height="{height}" fill="#fff"/>'
+        + "".join(header)
+        + f'<g class="lines" fill="none" stroke-linecap="round">{"".join(lines)}</g>'
+        + f'<g class="labels" fill="#222">{"".join(labels)}</g></svg>'
+    )
+
+
+def _colour_key(heads: list[int], colour: dict, x: float, y: float, font: float) -> str:
+    """One swatch and "head h" per head: hovering (or focusing) one keeps only its lines."""
+    items = []
+    for h in heads:
+        name = f"head {h}"
+        items.append(
+            f'<g class="hk hk{h}" tabindex="0"><title>{name}: hover or tap to see only its lines</title>'
+            f'<rect x="{_num(x - 2)}" y="{_num(y - font * 1.1)}" width="{_num(_px(name, font) + 2.4 * font + 4)}"'
+            f' height="{_num(font * 1.5)}" rx="3"/>'
+            f'<path d="M{_num(x)} {_num(y - font * 0.35)}h{_num(1.8 * font)}" stroke="{colour[h]}" '
+            f'stroke-width="4"/><text x="{_num(x + 2.4 * font)}" y="{_num(y)}">{name}</text></g>'
+        )
+        x += _px(name, font) + 3.5 * font
+    return f'<g class="key" font-size="{_num(font)}" fill="#222">{"".join(items)}</g>'
+
+
+def _token(cls: str, label: str, tip: str, x: float, y: float, pitch: float, w: float, anchor: str) -> str:
+    """A label at the row's middle, on a row-high box that takes the hover (and the focus: tabindex)."""
+    x0 = x - w - 2 if anchor == "end" else x - 2
+    return (
+        f'<g class="tok {cls}" tabindex="0"><title>{_text(tip)}</title>'
+        f'<rect x="{_num(x0)}" y="{_num(y - pitch / 2)}" width="{_num(w + 4)}" height="{_num(pitch)}" rx="2"/>'
+        f'<text x="{_num(x)}" y="{_num(y)}" dominant-baseline="central" text-anchor="{anchor}">'
+        f"{_text(_cut(label))}</text></g>"
+    )
+
+
+def _css(uid: str, qn: Sequence[int], kn: Sequence[int], heads: Sequence[int]) -> str:
+    """Hover and focus, in CSS only: one rule per piece and head ("keep these lines, dim the rest").
+
+    A hovered piece wins over a focused one (a piece tapped earlier keeps its lines until another is
+    hovered or tapped).
+    """
+    s = f"#{uid}"
+    rules = [
+        f"{s} .tok,{s} .hk{{cursor:pointer;outline:none}}",
+        f"{s} .tok rect,{s} .hk rect{{fill:#ffd54f;fill-opacity:0}}",
+        f"{s} .tok:hover rect,{s} .tok:focus rect,{s} .hk:hover rect,{s} .hk:focus rect{{fill-opacity:.55}}",
+        f"{s} .tok:focus-visible rect,{s} .hk:focus-visible rect{{stroke:#222;stroke-width:1.5}}",
+    ]
+    picks = [(f"tq{p}", f"path:not(.q{p})") for p in qn] + [(f"tk{p}", f"path:not(.k{p})") for p in kn]
+    picks += [(f"hk{h}", f".h:not(.h{h})") for h in heads]
+    free = f"{s}:not(:has(.tok:hover,.hk:hover))"  # nothing hovered: a focused piece decides
+    dimmed = [f"{s}:has(.{t}:hover) .lines {sel},{free}:has(.{t}:focus) .lines {sel}" for t, sel in picks]
+    rules.append(",".join(dimmed) + f"{{opacity:{DIM}}}")
+    return "".join(rules)
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    """(width, height) in px of the first `<svg>` of a string: `head_view`'s, or a page holding it."""
+    root = re.search(r"<svg\b[^>]*>", svg)
+    size = root and re.search(r'\swidth="(\d+)"[^>]*\sheight="(\d+)"', root.group(0))
+    if not size:
+        raise ValueError("no <svg> with a width and a height in pixels")
+    return int(size.group(1)), int(size.group(2))
+
+
+def svg_page(svg: str) -> str:
+    """An SVG (`head_view`'s) as an HTML page for an iframe (the app's `st.iframe`), under a
+    Content-Security-Policy that allows inline CSS and nothing else: no script runs and nothing is
+    fetched, whatever the SVG holds. The SVG shrinks to a narrower frame, never grows."""
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{PAGE_POLICY}">'
+        "<style>body{margin:0}svg{display:block;max-width:100%;height:auto}</style></head>"
+        f"<body>{svg}</body></html>"
+    )
