@@ -78,6 +78,23 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert trainer["scheduler"]["last_epoch"] == 40
 
 
+def test_log_holds_one_run_a_fresh_run_restarts_it_and_a_resumed_one_goes_on(tmp_path):
+    """A model card plots OUT/log.jsonl: a second fresh run into the same OUT must not add its curve to
+    the first one's (the toy cards once showed two runs as one zig-zag), while --resume continues it."""
+    out = tmp_path / "run"
+
+    def logged_steps() -> list[int]:
+        rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+        return [r["step"] for r in rows if "train_loss" in r]
+
+    common = [*TINY, "--out", str(out), "--log-every", "5", "--save-every", "10"]
+    train([*common, "--steps", "20"])
+    train([*common, "--steps", "10"])  # fresh: starts the log again
+    assert logged_steps() == [5, 10]
+    train([*common, "--steps", "20", "--resume"])  # goes on from step 10
+    assert logged_steps() == [5, 10, 15, 20]
+
+
 def test_every_option_is_explained_in_help():
     parser = build_parser()
     for action in parser._actions:

@@ -376,7 +376,8 @@ def train(argv: list[str] | None = None) -> dict:
     if rank == 0:
         print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
               f"({train_data.dropped} dropped as longer than {config.max_len}); device {device}", file=sys.stderr)  # fmt: skip
-    log = open(out / "log.jsonl", "a") if rank == 0 else None
+    # a resumed run appends; a fresh run starts the log again, or a card would plot two runs as one curve
+    log = open(out / "log.jsonl", "a" if state is not None else "w") if rank == 0 else None
 
     stop = {"signal": None}
 
