@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cfg.positional} positional encoding, vocabulary {cfg.src_vocab_size} "
         f"({'tied' if cfg.tie_embeddings else 'separate'} embeddings and output projection), max length {cfg.max_len}. "
         f"**{m.model.num_parameters():,} parameters**; `{WEIGHTS}` is "
-        f"{os.path.getsize(model_dir / WEIGHTS) / 2**20:.1f} MiB.",
+        f"{human_size(os.path.getsize(model_dir / WEIGHTS))}.",
         "",
         "## Training",
         "",
@@ -193,6 +193,11 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def human_size(n_bytes: int) -> str:
+    """A file size as a card writes it: MiB from 1 MiB up, KiB below (a toy model's 62 KiB is not "0.1 MiB")."""
+    return f"{n_bytes / 2**20:.1f} MiB" if n_bytes >= 2**20 else f"{n_bytes / 2**10:.0f} KiB"
+
+
 def snapshots_section(model_dir: Path) -> list[str]:
     """The snapshots a model directory ships (python -m transformer.train --snapshots N): steps and metrics."""
     from transformer.checkpoint import list_snapshots, snapshot_file, snapshots_dir
@@ -204,7 +209,7 @@ def snapshots_section(model_dir: Path) -> list[str]:
     metrics = [k for k in ("valid_loss", "exact") if any(k in e for e in entries)]
     lines = ["## Snapshots", "",
              f"`snapshots/` holds the weights at {len(entries)} steps of this training run (float16, "
-             f"{size / 2**20:.1f} MiB in all) with the validation metrics of each step. The app's Attention "
+             f"{human_size(size)} in all) with the validation metrics of each step. The app's Attention "
              "view steps through them (*Watch attention form during training*); "
              "`transformer.checkpoint.load_snapshot` loads one into a model.", "",
              "| step | " + " | ".join(metrics) + " |", "|---:|" + "---:|" * len(metrics)]  # fmt: skip
