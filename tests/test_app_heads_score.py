@@ -16,6 +16,7 @@ from transformer import load_pretrained
 TEXT = "c a f b d e"
 REVERSED = "e d b f a c"
 ANTI = "cross.1.0,cross.1.1,cross.1.2,cross.1.3"  # the reverse model's anti-diagonal heads (tests/test_heads_off)
+ANTI_OFF = tuple(("cross", 1, h) for h in range(4))
 BASE = {"model": TOY, "text": TEXT}
 
 
@@ -95,6 +96,32 @@ def test_every_view_shows_the_ablated_run_under_a_banner(view):
     (text,) = banner(at)
     assert "4 heads off: cross L1 H0, cross L1 H1, cross L1 H2, cross L1 H3" in text
     assert at.toggle(key="exp_apply").value is True
+
+
+@needs_toy
+def test_minimal_pairs_switch_the_same_heads_off_for_both_sentences_but_not_a_typed_translation():
+    """Minimal pairs follow the heads off (both sentences re-translated with them off, banner says so); a
+    typed translation belongs to the first sentence only, so the banner says it is not traced there."""
+    from app_support import heads_off
+
+    second = "c a g b"
+    at = run_app(**BASE, view="pairs", text2=second, off=ANTI, kind="cross", layer="1", head="mean")
+    assert_clean(at)
+    (text,) = banner(at)
+    assert "4 heads off" in text and "for both sentences" not in text
+    m = load_pretrained(TOY)
+    runs = [m.trace(t, beam=4, interventions=heads_off.hooks(ANTI_OFF)) for t in (TEXT, second)]
+    assert [c.value for c in at.code[:2]] == [r.tgt_text for r in runs]
+    assert [r.tgt_text for r in runs] != [m.translate(t, beam=4) for t in (TEXT, second)]  # it changes them
+    for fig, r in zip(figures(at)[:2], runs, strict=True):  # each side's cross-attention, ablated
+        np.testing.assert_allclose(heatmaps(fig)[0], r.attention["cross"][1].mean(0).numpy(), atol=1e-6)
+
+    typed = run_app(**BASE, view="pairs", text2=second, off=ANTI, target="a b c")
+    assert_clean(typed)
+    (text,) = banner(typed)
+    assert "for both sentences" in text and "not traced here" in text
+    assert "traced on your translation" not in text  # the experiment it names is the heads off only
+    assert typed.toggle(key="exp_apply").value is True
 
 
 @needs_toy

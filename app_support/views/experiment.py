@@ -6,7 +6,8 @@ heads off and / or traced on the typed translation, under a banner that says so,
 an ablated run for the model; "Show the experiment in every view" (`apply=0`) switches back to the
 model as trained without forgetting the experiment.
 
-A view outside FOLLOWS gets the model's own run (its ctx.experiment is empty); it can follow too by
+A view in PARTLY follows only the parts it names (Minimal pairs: the heads off, for both sentences).
+A view outside both gets the model's own run (its ctx.experiment is empty); it can follow too by
 passing `**ctx.experiment` to every cached call it makes beyond `ctx.trace` and joining FOLLOWS.
 """
 
@@ -23,6 +24,9 @@ from app_support.safe_text import md_code
 from app_support.views import Ctx
 
 FOLLOWS = {"io", "attention", "positional", "embeddings", "decoding", "anatomy"}  # the flow panel is in Attention
+# Views that follow part of the experiment: Minimal pairs switches the same heads off for both sentences,
+# but a typed translation belongs to the first sentence only, so it is not traced there.
+PARTLY = {"pairs": ("off",)}
 OWN = {"heads", "score"}  # the views that set the experiment say themselves what they show
 
 
@@ -42,6 +46,14 @@ def experiment(ss: Mapping) -> dict:
     if typed_target(ss) is not None:
         out["target"] = ss["target"]
     return out
+
+
+def shown_experiment(ss: Mapping, view: str) -> dict:
+    """The part of the experiment `view` draws: all of it in FOLLOWS, the named parts in PARTLY, else {}."""
+    exp = experiment(ss)
+    if view in FOLLOWS:
+        return exp
+    return {k: v for k, v in exp.items() if k in PARTLY.get(view, ())}
 
 
 def fit(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int) -> list[str]:
@@ -88,11 +100,13 @@ def banner(ctx: Ctx, view: str) -> None:
     if (not off and target is None) or view in OWN:
         return
     shown = bool(ctx.experiment)
+    left_out = target if shown and ctx.target is None else None  # a typed translation this view cannot follow
     with st.container(key="experiment_banner"):
         if shown:
             st.warning(
-                f"**Experiment, not the model as trained — {describe(off, target)}.** Every figure below "
-                "shows this run."
+                f"**Experiment, not the model as trained — {describe(ctx.off, ctx.target)}.** Every figure "
+                + ("below shows this run." if left_out is None else "below, for both sentences, shows this run; "
+                   "your typed translation belongs to the first sentence only and is not traced here.")  # fmt: skip
                 + (
                     " A head switched off still computes its attention weights (drawn as before); "
                     "its output is zeroed, so what changes is everything after it."
@@ -101,7 +115,7 @@ def banner(ctx: Ctx, view: str) -> None:
                 ),
                 icon="🧪",
             )
-        elif view in FOLLOWS:
+        elif shown_experiment({**ss, "exp_apply": True}, view):  # it would follow, but the toggle is off
             st.info(
                 f"Experiment set but not shown ({describe(off, target)}): these figures are the model as trained."
             )
@@ -130,7 +144,7 @@ def apply(ctx: Ctx, view: str) -> Ctx:
     Shows the banner; a failure to compute the experiment is shown as an error and the model's own
     run is drawn instead (never a traceback).
     """
-    exp = experiment(st.session_state) if view in FOLLOWS else {}
+    exp = shown_experiment(st.session_state, view)
     if exp:
         try:
             with st.spinner("Running the experiment…"):

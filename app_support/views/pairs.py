@@ -127,7 +127,7 @@ def render(ctx: Ctx) -> None:
         )
     try:
         with st.spinner("Translating and tracing the second sentence…"):
-            tb = models.get_trace(ctx.path, ctx.stamp, second, ctx.beam, ctx.maxlen)
+            tb = models.get_trace(ctx.path, ctx.stamp, second, ctx.beam, ctx.maxlen, **ctx.experiment)
     except Exception as e:  # never a traceback in class
         log.exception("second sentence failed")
         st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
