@@ -56,6 +56,15 @@ def test_kv_cache_gives_the_same_logits_for_two_sentences_in_a_row(seed):
     )
 
 
+def test_projecting_the_rows_being_decoded_gives_the_output_layers_logits():
+    """project's (B, d_model) path, written as (W hᵀ)ᵀ for decoding speed, is nn.Linear's h Wᵀ + b."""
+    model = trained_ish_model(0)
+    h = torch.randn(4, model.config.d_model)
+    logits = model.project(h)
+    torch.testing.assert_close(logits, model.generator(h), atol=1e-5, rtol=1e-5)
+    assert logits.is_contiguous()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_beam_of_one_equals_greedy(seed):
     model = trained_ish_model(seed)

@@ -141,8 +141,17 @@ class Transformer(nn.Module):
         return self.decoder(tgt, memory, tgt_mask, src_mask, cache, offset)
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
-        """(B, T, d_model) -> logits (B, T, V); softmax of these is the output distribution."""
-        return self.hook_logits(self.generator(h))
+        """(B, T, d_model) -> logits (B, T, V); softmax of these is the output distribution.
+
+        (B, d_model) -> (B, V) for the last position of each row being decoded (decoding.py).
+        """
+        if h.dim() == 3:
+            return self.hook_logits(self.generator(h))
+        # h Wᵀ + b written as (W hᵀ)ᵀ, the same sums. With the (V, d_model) matrix as the first factor,
+        # MKL reads it where it lies; as the second (nn.Linear's order) it first copies all of it into a
+        # packed buffer, at every step for a few rows (8 MB for en-de). Beam 4 takes a fifth less time.
+        logits = torch.addmm(self.generator.bias[:, None], self.generator.weight, h.T)  # (V, B)
+        return self.hook_logits(logits.T.contiguous())
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """src (B, S), tgt (B, T) decoder input ids (starting with config.start_id) -> logits (B, T, V)"""
