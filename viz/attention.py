@@ -151,9 +151,8 @@ def attention_heatmap(
     height = height or _rows_height(n_q, font_size, top, bottom, least)
     step = label_step(n_q, height - top - bottom, font_size)
 
-    fig = go.Figure()
     finite = np.isfinite(z).any()
-    fig.add_trace(
+    data = [
         go.Heatmap(
             z=z,
             x=list(ax.k_hover),
@@ -166,10 +165,26 @@ def attention_heatmap(
             zmax=float(np.nanmax(z)) if zmax is None and finite else (zmax or 1.0),
             colorbar=SLIM_COLORBAR,
         )
-    )
+    ]
+    # the layout as one dict, validated once: an update_layout / update_xaxes per part validated the
+    # figure again each time, 12 ms of a 20-piece heatmap's build instead of 5
+    layout = {
+        "xaxis": key_axis(ax, n_k),
+        "yaxis": {
+            "title_text": ax.y_title,
+            "tickmode": "array",
+            "tickvals": list(range(0, n_q, step)),
+            "ticktext": ax.q_ticks[::step],
+            "autorange": "reversed",
+            "showgrid": False,
+            "zeroline": False,
+            "automargin": True,
+        },
+        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+    }
     if mask.any():  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)
-        fig.add_trace(
+        data.append(
             go.Scatter(
                 x=xs,
                 y=ys,
@@ -184,19 +199,8 @@ def attention_heatmap(
                 showlegend=True,
             )
         )
-        fig.update_layout(xaxis2={"overlaying": "x", "range": [-0.5, n_k - 0.5], "visible": False})
-    fig.update_xaxes(selector={"overlaying": None}, **key_axis(ax, n_k))
-    fig.update_yaxes(
-        title_text=ax.y_title,
-        tickmode="array",
-        tickvals=list(range(0, n_q, step)),
-        ticktext=ax.q_ticks[::step],
-        autorange="reversed",
-        showgrid=False,
-        zeroline=False,
-        automargin=True,
-    )
-    fig.update_layout(legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"})
+        layout["xaxis2"] = {"overlaying": "x", "range": [-0.5, n_k - 0.5], "visible": False}
+    fig = go.Figure(data=data, layout=layout)
     title = title or _default_title(kind, layer, head)
     finish(fig, title, font_size, height)
     fig.update_layout(margin={"t": round(top)})
