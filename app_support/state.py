@@ -32,6 +32,7 @@ The controls of each view (session key in brackets; `VIEW_PARAMS`):
     emb_paths  positions whose path through the layers is drawn, e.g. 0,3   [emb_paths]
     emb_nn     position whose nearest vocabulary pieces are listed          [emb_nn_token]
     topk       3..20 next-piece candidates (Decoding)                       [dec_k]
+    section    Anatomy's section, 0..8 in the paper's order (ANATOMY_SECTIONS) [ana_section]
     out_pos    decoder position of Anatomy's output softmax                 [ana_step]
     text2      the second sentence of a minimal pair (Minimal pairs)        [text2]
     qpiece     the quiz round: the German piece asked about, 1 = the first  [qpiece]
@@ -79,6 +80,17 @@ PANELS = {
     "model": "Model view (all heads)",
     "lines": "Head view (lines)",
     "flow": "Attention flow (rollout)",
+}
+ANATOMY_SECTIONS = {  # the Anatomy view's walk, one section at a time (paper §3.1–§3.5, SEED.md's order)
+    0: "0 · The whole model",
+    1: "1 · Embeddings",
+    2: "2 · Positions",
+    3: "3 · Attention",
+    4: "4 · Multi-head",
+    5: "5 · Feed-forward",
+    6: "6 · Encoder layer",
+    7: "7 · Decoder layer",
+    8: "8 · Output",
 }
 MEAN = MEAN_HEAD  # head value meaning "average over heads"
 STEP_ROWS = "both"  # a decoding step is one row: named by both pieces unless the person chose
@@ -130,6 +142,7 @@ DEFAULTS = {
     "emb_paths": None,  # None = the first real token
     "emb_nn_token": 0,
     "dec_k": 10,
+    "ana_section": 0,  # the walk starts with the whole model
     "ana_step": 0,
     "text2": "",  # the Minimal pairs view's second sentence
     "qpiece": None,  # the quiz round: German piece (position in the decoder input, from 1); None = first round
@@ -238,6 +251,12 @@ VIEW_PARAMS = {  # URL name -> the control (the module docstring lists them)
     "emb_nn": ViewParam("emb_nn_token", lambda r: _int(r, 0, 100_000), str, "not a whole number in range"),
     "topk": ViewParam(
         "dec_k", lambda r: _int(r, TOPK_MIN, TOPK_MAX), str, f"a whole number from {TOPK_MIN} to {TOPK_MAX}"
+    ),
+    "section": ViewParam(
+        "ana_section",
+        lambda r: _int(r, 0, len(ANATOMY_SECTIONS) - 1),
+        str,
+        f"sections are 0 to {len(ANATOMY_SECTIONS) - 1}",
     ),
     "out_pos": ViewParam("ana_step", lambda r: _int(r, 0, 100_000), str, "not a whole number in range"),
     "text2": ViewParam(

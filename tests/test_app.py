@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, models, state
+from app_support.stages import layer_stages
 from transformer import available_models, load_pretrained
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -72,6 +73,7 @@ def assert_clean(at: AppTest) -> None:
 WAITS_FOR_INPUT = {  # views that draw no figure until the person acts, and the widget they wait on instead
     "pairs": "text2",  # a second sentence
     "quiz": "quiz_pick",  # the student's guess: the attention stays hidden until then
+    "anatomy": "ana_next",  # the walk opens on the whole model (text): Next brings the figures, section by section
 }
 
 
@@ -292,17 +294,59 @@ def test_row_labels_round_trip_through_the_url():
     assert y_ticks(again) == decoder_pieces("c a f b")[0]
     again.segmented_control(key="kind").set_value("decoder").run()  # one choice, every decoder-side kind
     assert y_ticks(again) == decoder_pieces("c a f b")[0]
-    anatomy = run_app(**(link | {"view": "anatomy"}))
+    anatomy = run_app(**(link | {"view": "anatomy", "section": "3"}))
     assert_clean(anatomy)
     assert anatomy.segmented_control(key="rows_pick").value == "read"
     q = next(f for f in figures(anatomy) if title(f).startswith("Q ("))
     assert q["layout"]["yaxis"]["ticktext"] == decoder_pieces("c a f b")[0]
 
 
+def anatomy_sections(at: AppTest):
+    """Open each Anatomy section in turn with its picker, as a person would; yields each section's number."""
+    for number in state.ANATOMY_SECTIONS:
+        at.segmented_control(key="ana_section").set_value(number).run()
+        yield number
+
+
+@pytest.mark.parametrize("model", [TOY, None], ids=["toy", "default"])
+def test_anatomy_walks_the_paper_one_section_at_a_time(model):
+    """Anatomy opens on the whole model (text only); Next walks sections 1–8 in the paper's order, each
+    drawing its own figures (every stage of the layer in 6 and 7) with its number in the URL; Previous goes
+    back. Together the sections draw every figure the walk had on one page."""
+    if (model or bs_default()) not in MODELS:
+        pytest.skip("model not in assets/")
+    name = model or bs_default()
+    cfg = load_pretrained(name).config
+    at = run_app(model=name, view="anatomy", kind="encoder")
+    assert_clean(at)
+    assert at.session_state["ana_section"] == 0 and not figures(at) and "section" not in at.query_params
+    assert at.subheader[0].value.startswith("0. The whole model")
+    last = {stack: getattr(cfg, f"n_{stack}_layers") == 1 for stack in ("encoder", "decoder")}
+    expected = {  # figures per section: layer 0 of encoder self-attention (which masks nothing)
+        1: 1, 2: 1, 3: 5, 4: 2, 5: 2,
+        6: len(layer_stages("encoder", 0, cfg.norm, last["encoder"])),
+        7: 2 + len(layer_stages("decoder", 0, cfg.norm, last["decoder"])),
+        8: 1,
+    }  # fmt: skip
+    for number in range(1, len(state.ANATOMY_SECTIONS)):
+        at.button(key="ana_next").click().run()
+        assert_clean(at)
+        assert at.session_state["ana_section"] == number and at.query_params["section"] == str(number)
+        assert at.subheader[0].value.startswith(f"{number}. "), at.subheader[0].value
+        assert len(figures(at)) == expected[number], (number, [title(f) for f in figures(at)])
+    assert not [b for b in at.button if b.key == "ana_next"]  # the last section: no Next
+    at.button(key="ana_previous").click().run()
+    assert at.session_state["ana_section"] == 7 and at.query_params["section"] == "7"
+
+
+def bs_default() -> str | None:
+    return models.default_model_name(list(MODELS)) if MODELS else None
+
+
 @needs_toy
 def test_anatomy_labels_decoder_rows_as_chosen():
     """Anatomy's Q rows and its softmax heatmap use the same labels as the Attention view."""
-    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="cross")
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="cross", section="3")
     assert_clean(at)
     predicted = decoder_pieces("c a f b")[1]
     for name in ("Q (", "1. scores", "3. softmax"):
@@ -527,12 +571,12 @@ def test_switching_model_replaces_an_example_sentence():
 @needs_toy
 def test_anatomy_says_nothing_masked_instead_of_drawing_the_same_scores_twice():
     """Encoder and cross-attention mask nothing: step 2 is a sentence, not a copy of step 1's heatmap."""
-    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="encoder")
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="encoder", section="3")
     assert_clean(at)
     titles = [title(f) for f in figures(at)]
     assert "1. scores QKᵀ/√d_k" in titles and not [t for t in titles if t.startswith("2.")]
     assert any("Nothing masked" in i.value for i in at.info)
-    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="decoder")
+    at = run_app(model=TOY, view="anatomy", text="c a f b", kind="decoder", section="3")
     assert "2. masked: grey = −∞" in [title(f) for f in figures(at)]
     assert not any("Nothing masked" in i.value for i in at.info)
 
@@ -540,7 +584,7 @@ def test_anatomy_says_nothing_masked_instead_of_drawing_the_same_scores_twice():
 @needs_toy
 def test_relu_activations_have_a_one_sided_colour_scale():
     """max(0, ·) is never negative: its colour scale starts at 0 (white), no blue half."""
-    at = run_app(model=TOY, view="anatomy", text="c a f b")
+    at = run_app(model=TOY, view="anatomy", text="c a f b", section="5")
     relu = next(f for f in figures(at) if title(f).startswith("ReLU activations"))
     heat = next(t for t in relu["data"] if t["type"] == "heatmap")
     assert heat["zmin"] == 0 and "zmid" not in heat

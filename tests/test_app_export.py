@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from app_support import export, state
-from tests.test_app import TOY, assert_clean, figures, needs_toy, run_app
+from tests.test_app import TOY, anatomy_sections, assert_clean, figures, needs_toy, run_app
 
 TEXT = "c a f b"
 
@@ -66,6 +66,10 @@ def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(v
     at = run_app(model=TOY, view=view, text=TEXT)
     assert_clean(at)
     figs, configs = figures(at), chart_configs(at)
+    if view == "anatomy":  # one section at a time: every figure of the walk
+        for _ in anatomy_sections(at):
+            assert_clean(at)
+            figs, configs = figs + figures(at), configs + chart_configs(at)
     assert figs or view not in ("attention", "positional", "embeddings", "decoding", "anatomy")
     for fig, config in zip(figs, configs, strict=True):
         name = config["toImageButtonOptions"]["filename"]

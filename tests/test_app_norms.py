@@ -19,7 +19,9 @@ CASES = {  # model -> (sentence, its norm placement)
 
 
 def stage_titles(at) -> dict[str, dict]:
-    return {title(f): f for f in figures(at) if "residual stream" in title(f) or "LayerNorm" in title(f)}
+    """Figures by title (a long title is broken into lines: read as one)."""
+    titles = {title(f).replace("<br>", " "): f for f in figures(at)}
+    return {t: f for t, f in titles.items() if "residual stream" in t or "LayerNorm" in t}
 
 
 @pytest.mark.parametrize("model", list(CASES))
@@ -27,7 +29,9 @@ def test_anatomy_labels_layernorm_outputs_and_the_stream(model):
     text, norm = CASES[model]
     m = load_pretrained(model)
     last = m.config.n_encoder_layers - 1
-    at = run_app(model=model, text=text, view="anatomy", kind="encoder", layer=str(last), head="0")
+    at = run_app(
+        model=model, text=text, view="anatomy", kind="encoder", layer=str(last), head="0", section="6"
+    )
     assert not at.exception
     titles = stage_titles(at)
     if norm == "pre":

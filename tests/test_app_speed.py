@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import viz
-from app_support import models
+from app_support import models, state
 from app_support.views import _with_sentence
 from transformer import available_models
 
@@ -105,13 +105,15 @@ def test_no_view_changes_a_figure_it_shares(monkeypatch):
         return fig
 
     monkeypatch.setattr(models, "figure", recording)
+    pages = [{"view": "attention"}] + [{"view": "anatomy", "section": str(n)} for n in state.ANATOMY_SECTIONS]
     for text in ("The house is old.", "The old man saw the old dog near the river."):
-        for view in ("attention", "anatomy"):
+        for page in pages:
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-            at.query_params.update(text=text, view=view, model="en-de", kind="cross")
+            at.query_params.update(text=text, model="en-de", kind="cross", **page)
             at.run()
             assert not at.exception, [e.value for e in at.exception]
-            at.segmented_control(key="head").set_value(1).run()
+            if any(w.key == "head" for w in at.segmented_control):  # the sections that dissect one head
+                at.segmented_control(key="head").set_value(1).run()
             at.run()
             assert not at.exception, [e.value for e in at.exception]
     assert len(handed) > 40

@@ -28,6 +28,7 @@ CONTEXTS = {  # a page of the app: the URL that opens it (on top of BASE); every
     "attention_cross": {"view": "attention", "kind": "cross"},
     "attention_hidden": {"view": "attention", "hide": "1"},
     "attention_snapshots": {"view": "attention", "kind": "cross", "snap": "0"},  # training snapshots shown
+    **{f"anatomy_{n}": {"view": "anatomy", "section": str(n)} for n in state.ANATOMY_SECTIONS},
 }
 SNAPSHOTS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
 OTHER_MODEL = next((name for name in MODELS if name != TOY), None)
@@ -58,7 +59,8 @@ CHANGE = {  # widget key -> (the page it is changed on, a value other than the d
     "emb_paths": ("embeddings", [2, 4]),
     "emb_nn_token": ("embeddings", 2),
     "dec_k": ("decoding", 5),
-    "ana_step": ("anatomy", 2),
+    "ana_section": ("anatomy", 3),
+    "ana_step": ("anatomy_8", 2),  # the output section's position
     "off_encoder_0": ("heads", [1]),  # the heads switched off, `off`: one row of pills per kind and layer
     "target": ("score", "d b f a c"),  # a typed translation, `target`
     "text2": ("pairs", "c a g b d"),
@@ -195,6 +197,8 @@ def test_defaults_stay_out_of_the_link():
         ("emb_nn", "-1"),
         ("topk", "50"),
         ("out_pos", "40"),
+        ("section", "9"),
+        ("section", "walk"),
         ("snap", "early"),
         ("snap", "7"),  # checked against the model's snapshots
     ],
@@ -214,7 +218,7 @@ def test_a_bad_view_parameter_is_ignored_with_a_notice(name, raw):
 SAMPLES = {  # URL name -> a value other than the default, as a link writes it
     "hide": "1", "renorm": "0", "autoscale": "1", "heads": "2,0", "pe_pos": "100", "pe_dims": "0,5",
     "pe_metric": "cosine", "pe_side": "tgt", "emb_side": "decoder", "emb_method": "tsne", "emb_stage": "3",
-    "emb_paths": "1", "emb_nn": "4", "topk": "20", "out_pos": "7",
+    "emb_paths": "1", "emb_nn": "4", "topk": "20", "section": "3", "out_pos": "7",
     "off": "encoder.0.3,cross.1.0", "target": "Das Haus ist alt.", "apply": "0", "snap": "213",
 }  # fmt: skip
 

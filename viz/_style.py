@@ -8,6 +8,7 @@ from data goes through `esc` before it enters a figure.
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Iterable
 
 import plotly.graph_objects as go
@@ -28,12 +29,45 @@ def wrap(text: str, width: int = 30) -> str:
         return text
     middle = len(text) // 2
     cut = min((i for i, c in enumerate(text) if c == " "), key=lambda i: abs(i - middle))
-    return f"{text[:cut]}<br>{text[cut + 1:]}"
+    return f"{text[:cut]}<br>{text[cut + 1 :]}"
 
 
 def text_px(text: str, font_size: float) -> float:
     """Roughly how many pixels a line of text takes at this font size (Plotly's default font)."""
     return len(text) * font_size * 0.6
+
+
+CHAR_EM = 0.62  # a label character's width in font sizes (Plotly's default font); a wide character is 1
+# Axes whose margins are computed here (`label_px`, `colorbar_px`) instead of measured by Plotly: with
+# automargin Plotly measures every tick label in the browser and draws a figure again when a margin grows,
+# about two thirds of the time Chromium spent drawing the Anatomy view; "allow" skips measuring every
+# label once more to hide the ones past the figure's edge (there are none: the margins have room).
+FIXED_AXIS = {"automargin": False, "ticklabeloverflow": "allow"}
+
+
+def label_px(labels: Iterable[str], font_size: float, cap: int = 24) -> float:
+    """Pixels the longest label takes on one line (escaped text counted as shown; a wide character, CJK or
+    emoji, as a full font size; at most `cap` characters)."""
+
+    def width(text: str) -> float:
+        chars = html.unescape(str(text))[:cap]
+        return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else CHAR_EM for c in chars)
+
+    return font_size * max(map(width, labels), default=0.0)
+
+
+COLORBAR_AT = {
+    "x": 1.0,
+    "xanchor": "left",
+}  # the colour bar right of the plot (Plotly's 1.02 grows with the width)
+
+
+def colorbar_px(title: str, font_size: float, thickness: float = 30, tick_chars: int = 4) -> float:
+    """The right margin a vertical colour bar at COLORBAR_AT needs (measured in Chromium): the bar 10 px right
+    of the plot, its tick labels (`tick_chars` of them, e.g. "−0.5", digits and signs wider than letters)
+    3 px right of the bar, its title above it from the bar's left edge, and 22 px right of the widest."""
+    ticks = thickness + 3 + font_size * 0.7 * tick_chars
+    return 32 + max(ticks, 1.1 * label_px([title], font_size))
 
 
 def esc(text) -> str:

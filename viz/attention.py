@@ -23,7 +23,6 @@ every k-th beyond that. The hover always names every row and column.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 
@@ -31,7 +30,19 @@ import numpy as np
 import plotly.graph_objects as go
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz._style import ATTENTION_COLORSCALE, MASK_COLOR, TOP, esc, finish, panel_title, text_px
+from viz._style import (
+    ATTENTION_COLORSCALE,
+    COLORBAR_AT,
+    FIXED_AXIS,
+    MASK_COLOR,
+    TOP,
+    colorbar_px,
+    esc,
+    finish,
+    label_px,
+    panel_title,
+    text_px,
+)
 from viz.frames import attention_array
 from viz.labels import axes
 
@@ -39,7 +50,13 @@ MASK_LEGEND = "masked: future position (causal mask)"
 ROW_PITCH = 1.3  # × font size: the height a row is given for its label
 LABEL_PITCH = 1.2  # × font size: the least room per label before every k-th is written (Plotly's own rule)
 HEIGHT_MAX = 1600  # px: taller figures thin their row labels instead of growing
-SLIM_COLORBAR = {"thickness": 12, "title": {"text": "weight", "side": "top"}, "outlinewidth": 0}
+SLIM_COLORBAR = {
+    "thickness": 12,
+    "title": {"text": "weight", "side": "top"},
+    "outlinewidth": 0,
+    "ticklabeloverflow": "allow",
+    **COLORBAR_AT,
+}
 
 
 def kind_label(kind: str | None) -> str:
@@ -67,10 +84,20 @@ def label_step(n: int, length_px: float, font_size: float) -> int:
     return max(1, math.ceil(n * font_size * LABEL_PITCH / max(float(length_px), 1.0) - 1e-9))
 
 
-def _label_room(labels: Sequence[str], font_size: float, cap: int = 18) -> float:
-    """Pixels a vertical tick label needs (the longest, at most `cap` characters), escaped text unescaped."""
-    longest = max((len(html.unescape(t)) for t in labels), default=1)
-    return font_size * 0.62 * min(longest, cap)
+def _label_room(labels: Sequence[str], font_size: float) -> float:
+    """Pixels a vertical tick label needs (the longest), escaped text counted as shown."""
+    return max(label_px(labels, font_size), font_size * 0.62)
+
+
+def _left_px(labels: Sequence[str], title: str, font_size: float) -> float:
+    """The left margin: the longest row label, then the axis title (its lines) and some room."""
+    return label_px(labels, font_size) + font_size * (1 + 1.3 * (1 + title.count("<br>"))) + 10
+
+
+def _margins(left: float, bottom: float, font_size: float) -> dict:
+    """Left and bottom margins computed from the labels (`FIXED_AXIS`), the right one from the colour bar."""
+    right = colorbar_px(SLIM_COLORBAR["title"]["text"], font_size, SLIM_COLORBAR["thickness"])
+    return {"l": round(left), "b": round(bottom), "r": round(right)}
 
 
 def _rows_height(n_rows: int, font_size: float, top: float, bottom: float, min_rows_px: float) -> int:
@@ -95,7 +122,7 @@ def key_axis(ax, n_k: int) -> dict:
         "range": [-0.5, n_k - 0.5],
         "showgrid": False,
         "zeroline": False,
-        "automargin": True,
+        **FIXED_AXIS,
     }
 
 
@@ -178,7 +205,7 @@ def attention_heatmap(
             "autorange": "reversed",
             "showgrid": False,
             "zeroline": False,
-            "automargin": True,
+            **FIXED_AXIS,
         },
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
     }
@@ -203,7 +230,8 @@ def attention_heatmap(
     fig = go.Figure(data=data, layout=layout)
     title = title or _default_title(kind, layer, head)
     finish(fig, title, font_size, height)
-    fig.update_layout(margin={"t": round(top)})
+    left = _left_px(ax.q_ticks[::step], ax.y_title, font_size)
+    fig.update_layout(margin={"t": round(top)} | _margins(left, bottom, font_size))
     return fig
 
 
@@ -316,7 +344,7 @@ def model_view(
         categoryarray=list(ax.k_hover),
         labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
         autotickangles=[-90],
-        automargin=True,
+        **FIXED_AXIS,
     )
     y_axis = dict(
         axis,
@@ -324,7 +352,7 @@ def model_view(
         tickmode="array",
         tickvals=ax.q_hover[::step],
         ticktext=ax.q_ticks[::step],
-        automargin=True,
+        **FIXED_AXIS,
     )
     layout = _grid_layout(n_l, n_h, titles, x_axis, y_axis, font_size, plot_px, gap_px)
     layout["coloraxis"] = {
@@ -340,11 +368,12 @@ def model_view(
     finish(fig, title, font_size, height)
     fig.layout.title.font.size = round(font_size * 1.2)
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
+    left = label_px(ax.q_ticks[::step], font_size) + font_size if show else font_size
     fig.update_layout(
         title_subtitle={
             "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
             "font": {"size": font_size},
         },
-        margin={"t": round(top), "b": round(font_size * 2)},
+        margin={"t": round(top)} | _margins(left, bottom, font_size),
     )
     return fig

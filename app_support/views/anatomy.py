@@ -3,6 +3,10 @@
 Overall architecture (§3) → input embeddings (§3.4) → positional encoding (§3.5) → scaled
 dot-product attention (§3.2.1) → multi-head attention (§3.2.2) → feed-forward (§3.3) →
 encoder layer → decoder layer (§3.1) → output softmax (§3.4).
+
+One section at a time (`state.ANATOMY_SECTIONS`, `section` in the URL), as a teacher walks a class
+through it, with "Next" under each: a page of all 31 figures took Chromium 3–5 s to draw after every
+new sentence, one section at most 13.
 """
 
 from __future__ import annotations
@@ -50,45 +54,98 @@ def section(title: str, text: str) -> None:
 
 
 def render(ctx: Ctx) -> None:
-    t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
-    with controls(ctx, "Which attention (layer, head) to dissect"):
-        pick_attention(ctx, with_panel=False)
-    kind, layer = ss["kind"], ss["layer"]
-    head = ss["head"] if ss["head"] != MEAN_HEAD else 0
+    """The chosen section of the walk (the picker and "Next" keep the paper's order; `section` in the URL)."""
+    ss = st.session_state
+    st.segmented_control(
+        "Section",
+        list(state.ANATOMY_SECTIONS),
+        key="ana_section",
+        required=True,
+        format_func=state.ANATOMY_SECTIONS.get,
+        persist_state="session",
+        label_visibility="collapsed",
+        wrap=True,
+    )
+    number = ss["ana_section"]
+    draw, dissects = SECTIONS[number]
+    if dissects:  # the sections that dissect one attention: which one
+        with controls(ctx, "Which attention (layer, head) to dissect"):
+            pick_attention(ctx, with_panel=False)
+    draw(ctx)
+    _next_previous(number)
+
+
+def _go(number: int) -> None:
+    st.session_state["ana_section"] = number
+
+
+def _next_previous(number: int) -> None:
+    """A teacher walks on with "Next" under the section (and back with "Previous")."""
+    names = state.ANATOMY_SECTIONS
+    back, on = st.columns(2)
+    if number > 0:
+        back.button(f"◀ Previous: {names[number - 1]}", key="ana_previous", on_click=_go, args=(number - 1,))
+    if number + 1 in names:
+        on.button(
+            f"Next: {names[number + 1]} ▶", key="ana_next", on_click=_go, args=(number + 1,), type="primary"
+        )
+
+
+def _anatomy(ctx: Ctx):
+    """Every hook point of the sentence (models.get_anatomy): only the sections inside a layer need it."""
+    with st.spinner("Capturing Q, K, V and every sub-layer…"):
+        return models.get_anatomy(*ctx.key, **ctx.experiment)
+
+
+def _head() -> int:
+    """The head dissected: the one picked, or head 0 when the mean is picked (Q, K and V belong to one head)."""
+    ss = st.session_state
     if ss["head"] == MEAN_HEAD:
         st.info("Q, K and V belong to one head each: showing head 0 (pick a head above).")
-    with st.spinner("Capturing Q, K, V and every sub-layer…"):
-        anatomy = models.get_anatomy(*ctx.key, **ctx.experiment)
-    f = ctx.font
-    n_enc, n_dec = cfg.n_encoder_layers, cfg.n_decoder_layers
+        return 0
+    return ss["head"]
 
+
+def _whole_model(ctx: Ctx) -> None:
+    t, cfg = ctx.trace, ctx.model.config
     section(
         "0. The whole model (§3, Figure 1)",
-        f"The encoder reads the {len(t.src_tokens)} source pieces through {n_enc} identical layers and "
-        f"hands the decoder one vector of d_model = {cfg.d_model} numbers per source piece (the "
-        f"*memory*). The decoder, {n_dec} layers, reads the translation so far ({len(t.tgt_tokens)} pieces "
-        f"starting with {md_code(ctx.model.tokenizer.id_to_piece(cfg.start_id))}) and, at every position, outputs a "
-        f"probability for each of the "
-        f"{ctx.model.tokenizer.vocab_size} vocabulary pieces.",
+        f"The encoder reads the {len(t.src_tokens)} source pieces through {cfg.n_encoder_layers} identical "
+        f"layers and hands the decoder one vector of d_model = {cfg.d_model} numbers per source piece (the "
+        f"*memory*). The decoder, {cfg.n_decoder_layers} layers, reads the translation so far "
+        f"({len(t.tgt_tokens)} pieces starting with {md_code(ctx.model.tokenizer.id_to_piece(cfg.start_id))}) "
+        f"and, at every position, outputs a probability for each of the {ctx.model.tokenizer.vocab_size} "
+        "vocabulary pieces.",
+    )
+    st.markdown(
+        "The sections follow the paper's order, each with this sentence's live values: the embeddings (1) "
+        "and the positional encoding (2) that make the input, attention inside one head (3) and across "
+        "heads (4), the feed-forward network (5), a whole encoder layer (6) and decoder layer (7), and the "
+        "output softmax (8). **Next** walks on."
     )
 
+
+def _embeddings(ctx: Ctx) -> None:
+    t, cfg = ctx.trace, ctx.model.config
     section(
         "1. Input embeddings (§3.4)",
         f"Each piece id selects one row of a learned {ctx.model.tokenizer.vocab_size} × {cfg.d_model} "
         f"matrix, multiplied by √d_model = {math.sqrt(cfg.d_model):.2f} so it is not drowned out by the "
         "positional encoding. Rows below: this sentence's pieces.",
     )
-    emb = t.embeddings["src_token"]
     fig = figure(ctx, matrix_heatmap,
-        _dims(emb),
+        _dims(t.embeddings["src_token"]),
         t.src_tokens,
         title="Token embedding × √d_model of each source piece",
         row_title="piece",
         col_title=_dim_title(cfg.d_model),
-        font_size=f,
-    )
+        font_size=ctx.font,
+    )  # fmt: skip
     chart(ctx, fig, "fig_ana_embed", "anatomy-embedding")
 
+
+def _positional(ctx: Ctx) -> None:
+    t = ctx.trace
     section(
         "2. Positional encoding (§3.5)",
         "Attention by itself ignores order, so a position-dependent vector is added to each embedding. "
@@ -96,14 +153,24 @@ def render(ctx: Ctx) -> None:
     )
     e = t.embeddings
     fig = figure(ctx, viz.embedding_sum_view,
-        e["src_token"], e["src_position"], e["src_input"], t.src_tokens, max_dims=WIDE, font_size=f
-    )
+        e["src_token"], e["src_position"], e["src_input"], t.src_tokens, max_dims=WIDE, font_size=ctx.font
+    )  # fmt: skip
     chart(ctx, fig, "fig_ana_pe", "anatomy-positional")
 
-    rows = state.rows_for(ss, kind)  # decoder rows read piece t, predict t + 1: labelled as chosen
-    q_read, k_tok = viz.side_tokens(t, kind)
-    q_tok, q_title, k_title = viz.query_labels(kind, q_read, rows), query_title(kind, rows), key_title(kind)
-    parts = anatomy.qkv[kind]
+
+def _sides(ctx: Ctx, kind: str) -> tuple[str, list[str], list[str], list[str], str, str]:
+    """(rows, query pieces read, key pieces, query labels, query axis title, key axis title) of `kind`:
+    decoder rows read piece t and predict t + 1, labelled as chosen."""
+    rows = state.rows_for(st.session_state, kind)
+    q_read, k_tok = viz.side_tokens(ctx.trace, kind)
+    return rows, q_read, k_tok, viz.query_labels(kind, q_read, rows), query_title(kind, rows), key_title(kind)
+
+
+def _scaled_dot_product(ctx: Ctx) -> None:
+    t, ss, f = ctx.trace, st.session_state, ctx.font
+    kind, layer, head = ss["kind"], ss["layer"], _head()
+    rows, q_read, k_tok, q_tok, q_title, k_title = _sides(ctx, kind)
+    parts = _anatomy(ctx).qkv[kind]
     q, k, v = (parts[p][layer, head] for p in ("q", "k", "v"))
     d_head = q.shape[-1]
     raw = q @ k.T / math.sqrt(d_head)  # (T_q, T_k) the same sum the model computed, before any mask
@@ -169,10 +236,14 @@ def render(ctx: Ctx) -> None:
                 "The decoder may not look ahead: scores of later positions become −∞, so softmax gives them 0."
             )
 
+
+def _multi_head(ctx: Ctx) -> None:
+    t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
+    kind, layer = ss["kind"], ss["layer"]
+    rows, q_read, k_tok, q_tok, q_title, _ = _sides(ctx, kind)
     stack = "encoder" if kind == "encoder" else "decoder"
-    lay = min(layer, (n_enc if stack == "encoder" else n_dec) - 1)
-    acts = anatomy.activations
     attn_name = "cross_attn" if kind == "cross" else "self_attn"
+    d_head = cfg.d_model // cfg.n_heads
     section(
         f"4. Multi-head attention (§3.2.2): all {cfg.n_heads} heads of {kind} layer {layer}",
         f"The model runs {cfg.n_heads} attentions side by side, each on its own {d_head}-number slice "
@@ -184,12 +255,19 @@ def render(ctx: Ctx) -> None:
         font_size=ctx.small_font,
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
+    out = _anatomy(ctx).activations[f"{stack}.layers.{layer}.hook_{attn_name}_out"]
     fig = figure(ctx, matrix_heatmap,
-        _dims(acts[f"{stack}.layers.{layer}.hook_{attn_name}_out"]), q_tok, title="Multi-head output Concat(heads)·W_O",
-        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=f,
+        _dims(out), q_tok, title="Multi-head output Concat(heads)·W_O",
+        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=ctx.font,
     )  # fmt: skip
     chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
 
+
+def _feed_forward(ctx: Ctx) -> None:
+    cfg, ss, f = ctx.model.config, st.session_state, ctx.font
+    stack = "encoder" if ss["kind"] == "encoder" else "decoder"
+    lay = min(ss["layer"], (cfg.n_encoder_layers if stack == "encoder" else cfg.n_decoder_layers) - 1)
+    acts = _anatomy(ctx).activations
     hidden = acts[f"{stack}.layers.{lay}.ff.hook_activation"]
     relu = cfg.activation == "relu"
     tokens, row_title = _row_labels(ctx, stack)
@@ -222,39 +300,56 @@ def render(ctx: Ctx) -> None:
         )  # fmt: skip
         chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
 
-    post = cfg.norm == "post"
-    add_norm = (
-        "Each sub-layer's output is added to its input (the residual connection) and the sum is normalised: "
-        "LayerNorm(x + Sublayer(x)). In this post-norm model (the paper's placement) the residual stream "
-        "itself is a LayerNorm output after every sub-layer."
-        if post
-        else "This model normalises *before* each sub-layer (pre-norm): x + Sublayer(LayerNorm(x)). Each "
+
+def _add_norm(norm: str) -> str:
+    if norm == "post":
+        return (
+            "Each sub-layer's output is added to its input (the residual connection) and the sum is normalised: "
+            "LayerNorm(x + Sublayer(x)). In this post-norm model (the paper's placement) the residual stream "
+            "itself is a LayerNorm output after every sub-layer."
+        )
+    return (
+        "This model normalises *before* each sub-layer (pre-norm): x + Sublayer(LayerNorm(x)). Each "
         "sub-layer reads a LayerNorm output, and adds its result to the residual stream, which is never "
         "normalised inside the stack: only the stack's final LayerNorm normalises it."
     )
-    le = min(layer, n_enc - 1)
-    section(
-        f"6. Encoder layer (§3.1): layer {le}", "Self-attention, then the feed-forward network. " + add_norm
-    )
-    _stages(ctx, acts, layer_stages("encoder", le, cfg.norm, le == n_enc - 1), "encoder", le)
 
-    ld = min(layer, n_dec - 1)
+
+def _encoder_layer(ctx: Ctx) -> None:
+    cfg = ctx.model.config
+    le = min(st.session_state["layer"], cfg.n_encoder_layers - 1)
+    section(
+        f"6. Encoder layer (§3.1): layer {le}",
+        "Self-attention, then the feed-forward network. " + _add_norm(cfg.norm),
+    )
+    stages = layer_stages("encoder", le, cfg.norm, le == cfg.n_encoder_layers - 1)
+    _stages(ctx, _anatomy(ctx).activations, stages, "encoder", le)
+
+
+def _decoder_layer(ctx: Ctx) -> None:
+    t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
+    ld, head = min(ss["layer"], cfg.n_decoder_layers - 1), _head()
     section(
         f"7. Decoder layer (§3.1): layer {ld}",
         "Three sub-layers: masked self-attention over the translation so far, attention over the encoder's "
         "output (cross-attention: its keys and values are computed from the memory, the encoder's final "
-        "output), and the feed-forward network. " + add_norm,
+        "output), and the feed-forward network. " + _add_norm(cfg.norm),
     )
     cols = ctx.columns(2)
+    names = {"decoder": "masked self-attention", "cross": "cross-attention"}  # titles that fit half a page
     for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
         fig = figure(ctx, viz.attention_heatmap,
             viz.head_weights(t.attention[k2], ld, head), *viz.side_tokens(t, k2), kind=k2, layer=ld, head=head,
-            rows=state.rows_for(ss, k2), font_size=f,
+            rows=state.rows_for(ss, k2), title=f"{names[k2]}: layer {ld}, head {head}", font_size=ctx.font,
         )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
-    _stages(ctx, acts, layer_stages("decoder", ld, cfg.norm, ld == n_dec - 1), "decoder", ld)
+    stages = layer_stages("decoder", ld, cfg.norm, ld == cfg.n_decoder_layers - 1)
+    _stages(ctx, _anatomy(ctx).activations, stages, "decoder", ld)
 
+
+def _output(ctx: Ctx) -> None:
+    t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
     section(
         "8. Output: linear layer and softmax (§3.4)",
         "The decoder's last vector at each position goes through one linear layer"
@@ -267,7 +362,7 @@ def render(ctx: Ctx) -> None:
         st.slider("Position", 0, n_steps - 1, key="ana_step", persist_state="session")
     step = ss["ana_step"]
     top = t.topk[t.topk["rank"] <= 10]
-    fig = viz.topk_bar(top, step, chosen=t.next_token(step), context=t.tgt_tokens[step], font_size=f)
+    fig = viz.topk_bar(top, step, chosen=t.next_token(step), context=t.tgt_tokens[step], font_size=ctx.font)
     chart(ctx, fig, "fig_ana_softmax_out", "anatomy", "output", f"step{step}")
     best = t.topk[t.topk["rank"] == 1]
     st.dataframe(
@@ -282,6 +377,19 @@ def render(ctx: Ctx) -> None:
         hide_index=True,
         key="ana_output_table",
     )
+
+
+SECTIONS = {  # state.ANATOMY_SECTIONS' number -> (draw it, whether it dissects the attention picked above it)
+    0: (_whole_model, False),
+    1: (_embeddings, False),
+    2: (_positional, False),
+    3: (_scaled_dot_product, True),
+    4: (_multi_head, True),
+    5: (_feed_forward, True),
+    6: (_encoder_layer, True),
+    7: (_decoder_layer, True),
+    8: (_output, False),
+}
 
 
 def _row_labels(ctx: Ctx, stack: str) -> tuple[list[str], str]:

@@ -1,0 +1,111 @@
+"""The Anatomy walk in a real browser (Playwright + Chromium): one section at a time, "Next" walks on,
+and every figure keeps the margins the app computed for its labels.
+
+The heatmaps' margins are computed in Python from their longest labels (`viz._style.FIXED_AXIS`): Plotly
+measures no tick label. Here Chromium checks that the computed margins were enough: Plotly grew none of
+them (a colour bar wider than planned would), no tick label is drawn outside its figure, and no axis
+title lies on the tick labels, at 1280 × 720 (a laptop, sidebar open) and in presentation mode.
+"""
+
+from __future__ import annotations
+
+import browser_support
+import pytest
+from browser_support import (
+    LONG_SENTENCE,
+    PROJECTOR,
+    SMALL_SCREEN,
+    app_url,
+    default_model,
+    wait_idle,
+)
+
+from app_support import state
+
+app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default"),
+]
+
+# every figure on the page: the margins asked for and those Plotly drew with, tick labels outside the
+# figure, and tick labels under an axis title
+MARGINS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    const box = el.getBoundingClientRect(), size = el._fullLayout._size, asked = el.layout.margin || {};
+    const outside = Array.from(el.querySelectorAll('g[class$="tick"] > text')).filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5
+                               || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5); })
+        .map(t => t.textContent);
+    const under = [];
+    for (const letter of ['x', 'y']) {
+        const titleText = el.querySelector('.g-' + letter + 'title text');
+        if (!titleText) continue;
+        const a = titleText.getBoundingClientRect();
+        el.querySelectorAll('.' + letter + 'tick > text').forEach(t => {
+            const b = t.getBoundingClientRect();
+            if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+                under.push(t.textContent); }); }
+    return {title: el._fullLayout.title.text, asked: [asked.l, asked.r, asked.b],
+            drawn: [size.l, size.r, size.b].map(Math.round), outside, under}; })"""
+
+PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by both pieces: the longest labels)
+    {"view": "anatomy", "section": str(n), "kind": "cross", "rows": "both"}
+    for n in state.ANATOMY_SECTIONS
+    if n
+] + [  # the Attention view's heatmaps and model view share the figure functions
+    {"view": "attention", "kind": "decoder", "rows": "both"},
+    {"view": "attention", "kind": "cross", "panel": "model"},
+]
+
+
+def open_link(browser, url: str, viewport: dict, **query: str):
+    """A fresh session at this window size on a link with the 35-piece sentence, once its figures are drawn."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.goto(app_url(url, text=LONG_SENTENCE, **query))
+    page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=90_000)
+    wait_idle(page)
+    page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
+    return context, page
+
+
+@pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["1280x720", "projector"])
+@pytest.mark.parametrize("query", PAGES, ids=lambda q: "-".join(q.values()))
+def test_computed_margins_hold_every_label(app_server, browser, query, viewport):
+    present = {"present": "1"} if viewport is PROJECTOR else {}
+    context, page = open_link(browser, app_server, viewport, **query, **present)
+    try:
+        figures = page.evaluate(MARGINS_JS)
+        assert figures
+        for fig in figures:
+            if fig["asked"] != [None, None, None]:  # computed here (a PE or top-k bar still asks Plotly)
+                assert fig["drawn"] == fig["asked"], (
+                    fig
+                )  # Plotly grew no margin: nothing was wider than computed
+            assert not fig["outside"], fig
+            assert not fig["under"], fig
+    finally:
+        context.close()
+
+
+def test_next_walks_the_sections_in_order_and_the_link_follows(app_server, browser):
+    """From the whole model, Next opens section 1, 2, …, each drawing its own figures; the URL says which."""
+    context = browser.new_context(viewport=SMALL_SCREEN)
+    page = context.new_page()
+    try:
+        page.goto(app_url(app_server, view="anatomy", text="The house is old."))
+        page.get_by_role("heading", name="0. The whole model").wait_for(timeout=90_000)
+        assert page.locator(".js-plotly-plot").count() == 0
+        for number in (1, 2, 3):
+            page.locator(".st-key-ana_next button").click()
+            page.get_by_role("heading", name=f"{number}. ").first.wait_for(timeout=60_000)
+            page.wait_for_function(
+                "n => location.search.includes('section=' + n)", arg=number, timeout=30_000
+            )
+            page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=60_000)
+            wait_idle(page)
+    finally:
+        context.close()
