@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, models, state
+from app_support.views import attention as attention_view
 from app_support.stages import layer_stages
 from transformer import available_models, load_pretrained
 
@@ -334,6 +335,12 @@ def test_anatomy_walks_the_paper_one_section_at_a_time(model):
         assert at.session_state["ana_section"] == number and at.query_params["section"] == str(number)
         assert at.subheader[0].value.startswith(f"{number}. "), at.subheader[0].value
         assert len(figures(at)) == expected[number], (number, [title(f) for f in figures(at)])
+        # a kind picker only where one attention is dissected (3-5): a whole layer (6, 7) draws every kind
+        kinds = [c for c in at.segmented_control if c.key == "kind"]
+        assert len(kinds) == (number in (3, 4, 5)), number
+        if number in (6, 7):  # rows: the encoder's predict nothing; the decoder layer's rows are labelled
+            rows = next(c for c in at.segmented_control if c.key == attention_view.ROWS_PICK)
+            assert rows.disabled == (number == 6), number
     assert not [b for b in at.button if b.key == "ana_next"]  # the last section: no Next
     at.button(key="ana_previous").click().run()
     assert at.session_state["ana_section"] == 7 and at.query_params["section"] == "7"

@@ -70,7 +70,10 @@ def render(ctx: Ctx) -> None:
     draw, dissects = SECTIONS[number]
     if dissects:  # the sections that dissect one attention: which one
         with controls(ctx, "Which attention (layer, head) to dissect"):
-            pick_attention(ctx, with_panel=False)
+            # a whole layer shows each of its attentions: a kind picker there would look chosen and do nothing
+            pick_attention(
+                ctx, with_panel=False, with_kind=number not in WHOLE_LAYER, rows_kind=WHOLE_LAYER.get(number)
+            )
     draw(ctx)
     _next_previous(number)
 
@@ -379,6 +382,9 @@ def _output(ctx: Ctx) -> None:
     )
 
 
+# sections that draw every attention of one layer: they pick a layer and a head, not a kind (number -> the
+# kind whose rows they label: the encoder's rows predict nothing, None = the decoder's two attentions)
+WHOLE_LAYER: dict[int, str | None] = {6: "encoder", 7: None}
 SECTIONS = {  # state.ANATOMY_SECTIONS' number -> (draw it, whether it dissects the attention picked above it)
     0: (_whole_model, False),
     1: (_embeddings, False),

@@ -60,8 +60,12 @@ def pick_rows(kind: str | None) -> None:
     )
 
 
-def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
+def pick_attention(
+    ctx: Ctx, with_panel: bool = True, with_kind: bool = True, rows_kind: str | None = None
+) -> None:
     """Kind, layer, head and row-label pickers (shared by the Attention and Anatomy views; values in the URL).
+    with_kind=False: no kind picker, for a figure set that shows every kind of one layer (Anatomy's
+    layers); the row labels then apply to `rows_kind` ("encoder": greyed out; None: every decoder row).
 
     Two rows, so the figure is on the first screen. A picker the chosen panel does not use is not
     drawn (a greyed-out "L0" would still look chosen): the model view shows every layer and head,
@@ -71,15 +75,16 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
     n_layers, n_heads = ctx.trace.n_layers, ctx.trace.n_heads
     panel = ss["panel"] if with_panel else "heatmaps"
     top = st.columns(2) if with_panel else st.columns(1)
-    top[0].segmented_control(
-        "Attention",
-        KIND_NAMES,
-        key="kind",
-        required=True,
-        format_func=KIND_LABELS.get,
-        persist_state="session",
-        label_visibility="collapsed",
-    )
+    if with_kind:
+        top[0].segmented_control(
+            "Attention",
+            KIND_NAMES,
+            key="kind",
+            required=True,
+            format_func=KIND_LABELS.get,
+            persist_state="session",
+            label_visibility="collapsed",
+        )
     if with_panel:
         top[1].segmented_control(
             "Show",
@@ -125,7 +130,7 @@ def pick_attention(ctx: Ctx, with_panel: bool = True) -> None:
             help="Each head has its own colour. Fewer heads, fewer lines: one head at a time reads best.",
         )
     with rows_col:
-        pick_rows(ss["kind"])
+        pick_rows(ss["kind"] if with_kind else rows_kind)
 
 
 def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
