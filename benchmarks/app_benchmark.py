@@ -153,37 +153,17 @@ def inotify_watches(pid: int) -> int:
     return n
 
 
-class Server:
-    def __init__(self, url: str, pid: int):
-        self.url, self.pid = url, pid
-
-
 @contextlib.contextmanager
-def serve(folder: Path, python: str) -> Iterator[Server]:
+def serve(folder: Path, python: str) -> Iterator[bs.Server]:
     """`streamlit run app.py` in `folder` as it is served (its own .streamlit/config.toml), on a free port."""
-    port = bs.free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        python, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-    ]  # fmt: skip
-    log = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+    server = None
     try:
-        bs.wait_healthy(url, proc)
-        yield Server(url, proc.pid)
+        with bs.streamlit_server(folder, python) as server:
+            yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.seek(0)
-        overflow = log.read().count("Inotify queue overflowed")
+        overflow = server.log.count("Inotify queue overflowed") if server else 0
         if overflow:
             print(f"  ({folder.name}: the server log has {overflow} 'Inotify queue overflowed' lines)")
-        log.close()
 
 
 @contextlib.contextmanager
@@ -206,7 +186,7 @@ def blank_app() -> Iterator[Path]:
 class Page:
     """A browser page that counts the server's `script_finished` messages (the end of every run)."""
 
-    def __init__(self, context, server: Server):
+    def __init__(self, context, server: bs.Server):
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self.server, self.finished = server, 0
@@ -343,7 +323,9 @@ def opened(browser, url: str, done: Callable, context=None) -> float:
     return elapsed
 
 
-def fresh_sessions(browser, python: str, app: Server, name: str, fresh_sentence: Sentences, n: int) -> dict:
+def fresh_sessions(
+    browser, python: str, app: bs.Server, name: str, fresh_sentence: Sentences, n: int
+) -> dict:
     """Fresh browser sessions, the blank app's and the app's taking turns (a change in the machine's load
     hits both): the blank app's first render, and the app's first heatmap for a link with a new sentence
     (the target), for a plain link (the default sentence, already traced on the server) and for a link

@@ -11,6 +11,7 @@ Never downloads anything: Playwright drives the system Chromium at CHROMIUM.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import os
@@ -21,7 +22,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -82,32 +83,52 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> Non
     raise TimeoutError(f"streamlit did not become healthy within {timeout:.0f} s")
 
 
+@dataclasses.dataclass
+class Server:
+    url: str
+    pid: int
+    log: str = ""  # everything the server printed, filled in once it has stopped
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    folder: Path = ROOT,
+    python: str = sys.executable,
+    flags: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """`streamlit run app.py` in `folder` with `python` on a free localhost port (plus `flags`); yields the
+    Server once it answers its health check; always stops it, then reads its output into `Server.log`."""
+    port = free_port()
+    cmd = [
+        python, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1", *flags,
+    ]  # fmt: skip
+    with tempfile.TemporaryFile("w+", prefix="streamlit-", suffix=".log") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        server = Server(f"http://127.0.0.1:{port}", proc.pid)
+        try:
+            wait_healthy(server.url, proc)
+            yield server
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.seek(0)
+            server.log = log.read()
+
+
 @contextlib.contextmanager
 def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `streamlit run app.py` on a free localhost port; yield its URL; always stop it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tempfile.NamedTemporaryFile("w+", prefix="streamlit-", suffix=".log", delete=False)
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-    )
-    try:
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
+    flags = ("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none")
+    with streamlit_server(flags=flags, env=env) as server:
+        yield server.url
 
 
 @contextlib.contextmanager
