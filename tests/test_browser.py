@@ -64,6 +64,7 @@ def test_cross_attention_rows_show_the_piece_each_row_predicts(app_server, page)
     page.goto(app_url(app_server, view="attention", kind="cross", layer="2", head="0", text=OLD_MAN))
     read, predicted = decoder_pieces(OLD_MAN)
     wait_for_y_ticks(page, predicted, timeout=90_000)
+    wait_for_y_ticks(page, predicted, n=1)  # the mean over heads is drawn after the head: wait for it too
     wait_idle(page)
     ticks = visible_y_ticks(page)
     assert ticks == predicted == visible_y_ticks(page, 1)  # the head and the head mean
