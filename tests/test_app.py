@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, models, state
-from app_support.views import attention as attention_view
 from app_support.stages import layer_stages
+from app_support.views import attention as attention_view
+from tests.heatmap_reader import HtmlHeatmap, read_heatmap
 from transformer import available_models, load_pretrained
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -63,6 +65,23 @@ def title(fig: dict) -> str:
     return fig["layout"]["title"]["text"]
 
 
+def attention_html(at: AppTest) -> list[str]:
+    """The HTML of every attention heatmap on the page (the Attention view draws them with st.html)."""
+    return [e.proto.body for e in at.get("html") if "attn-hm" in e.proto.body]
+
+
+def attention_maps(at: AppTest) -> list[HtmlHeatmap]:
+    """Every HTML attention heatmap on the page, read back (tests/heatmap_reader.py)."""
+    return [read_heatmap(body) for body in attention_html(at)]
+
+
+def font_px(body: str) -> int:
+    """The font size an HTML attention heatmap is drawn at (its root element's style)."""
+    found = re.search(r'<div class="attn-hm[^"]*"[^>]*style="font-size:(\d+)px', body)
+    assert found, body[:300]
+    return int(found.group(1))
+
+
 def assert_clean(at: AppTest) -> None:
     """No exception and no error box."""
     assert not at.exception, [e.message for e in at.exception]
@@ -80,7 +99,7 @@ WAITS_FOR_INPUT = {  # views that draw no figure until the person acts, and the 
 
 def drawn_or_waiting(at: AppTest, view: str) -> bool:
     """The view drew a figure (or a table), or it is one that waits for input and shows what it waits on."""
-    if figures(at) or at.dataframe:
+    if figures(at) or attention_maps(at) or at.dataframe:
         return True
     return view in WAITS_FOR_INPUT and at.get_by_key(WAITS_FOR_INPUT[view]) is not None
 
@@ -119,7 +138,7 @@ def test_every_view_renders_on_toy_model(view):
     at = run_app(model=TOY, view=view, text="c a f b c")
     assert_clean(at)
     if view != "io":
-        assert figures(at) or (view in WAITS_FOR_INPUT and drawn_or_waiting(at, view))
+        assert figures(at) or attention_maps(at) or (view in WAITS_FOR_INPUT and drawn_or_waiting(at, view))
 
 
 # --- widgets change what is shown -------------------------------------------------------------------
@@ -129,29 +148,30 @@ def test_every_view_renders_on_toy_model(view):
 def test_changing_text_changes_heatmap_rows():
     """A longer sentence gives heatmaps with more rows (one per source piece, plus </s>)."""
     at = run_app(model=TOY, view="attention", text="c a f")
-    assert [z.shape[0] for f in figures(at) for z in heatmaps(f)] == [4, 4]
+    assert [m.z.shape for m in attention_maps(at)] == [(4, 4), (4, 4)]
     at.text_input(key="text").set_value("c a f b d e").run()
-    assert [z.shape[0] for f in figures(at) for z in heatmaps(f)] == [7, 7]
+    assert [m.z.shape for m in attention_maps(at)] == [(7, 7), (7, 7)]
 
 
 @needs_toy
 def test_repeated_words_keep_their_own_rows():
     """ "c a c a" has two rows labelled ▁c and two labelled ▁a, not one merged row each."""
     at = run_app(model=TOY, view="attention", text="c a c a")
-    fig = figures(at)[0]
-    assert heatmaps(fig)[0].shape == (5, 5)
-    assert fig["layout"]["yaxis"]["ticktext"] == ["▁c", "▁a", "▁c", "▁a", "&lt;/s&gt;"]
+    hm = attention_maps(at)[0]
+    assert hm.z.shape == (5, 5)
+    assert hm.y_labels == hm.x_labels == ["▁c", "▁a", "▁c", "▁a", "</s>"]
 
 
 @needs_toy
 def test_changing_layer_changes_heatmap():
     """Picking layer 1 redraws the one-head heatmap from layer 1's weights."""
     at = run_app(model=TOY, view="attention", text="c a f b")
-    before = heatmaps(figures(at)[0])[0]
+    before = attention_maps(at)[0]
+    assert before.title == "Encoder self-attention: L0 H0"
     at.segmented_control(key="layer").set_value(1).run()
-    fig = figures(at)[0]
-    assert title(fig) == "Encoder self-attention: L1 H0"
-    assert not np.allclose(heatmaps(fig)[0], before)
+    after = attention_maps(at)[0]
+    assert after.title == "Encoder self-attention: L1 H0"
+    assert after.z.shape == before.z.shape and not np.allclose(after.z, before.z)
 
 
 @needs_toy
@@ -159,26 +179,38 @@ def test_changing_head_changes_heatmap():
     """Picking head 2 redraws the one-head heatmap; "mean" leaves a single averaged heatmap."""
     at = run_app(model=TOY, view="attention", text="c a f b")
     at.segmented_control(key="head").set_value(2).run()
-    assert title(figures(at)[0]) == "Encoder self-attention: L0 H2"
+    assert [m.title for m in attention_maps(at)] == [
+        "Encoder self-attention: L0 H2",
+        "Encoder self-attention: L0 mean of heads",
+    ]
     at.segmented_control(key="head").set_value(state.MEAN).run()
-    assert [title(f) for f in figures(at)] == ["Encoder self-attention: L0 mean of heads"]
+    assert [m.title for m in attention_maps(at)] == ["Encoder self-attention: L0 mean of heads"]
 
 
 @needs_toy
 def test_decoder_view_shows_the_causal_mask():
-    """Decoder self-attention draws the masked future as its own legend entry; encoder attention does not."""
+    """Decoder self-attention hatches the masked future (the upper triangle, no weight) under its own legend;
+    encoder attention masks nothing and draws no legend."""
     at = run_app(model=TOY, view="attention", text="c a f b", kind="decoder")
-    names = [t.get("name", "") for t in figures(at)[0]["data"]]
-    assert any("causal mask" in n for n in names)
+    maps = attention_maps(at)
+    assert len(maps) == 2
+    for hm in maps:
+        future = np.triu(np.ones((hm.rows, hm.cols), dtype=bool), k=1)
+        assert hm.rows == hm.cols > 1 and hm.mask_legend
+        np.testing.assert_array_equal(hm.masked, future)
+        assert np.isnan(hm.z[future]).all() and np.isfinite(hm.z[~future]).all()
     at.segmented_control(key="kind").set_value("encoder").run()
-    assert not any("causal mask" in t.get("name", "") for t in figures(at)[0]["data"])
+    maps = attention_maps(at)
+    assert len(maps) == 2
+    assert not any(hm.mask_legend or hm.masked.any() for hm in maps)
+    assert all(np.isfinite(hm.z).all() for hm in maps)
 
 
 @needs_toy
 def test_changing_view_changes_content():
     """Input & output shows token tables; switching to Positional encoding shows PE figures instead."""
     at = run_app(model=TOY, view="io", text="c a f b")
-    assert len(at.dataframe) >= 2 and not figures(at)
+    assert len(at.dataframe) >= 2 and not figures(at) and not attention_html(at)
     at.segmented_control(key="view").set_value("positional").run()
     assert any(title(f).startswith("Positional encoding") for f in figures(at))
 
@@ -234,13 +266,19 @@ def test_decoding_step_moves_the_prediction():
 
 
 def y_ticks(at: AppTest, n: int = 0) -> list[str]:
-    return figures(at)[n]["layout"]["yaxis"]["ticktext"]
+    """Every row label of the n-th attention heatmap on the page, as text (unescaped)."""
+    return attention_maps(at)[n].y_labels
 
 
 def decoder_pieces(text: str) -> tuple[list[str], list[str]]:
-    """(pieces the toy's decoder rows read, pieces they predict), escaped as Plotly tick labels."""
-    tgt = [t.replace("<", "&lt;").replace(">", "&gt;") for t in load_pretrained(TOY).trace(text).tgt_tokens]
-    return tgt, [*tgt[1:], "&lt;/s&gt;"]
+    """(pieces the toy's decoder rows read, pieces they predict), as text: "</s>", not "&lt;/s&gt;"."""
+    tgt = list(load_pretrained(TOY).trace(text).tgt_tokens)
+    return tgt, [*tgt[1:], "</s>"]
+
+
+def plotly_escaped(labels: list[str]) -> list[str]:
+    """Labels as a Plotly figure's tick text carries them (its tick labels are HTML: < and > escaped)."""
+    return [t.replace("<", "&lt;").replace(">", "&gt;") for t in labels]
 
 
 @needs_toy
@@ -252,7 +290,7 @@ def test_cross_attention_rows_are_labelled_by_the_piece_they_predict_by_default(
     control = at.segmented_control(key="rows_pick")
     assert control.label == "Label decoder rows by" and control.value == "predicted"
     assert y_ticks(at, 0) == y_ticks(at, 1) == predicted
-    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "decoder row: piece predicted (next piece)"
+    assert [m.y_title for m in attention_maps(at)] == ["decoder row: piece predicted (next piece)"] * 2
     assert "rows" not in at.query_params  # the default is not written
     assert any("row t reads piece t" in c.value for c in at.caption)
 
@@ -264,9 +302,10 @@ def test_label_control_changes_the_cross_attention_row_labels():
     read, predicted = decoder_pieces("c a f b")
     at.segmented_control(key="rows_pick").set_value("read").run()
     assert y_ticks(at, 0) == y_ticks(at, 1) == read
-    assert figures(at)[0]["layout"]["yaxis"]["title"]["text"] == "decoder row: piece read"
+    assert [m.y_title for m in attention_maps(at)] == ["decoder row: piece read"] * 2
     at.segmented_control(key="rows_pick").set_value("both").run()
-    assert y_ticks(at) == [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
+    both = [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
+    assert y_ticks(at, 0) == y_ticks(at, 1) == both
     assert at.query_params["rows"] == "both"
 
 
@@ -276,7 +315,7 @@ def test_decoder_self_attention_defaults_to_both_and_the_encoder_control_is_off(
     at = run_app(model=TOY, view="attention", text="c a f b", kind="decoder")
     read, predicted = decoder_pieces("c a f b")
     assert at.segmented_control(key="rows_pick").value == "both"
-    assert y_ticks(at) == [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
+    assert y_ticks(at, 0) == y_ticks(at, 1) == [f"{r} → {p}" for r, p in zip(read, predicted, strict=True)]
     at.segmented_control(key="kind").set_value("encoder").run()
     assert at.segmented_control(key="rows_pick").disabled
     assert not any("row t reads piece t" in c.value for c in at.caption)
@@ -298,8 +337,8 @@ def test_row_labels_round_trip_through_the_url():
     anatomy = run_app(**(link | {"view": "anatomy", "section": "3"}))
     assert_clean(anatomy)
     assert anatomy.segmented_control(key="rows_pick").value == "read"
-    q = next(f for f in figures(anatomy) if title(f).startswith("Q ("))
-    assert q["layout"]["yaxis"]["ticktext"] == decoder_pieces("c a f b")[0]
+    q = next(f for f in figures(anatomy) if title(f).startswith("Q ("))  # Anatomy still draws with Plotly
+    assert q["layout"]["yaxis"]["ticktext"] == plotly_escaped(decoder_pieces("c a f b")[0])
 
 
 def anatomy_sections(at: AppTest):
@@ -355,7 +394,7 @@ def test_anatomy_labels_decoder_rows_as_chosen():
     """Anatomy's Q rows and its softmax heatmap use the same labels as the Attention view."""
     at = run_app(model=TOY, view="anatomy", text="c a f b", kind="cross", section="3")
     assert_clean(at)
-    predicted = decoder_pieces("c a f b")[1]
+    predicted = plotly_escaped(decoder_pieces("c a f b")[1])  # Anatomy's figures are Plotly's
     for name in ("Q (", "1. scores", "3. softmax"):
         fig = next(f for f in figures(at) if title(f).startswith(name))
         assert fig["layout"]["yaxis"]["ticktext"] == predicted, name
@@ -368,7 +407,7 @@ def test_decoding_view_says_what_the_step_reads_and_predicts():
     """The Decoding view names the piece read and the piece predicted at the chosen step, in text and titles."""
     at = run_app(model=TOY, view="decoding", text="c a f b", step="1")
     assert_clean(at)
-    read, predicted = (p.replace("&lt;", "<").replace("&gt;", ">") for p in decoder_pieces("c a f b")[0][1:3])
+    read, predicted = decoder_pieces("c a f b")[0][1:3]
     assert any(c.value == f"reads     {read}\npredicts  {predicted}" for c in at.code)
     assert at.segmented_control(key="rows_pick").value == "both"
     step_titles = [title(f) for f in figures(at)[1:]]
@@ -406,7 +445,10 @@ def test_query_params_restore_the_view():
     assert at.text_input(key="text").value == "b a d"
     assert at.selectbox(key="model").value == TOY
     assert at.segmented_control(key="kind").value == "cross"
-    assert title(figures(at)[0]) == "Cross-attention: L1 H3"
+    assert [m.title for m in attention_maps(at)] == [
+        "Cross-attention: L1 H3",
+        "Cross-attention: L1 mean of heads",
+    ]
 
 
 @needs_toy
@@ -446,13 +488,20 @@ def test_bad_query_param_warns_and_uses_default(key, value):
 
 @needs_model
 def test_presentation_mode_enlarges_figures():
-    """present=1 draws figures with bigger fonts and keeps present=1 in the URL."""
+    """present=1 draws figures with bigger fonts (the Attention view's HTML heatmaps and Plotly's figures
+    elsewhere) and keeps present=1 in the URL."""
     normal = run_app(view="attention")
     big = run_app(view="attention", present="1")
     assert_clean(big)
-    size = [f["layout"]["font"]["size"] for f in figures(normal)]
-    assert [f["layout"]["font"]["size"] for f in figures(big)] == [s + 8 for s in size]
+    size = [font_px(body) for body in attention_html(normal)]
+    assert len(size) == 2
+    assert [font_px(body) for body in attention_html(big)] == [s + 8 for s in size]
     assert big.query_params["present"] == "1"
+    normal = run_app(view="decoding")
+    big = run_app(view="decoding", present="1")
+    assert_clean(big)
+    size = [f["layout"]["font"]["size"] for f in figures(normal)]
+    assert size and [f["layout"]["font"]["size"] for f in figures(big)] == [s + 8 for s in size]
 
 
 # --- input edge cases -------------------------------------------------------------------------------
@@ -464,7 +513,7 @@ def test_empty_input_shows_a_hint():
     at = run_app(view="attention", text="   ")
     assert_clean(at)
     assert any("Type a sentence" in i.value for i in at.info)
-    assert not figures(at)
+    assert not figures(at) and not attention_html(at)
 
 
 @needs_toy
@@ -476,7 +525,8 @@ def test_long_input_is_truncated_with_a_notice():
     )
     assert_clean(at)
     assert any("longer than this model's max_len" in w.value for w in at.warning)
-    assert heatmaps(figures(at)[0])[0].shape[0] == max_len
+    assert [m.z.shape for m in attention_maps(at)] == [(max_len, max_len)] * 2
+    assert attention_maps(at)[0].y_labels[-1] == "</s>"
 
 
 @needs_model
@@ -527,15 +577,23 @@ def test_custom_checkpoint_directory_loads():
     """Pointing the custom field at a model directory loads it (and keeps it out of the URL)."""
     at = open_checkpoint(str(MODELS[TOY]))
     assert_clean(at)
-    assert figures(at) and "model" not in at.query_params
+    assert attention_maps(at) and "model" not in at.query_params
 
 
 @needs_toy
 def test_export_buttons_are_offered():
-    """The sidebar offers the attention CSV and the trace JSON once a sentence is traced."""
+    """The sidebar offers the attention CSV and the trace JSON once a sentence is traced; the Attention view
+    offers each of its two heatmaps as an SVG, and nothing else is offered."""
     at = run_app(model=TOY, text="c a f b")
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Attention (CSV)", "Whole trace (JSON)"]
+    assert [b.proto.label for b in at.sidebar.get("download_button")] == [
+        "Attention (CSV)",
+        "Whole trace (JSON)",
+    ]
+    figure_buttons = {b.key: b.proto.label for b in at.main.get("download_button")}
+    assert figure_buttons == dict.fromkeys(
+        ["dl_fig_att_head", "dl_fig_att_mean"], "Download (SVG, for slides)"
+    )
+    assert len(at.get("download_button")) == 4
 
 
 @needs_toy
@@ -543,18 +601,63 @@ def test_hiding_special_pieces_drops_their_rows_and_renormalises():
     """With specials hidden, </s> loses its row and column and each remaining row sums to 1 again."""
     at = run_app(model=TOY, view="attention", text="c a f b")
     at.toggle(key="att_hide_specials").set_value(True).run()
-    z = heatmaps(figures(at)[0])[0]
-    assert z.shape == (4, 4)
-    np.testing.assert_allclose(z.sum(axis=1), 1.0, atol=1e-6)
+    hm = attention_maps(at)[0]
+    assert hm.y_labels == hm.x_labels == ["▁c", "▁a", "▁f", "▁b"]
+    assert hm.z.shape == (4, 4)
+    np.testing.assert_allclose(hm.z.sum(axis=1), 1.0, atol=2.5e-3)  # weights written to 3 decimals
+    w = load_pretrained(TOY).trace("c a f b").attention["encoder"][0, 0].numpy()[:4, :4]  # L0 H0
+    np.testing.assert_allclose(hm.z, w / w.sum(axis=1, keepdims=True), atol=6e-4)
+
+
+@pytest.fixture
+def media_files(monkeypatch) -> list:
+    """The media file manager of every `AppTest` run from here on (the mock runtime's, dropped by AppTest
+    after each run): a download button whose data is made when clicked holds only an id in its proto;
+    the file, its name and its content are the manager's."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.testing.v1 import app_test
+
+    managers = []
+
+    class Recorded(MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            managers.append(self)
+
+    monkeypatch.setattr(app_test, "MediaFileManager", Recorded)
+    return managers
+
+
+def click_download(at: AppTest, managers: list, key: str):
+    """What the browser is given when the download button `key` is clicked: a MemoryFile (content, mimetype,
+    filename), made by the button's deferred callable, as Streamlit's server makes it."""
+    (button,) = [b for b in at.get("download_button") if b.key == key]
+    file_id = button.proto.deferred_file_id
+    assert file_id and not button.proto.url  # made on click, not sent with the page
+    manager = managers[-1]  # the last run's
+    url = manager.execute_deferred(file_id)
+    file = manager.read_file(url.rsplit("/", 1)[-1])
+    assert file is not None, url
+    return file
 
 
 @needs_toy
-def test_png_export_is_named_after_the_figure():
-    """Plotly's "download as png" button saves a file named after the model, view, kind, layer, head and sentence."""
+def test_heatmap_svg_download_is_named_after_the_figure(media_files):
+    """Each heatmap's "Download (SVG, for slides)" saves a file named after the model, view, kind, layer, head
+    and sentence; the file is a well-formed SVG that says what it shows (its title and the sentence)."""
     at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2")
-    config = json.loads(at.get("plotly_chart")[0].proto.config)
-    assert config["toImageButtonOptions"]["filename"] == f"{TOY}_attention_encoder_L1_H2_c-a-f-b"
-    assert config["toImageButtonOptions"]["format"] == "png"
+    assert_clean(at)
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    for key, head, who in (("dl_fig_att_head", "H2", "H2"), ("dl_fig_att_mean", "mean", "mean of heads")):
+        file = click_download(at, media_files, key)
+        assert file.filename == f"{TOY}_attention_encoder_L1_{head}_c-a-f-b.svg"
+        assert file.mimetype == "image/svg+xml"
+        svg = ET.fromstring(file.content.decode("utf-8"))
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+        assert svg.find("s:title", ns).text == f"Encoder self-attention: L1 {who}"
+        text = " ".join(t for t in svg.itertext())
+        assert "“c a f b”" in text  # the sentence, as the page's subtitle quotes it
+        assert len(svg.findall(".//s:rect/s:title", ns)) == 5 * 5  # one cell per query × key, each named
 
 
 @needs_toy
@@ -607,7 +710,7 @@ def test_a_plain_link_opens_on_attention():
     at = run_app()
     assert_clean(at)
     assert at.segmented_control(key="view").value == "attention" == state.DEFAULTS["view"]
-    assert [len(heatmaps(f)) for f in figures(at)][:2] == [1, 1]
+    assert [m.title.endswith("mean of heads") for m in attention_maps(at)] == [False, True]
     assert at.query_params["view"] == "attention"
     assert [t.value for t in at.sidebar.title] == ["Transformer, live"] and not at.main.title
 
@@ -647,8 +750,10 @@ def test_presentation_mode_puts_head_and_mean_in_columns_and_folds_the_notes():
     """present=1: the head and the mean in two columns (side by side), the explanations in a folded expander."""
     at = run_app(view="attention", present="1")
     assert_clean(at)
-    charts_in_columns = [c for c in at.columns if c.get("plotly_chart")]
-    assert len(charts_in_columns) == 2
+    in_columns = [[e.proto.body for e in c.get("html") if "attn-hm" in e.proto.body] for c in at.columns]
+    titles = [[read_heatmap(body).title for body in bodies] for bodies in in_columns if bodies]
+    assert [[t.endswith("mean of heads") for t in column] for column in titles] == [[False], [True]]
+    assert len(attention_html(at)) == 2  # both are in the columns
     notes = next(e for e in at.expander if e.label == "What am I looking at?")
     assert any("spreads one unit of attention" in c.value for c in notes.caption)
     assert not any("spreads one unit of attention" in m.value for m in at.markdown)
