@@ -1,14 +1,22 @@
 """Exports for slides: every figure saves as PNG or SVG, named after the model, view and sentence, and
-says in its subtitle which sentence it shows; the CSV and JSON downloads are named the same way."""
+says in its subtitle which sentence it shows; the CSV and JSON downloads are named the same way.
+
+The Attention view's two heatmaps (head and mean) are HTML (`viz.attention_html`), not Plotly: each has
+its own download button under it that always saves SVG (`viz.attention_svg`); the sidebar's PNG/SVG
+choice is Plotly's toolbar setting and does not apply to them."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import xml.etree.ElementTree as ET
 
 import plotly.graph_objects as go
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 
 from app_support import export, state
+from tests.heatmap_reader import read_heatmap
 from tests.test_app import TOY, anatomy_sections, assert_clean, figures, needs_toy, run_app
 
 TEXT = "c a f b"
@@ -60,30 +68,115 @@ def chart_configs(at) -> list[dict]:
     return [json.loads(el.proto.config) for el in at.get("plotly_chart")]
 
 
+HTML_FIGURES = ("fig_att_head", "fig_att_mean")  # the Attention view's HTML heatmaps (container keys)
+SVG_LABEL = "Download (SVG, for slides)"
+
+
+@pytest.fixture
+def deferred(monkeypatch) -> dict:
+    """Every deferred download the app registers (data made when clicked), by file id: (file name, mime,
+    the callable). AppTest's media file manager is gone once a run ends, so it is recorded on the way in."""
+    made: dict[str, tuple] = {}
+    real = MediaFileManager.add_deferred
+    signature = inspect.signature(real)
+
+    def add_deferred(self, *args, **kwargs):
+        file_id = real(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs).arguments
+        made[file_id] = (bound.get("file_name"), bound.get("mimetype"), bound["data_callable"])
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return made
+
+
+def html_heatmaps(at) -> list:
+    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
+
+
+def heatmap_downloads(at, deferred: dict) -> list[tuple[str, str, object]]:
+    """(file name, mime, data callable) of each HTML heatmap's download button, in page order."""
+    buttons = [
+        b for b in at.get("download_button") if b.proto.id.endswith(tuple(f"dl_{k}" for k in HTML_FIGURES))
+    ]
+    assert all(b.proto.label == SVG_LABEL for b in buttons), [b.proto.label for b in buttons]
+    return [deferred[b.proto.deferred_file_id] for b in buttons]
+
+
 @needs_toy
 @pytest.mark.parametrize("view", [v for v in state.VIEWS if v != "io"])
-def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(view):
+def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(view, deferred):
     at = run_app(model=TOY, view=view, text=TEXT)
     assert_clean(at)
-    figs, configs = figures(at), chart_configs(at)
+    figs, configs, hms, downloads = (
+        figures(at),
+        chart_configs(at),
+        html_heatmaps(at),
+        heatmap_downloads(at, deferred),
+    )
     if view == "anatomy":  # one section at a time: every figure of the walk
         for _ in anatomy_sections(at):
             assert_clean(at)
             figs, configs = figs + figures(at), configs + chart_configs(at)
-    assert figs or view not in ("attention", "positional", "embeddings", "decoding", "anatomy")
+            hms, downloads = hms + html_heatmaps(at), downloads + heatmap_downloads(at, deferred)
+    assert figs or hms or view not in ("attention", "positional", "embeddings", "decoding", "anatomy")
+    if view == "attention":  # the one-head-and-mean panel, the view's default: HTML, two heatmaps
+        assert len(hms) == len(downloads) == 2
     for fig, config in zip(figs, configs, strict=True):
         name = config["toImageButtonOptions"]["filename"]
         assert name.startswith(f"{TOY}_{view}_") and name.endswith("_c-a-f-b"), name
         assert "“c a f b”" in fig["layout"]["title"]["subtitle"]["text"], fig["layout"]["title"]
-    assert len({c["toImageButtonOptions"]["filename"] for c in configs}) == len(configs)  # one name each
+    for hm, (name, mime, _) in zip(hms, downloads, strict=True):  # an HTML heatmap and the button under it
+        assert hm.subtitle == "“c a f b”", hm.subtitle
+        assert name.startswith(f"{TOY}_{view}_") and name.endswith("_c-a-f-b.svg"), name
+        assert mime == "image/svg+xml"
+    names = [c["toImageButtonOptions"]["filename"] for c in configs] + [
+        name.removesuffix(".svg") for name, *_ in downloads
+    ]
+    assert len(set(names)) == len(names), names  # one name each
 
 
 @needs_toy
-def test_the_sidebar_switches_every_figure_to_svg():
+def test_the_html_heatmaps_svg_is_named_after_the_figure_and_says_the_sentence(deferred):
+    """The head's SVG: the model, view, kind, layer, head and sentence in its name; a standalone SVG with
+    the same title, pieces and sentence as the heatmap on the page."""
+    at = run_app(model=TOY, view="attention", text=TEXT, layer="1", head="2")
+    assert_clean(at)
+    (head, mean), ((head_name, _, make_svg), (mean_name, *_)) = (
+        html_heatmaps(at),
+        heatmap_downloads(at, deferred),
+    )
+    assert head_name == f"{TOY}_attention_encoder_L1_H2_c-a-f-b.svg" and "H2" in head.title
+    assert "mean" in mean.title and mean.subtitle == "“c a f b”"
+    assert mean_name == f"{TOY}_attention_encoder_L1_mean_c-a-f-b.svg"
+    svg = ET.fromstring(make_svg())
+    texts = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert svg.find("{http://www.w3.org/2000/svg}title").text == head.title
+    assert "“c a f b”" in texts and head.subtitle == "“c a f b”"
+    assert set(head.y_shown + head.x_labels) <= set(texts)
+
+
+@needs_toy
+def test_the_sidebar_switches_every_plotly_figure_to_svg_and_the_html_heatmaps_are_always_svg(deferred):
+    """The sidebar's "Figures save as" sets the format of Plotly's camera icon. The Attention view's HTML heatmaps have no
+    camera icon: their own button saves SVG whichever format the sidebar says."""
+
+    def html_formats() -> set[tuple[str, str]]:
+        found = heatmap_downloads(at, deferred)
+        assert len(found) == 2
+        return {(name.rsplit(".", 1)[-1], mime) for name, mime, _ in found}
+
     at = run_app(model=TOY, view="attention", text=TEXT)
+    assert html_formats() == {("svg", "image/svg+xml")}
+    at.segmented_control(key="panel").set_value("model").run()  # the model view is Plotly
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"png"}
     at.radio(key="fig_format").set_value("svg").run()
     assert_clean(at)
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
+    at.segmented_control(key="panel").set_value("heatmaps").run()
+    assert html_formats() == {("svg", "image/svg+xml")}
     at.segmented_control(key="view").set_value("positional").run()  # the choice holds across views
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
+    at.radio(key="fig_format").set_value("png").run()
+    at.segmented_control(key="view").set_value("attention").run()
+    assert html_formats() == {("svg", "image/svg+xml")}  # still SVG with PNG chosen

@@ -11,6 +11,7 @@ from test_app import TOY, assert_clean, figures, heatmaps, needs_toy, run_app, t
 from app_support import state
 from app_support.experiments import TARGET_LIMIT
 from app_support.views import heads as heads_view
+from tests.heatmap_reader import HtmlHeatmap, read_heatmap
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"
@@ -22,6 +23,11 @@ BASE = {"model": TOY, "text": TEXT}
 
 def banner(at) -> list[str]:
     return [w.value for w in at.warning if w.value.startswith("**Experiment")]
+
+
+def html_heatmaps(at) -> list[HtmlHeatmap]:
+    """The Attention view's heatmaps (HTML, `viz.attention_html`): the head's, then the mean over heads'."""
+    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
 
 
 def codes(at) -> list[str]:
@@ -130,15 +136,16 @@ def test_attention_view_draws_the_ablated_run_and_the_toggle_brings_the_model_ba
     says so in its title; 'Show the experiment' off draws the model as trained and puts apply=0 in the URL."""
     intact = run_app(**BASE, view="attention", kind="cross", layer="1")
     at = run_app(**BASE, view="attention", kind="cross", layer="1", head="2", off="cross.0.0,cross.1.2")
-    assert title(figures(at)[0]).endswith("H2 (switched off)")
-    intact_z, ablated_z = heatmaps(figures(intact)[1])[0], heatmaps(figures(at)[1])[0]  # the mean over heads
+    head, mean = html_heatmaps(at)
+    assert head.title.endswith("H2 (switched off)") and "switched off" not in mean.title
+    intact_z, ablated_z = html_heatmaps(intact)[1].z, mean.z  # the mean over heads
     assert intact_z.shape != ablated_z.shape or not np.allclose(intact_z, ablated_z)
     at.toggle(key="exp_apply").set_value(False).run()
     assert_clean(at)
     assert not banner(at) and any("Experiment set but not shown" in i.value for i in at.info)
     np.testing.assert_allclose(
-        heatmaps(figures(at)[1])[0],
-        heatmaps(figures(run_app(**BASE, view="attention", kind="cross", layer="1", head="2"))[1])[0],
+        html_heatmaps(at)[1].z,
+        html_heatmaps(run_app(**BASE, view="attention", kind="cross", layer="1", head="2"))[1].z,
     )
     assert at.query_params["apply"] == "0" and at.query_params["off"] == "cross.0.0,cross.1.2"
     at.button(key="exp_end").click().run()
@@ -208,7 +215,7 @@ def test_every_view_follows_the_typed_translation(view):
     (text,) = banner(at)
     assert "traced on your translation" in text and typed in text
     if view == "attention":
-        assert heatmaps(figures(at)[0])[0].shape[0] == len(m.tokenizer.encode_target(typed)) + 1
+        assert html_heatmaps(at)[0].z.shape[0] == len(m.tokenizer.encode_target(typed)) + 1
     if view == "io":
         assert typed in codes(at)
 

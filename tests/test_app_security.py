@@ -8,12 +8,27 @@ from __future__ import annotations
 import re
 import shutil
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import model_dirs, state
+from app_support import export, model_dirs, models, state
 from app_support.safe_text import without_lone_surrogates
-from tests.test_app import APP, MODELS, TOY, figures, heatmaps, needs_toy, open_checkpoint, run_app
+from tests.heatmap_reader import HtmlHeatmap, read_heatmap
+from tests.test_app import APP, MODELS, TOY, figures, needs_toy, open_checkpoint, run_app
+
+
+def html_heatmaps(at: AppTest) -> list[HtmlHeatmap]:
+    """The Attention view's heatmaps (HTML, `viz.attention_html`): the head's, then the mean's."""
+    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
+
+
+def assert_drawn(at: AppTest) -> list[HtmlHeatmap]:
+    """The head's and the mean's heatmaps, with weights."""
+    hms = html_heatmaps(at)
+    assert len(hms) == 2 and all(hm.rows and hm.cols and np.isfinite(hm.z).any() for hm in hms)
+    return hms
+
 
 # --- custom checkpoint directories: only from the allowed folders ---------------------------------------
 
@@ -25,7 +40,7 @@ def assert_refused(at: AppTest, why: str) -> None:
     message = at.error[0].value
     assert why in message and model_dirs.ENV in message, message
     assert str(model_dirs.ROOT / "assets") in message, message
-    assert not figures(at) and not at.code and not at.dataframe
+    assert not figures(at) and not html_heatmaps(at) and not at.code and not at.dataframe
 
 
 @pytest.fixture
@@ -74,7 +89,8 @@ def test_a_folder_named_in_the_environment_variable_loads(app_root, monkeypatch)
     monkeypatch.setenv(model_dirs.ENV, str(app_root.parent / "outside"))
     at = open_checkpoint(str(app_root.parent / "outside" / TOY))
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert (at.code or figures(at)) and "model" not in at.query_params  # drawn, whichever view opens first
+    drawn = at.code or figures(at) or html_heatmaps(at)  # whichever view opens first
+    assert drawn and "model" not in at.query_params
 
 
 @needs_toy
@@ -84,7 +100,7 @@ def test_the_app_works_again_after_a_refused_path():
     at.selectbox(key="model").set_value(TOY).run()
     at.segmented_control(key="view").set_value("attention").run()
     assert not at.exception and not at.error
-    assert heatmaps(figures(at)[0])
+    assert_drawn(at)
 
 
 # --- bad text ---------------------------------------------------------------------------------------------
@@ -106,6 +122,8 @@ BAD_TEXT = {  # name -> (text, how it arrives: typed into the widget, the URL's 
     "markdown": ("**bold** [x](javascript:alert(1)) :red[x] $x^2$", "typed"),
 }
 MARKUP = ("<script", "<img", "**bold**", "](javascript", ":red[", "$x^2$")  # never rendered as markdown
+HTML_MARKUP = re.compile(r"<\s*(script|img)\b", re.I)  # never written into the page's HTML as markup
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # shown as U+FFFD
 CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
 
 
@@ -149,13 +167,35 @@ def test_bad_text_is_shown_literally_and_the_app_stays_usable(name):
             assert any(f"first {state.TEXT_LIMIT} characters" in w.value for w in at.warning)
     if how == "session":
         assert any("not valid Unicode" in w.value for w in at.warning)
+    assert_only_text_in_html(at)
     if text.strip():
-        assert heatmaps(figures(at)[0])
+        assert_pieces_shown_as_text(at)
 
     at.text_input(key="text").set_value("c a f b").run()
     assert not at.exception and not at.error
-    fig = figures(at)[0]
-    assert fig["layout"]["yaxis"]["ticktext"] == ["▁c", "▁a", "▁f", "▁b", "&lt;/s&gt;"]
+    head, mean = assert_drawn(at)
+    assert head.y_labels == mean.y_labels == head.x_labels == ["▁c", "▁a", "▁f", "▁b", "</s>"]
+    assert head.subtitle == "“c a f b”"
+
+
+def assert_only_text_in_html(at: AppTest) -> None:
+    """No st.html body on the page (the heatmaps, the app's CSS) holds a script or img tag: user text
+    in it is escaped."""
+    for e in at.get("html"):
+        assert not HTML_MARKUP.search(e.proto.body), e.proto.body[:500]
+
+
+def assert_pieces_shown_as_text(at: AppTest) -> None:
+    """Both heatmaps draw the sentence's pieces and the sentence itself as text (read back from the HTML
+    as the browser gets it): the encoder's keys are exactly the pieces the model read, the subtitle the
+    sentence; characters HTML cannot hold (controls, NUL) shown as U+FFFD."""
+    ss, path = at.session_state, str(MODELS[TOY])
+    text = ss["text"]
+    pieces = models.get_trace(path, models.stamp(path), text, ss["beam"], ss["maxlen"]).src_tokens
+    for hm in assert_drawn(at):
+        assert hm.x_labels == [NOT_XML.sub("\ufffd", p) for p in pieces], hm.x_labels
+        assert hm.y_labels == hm.x_labels  # encoder self-attention: every row is the piece it reads
+        assert hm.subtitle == NOT_XML.sub("\ufffd", export.quoted(text)), hm.subtitle
 
 
 def test_lone_surrogates_become_replacement_characters_and_pairs_join():

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from app_support import models
+from tests.heatmap_reader import HtmlHeatmap, read_heatmap
 from tests.test_app import MODELS, TOY, assert_clean, figures, heatmaps, run_app, title
 from transformer import load_pretrained
 from transformer.checkpoint import list_snapshots, snapshot_file
@@ -20,6 +21,12 @@ N = len(TEXT.split())
 CROSS = {"model": TOY, "view": "attention", "kind": "cross", "layer": "1", "head": "mean", "text": TEXT}
 STEPS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
 needs_snapshots = pytest.mark.skipif(len(STEPS) < 2, reason=f"{TOY!r} in assets/ has no training snapshots")
+
+
+def html_heatmaps(at) -> list[HtmlHeatmap]:
+    """The view's own heatmaps above the section (HTML, `viz.attention_html`): the head's and the mean's, or
+    only the mean's when the mean is the head chosen (as in CROSS)."""
+    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
 
 
 def snapshot_figure(at) -> dict | None:
@@ -62,13 +69,13 @@ def test_stepping_from_the_first_to_the_last_snapshot_forms_the_anti_diagonal():
 def test_the_snapshots_never_change_the_shared_model():
     at = run_app(**CROSS, snap=str(STEPS[0]))
     assert_clean(at)
-    main = [f for f in figures(at) if ", step " not in title(f)]
     path = str(MODELS[TOY])
     shared = models.load_model(path, models.stamp(path)).model.state_dict()
     fresh = load_pretrained(TOY).model.state_dict()
     assert all(torch.equal(shared[n], fresh[n]) for n in fresh)
     # the figures above the section show the trained model: the anti-diagonal, not step 0's blur
-    mean = [heatmaps(f)[0] for f in main if "mean" in title(f)][0]
+    (mean,) = [hm.z for hm in html_heatmaps(at) if "mean" in hm.title]
+    assert mean.shape == (N + 1, N + 1)
     assert list(mean[:N].argmax(axis=1)) == list(range(N - 1, -1, -1))
 
 
@@ -128,4 +135,5 @@ def test_a_broken_snapshot_index_is_a_message_not_a_traceback(broken_copy):
     at = run_app(**(CROSS | {"model": "models/rev"}), snap="0")
     assert_clean(at)
     assert any("snapshots cannot be shown" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert figures(at)  # the view itself still draws
+    # the view itself still draws
+    assert [hm.title for hm in html_heatmaps(at)] == ["Cross-attention: L1 mean of heads"]

@@ -5,19 +5,22 @@ Each test puts HOSTILE (bold, a javascript: link, an <img onerror>, a Streamlit 
 math) into one path and parses every markdown element of the page with a CommonMark parser: the
 hostile fragments may appear only in inline code, never in text, HTML or a link, and they must appear
 in code at least once (the path was really taken). Breaking `safe_text.md_code` (e.g. returning its
-input) makes these tests fail.
+input) makes these tests fail. The sentence also reaches the Attention view's HTML heatmaps
+(`viz.attention_html`, through st.html): there it must be escaped text, read back as the sentence itself.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from app_support import model_dirs, models, state
+from app_support import export, model_dirs, models, state
+from tests.heatmap_reader import read_heatmap
 from tests.test_app import APP, MODELS, TOY, needs_toy, open_checkpoint, run_app
 
 HOSTILE = "**pwned** [clickme](javascript:alert(1)) <img src=x onerror=alert(1)> :red[redtext] $x^2$"
@@ -50,6 +53,16 @@ def assert_only_in_code(at: AppTest, must_show: bool = True) -> None:
         in_code += code
     if must_show:
         assert in_code, f"the hostile text was not shown at all: {shown_markdown(at)}"
+
+
+def assert_html_keeps_the_sentence_as_text(at: AppTest, text: str, heatmaps: bool) -> None:
+    """No st.html body holds an <img> tag (the hostile text's); every HTML heatmap reads back the sentence
+    as its subtitle, in text. heatmaps: the page must draw them (the Attention view: head and mean)."""
+    bodies = [e.proto.body for e in at.get("html")]
+    assert not any(re.search(r"<\s*img\b", b, re.I) for b in bodies)
+    hms = [read_heatmap(b) for b in bodies if "attn-hm" in b]
+    assert len(hms) == 2 or not heatmaps  # the Attention view's head and mean
+    assert all(hm.subtitle == export.quoted(text) for hm in hms), [hm.subtitle for hm in hms]
 
 
 # --- URL parameters ---------------------------------------------------------------------------------
@@ -86,6 +99,7 @@ def test_a_hostile_sentence_in_the_url_is_shown_only_as_code():
     at = run_app(model=TOY, view="attention", text=HOSTILE)
     assert_only_in_code(at)
     assert any("cannot read" in w.value for w in at.warning)
+    assert_html_keeps_the_sentence_as_text(at, HOSTILE, heatmaps=True)
 
 
 @pytest.mark.skipif("en-de" not in MODELS, reason="en-de not in assets/")
@@ -93,6 +107,7 @@ def test_a_hostile_sentence_in_the_url_is_shown_only_as_code():
 def test_a_hostile_sentence_is_rendered_nowhere_in_any_view(view):
     at = run_app(model="en-de", view=view, text=HOSTILE + " 🙂")
     assert_only_in_code(at, must_show=False)
+    assert_html_keeps_the_sentence_as_text(at, HOSTILE + " 🙂", heatmaps=view == "attention")
 
 
 # --- names from the file system: model picker labels ---------------------------------------------------

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
 from app_support import state
+from tests.heatmap_reader import read_heatmap
 from tests.test_app import MODELS, TOY, assert_clean, figures, head_views, needs_toy, run_app
 from transformer.checkpoint import list_snapshots
 
@@ -106,10 +107,21 @@ def widgets(at: AppTest) -> dict[str, Widget]:
     return found
 
 
+def attention_heatmaps(at: AppTest) -> list[str]:
+    """The Attention view's HTML heatmaps (`viz.attention_html`), as sent to the browser; each read back
+    (`read_heatmap`) so a page whose heatmap HTML would not parse fails here rather than compare equal."""
+    bodies = [e.proto.body for e in at.get("html") if "attn-hm" in e.proto.body]
+    for body in bodies:
+        read_heatmap(body)
+    return bodies
+
+
 def page_content(at: AppTest) -> tuple:
-    """What the page shows: every figure (as sent to the browser), every table, the head view's SVG page."""
+    """What the page shows: every Plotly figure and HTML heatmap (as sent to the browser), every table,
+    the head view's SVG page."""
     tables = [d.value.to_json() for d in at.dataframe]
-    return [json.dumps(f, sort_keys=True) for f in figures(at)], tables, head_views(at)
+    plotly = [json.dumps(f, sort_keys=True) for f in figures(at)]
+    return plotly, attention_heatmaps(at), tables, head_views(at)
 
 
 @needs_toy
