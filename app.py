@@ -70,7 +70,7 @@ def model_path(name: str) -> str:
     """What to load for a picker entry: the assets/ directory, or the directory typed by the user."""
     if name == state.CUSTOM:
         return st.session_state["ckpt"].strip()
-    return str(models.available_models()[name])
+    return str(found[name])
 
 
 def first_example(name: str) -> str:
@@ -110,7 +110,8 @@ def stop(message: str, kind: str = "info") -> None:
     st.stop()
 
 
-names = models.model_names()
+found = models.available_models()  # looked up once a run (it walks runs/): the picker and model_path read it
+names = list(found)
 default_model = models.default_model_name(names) or state.CUSTOM
 notices = state.init_session(st.session_state, st.query_params, names, default_model, first_example)
 ss = st.session_state
@@ -129,10 +130,14 @@ else:
     st.html(COMPACT_CSS)
 
 with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
-    plotly_early = st.empty()  # a new browser session loads Plotly (4.6 MB of script) while the script runs
-    if "_plotly_early" not in ss and ss["text"].strip():  # emptied after the trace, or by stop()
+    # a new browser session loads Plotly (4.6 MB of script) while the script runs, unless the view draws
+    # none (Attention's heatmaps are HTML: the chunk's evaluation would only delay them)
+    plotly_early = st.empty()
+    plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines"))
+    if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:  # emptied after the trace or by stop()
         ss["_plotly_early"] = True
-        plotly_early.plotly_chart(go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)}), key="plotly_early")
+        empty = go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)})
+        plotly_early.plotly_chart(empty, key="plotly_early")
     st.title("Transformer, live")
     st.caption(
         "Type a sentence and see, live, what every part of an encoder–decoder Transformer "
@@ -296,9 +301,12 @@ with export_box:
         key="fig_format",
         format_func=export.FORMATS.get,
         persist_state="session",
-        help="What the camera icon above each figure saves. SVG stays sharp at any size on a slide.",
+        help="What the camera icon above each Plotly figure saves. SVG stays sharp at any size on a slide.",
     )
-    st.caption("The camera icon above each figure saves it, named after the model, view and sentence.")
+    st.caption(
+        "The camera icon above each figure saves it, named after the model, view and sentence; the "
+        "Attention view's heatmaps have their own button under them (SVG)."
+    )
 
 
 

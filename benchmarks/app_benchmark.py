@@ -305,8 +305,7 @@ def blank_figures(browser, python: str, n: int) -> dict:
     return {"rerun": reruns[1:]}
 
 
-ANY_HEATMAP_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .some(el => (el._fullData || []).some(t => t.type === 'heatmap'))"""
+ANY_HEATMAP_JS = f"() => ({bs.HEATMAP_ROWS_JS})().length > 0"  # a Plotly heatmap or an HTML one
 
 
 def opened(browser, url: str, done: Callable, context=None) -> float:

@@ -150,13 +150,20 @@ def app_url(base: str, **params: str) -> str:
 
 # --- reading the page ---------------------------------------------------------------------------------
 
-# _fullData: Plotly's decoded traces (`data` may still hold numpy arrays as base64 "bdata")
-HEATMAP_ROWS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .flatMap(el => (el._fullData || []).filter(t => t.type === 'heatmap').map(t => t.z.length))"""
+# Figures are Plotly's (.js-plotly-plot) or the Attention view's HTML heatmaps (.attn-hm, viz.attention_html),
+# taken together in page order. _fullData: Plotly's decoded traces (`data` may still hold numpy arrays as
+# base64 "bdata"); an HTML heatmap says its size in data-rows.
+FIGURES_JS = "() => Array.from(document.querySelectorAll('.js-plotly-plot, .attn-hm'))"
+HEATMAP_ROWS_JS = f"""() => ({FIGURES_JS})().flatMap(el => el.classList.contains('attn-hm')
+    ? [Number(el.dataset.rows)]
+    : (el._fullData || []).filter(t => t.type === 'heatmap').map(t => t.z.length))"""
+# an HTML heatmap's row labels as shown (a thinned row's label is hidden), escaped as Plotly's ticktext is
+_SHOWN_JS = "e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden'"
+_ROW_LABELS_JS = f"""el => Array.from(el.querySelectorAll('.r>.yl')).filter({_SHOWN_JS}).map(e => e.textContent)"""
 
 
 def heatmap_rows(page) -> list[int]:
-    """Row count (len(z)) of every heatmap trace drawn on the page, in page order."""
+    """Row count of every heatmap drawn on the page (len(z) of a Plotly trace, data-rows of an HTML one), in page order."""
     return page.evaluate(HEATMAP_ROWS_JS)
 
 
@@ -166,26 +173,29 @@ def wait_for_heatmaps(
     """Wait until `count` (or more, unless exact) heatmaps are drawn, each with `rows` rows (and y labels)."""
     page.wait_for_function(
         """([rows, count, labels, exact]) => {
-            const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+            const escape = t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
             const z = (HEATMAP_ROWS)();
-            const ticks = plots.map(el => ((el._fullLayout || {}).yaxis || {}).ticktext);
+            const ticks = (FIGURES)().map(el => el.classList.contains('attn-hm')
+                ? (ROW_LABELS)(el).map(escape) : ((el._fullLayout || {}).yaxis || {}).ticktext);
             const same = a => JSON.stringify(Array.from(a || [])) === JSON.stringify(labels);
             const enough = exact ? z.length === count : z.length >= count;
             return enough && z.every(n => n === rows) && (labels === null || ticks.every(same));
-        }""".replace("HEATMAP_ROWS", HEATMAP_ROWS_JS),
+        }""".replace("HEATMAP_ROWS", HEATMAP_ROWS_JS).replace("FIGURES", FIGURES_JS).replace("ROW_LABELS", _ROW_LABELS_JS),
         arg=[rows, count, labels, exact],
         timeout=timeout,
         polling=50,
     )
 
 
-# the tick labels Plotly actually drew (SVG text), not the figure's JSON: what a person reads
-Y_TICKS_JS = """(n) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
-    return el ? Array.from(el.querySelectorAll('.ytick text')).map(t => t.textContent) : null; }"""
+# the tick labels actually drawn (Plotly's SVG text, an HTML heatmap's shown row labels): what a person reads
+Y_TICKS_JS = f"""(n) => {{ const el = ({FIGURES_JS})()[n];
+    if (!el) return null;
+    return el.classList.contains('attn-hm') ? ({_ROW_LABELS_JS})(el)
+        : Array.from(el.querySelectorAll('.ytick text')).map(t => t.textContent); }}"""
 
 
 def visible_y_ticks(page, n: int = 0) -> list[str] | None:
-    """The y tick labels drawn in the n-th Plotly figure of the page, top to bottom (None: no such figure)."""
+    """The y tick labels drawn in the n-th figure of the page, top to bottom (None: no such figure)."""
     return page.evaluate(Y_TICKS_JS, n)
 
 
@@ -199,10 +209,17 @@ def wait_for_y_ticks(page, ticks: list[str], n: int = 0, timeout: float = 60_000
     )
 
 
-# Plotly's drag layer covers exactly a subplot's plot area: where the heatmap's cells are
-PLOT_AREA_JS = """(n) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
+# where a figure's cells are: Plotly's drag layer covers exactly a subplot's plot area; an HTML heatmap's
+# from its first row's first cell to its last row's last cell
+PLOT_AREA_JS = f"""(n) => {{ const el = ({FIGURES_JS})()[n];
+    if (el && el.classList.contains('attn-hm')) {{
+        const rows = el.querySelectorAll('.r');
+        const a = rows[0].children[1].getBoundingClientRect();
+        const b = rows[rows.length - 1].lastElementChild.getBoundingClientRect();
+        return {{x: a.x, y: a.y, width: b.right - a.x, height: b.bottom - a.y}};
+    }}
     const r = el && el.querySelector('.nsewdrag') && el.querySelector('.nsewdrag').getBoundingClientRect();
-    return r ? {x: r.x, y: r.y, width: r.width, height: r.height} : null; }"""
+    return r ? {{x: r.x, y: r.y, width: r.width, height: r.height}} : null; }}"""
 
 
 def plot_area(page, n: int = 0) -> dict | None:
@@ -210,13 +227,16 @@ def plot_area(page, n: int = 0) -> dict | None:
     return page.evaluate(PLOT_AREA_JS, n)
 
 
-TICK_BOXES_JS = """([n, axis]) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
+TICK_BOXES_JS = f"""([n, axis]) => {{ const el = ({FIGURES_JS})()[n];
+    const box = t => {{ const r = t.getBoundingClientRect();
+        return {{text: t.textContent, x: r.x, y: r.y, width: r.width, height: r.height}}; }};
+    if (el && el.classList.contains('attn-hm'))
+        return Array.from(el.querySelectorAll(axis === 'x' ? '.x>span:not(:first-child)' : '.r>.yl'))
+            .filter({_SHOWN_JS}).map(box);
     // every axis of that letter: Plotly names a subplot's ticks "x2tick", "y4tick", ... (not the
     // colour bar's, "ycb…tick")
     const ticks = el && el.querySelectorAll('g[class^="' + axis + '"][class$="tick"]:not([class*="cb"]) > text');
-    return el ? Array.from(ticks).map(t => {
-        const r = t.getBoundingClientRect();
-        return {text: t.textContent, x: r.x, y: r.y, width: r.width, height: r.height}; }) : null; }"""
+    return el ? Array.from(ticks).map(box) : null; }}"""
 
 
 def tick_boxes(page, n: int = 0, axis: str = "x") -> list[dict]:
@@ -368,9 +388,9 @@ def save_readme_screenshot(page, height: int = 1250) -> Path | None:
     wait_idle(page)
     page.locator(".st-key-head").get_by_role("radio", name="H0").click()  # en-de's best-aligning head
     page.wait_for_function(
-        """() => { const t = Array.from(document.querySelectorAll('.js-plotly-plot'))
-            .map(el => ((el._fullLayout || {}).title || {}).text || '');
-            return t.length >= 2 && t.every(s => s.startsWith('Cross')) && t[0].endsWith('H0'); }""",
+        f"""() => {{ const t = ({FIGURES_JS})().map(el => el.classList.contains('attn-hm')
+                ? el.getAttribute('aria-label') || '' : ((el._fullLayout || {{}}).title || {{}}).text || '');
+            return t.length >= 2 && t.every(s => s.startsWith('Cross')) && t[0].endsWith('H0'); }}""",
         timeout=60_000,
     )
     wait_idle(page)

@@ -42,6 +42,7 @@ pieces instead) and escapes token text.
 """
 
 from viz.attention import attention_heatmap, model_view
+from viz.attention_html import attention_html, attention_svg
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
 from viz.embeddings import (
     nearest_neighbours,
@@ -113,6 +114,8 @@ __all__ = [
     "attention_difference",
     "attention_frame",
     "attention_heatmap",
+    "attention_html",
+    "attention_svg",
     "attention_rollout",
     "average_heads",
     "cross_attention_step",

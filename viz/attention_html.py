@@ -1,0 +1,342 @@
+"""One head's attention as an HTML heatmap that needs no script (paper §3.2.2): the Attention view's figure.
+
+    attention_html(w, q_tokens, k_tokens, kind=..., layer=..., head=...)   w: (q_len, k_len) -> str
+    attention_svg(w, q_tokens, k_tokens, kind=..., layer=..., head=...)    the same figure as an SVG file
+
+The HTML is a CSS grid of cells, one per query × key, for `st.html` (or a notebook's
+`IPython.display.HTML`): the browser lays it out like text, so a fresh browser session draws it
+without first loading and evaluating a charting library (Plotly's 4.6 MB bundle took as long as a
+blank Streamlit app's whole first render), and it fills the width it is given. Everything
+interactive is CSS: hovering a cell shows its weight and lights up its row's and its column's
+labels (a label thinned away on a narrow figure comes back while its column is hovered); key
+labels are thinned to every k-th by container queries as the figure narrows, never piled up.
+Rows are `ROW_PITCH` × the font tall, every row labelled, until the figure would pass
+`HEIGHT_MAX`; then rows get shorter and every k-th is labelled.
+
+Colours are the Blues scale quantised to `LEVELS` steps (one CSS class each, so a 128-piece
+heatmap is ~0.5 MB, not 1.5); the weight shown on hover is the exact value to 3 decimals.
+Decoder self-attention's future cells are hatched grey and say "masked", so the causal mask is
+not mistaken for a learned zero. `attention_svg` draws the same figure at a fixed size, for slides.
+
+Labels follow `viz.labels` (decoder rows by the piece read, predicted or both) and the positions
+`hide_specials` kept. Tokens are user text: every string from data is escaped, and `st.html` runs
+the result through DOMPurify as well (no script, no SVG: this is plain HTML and CSS).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from viz._style import label_px
+from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH, _default_title
+from viz.frames import attention_array
+from viz.head_view import FONT, _num, _text, _wrap
+from viz.labels import axes
+
+# plotly.colors.sequential.Blues, the Plotly heatmaps' scale (`ATTENTION_COLORSCALE`)
+BLUES = ((247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
+         (66, 146, 198), (33, 113, 181), (8, 81, 156), (8, 48, 107))  # fmt: skip
+LEVELS = 64  # colour steps (classes q0 … q63): 1/63 of the scale apart, finer than the eye tells
+MASK_BG = "repeating-linear-gradient(45deg,#d9d9d9 0 5px,#8c8c8c 5px 6px)"
+BAR_PX = 12  # the colour bar's thickness
+TICKS = 5  # colour bar tick labels: 0, ¼, ½, ¾ and 1 of the scale's top
+
+
+def blues(t: np.ndarray) -> np.ndarray:
+    """Colours of the Blues scale at t in [0, 1], as (…, 3) uint8 RGB (linear between its 9 stops)."""
+    stops = np.asarray(BLUES, dtype=np.float64)
+    x = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0) * (len(stops) - 1)
+    lo = np.minimum(np.floor(x).astype(int), len(stops) - 2)
+    f = (x - lo)[..., None]
+    return np.rint(stops[lo] * (1 - f) + stops[lo + 1] * f).astype(np.uint8)
+
+
+def _hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+
+
+PALETTE = [_hex(c) for c in blues(np.linspace(0.0, 1.0, LEVELS))]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What both drawings of one heatmap need: labels, levels, weights as text, sizes in px."""
+
+    n_q: int
+    n_k: int
+    level: np.ndarray  # (n_q, n_k) int colour level; -1 masked, -2 not captured
+    value: list[list[str]]  # (n_q, n_k): "0.834", "masked", "not captured"
+    q_ticks: list[str]  # escaped (viz.labels); shown every `step`-th row
+    k_ticks: list[str]
+    q_hover: list[str]
+    k_hover: list[str]
+    y_title: str
+    x_title: str
+    title: str
+    scale_top: float
+    step: int
+    row_px: float
+    left_px: float  # the row labels' column
+    label_px: float  # the key labels' row (they stand upright)
+    masked: bool
+
+
+def prepare(
+    weights, q_tokens, k_tokens, *, kind, layer, head, rows, q_pos, k_pos, title, zmax, font_size
+) -> Prepared:
+    z = attention_array(weights, 2, "attention_html weights (one head: use head_weights)").astype(np.float64)
+    ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
+    n_q, n_k = z.shape
+    lost = np.isnan(z) & ~ax.mask
+    finite = z[~ax.mask & ~lost]
+    top = float(finite.max()) if zmax is None and finite.size and finite.max() > 0 else (zmax or 1.0)
+    level = np.rint(np.clip(np.nan_to_num(z) / top, 0.0, 1.0) * (LEVELS - 1)).astype(int)
+    level[ax.mask], level[lost] = -1, -2
+    value = [[f"{v:.3f}" for v in row] for row in np.nan_to_num(z).tolist()]  # np.char.mod: 5× slower
+    for i, j in zip(*np.nonzero(ax.mask | lost), strict=True):
+        value[i][j] = "masked" if ax.mask[i, j] else "not captured"
+    # rows ROW_PITCH × font tall while the figure stays under HEIGHT_MAX, then shorter, labelled every k-th
+    least = max(font_size * 20, len(ax.y_title) * font_size * 0.6)  # as tall as the axis title needs
+    row_px = min(max(font_size * ROW_PITCH, least / max(n_q, 1)), HEIGHT_MAX / max(n_q, 1))
+    step = max(1, math.ceil(font_size * LABEL_PITCH / row_px - 1e-9))
+    return Prepared(
+        n_q=n_q,
+        n_k=n_k,
+        level=level,
+        value=value,
+        q_ticks=ax.q_ticks,
+        k_ticks=ax.k_ticks,
+        q_hover=ax.q_hover,
+        k_hover=ax.k_hover,
+        y_title=ax.y_title,
+        x_title=ax.x_title,
+        title=title or _default_title(kind, layer, head),
+        scale_top=top,
+        step=step,
+        row_px=row_px,
+        left_px=max(label_px(ax.q_ticks[::step], font_size), font_size) + 6,
+        label_px=max(label_px(ax.k_ticks, font_size), font_size) + 6,
+        masked=bool(ax.mask.any()),
+    )
+
+
+def _raw(escaped: str) -> str:
+    """A `viz.labels` label (escaped for Plotly, quotes left) as text for an HTML/XML element or attribute."""
+    return _text(html.unescape(escaped))
+
+
+def _tick(x: float) -> str:
+    return f"{x:.2f}".rstrip("0").rstrip(".") if x else "0"
+
+
+# --- HTML ------------------------------------------------------------------------------------------
+
+# Rules every heatmap shares (scoped to .attn-hm): the layout, the colour levels, the hover.
+_BASE = (
+    ".attn-hm{container-type:inline-size;color:#262730;line-height:1.2;margin:0 0 .5em}"
+    ".attn-hm .t{font-weight:600}.attn-hm .s{opacity:.75;margin-bottom:.3em}"
+    ".attn-hm .leg{display:flex;align-items:center;gap:.4em;margin-bottom:.3em}"
+    f".attn-hm .leg i{{display:inline-block;width:1.6em;height:1em;background:{MASK_BG}}}"
+    ".attn-hm .fig{display:flex;align-items:stretch}"
+    ".attn-hm .yt{writing-mode:vertical-rl;transform:rotate(180deg);text-align:center;white-space:nowrap;"
+    "padding-left:.3em}"
+    ".attn-hm .m{flex:1 1 auto;min-width:0}"
+    ".attn-hm .r,.attn-hm .x{display:grid}"
+    ".attn-hm .yl{text-align:right;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;padding-right:4px;"
+    "align-self:center}"
+    ".attn-hm .r>i{display:block;position:relative;font-style:normal}"
+    ".attn-hm .x>span{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;overflow:hidden;"
+    "text-overflow:ellipsis;justify-self:center;padding-bottom:3px}"
+    ".attn-hm .xt{text-align:center}"
+    f".attn-hm .r>i.qm{{background:{MASK_BG}}}.attn-hm .r>i.qn{{background:#fff}}"
+    ".attn-hm .r>i:hover{outline:2px solid #ff7f0e;z-index:2}"
+    ".attn-hm .r>i:hover::after{content:attr(data-v);position:absolute;bottom:100%;left:50%;"
+    "transform:translateX(-50%);background:#262730;color:#fff;padding:0 .3em;border-radius:3px;"
+    "white-space:nowrap;pointer-events:none;font-weight:600}"
+    ".attn-hm .r:hover>.yl,.attn-hm .x>span.on{background:#ffe08a;font-weight:600;visibility:visible}"
+    ".attn-hm .bar{display:flex;flex-direction:column;align-items:flex-start;padding-left:10px}"
+    f".attn-hm .bar .g{{position:relative;width:{BAR_PX}px;flex:1 1 auto;margin:.6em 0;"
+    "background:linear-gradient(to top," + ",".join(map(_hex, BLUES)) + ")}"
+    f".attn-hm .bar .g span{{position:absolute;left:{BAR_PX + 3}px;transform:translateY(50%);white-space:nowrap}}"
+    + "".join(f".attn-hm .q{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
+)
+
+
+def _column_rules(cls: str, n_k: int, fixed_px: float, font_size: float) -> str:
+    """This figure's own rules: its key label thinned to every k-th as its container narrows (each label
+    needs LABEL_PITCH × font), and the hovered cell's column label lit up (shown even when thinned)."""
+    pitch = font_size * LABEL_PITCH
+    rules = []
+    for k in range(2, n_k + 1):  # k-1 per label no longer fits below this width
+        below = fixed_px + n_k * pitch / (k - 1)
+        rules.append(
+            f"@container (max-width:{below:.0f}px){{.{cls} .x>span:not(:nth-child({k}n+2)){{visibility:hidden}}}}"
+        )
+        if fixed_px + n_k * pitch / k < 160:  # narrower containers than this do not happen
+            break
+    for j in range(n_k):  # a grid child: the row label is child 1, cell j is child j + 2
+        rules.append(f".{cls}:has(.r>i:nth-child({j + 2}):hover) .x>span:nth-child({j + 2})"
+                     "{background:#ffe08a;font-weight:600;visibility:visible}")  # fmt: skip
+    return "".join(rules)
+
+
+def attention_html(
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    kind: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    rows: str | None = None,
+    q_pos=None,
+    k_pos=None,
+    title: str | None = None,
+    subtitle: str = "",
+    zmax: float | None = 1.0,
+    font_size: int = 12,
+) -> str:
+    """One head (or the head mean) as an HTML query × key heatmap; weights (q_len, k_len). See the module doc.
+
+    Rows are queries (row 0 on top), columns keys. zmax=None scales colours to the largest weight.
+    subtitle: a line under the title (the app puts the sentence there). The root element carries
+    data-rows, data-cols and the title, and every cell its weight in data-v, for tests and tools.
+    """
+    p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
+                k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
+    f = font_size
+    yt_px = f * 1.6  # the rotated y title's column
+    bar_px = 10 + BAR_PX + 3 + f * 0.7 * 4 + 8
+    cls = f"hm{p.n_k}-{round(p.left_px + yt_px + bar_px)}-{f}"
+    cols = f"grid-template-columns:{p.left_px:.0f}px repeat({p.n_k},minmax(0,1fr))"
+    out = [
+        f'<div class="attn-hm {cls}" role="img" aria-label="{_text(p.title)}" data-rows="{p.n_q}" '
+        f'data-cols="{p.n_k}" style="font-size:{f}px;font-family:{_text(FONT)}">',
+        f"<style>{_BASE}{_column_rules(cls, p.n_k, p.left_px + yt_px + bar_px, f)}</style>",
+        f'<div class="t" style="font-size:{f * 1.3:.0f}px">{_text(p.title)}</div>',
+    ]
+    if subtitle:
+        out.append(f'<div class="s">{_text(subtitle)}</div>')
+    if p.masked:
+        out.append(f'<div class="leg"><i></i>{_text(MASK_LEGEND)}</div>')
+    out.append(f'<div class="fig"><div class="yt" style="width:{yt_px:.0f}px">{_text(p.y_title)}</div>')
+    out.append('<div class="m">')
+    row_style = f' style="{cols};height:{p.row_px:.2f}px"'
+    for i in range(p.n_q):
+        hide = "" if i % p.step == 0 else ' style="visibility:hidden"'
+        cells = "".join(
+            f'<i class="{"qm" if lv == -1 else "qn" if lv == -2 else f"q{lv}"}" data-v="{v}"></i>'
+            for lv, v in zip(p.level[i].tolist(), p.value[i], strict=True)
+        )
+        # a thinned row's label is still there, hidden until the row is hovered
+        out.append(
+            f'<div class="r"{row_style}><span class="yl" title="{_raw(p.q_hover[i])}"{hide}>'
+            f"{_raw(p.q_ticks[i])}</span>{cells}</div>"
+        )
+    out.append(f'<div class="x" style="{cols};height:{p.label_px:.0f}px"><span></span>')
+    out.extend(f'<span title="{_raw(h)}">{_raw(t)}</span>' for t, h in zip(p.k_ticks, p.k_hover, strict=True))
+    out.append(f'</div><div class="xt" style="margin-left:{p.left_px:.0f}px">{_text(p.x_title)}</div></div>')
+    ticks = "".join(
+        f'<span style="bottom:{100 * i / (TICKS - 1):.0f}%">{_tick(p.scale_top * i / (TICKS - 1))}</span>'
+        for i in range(TICKS)
+    )
+    out.append(
+        f'<div class="bar" style="width:{bar_px:.0f}px;padding-bottom:{p.label_px + f * 1.4:.0f}px">'
+        f'<span>weight</span><div class="g">{ticks}</div></div></div></div>'
+    )
+    return "".join(out)
+
+
+# --- SVG, for slides -------------------------------------------------------------------------------
+
+
+def attention_svg(
+    weights,
+    q_tokens: Sequence[str],
+    k_tokens: Sequence[str],
+    *,
+    kind: str | None = None,
+    layer: int | None = None,
+    head: int | None = None,
+    rows: str | None = None,
+    q_pos=None,
+    k_pos=None,
+    title: str | None = None,
+    subtitle: str = "",
+    zmax: float | None = 1.0,
+    font_size: int = 12,
+) -> str:
+    """The figure `attention_html` draws, as one self-contained SVG file (for slides: vector, no script).
+
+    Square cells at least 1.6 × the font wide, so every key label stands upright beside its
+    neighbours; each cell's `<title>` names both pieces and the weight (a tooltip in a browser).
+    """
+    p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
+                k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
+    f = font_size
+    cell = max(f * 1.6, min(48.0, 640.0 / max(p.n_k, 1)))
+    row_h = max(p.row_px, min(cell, 900.0 / max(p.n_q, 1)))
+    grid_w, grid_h = cell * p.n_k, row_h * p.n_q
+    x0 = f * 1.8 + p.left_px
+    width = max(x0 + grid_w + 10 + BAR_PX + 3 + f * 3 + 10, f * 0.6 * len(p.title) * 1.3 + 20)
+    lines = _wrap(subtitle, f, width - 20) if subtitle else []
+    y0 = f * 2.2 + len(lines) * f * 1.3 + (f * 1.6 if p.masked else 0) + f * 0.6
+    height = y0 + grid_h + p.label_px + f * 2.2
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}" '
+        f'viewBox="0 0 {_num(width)} {_num(height)}" font-family="{_text(FONT)}" font-size="{f}">',
+        f"<title>{_text(p.title)}</title>",
+        '<defs><pattern id="mask" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#d9d9d9"/>'
+        '<rect width="1" height="6" fill="#8c8c8c"/></pattern>'
+        '<linearGradient id="bar" x1="0" y1="1" x2="0" y2="0">'
+        + "".join(
+            f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{_hex(c)}"/>' for i, c in enumerate(BLUES)
+        )
+        + "</linearGradient></defs>",
+        '<rect width="100%" height="100%" fill="#fff"/>',
+        f'<text x="10" y="{f * 1.5:.1f}" font-size="{f * 1.3:.0f}" font-weight="600">{_text(p.title)}</text>',
+    ]
+    y = f * 1.5
+    for line in lines:
+        y += f * 1.3
+        out.append(f'<text x="10" y="{y:.1f}" fill="#555">{_text(line)}</text>')
+    if p.masked:
+        y += f * 1.6
+        out.append(f'<rect x="10" y="{y - f:.1f}" width="{f * 1.6:.1f}" height="{f:.1f}" fill="url(#mask)"/>'
+                   f'<text x="{10 + f * 2:.1f}" y="{y - 1:.1f}">{_text(MASK_LEGEND)}</text>')  # fmt: skip
+    for i in range(p.n_q):
+        top = y0 + i * row_h
+        if i % p.step == 0:
+            out.append(f'<text x="{x0 - 4:.1f}" y="{top + row_h / 2:.1f}" text-anchor="end" '
+                       f'dominant-baseline="central">{_raw(p.q_ticks[i])}</text>')  # fmt: skip
+        for j in range(p.n_k):
+            lv = int(p.level[i, j])
+            fill = "url(#mask)" if lv == -1 else "#fff" if lv == -2 else PALETTE[lv]
+            out.append(
+                f'<rect x="{x0 + j * cell:.1f}" y="{top:.1f}" width="{cell + 0.3:.1f}" height="{row_h + 0.3:.1f}" '
+                f'fill="{fill}"><title>{_raw(p.q_hover[i])} · key {_raw(p.k_hover[j])}: {p.value[i][j]}</title></rect>'
+            )
+    for j, t in enumerate(p.k_ticks):
+        cx, ty = x0 + (j + 0.5) * cell, y0 + grid_h + 4
+        out.append(f'<text transform="translate({cx:.1f},{ty:.1f}) rotate(-90)" text-anchor="end" '
+                   f'dominant-baseline="central">{_raw(t)}</text>')  # fmt: skip
+    out.append(f'<text x="{x0 + grid_w / 2:.1f}" y="{height - f * 0.6:.1f}" text-anchor="middle">'
+               f"{_text(p.x_title)}</text>")  # fmt: skip
+    out.append(f'<text transform="translate({f * 1.1:.1f},{y0 + grid_h / 2:.1f}) rotate(-90)" '
+               f'text-anchor="middle">{_text(p.y_title)}</text>')  # fmt: skip
+    bx = x0 + grid_w + 10
+    out.append(f'<text x="{bx:.1f}" y="{y0 - 4:.1f}">weight</text>'
+               f'<rect x="{bx:.1f}" y="{y0 + f * 0.6:.1f}" width="{BAR_PX}" height="{grid_h - f * 1.2:.1f}" '
+               'fill="url(#bar)"/>')  # fmt: skip
+    for i in range(TICKS):
+        ty = y0 + grid_h - f * 0.6 - (grid_h - f * 1.2) * i / (TICKS - 1)
+        out.append(f'<text x="{bx + BAR_PX + 3:.1f}" y="{ty:.1f}" dominant-baseline="central">'
+                   f"{_tick(p.scale_top * i / (TICKS - 1))}</text>")  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
