@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, models, state
@@ -583,15 +584,22 @@ def test_custom_checkpoint_directory_loads():
 @needs_toy
 def test_export_buttons_are_offered():
     """The sidebar offers the attention CSV and the trace JSON once a sentence is traced; the Attention view
-    offers each of its two heatmaps as an SVG, and nothing else is offered."""
+    offers each of its two heatmaps as a file in the sidebar's "Figures save as" format (PNG unless SVG is
+    chosen), and nothing else is offered."""
     at = run_app(model=TOY, text="c a f b")
     assert [b.proto.label for b in at.sidebar.get("download_button")] == [
         "Attention (CSV)",
         "Whole trace (JSON)",
     ]
-    figure_buttons = {b.key: b.proto.label for b in at.main.get("download_button")}
-    assert figure_buttons == dict.fromkeys(
-        ["dl_fig_att_head", "dl_fig_att_mean"], "Download (SVG, for slides)"
+    heatmaps = ["dl_fig_att_head", "dl_fig_att_mean"]
+    assert {b.key: b.proto.label for b in at.main.get("download_button")} == dict.fromkeys(
+        heatmaps, "Download (PNG)"
+    )
+    assert len(at.get("download_button")) == 4
+    at.radio(key="fig_format").set_value("svg").run()
+    assert_clean(at)
+    assert {b.key: b.proto.label for b in at.main.get("download_button")} == dict.fromkeys(
+        heatmaps, "Download (SVG, for slides)"
     )
     assert len(at.get("download_button")) == 4
 
@@ -642,13 +650,27 @@ def click_download(at: AppTest, managers: list, key: str):
 
 
 @needs_toy
-def test_heatmap_svg_download_is_named_after_the_figure(media_files):
-    """Each heatmap's "Download (SVG, for slides)" saves a file named after the model, view, kind, layer, head
-    and sentence; the file is a well-formed SVG that says what it shows (its title and the sentence)."""
+def test_heatmap_download_is_named_after_the_figure_png_or_svg(media_files):
+    """Each heatmap's download saves a file named after the model, view, kind, layer, head and sentence, in
+    the sidebar's "Figures save as" format: a PNG by default (2× the SVG's size), an SVG once chosen, a
+    well-formed one that says what it shows (its title and the sentence). Clicked as Streamlit's server
+    makes the file."""
     at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2")
     assert_clean(at)
+    figures = (("dl_fig_att_head", "H2", "H2"), ("dl_fig_att_mean", "mean", "mean of heads"))
+    png_sizes = {}
+    for key, head, _ in figures:
+        file = click_download(at, media_files, key)
+        assert file.filename == f"{TOY}_attention_encoder_L1_{head}_c-a-f-b.png"
+        assert file.mimetype == "image/png"
+        image = Image.open(io.BytesIO(file.content))
+        assert (image.format, image.mode) == ("PNG", "RGB")
+        png_sizes[key] = image.size
+
+    at.radio(key="fig_format").set_value("svg").run()
+    assert_clean(at)
     ns = {"s": "http://www.w3.org/2000/svg"}
-    for key, head, who in (("dl_fig_att_head", "H2", "H2"), ("dl_fig_att_mean", "mean", "mean of heads")):
+    for key, head, who in figures:
         file = click_download(at, media_files, key)
         assert file.filename == f"{TOY}_attention_encoder_L1_{head}_c-a-f-b.svg"
         assert file.mimetype == "image/svg+xml"
@@ -658,6 +680,8 @@ def test_heatmap_svg_download_is_named_after_the_figure(media_files):
         text = " ".join(t for t in svg.itertext())
         assert "“c a f b”" in text  # the sentence, as the page's subtitle quotes it
         assert len(svg.findall(".//s:rect/s:title", ns)) == 5 * 5  # one cell per query × key, each named
+        (width, height), size = png_sizes[key], (float(svg.get("width")), float(svg.get("height")))
+        assert abs(width - 2 * size[0]) <= 1 and abs(height - 2 * size[1]) <= 1  # the PNG: this figure at 2×
 
 
 @needs_toy

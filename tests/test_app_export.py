@@ -2,17 +2,19 @@
 says in its subtitle which sentence it shows; the CSV and JSON downloads are named the same way.
 
 The Attention view's two heatmaps (head and mean) are HTML (`viz.attention_html`), not Plotly: each has
-its own download button under it that always saves SVG (`viz.attention_svg`); the sidebar's PNG/SVG
-choice is Plotly's toolbar setting and does not apply to them."""
+its own download button under it, which follows the sidebar's "Figures save as" as Plotly's camera icon
+does: a PNG (`viz.attention_png`, 2×) by default, an SVG (`viz.attention_svg`) once SVG is chosen."""
 
 from __future__ import annotations
 
 import inspect
+import io
 import json
 import xml.etree.ElementTree as ET
 
 import plotly.graph_objects as go
 import pytest
+from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from app_support import export, state
@@ -69,7 +71,8 @@ def chart_configs(at) -> list[dict]:
 
 
 HTML_FIGURES = ("fig_att_head", "fig_att_mean")  # the Attention view's HTML heatmaps (container keys)
-SVG_LABEL = "Download (SVG, for slides)"
+LABELS = {"png": "Download (PNG)", "svg": "Download (SVG, for slides)"}
+MIMES = {"png": "image/png", "svg": "image/svg+xml"}
 
 
 @pytest.fixture
@@ -94,12 +97,13 @@ def html_heatmaps(at) -> list:
     return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
 
 
-def heatmap_downloads(at, deferred: dict) -> list[tuple[str, str, object]]:
-    """(file name, mime, data callable) of each HTML heatmap's download button, in page order."""
+def heatmap_downloads(at, deferred: dict, fmt: str = "png") -> list[tuple[str, str, object]]:
+    """(file name, mime, data callable) of each HTML heatmap's download button, in page order, after
+    checking each button says the format `fmt` the sidebar has chosen."""
     buttons = [
         b for b in at.get("download_button") if b.proto.id.endswith(tuple(f"dl_{k}" for k in HTML_FIGURES))
     ]
-    assert all(b.proto.label == SVG_LABEL for b in buttons), [b.proto.label for b in buttons]
+    assert all(b.proto.label == LABELS[fmt] for b in buttons), [b.proto.label for b in buttons]
     return [deferred[b.proto.deferred_file_id] for b in buttons]
 
 
@@ -128,55 +132,72 @@ def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(v
         assert "“c a f b”" in fig["layout"]["title"]["subtitle"]["text"], fig["layout"]["title"]
     for hm, (name, mime, _) in zip(hms, downloads, strict=True):  # an HTML heatmap and the button under it
         assert hm.subtitle == "“c a f b”", hm.subtitle
-        assert name.startswith(f"{TOY}_{view}_") and name.endswith("_c-a-f-b.svg"), name
-        assert mime == "image/svg+xml"
+        assert name.startswith(f"{TOY}_{view}_") and name.endswith("_c-a-f-b.png"), name  # PNG by default
+        assert mime == "image/png"
     names = [c["toImageButtonOptions"]["filename"] for c in configs] + [
-        name.removesuffix(".svg") for name, *_ in downloads
+        name.removesuffix(".png") for name, *_ in downloads
     ]
     assert len(set(names)) == len(names), names  # one name each
 
 
 @needs_toy
-def test_the_html_heatmaps_svg_is_named_after_the_figure_and_says_the_sentence(deferred):
-    """The head's SVG: the model, view, kind, layer, head and sentence in its name; a standalone SVG with
-    the same title, pieces and sentence as the heatmap on the page."""
+def test_the_html_heatmaps_png_and_svg_are_named_after_the_figure_and_show_it(deferred):
+    """PNG by default, SVG once the sidebar says so: the model, view, kind, layer, head and sentence in each
+    file's name. The PNG is a picture big enough to read (2× the SVG, at least as big as the page's
+    figure); the SVG is standalone with the same title, pieces and sentence as the heatmap on the page."""
     at = run_app(model=TOY, view="attention", text=TEXT, layer="1", head="2")
     assert_clean(at)
-    (head, mean), ((head_name, _, make_svg), (mean_name, *_)) = (
-        html_heatmaps(at),
-        heatmap_downloads(at, deferred),
-    )
-    assert head_name == f"{TOY}_attention_encoder_L1_H2_c-a-f-b.svg" and "H2" in head.title
-    assert "mean" in mean.title and mean.subtitle == "“c a f b”"
-    assert mean_name == f"{TOY}_attention_encoder_L1_mean_c-a-f-b.svg"
-    svg = ET.fromstring(make_svg())
-    texts = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
-    assert svg.find("{http://www.w3.org/2000/svg}title").text == head.title
-    assert "“c a f b”" in texts and head.subtitle == "“c a f b”"
-    assert set(head.y_shown + head.x_labels) <= set(texts)
+    (head, mean), pngs = html_heatmaps(at), heatmap_downloads(at, deferred, "png")
+    assert "H2" in head.title and "mean" in mean.title and mean.subtitle == head.subtitle == "“c a f b”"
+    assert [(name, mime) for name, mime, _ in pngs] == [
+        (f"{TOY}_attention_encoder_L1_H2_c-a-f-b.png", "image/png"),
+        (f"{TOY}_attention_encoder_L1_mean_c-a-f-b.png", "image/png"),
+    ]
+    images = [Image.open(io.BytesIO(make())) for *_, make in pngs]
+    assert all((im.format, im.mode) == ("PNG", "RGB") for im in images)
+
+    at.radio(key="fig_format").set_value("svg").run()
+    assert_clean(at)
+    assert [hm.title for hm in html_heatmaps(at)] == [head.title, mean.title]  # the same figures
+    svgs = heatmap_downloads(at, deferred, "svg")
+    assert [(name, mime) for name, mime, _ in svgs] == [
+        (f"{TOY}_attention_encoder_L1_H2_c-a-f-b.svg", "image/svg+xml"),
+        (f"{TOY}_attention_encoder_L1_mean_c-a-f-b.svg", "image/svg+xml"),
+    ]
+    for hm, image, (*_, make) in zip((head, mean), images, svgs, strict=True):
+        svg = ET.fromstring(make())
+        texts = ["".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+        assert svg.find("{http://www.w3.org/2000/svg}title").text == hm.title
+        assert "“c a f b”" in texts and hm.title in texts
+        assert set(hm.y_shown + hm.x_labels) <= set(texts)
+        width, height = float(svg.get("width")), float(svg.get("height"))
+        assert abs(image.width - 2 * width) <= 1 and abs(image.height - 2 * height) <= 1  # the PNG at 2×
+        assert image.width >= 600 and image.height >= 600  # 5 × 5 cells, 24 px text: readable on a slide
 
 
 @needs_toy
-def test_the_sidebar_switches_every_plotly_figure_to_svg_and_the_html_heatmaps_are_always_svg(deferred):
-    """The sidebar's "Figures save as" sets the format of Plotly's camera icon. The Attention view's HTML heatmaps have no
-    camera icon: their own button saves SVG whichever format the sidebar says."""
+def test_the_sidebar_switches_every_figure_and_both_html_heatmaps_between_png_and_svg(deferred):
+    """The sidebar's "Figures save as" sets the format of Plotly's camera icon and of the download button
+    under each of the Attention view's HTML heatmaps, in every view, until it is changed back."""
 
-    def html_formats() -> set[tuple[str, str]]:
-        found = heatmap_downloads(at, deferred)
+    def html_formats(fmt: str) -> set[tuple[str, str]]:
+        found = heatmap_downloads(at, deferred, fmt)
         assert len(found) == 2
         return {(name.rsplit(".", 1)[-1], mime) for name, mime, _ in found}
 
     at = run_app(model=TOY, view="attention", text=TEXT)
-    assert html_formats() == {("svg", "image/svg+xml")}
+    assert html_formats("png") == {("png", "image/png")}
     at.segmented_control(key="panel").set_value("model").run()  # the model view is Plotly
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"png"}
     at.radio(key="fig_format").set_value("svg").run()
     assert_clean(at)
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
     at.segmented_control(key="panel").set_value("heatmaps").run()
-    assert html_formats() == {("svg", "image/svg+xml")}
+    assert html_formats("svg") == {("svg", "image/svg+xml")}
     at.segmented_control(key="view").set_value("positional").run()  # the choice holds across views
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
-    at.radio(key="fig_format").set_value("png").run()
     at.segmented_control(key="view").set_value("attention").run()
-    assert html_formats() == {("svg", "image/svg+xml")}  # still SVG with PNG chosen
+    assert html_formats("svg") == {("svg", "image/svg+xml")}
+    at.radio(key="fig_format").set_value("png").run()
+    assert_clean(at)
+    assert html_formats("png") == {("png", "image/png")}  # and back

@@ -1,5 +1,6 @@
-"""viz.attention_html: one head's attention as a script-free HTML heatmap (and `attention_svg`, the same
-figure as an SVG for slides). Read back with tests/heatmap_reader.py, the way a browser is given it.
+"""viz.attention_html: one head's attention as a script-free HTML heatmap. Read back with
+tests/heatmap_reader.py, the way a browser is given it. (The same figure as an SVG or PNG file for slides,
+viz.attention_files: tests/test_viz_attention_files.py; bad input is refused alike by all three, here.)
 
 Labels and titles must be the Plotly heatmap's (`viz.attention_heatmap`, which it replaced in the app's
 Attention view), weights exact to 3 decimals, the causal mask marked, token text only ever text, colours
@@ -11,7 +12,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import numpy as np
@@ -20,13 +20,13 @@ import pytest
 import viz
 from tests.heatmap_reader import read_heatmap
 from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND
-from viz.attention_html import BLUES, LEVELS, PALETTE, attention_html, attention_svg, blues, prepare
+from viz.attention_files import attention_png, attention_svg
+from viz.attention_html import BLUES, LEVELS, PALETTE, attention_html, blues, prepare
 
 SRC = ["▁The", "▁<b>", "▁a&b", '▁"q"', "▁old", "</s>"]  # pieces read by the encoder (markup on purpose)
 TGT = ["<s>", "▁Das", "▁<i>", "▁alt", "▁&"]  # pieces read by the decoder, from the start piece
 SIDES = {"encoder": (SRC, SRC), "decoder": (TGT, TGT), "cross": (TGT, SRC)}
 ROWS = ["read", "predicted", "both", None]
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 def weights(n_q: int, n_k: int, *, kind: str = "encoder", seed: int = 0) -> np.ndarray:
@@ -217,37 +217,6 @@ def test_hostile_pieces_appear_only_as_text_in_the_html(kind, rows):
     assert all(label in hm.x_hover[j] for j, label in enumerate(AS_SHOWN))
 
 
-def test_hostile_pieces_appear_only_as_text_in_the_svg():
-    n = len(HOSTILE)
-    svg = attention_svg(weights(n, n), HOSTILE, HOSTILE, kind="encoder", title="<script>t</script>",
-                        subtitle="<img src=y onerror=alert(2)>")  # fmt: skip
-    svg.encode("utf-8")
-    root = ET.fromstring(svg)  # well-formed XML: controls and surrogates were replaced
-    names = {el.tag.removeprefix(SVG) for el in root.iter()}
-    assert names <= {"svg", "title", "defs", "pattern", "rect", "linearGradient", "stop", "text"}, names
-    assert not names & {"script", "foreignObject", "image", "a", "use"}
-    assert not any(a.startswith("on") or "href" in a for el in root.iter() for a in el.attrib)
-    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
-    assert set(AS_SHOWN) <= set(texts)
-    assert "<script>t</script>" in texts and root.find(f"{SVG}title").text == "<script>t</script>"
-    assert "<img src=y onerror=alert(2)>" in texts
-
-
-def test_the_svg_has_the_html_figures_labels_and_one_cell_per_weight():
-    w = weights(5, 5, kind="decoder")
-    hm = read_heatmap(attention_html(w, TGT, TGT, kind="decoder", layer=0, head=3, subtitle="“x”"))
-    root = ET.fromstring(attention_svg(w, TGT, TGT, kind="decoder", layer=0, head=3, subtitle="“x”"))
-    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
-    assert root.find(f"{SVG}title").text == hm.title and hm.title in texts and "“x”" in texts
-    assert hm.y_title in texts and hm.x_title in texts and MASK_LEGEND in texts
-    assert set(hm.y_shown) <= set(texts) and set(hm.x_labels) <= set(texts)
-    cells = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
-    assert len(cells) == w.size
-    tips = [c.find(f"{SVG}title").text for c in cells]
-    assert tips[1].endswith(": masked") and tips[0].endswith(f": {w[0, 0]:.3f}")
-    assert cells[1].get("fill") == "url(#mask)"
-
-
 # --- (d) colour ------------------------------------------------------------------------------------------
 
 
@@ -326,7 +295,7 @@ def test_a_short_heatmap_labels_every_row():
 # --- (f) shapes and bad input ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("draw", [attention_html, attention_svg])
+@pytest.mark.parametrize("draw", [attention_html, attention_svg, attention_png])
 def test_a_3d_array_is_refused_with_a_clear_message(draw):
     with pytest.raises(ValueError, match=r"\(q_len, k_len\).*got shape \(2, 6, 6\)"):
         draw(np.ones((2, 6, 6)), SRC, SRC, kind="encoder")
@@ -334,7 +303,7 @@ def test_a_3d_array_is_refused_with_a_clear_message(draw):
         draw(np.ones(6), SRC, SRC, kind="encoder")
 
 
-@pytest.mark.parametrize("draw", [attention_html, attention_svg])
+@pytest.mark.parametrize("draw", [attention_html, attention_svg, attention_png])
 def test_labels_that_do_not_fit_the_weights_are_refused(draw):
     with pytest.raises(ValueError, match="outside the 6 query pieces"):
         draw(np.ones((7, 6)) / 6, SRC, SRC, kind="encoder")  # more rows than pieces
