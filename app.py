@@ -301,11 +301,12 @@ with export_box:
         key="fig_format",
         format_func=export.FORMATS.get,
         persist_state="session",
-        help="What the camera icon above each Plotly figure saves. SVG stays sharp at any size on a slide.",
+        help="What the camera icon above each figure saves (the Attention view's heatmaps: the button "
+        "under each). SVG stays sharp at any size on a slide.",
     )
     st.caption(
         "The camera icon above each figure saves it, named after the model, view and sentence; the "
-        "Attention view's heatmaps have their own button under them (SVG)."
+        "Attention view's heatmaps have a download button under them."
     )
 
 

@@ -42,7 +42,8 @@ pieces instead) and escapes token text.
 """
 
 from viz.attention import attention_heatmap, model_view
-from viz.attention_html import attention_html, attention_svg
+from viz.attention_files import attention_png, attention_svg
+from viz.attention_html import attention_html
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
 from viz.embeddings import (
     nearest_neighbours,
@@ -115,6 +116,7 @@ __all__ = [
     "attention_frame",
     "attention_heatmap",
     "attention_html",
+    "attention_png",
     "attention_svg",
     "attention_rollout",
     "average_heads",

@@ -1,7 +1,7 @@
 """One head's attention as an HTML heatmap that needs no script (paper §3.2.2): the Attention view's figure.
 
     attention_html(w, q_tokens, k_tokens, kind=..., layer=..., head=...)   w: (q_len, k_len) -> str
-    attention_svg(w, q_tokens, k_tokens, kind=..., layer=..., head=...)    the same figure as an SVG file
+    (viz.attention_files: the same figure as an SVG or PNG file, for slides)
 
 The HTML is a CSS grid of cells, one per query × key, for `st.html` (or a notebook's
 `IPython.display.HTML`): the browser lays it out like text, so a fresh browser session draws it
@@ -16,7 +16,7 @@ Rows are `ROW_PITCH` × the font tall, every row labelled, until the figure woul
 Colours are the Blues scale quantised to `LEVELS` steps (one CSS class each, so a 128-piece
 heatmap is ~0.5 MB, not 1.5); the weight shown on hover is the exact value to 3 decimals.
 Decoder self-attention's future cells are hatched grey and say "masked", so the causal mask is
-not mistaken for a learned zero. `attention_svg` draws the same figure at a fixed size, for slides.
+not mistaken for a learned zero.
 
 Labels follow `viz.labels` (decoder rows by the piece read, predicted or both) and the positions
 `hide_specials` kept. Tokens are user text: every string from data is escaped, and `st.html` runs
@@ -35,7 +35,7 @@ import numpy as np
 from viz._style import label_px
 from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH, _default_title
 from viz.frames import attention_array
-from viz.head_view import FONT, _num, _text, _wrap
+from viz.head_view import FONT, _text
 from viz.labels import axes
 
 # plotly.colors.sequential.Blues, the Plotly heatmaps' scale (`ATTENTION_COLORSCALE`)
@@ -249,94 +249,4 @@ def attention_html(
         f'<div class="bar" style="width:{bar_px:.0f}px;padding-bottom:{p.label_px + f * 1.4:.0f}px">'
         f'<span>weight</span><div class="g">{ticks}</div></div></div></div>'
     )
-    return "".join(out)
-
-
-# --- SVG, for slides -------------------------------------------------------------------------------
-
-
-def attention_svg(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    *,
-    kind: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    rows: str | None = None,
-    q_pos=None,
-    k_pos=None,
-    title: str | None = None,
-    subtitle: str = "",
-    zmax: float | None = 1.0,
-    font_size: int = 12,
-) -> str:
-    """The figure `attention_html` draws, as one self-contained SVG file (for slides: vector, no script).
-
-    Square cells at least 1.6 × the font wide, so every key label stands upright beside its
-    neighbours; each cell's `<title>` names both pieces and the weight (a tooltip in a browser).
-    """
-    p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
-                k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
-    f = font_size
-    cell = max(f * 1.6, min(48.0, 640.0 / max(p.n_k, 1)))
-    row_h = max(p.row_px, min(cell, 900.0 / max(p.n_q, 1)))
-    grid_w, grid_h = cell * p.n_k, row_h * p.n_q
-    x0 = f * 1.8 + p.left_px
-    width = max(x0 + grid_w + 10 + BAR_PX + 3 + f * 3 + 10, f * 0.6 * len(p.title) * 1.3 + 20)
-    lines = _wrap(subtitle, f, width - 20) if subtitle else []
-    y0 = f * 2.2 + len(lines) * f * 1.3 + (f * 1.6 if p.masked else 0) + f * 0.6
-    height = y0 + grid_h + p.label_px + f * 2.2
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" font-family="{_text(FONT)}" font-size="{f}">',
-        f"<title>{_text(p.title)}</title>",
-        '<defs><pattern id="mask" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#d9d9d9"/>'
-        '<rect width="1" height="6" fill="#8c8c8c"/></pattern>'
-        '<linearGradient id="bar" x1="0" y1="1" x2="0" y2="0">'
-        + "".join(
-            f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{_hex(c)}"/>' for i, c in enumerate(BLUES)
-        )
-        + "</linearGradient></defs>",
-        '<rect width="100%" height="100%" fill="#fff"/>',
-        f'<text x="10" y="{f * 1.5:.1f}" font-size="{f * 1.3:.0f}" font-weight="600">{_text(p.title)}</text>',
-    ]
-    y = f * 1.5
-    for line in lines:
-        y += f * 1.3
-        out.append(f'<text x="10" y="{y:.1f}" fill="#555">{_text(line)}</text>')
-    if p.masked:
-        y += f * 1.6
-        out.append(f'<rect x="10" y="{y - f:.1f}" width="{f * 1.6:.1f}" height="{f:.1f}" fill="url(#mask)"/>'
-                   f'<text x="{10 + f * 2:.1f}" y="{y - 1:.1f}">{_text(MASK_LEGEND)}</text>')  # fmt: skip
-    for i in range(p.n_q):
-        top = y0 + i * row_h
-        if i % p.step == 0:
-            out.append(f'<text x="{x0 - 4:.1f}" y="{top + row_h / 2:.1f}" text-anchor="end" '
-                       f'dominant-baseline="central">{_raw(p.q_ticks[i])}</text>')  # fmt: skip
-        for j in range(p.n_k):
-            lv = int(p.level[i, j])
-            fill = "url(#mask)" if lv == -1 else "#fff" if lv == -2 else PALETTE[lv]
-            out.append(
-                f'<rect x="{x0 + j * cell:.1f}" y="{top:.1f}" width="{cell + 0.3:.1f}" height="{row_h + 0.3:.1f}" '
-                f'fill="{fill}"><title>{_raw(p.q_hover[i])} · key {_raw(p.k_hover[j])}: {p.value[i][j]}</title></rect>'
-            )
-    for j, t in enumerate(p.k_ticks):
-        cx, ty = x0 + (j + 0.5) * cell, y0 + grid_h + 4
-        out.append(f'<text transform="translate({cx:.1f},{ty:.1f}) rotate(-90)" text-anchor="end" '
-                   f'dominant-baseline="central">{_raw(t)}</text>')  # fmt: skip
-    out.append(f'<text x="{x0 + grid_w / 2:.1f}" y="{height - f * 0.6:.1f}" text-anchor="middle">'
-               f"{_text(p.x_title)}</text>")  # fmt: skip
-    out.append(f'<text transform="translate({f * 1.1:.1f},{y0 + grid_h / 2:.1f}) rotate(-90)" '
-               f'text-anchor="middle">{_text(p.y_title)}</text>')  # fmt: skip
-    bx = x0 + grid_w + 10
-    out.append(f'<text x="{bx:.1f}" y="{y0 - 4:.1f}">weight</text>'
-               f'<rect x="{bx:.1f}" y="{y0 + f * 0.6:.1f}" width="{BAR_PX}" height="{grid_h - f * 1.2:.1f}" '
-               'fill="url(#bar)"/>')  # fmt: skip
-    for i in range(TICKS):
-        ty = y0 + grid_h - f * 0.6 - (grid_h - f * 1.2) * i / (TICKS - 1)
-        out.append(f'<text x="{bx + BAR_PX + 3:.1f}" y="{ty:.1f}" dominant-baseline="central">'
-                   f"{_tick(p.scale_top * i / (TICKS - 1))}</text>")  # fmt: skip
-    out.append("</svg>")
     return "".join(out)

@@ -135,16 +135,24 @@ def pick_attention(
 
 def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple) -> None:
     """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
-    session shows it at once), in a container keyed `key`, with its SVG for slides under it."""
+    session shows it at once), in a container keyed `key`, with a download under it in the format the
+    sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked."""
     with st.container(key=key):
         st.html(models.figure(viz.attention_html, *data, **drawn))
+    fmt = st.session_state.get("fig_format", "png")
+    if fmt == "svg":
+        label, build, mime = "Download (SVG, for slides)", viz.attention_svg, "image/svg+xml"
+    else:
+        fmt, label, build, mime = "png", "Download (PNG)", viz.attention_png, "image/png"
     st.download_button(
-        "Download (SVG, for slides)",
-        lambda: models.figure(viz.attention_svg, *data, **drawn),  # made when clicked
-        file_name=f"{stem(ctx, *name)}.svg",
-        mime="image/svg+xml",
+        label,
+        lambda: models.figure(build, *data, **drawn),
+        file_name=f"{stem(ctx, *name)}.{fmt}",
+        mime=mime,
         on_click="ignore",
         key=f"dl_{key}",
+        help="The figure as a file named after the model, view and sentence; the sidebar's Export "
+        "switches between PNG and SVG.",
     )
 
 
