@@ -89,6 +89,7 @@ class Prepared:
 def prepare(
     weights, q_tokens, k_tokens, *, kind, layer, head, rows, q_pos, k_pos, title, zmax, font_size
 ) -> Prepared:
+    """Weights (q_len, k_len) and their pieces -> what the HTML, SVG and PNG drawings share (`Prepared`)."""
     z = attention_array(weights, 2, "attention_html weights (one head: use head_weights)").astype(np.float64)
     ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
     n_q, n_k = z.shape
