@@ -240,7 +240,8 @@ TICK_BOXES_JS = f"""([n, axis]) => {{ const el = ({FIGURES_JS})()[n];
 
 
 def tick_boxes(page, n: int = 0, axis: str = "x") -> list[dict]:
-    """Every tick label Plotly drew on the n-th figure's x (or y) axes (all subplots), with its box on the screen."""
+    """Every tick label drawn on the n-th figure's x (or y) axes (all of a Plotly figure's subplots; the labels an HTML
+    heatmap writes, thinned ones left out), with its box on the screen."""
     return page.evaluate(TICK_BOXES_JS, [n, axis])
 
 

@@ -47,11 +47,11 @@ def wait_for_title(page, title: str, timeout: float = 60_000) -> None:
 
 
 def heatmap_z(page, n: int) -> list:
-    """The z of the first heatmap trace of the n-th figure (Plotly's decoded data)."""
+    """The weights of the n-th Attention heatmap (viz.attention_html) as written in its cells' data-v (three
+    decimals, or "masked"), row by row."""
     return page.evaluate(
-        """(n) => { const el = document.querySelectorAll('.js-plotly-plot')[n];
-            const t = (el._fullData || []).find(t => t.type === 'heatmap');
-            return Array.from(t.z).map(r => Array.from(r)); }""",
+        """(n) => Array.from(document.querySelectorAll('.attn-hm')[n].querySelectorAll('.r'))
+            .map(r => Array.from(r.querySelectorAll('i')).map(c => c.dataset.v))""",
         n,
     )
 
@@ -142,6 +142,7 @@ def test_two_sessions_never_see_each_others_heads_off(app_server, browser):
         browser_support.wait_for_heatmaps(pages[2], rows=len(TEXT.split()) + 1, count=1, timeout=90_000)
         wait_idle(pages[2])
         z_ablated, z_intact, z_fresh = (heatmap_z(p, 0) for p in pages)
+        assert len(z_intact) == len(TEXT.split()) + 1 and all(len(r) == len(z_intact[0]) for r in z_intact)
         assert z_intact == z_fresh
         assert z_ablated != z_intact
         assert pages[0].locator(".st-key-experiment_banner").count() == 1

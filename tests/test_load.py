@@ -43,9 +43,11 @@ SECONDS = float(os.environ.get("LOAD_SECONDS", "30"))
 MAX_ROUNDS = 40  # per session: bounded by count as well as time
 LETTERS = "abcdefghij"
 ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-LABELS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .filter(el => (el._fullData || []).some(t => t.type === 'heatmap'))
-    .map(el => Array.from(((el._fullLayout || {}).yaxis || {}).ticktext || []))"""
+# the row labels written on every heatmap: the Attention view's are HTML (viz.attention_html; a thinned
+# label is hidden), read escaped as a Plotly heatmap's ticktext would be
+LABELS_JS = """() => { const escape = t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    return Array.from(document.querySelectorAll('.attn-hm')).map(el => Array.from(el.querySelectorAll('.r>.yl'))
+        .filter(e => getComputedStyle(e).visibility !== 'hidden').map(e => escape(e.textContent))); }"""
 MATCH_JS = """(want) => { const all = (LABELS)();
     return all.length >= 2 && all.every(l => JSON.stringify(l) === JSON.stringify(want)); }""".replace(
     "LABELS", LABELS_JS
