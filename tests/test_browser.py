@@ -333,17 +333,12 @@ LABELS_CUT_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(e
         .map(s => `${s.textContent}: ${s.scrollWidth}x${s.scrollHeight} in ${s.clientWidth}x${s.clientHeight}`))"""
 
 
-@pytest.mark.xfail(
-    strict=False,  # font-dependent: Chromium here draws "Arial" in DejaVu Sans, wider than the estimate
-    reason="app bug: viz._style.label_px (CHAR_EM per character) underestimates '▁German' in the browser's "
-    "font: the row label column and the key label row are 3 px (font 12) / 6 px (font 20) too small, so "
-    "attention_html's ellipsis writes '▁Germ…' on the README's own sentence, encoder and cross-attention",
-)
 @pytest.mark.parametrize("kind", ["encoder", "cross"])
 @TEACHER_SCREENS
 def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport, present, kind):
     """On the sentence a teacher starts with, no row or key label is cut short (an ellipsis in the label
-    column or the label row): each is the whole piece."""
+    column or the label row): each is the whole piece, whatever font the browser draws "Arial" in (the
+    label column and row are as wide as their longest label, not estimated)."""
     query = {"present": "1"} if present == "1" else {}
     context, page = open_page(
         browser, app_url(app_server, text=good_sentence(), kind=kind, **query), viewport
@@ -355,18 +350,10 @@ def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport
         context.close()
 
 
-OVER_THINNED = pytest.mark.xfail(
-    strict=True,
-    reason="app bug: viz.attention_html's key-label container queries add up (under the width for every k-th "
-    "label the rule for every j-th, j < k, holds too), so what is left is every lcm(2..k)-th label: at "
-    "1280 x 720 a 35-piece heatmap writes 6 of 35 (every 6th, 45.9 px apart) where every 2nd fits",
-)
-
-
 @needs_en_de
 @pytest.mark.parametrize(
     "viewport, present",
-    [pytest.param(SMALL_SCREEN, "0", marks=OVER_THINNED), (PROJECTOR, "1")],
+    [(SMALL_SCREEN, "0"), (PROJECTOR, "1")],
     ids=["1280x720", "projector"],
 )
 def test_key_labels_are_thinned_no_further_than_they_must(app_server, browser, viewport, present):

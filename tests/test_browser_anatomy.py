@@ -119,12 +119,7 @@ def test_computed_margins_hold_every_label(app_server, browser, query, viewport)
                 )  # Plotly grew no margin: nothing was wider than computed
             assert not fig["outside"], fig
             assert not fig["under"], fig
-        bars = [(hm["title"], hm["bar_outside"], hm["bar_px"]) for hm in heatmaps if hm["bar_outside"]]
-        if bars:  # last, so that every other check above still holds
-            pytest.xfail(
-                "app bug: viz.attention_html's colour bar is a flex item that shrinks (no flex-shrink: 0), "
-                f"narrower than the width computed for its tick labels, which then pass the figure: {bars}"
-            )
+        assert not [(hm["title"], hm["bar_outside"], hm["bar_px"]) for hm in heatmaps if hm["bar_outside"]]
     finally:
         context.close()
 

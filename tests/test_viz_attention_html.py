@@ -277,12 +277,20 @@ def test_a_128_piece_heatmap_keeps_every_row_and_labels_every_kth():
     # the key labels: thinned by the figure's width with container queries, never by their number here
     cls = re.search(r'class="attn-hm (hm[^"]+)"', out).group(1)
     assert "container-type:inline-size" in hm.styles
-    rules = re.findall(r"@container \(max-width:(\d+)px\)\{\." + re.escape(cls)
-                       + r" \.x>span:not\(:nth-child\((\d+)n\+2\)\)\{visibility:hidden\}\}", hm.styles)  # fmt: skip
-    widths, steps = [int(px) for px, _ in rules], [int(s) for _, s in rules]
+    rules = re.findall(r"@container \(width <= ([\d.]+)px\)(?: and \(width > ([\d.]+)px\))?\{\."
+                       + re.escape(cls) + r" \.x>span:not\(:nth-child\((\d+)n\+2\)\)\{visibility:hidden\}\}",
+                       hm.styles)  # fmt: skip
+    below = [float(b) for b, _, _ in rules]
+    above = [float(a) if a else None for _, a, _ in rules]
+    steps = [int(k) for _, _, k in rules]
     assert steps[:3] == [2, 3, 4] and steps == list(range(2, len(steps) + 2))
-    assert widths == sorted(widths, reverse=True)  # narrower: sparser
-    assert widths[0] > n * font * LABEL_PITCH  # all 128 labels need that much width
+    assert below == sorted(below, reverse=True)  # narrower: sparser
+    assert below[0] > n * font * LABEL_PITCH  # all 128 labels need that much width
+    # each k applies in a band of widths of its own, the bands touching: two rules never add up (every
+    # 2nd and every 3rd hidden together would leave every 6th)
+    assert above[-1] is None and all(a is not None for a in above[:-1])
+    for k in range(len(steps) - 1):
+        assert above[k] == below[k + 1]  # "width > a" ends where the next band's "width <= a" starts
     assert len(out) < 1_000_000  # a 128 × 128 figure stays under 1 MB
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz._style import label_px
+from viz._style import CHAR_EM, label_px
 from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH, _default_title
 from viz.frames import attention_array
 from viz.head_view import FONT, _text
@@ -137,7 +137,11 @@ def _tick(x: float) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------------
 
-# Rules every heatmap shares (scoped to .attn-hm): the layout, the colour levels, the hover.
+# Rules every heatmap shares (scoped to .attn-hm): the layout, the colour levels, the hover. One grid holds
+# the row labels (a column as wide as the longest: no font guess can cut one), the cells, the colour bar
+# beside the rows and the key labels under them (a row as tall as the longest); rows are `display:
+# contents`, so each cell is a grid item and `.r:hover` still means "the pointer is on this row".
+LIT = "background:#ffe08a;font-weight:600;visibility:visible;position:relative;z-index:3"
 _BASE = (
     ".attn-hm{container-type:inline-size;color:#262730;line-height:1.2;margin:0 0 .5em}"
     ".attn-hm .t{font-weight:600}.attn-hm .s{opacity:.75;margin-bottom:.3em}"
@@ -145,44 +149,45 @@ _BASE = (
     f".attn-hm .leg i{{display:inline-block;width:1.6em;height:1em;background:{MASK_BG}}}"
     ".attn-hm .fig{display:flex;align-items:stretch}"
     ".attn-hm .yt{writing-mode:vertical-rl;transform:rotate(180deg);text-align:center;white-space:nowrap;"
-    "padding-left:.3em}"
-    ".attn-hm .m{flex:1 1 auto;min-width:0}"
-    ".attn-hm .r,.attn-hm .x{display:grid}"
-    ".attn-hm .yl{text-align:right;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;padding-right:4px;"
-    "align-self:center}"
+    "flex:0 0 auto;padding-left:.3em}"
+    ".attn-hm .m{flex:1 1 auto;min-width:0;display:grid}"
+    ".attn-hm .r,.attn-hm .x{display:contents}"
+    ".attn-hm .yl{text-align:right;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:16em;"
+    "padding-right:4px;align-self:center}"
     ".attn-hm .r>i{display:block;position:relative;font-style:normal}"
     ".attn-hm .x>span{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;overflow:hidden;"
-    "text-overflow:ellipsis;justify-self:center;padding-bottom:3px}"
+    "text-overflow:ellipsis;max-height:16em;justify-self:center;align-self:start;padding-bottom:3px}"
     ".attn-hm .xt{text-align:center}"
     f".attn-hm .r>i.qm{{background:{MASK_BG}}}.attn-hm .r>i.qn{{background:#fff}}"
     ".attn-hm .r>i:hover{outline:2px solid #ff7f0e;z-index:2}"
     ".attn-hm .r>i:hover::after{content:attr(data-v);position:absolute;bottom:100%;left:50%;"
     "transform:translateX(-50%);background:#262730;color:#fff;padding:0 .3em;border-radius:3px;"
     "white-space:nowrap;pointer-events:none;font-weight:600}"
-    ".attn-hm .r:hover>.yl,.attn-hm .x>span.on{background:#ffe08a;font-weight:600;visibility:visible}"
+    f".attn-hm .r:hover>.yl{{{LIT}}}"
     ".attn-hm .bar{display:flex;flex-direction:column;align-items:flex-start;padding-left:10px}"
     f".attn-hm .bar .g{{position:relative;width:{BAR_PX}px;flex:1 1 auto;margin:.6em 0;"
     "background:linear-gradient(to top," + ",".join(map(_hex, BLUES)) + ")}"
     f".attn-hm .bar .g span{{position:absolute;left:{BAR_PX + 3}px;transform:translateY(50%);white-space:nowrap}}"
     + "".join(f".attn-hm .q{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
 )
+LABEL_EM = 0.7  # a label character's width in font sizes, for the key-label thinning only: on the wide side
 
 
 def _column_rules(cls: str, n_k: int, fixed_px: float, font_size: float) -> str:
-    """This figure's own rules: its key label thinned to every k-th as its container narrows (each label
-    needs LABEL_PITCH × font), and the hovered cell's column label lit up (shown even when thinned)."""
+    """This figure's own rules: its key labels thinned to every k-th while the container is between the widths
+    where k - 1 no longer fit and k still do (each label needs LABEL_PITCH × font), and the hovered cell's
+    key label lit up (shown even when thinned). fixed_px: the figure's width besides its cells."""
     pitch = font_size * LABEL_PITCH
     rules = []
-    for k in range(2, n_k + 1):  # k-1 per label no longer fits below this width
-        below = fixed_px + n_k * pitch / (k - 1)
-        rules.append(
-            f"@container (max-width:{below:.0f}px){{.{cls} .x>span:not(:nth-child({k}n+2)){{visibility:hidden}}}}"
-        )
-        if fixed_px + n_k * pitch / k < 160:  # narrower containers than this do not happen
+    for k in range(2, n_k + 1):
+        below, above = fixed_px + n_k * pitch / (k - 1), fixed_px + n_k * pitch / k
+        last = above < 160 or k == n_k  # narrower containers than this do not happen
+        band = f"(width <= {below:.1f}px)" + ("" if last else f" and (width > {above:.1f}px)")
+        rules.append(f"@container {band}{{.{cls} .x>span:not(:nth-child({k}n+2)){{visibility:hidden}}}}")
+        if last:
             break
-    for j in range(n_k):  # a grid child: the row label is child 1, cell j is child j + 2
-        rules.append(f".{cls}:has(.r>i:nth-child({j + 2}):hover) .x>span:nth-child({j + 2})"
-                     "{background:#ffe08a;font-weight:600;visibility:visible}")  # fmt: skip
+    for j in range(n_k):  # a row's children: its label is child 1, cell j is child j + 2
+        rules.append(f".{cls}:has(.r>i:nth-child({j + 2}):hover) .x>span:nth-child({j + 2}){{{LIT}}}")
     return "".join(rules)
 
 
@@ -211,23 +216,34 @@ def attention_html(
     p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
                 k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
     f = font_size
-    yt_px = f * 1.6  # the rotated y title's column
-    bar_px = 10 + BAR_PX + 3 + f * 0.7 * 4 + 8
-    cls = f"hm{p.n_k}-{round(p.left_px + yt_px + bar_px)}-{f}"
-    cols = f"grid-template-columns:{p.left_px:.0f}px repeat({p.n_k},minmax(0,1fr))"
+    yt_px = f * 1.2 + f * 0.3  # the rotated y title: a line and its padding
+    bar_px = 10 + BAR_PX + 3 + f * 0.7 * 4 + 6  # the colour bar's column: its ticks are up to 4 characters
+    labels_px = p.left_px * LABEL_EM / CHAR_EM + 4  # the row labels' column, on the wide side
+    fixed = yt_px + labels_px + bar_px
+    cls = f"hm{p.n_k}-{round(fixed)}-{f}"
+    grid = (
+        f"grid-template-columns:max-content repeat({p.n_k},minmax(0,1fr)) {bar_px:.0f}px;"
+        f"grid-template-rows:repeat({p.n_q},{p.row_px:.2f}px) auto auto"
+    )
     out = [
         f'<div class="attn-hm {cls}" role="img" aria-label="{_text(p.title)}" data-rows="{p.n_q}" '
         f'data-cols="{p.n_k}" style="font-size:{f}px;font-family:{_text(FONT)}">',
-        f"<style>{_BASE}{_column_rules(cls, p.n_k, p.left_px + yt_px + bar_px, f)}</style>",
+        f"<style>{_BASE}{_column_rules(cls, p.n_k, fixed, f)}</style>",
         f'<div class="t" style="font-size:{f * 1.3:.0f}px">{_text(p.title)}</div>',
     ]
     if subtitle:
         out.append(f'<div class="s">{_text(subtitle)}</div>')
     if p.masked:
         out.append(f'<div class="leg"><i></i>{_text(MASK_LEGEND)}</div>')
-    out.append(f'<div class="fig"><div class="yt" style="width:{yt_px:.0f}px">{_text(p.y_title)}</div>')
-    out.append('<div class="m">')
-    row_style = f' style="{cols};height:{p.row_px:.2f}px"'
+    out.append(f'<div class="fig"><div class="yt">{_text(p.y_title)}</div><div class="m" style="{grid}">')
+    ticks = "".join(
+        f'<span style="bottom:{100 * i / (TICKS - 1):.0f}%">{_tick(p.scale_top * i / (TICKS - 1))}</span>'
+        for i in range(TICKS)
+    )
+    out.append(  # placed first: the rows then fill the columns left of it, one grid row each
+        f'<div class="bar" style="grid-column:{p.n_k + 2};grid-row:1/span {p.n_q}">'
+        f'<span>weight</span><div class="g">{ticks}</div></div>'
+    )
     for i in range(p.n_q):
         hide = "" if i % p.step == 0 else ' style="visibility:hidden"'
         cells = "".join(
@@ -236,18 +252,12 @@ def attention_html(
         )
         # a thinned row's label is still there, hidden until the row is hovered
         out.append(
-            f'<div class="r"{row_style}><span class="yl" title="{_raw(p.q_hover[i])}"{hide}>'
+            f'<div class="r"><span class="yl" title="{_raw(p.q_hover[i])}"{hide}>'
             f"{_raw(p.q_ticks[i])}</span>{cells}</div>"
         )
-    out.append(f'<div class="x" style="{cols};height:{p.label_px:.0f}px"><span></span>')
+    out.append('<div class="x"><span></span>')
     out.extend(f'<span title="{_raw(h)}">{_raw(t)}</span>' for t, h in zip(p.k_ticks, p.k_hover, strict=True))
-    out.append(f'</div><div class="xt" style="margin-left:{p.left_px:.0f}px">{_text(p.x_title)}</div></div>')
-    ticks = "".join(
-        f'<span style="bottom:{100 * i / (TICKS - 1):.0f}%">{_tick(p.scale_top * i / (TICKS - 1))}</span>'
-        for i in range(TICKS)
-    )
     out.append(
-        f'<div class="bar" style="width:{bar_px:.0f}px;padding-bottom:{p.label_px + f * 1.4:.0f}px">'
-        f'<span>weight</span><div class="g">{ticks}</div></div></div></div>'
+        f'</div><div class="xt" style="grid-column:2/span {p.n_k}">{_text(p.x_title)}</div></div></div>'
     )
     return "".join(out)
