@@ -469,7 +469,11 @@ def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
         ok = all(isinstance(p, int) and 0 <= p < n_tokens for p in paths)
         ss["emb_paths"] = paths if ok else ss["emb_paths"]
         _check(ss, "emb_paths", ok, None, why, notices)
-    _check(ss, "emb_nn_token", 0 <= ss["emb_nn_token"] < n_tokens, 0, why, notices)
+    # the "Piece" select box too, once its options changed (a new sentence): "3" is position 3, "x" is none
+    token = ss["emb_nn_token"]
+    token = int(token) if isinstance(token, str) and token.isdigit() else token
+    ss["emb_nn_token"] = token
+    _check(ss, "emb_nn_token", isinstance(token, int) and 0 <= token < n_tokens, 0, why, notices)
     ss["_from_url"] -= {"ana_step", "emb_stage", "emb_paths", "emb_nn_token"}
     return notices
 

@@ -31,3 +31,17 @@ def test_positions_outside_the_sentence_or_not_numbers_reset_the_choice():
         ss = session(bad)
         state.fit_to_trace(ss, trace())
         assert ss["emb_paths"] is None
+
+
+def test_the_nearest_neighbours_piece_sent_back_as_text_becomes_a_number():
+    """Found by the app benchmark: after a new sentence the browser sent the "Piece" select box's value back as
+    "3", and comparing it with a number raised a TypeError in the Embeddings view."""
+    ss = session(None)
+    ss["emb_nn_token"] = "3"
+    state.fit_to_trace(ss, trace())
+    assert ss["emb_nn_token"] == 3
+    for bad in ("x", "9", -1, None, "2.5"):
+        ss = session(None)
+        ss["emb_nn_token"] = bad
+        state.fit_to_trace(ss, trace())
+        assert ss["emb_nn_token"] == 0, bad
