@@ -1,4 +1,5 @@
-"""Pure visualisation of a Transformer trace: dense arrays -> Plotly figures; tidy frames for CSV.
+"""Pure visualisation of a Transformer trace: dense arrays -> Plotly figures (the Attention view's heatmap
+and the head view: HTML/SVG); tidy frames for CSV.
 
 Nothing here imports streamlit, so every figure works in a notebook::
 
@@ -15,6 +16,9 @@ Nothing here imports streamlit, so every figure works in a notebook::
     from IPython.display import HTML
     HTML(viz.head_view(enc[0], src, src, kind="encoder", layer=0, heads=[0, 1]))  # bertviz lines, SVG:
     # hover a piece for only its lines (CSS, no script); the string saved as .svg goes on a slide
+    HTML(viz.attention_html(viz.head_weights(enc, 0, 1), src, src, kind="encoder", layer=0, head=1))
+    # ^ the app's Attention heatmap: HTML + CSS, no Plotly (hover a cell for its weight); as a file:
+    open("L0_H1.png", "wb").write(viz.attention_png(viz.head_weights(enc, 0, 1), src, src, kind="encoder"))
 
     viz.cross_attention_step(cross, tgt, src, step=2).show()
     top = viz.topk_frame(trace.probs, k=10, id_to_piece=tokenizer.id_to_piece)
