@@ -6,7 +6,11 @@ torch.load are not. Raw HTML (`unsafe_allow_html=True`, `st.html`, `components.h
 allowed only for a string literal or a module-level name bound once to a string literal (such as
 app.py's PRESENTATION_CSS): then no user text can reach it; or for a page made by one of
 `SCRIPT_FREE_PAGES`, whose Content-Security-Policy runs no script and fetches nothing whatever it holds
-(the head view's iframe: `viz.svg_page`).
+(the head view's iframe: `viz.svg_page`); or, in `st.html` only, for a figure made by one of
+`ESCAPED_FIGURES`, called directly or through the app's figure cache (`models.figure(builder, ...)`):
+builders that escape every string from data (their tests feed them hostile pieces), shown by st.html,
+which sanitises with DOMPurify and runs no script unless `unsafe_allow_javascript` is passed, and that is
+never allowed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "
 LOADERS = {("torch", "load"), ("yaml", "load"), ("numpy", "load"), ("np", "load")}  # np: allow_pickle
 HTML_FUNCTIONS = {"html", "iframe"}  # st.html, components.html, components.v1.html, st.iframe
 SCRIPT_FREE_PAGES = {"svg_page"}  # viz.svg_page: a page under a CSP that allows inline CSS only
+ESCAPED_FIGURES = {"attention_html"}  # viz.attention_html: tests/test_viz_attention_html.py (hostile pieces)
 
 
 def python_files() -> list[Path]:
@@ -65,10 +70,26 @@ def dotted(node: ast.expr) -> str:
     return ""
 
 
-def is_safe_html_argument(node: ast.expr, constants: set[str]) -> bool:
+def is_escaped_figure(node: ast.expr) -> bool:
+    """`viz.attention_html(...)`, or `models.figure(viz.attention_html, ...)` (the app's figure cache)."""
+    if not isinstance(node, ast.Call):
+        return False
+    if dotted(node.func).split(".")[-1] in ESCAPED_FIGURES:
+        return True
+    return (
+        dotted(node.func).split(".")[-1] == "figure"
+        and bool(node.args)
+        and dotted(node.args[0]).split(".")[-1] in ESCAPED_FIGURES
+    )
+
+
+def is_safe_html_argument(node: ast.expr, constants: set[str], sanitised: bool = False) -> bool:
+    """sanitised: the call is st.html (DOMPurify, no script), where an escaped figure may go too."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return True
     if isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] in SCRIPT_FREE_PAGES:
+        return True
+    if sanitised and is_escaped_figure(node):
         return True
     return isinstance(node, ast.Name) and node.id in constants
 
@@ -104,9 +125,12 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
                 and not (isinstance(k.value, ast.Constant) and k.value.value is False)
                 for k in node.keywords
             )
+            if any(k.arg == "unsafe_allow_javascript" for k in node.keywords):
+                report(node, f"{name}(..., unsafe_allow_javascript=...)")
             if html_keyword or (len(parts) >= 2 and parts[-1] in HTML_FUNCTIONS):
                 args = [*node.args, *(k.value for k in node.keywords if k.arg in ("body", "html", "src"))]
-                unsafe = [a for a in args if not is_safe_html_argument(a, constants)]
+                sanitised = name in ("st.html", "html") and not html_keyword  # st.html: DOMPurify, no script
+                unsafe = [a for a in args if not is_safe_html_argument(a, constants, sanitised)]
                 if unsafe:
                     report(node, f"raw HTML from a non-constant: {name}({ast.unparse(unsafe[0])}, ...)")
     return found
@@ -144,6 +168,11 @@ def test_no_eval_exec_unpickling_or_raw_html_from_user_text():
         "components.v1.html(make_page(text))",
         "st.iframe(page)",
         "st.iframe(src=f'<p>{text}</p>')",
+        "st.html(viz.attention_html(w, q, k), unsafe_allow_javascript=True)",  # never a script
+        "st.html(models.figure(make_page, text))",  # the cache, but not an escaping builder
+        "st.iframe(viz.attention_html(w, q, k))",  # an iframe does not sanitise
+        "components.v1.html(viz.attention_html(w, q, k))",
+        "st.markdown(viz.attention_html(w, q, k), unsafe_allow_html=True)",
     ],
 )
 def test_the_scanner_finds_each_forbidden_construct(snippet):
@@ -161,6 +190,8 @@ def test_the_scanner_finds_each_forbidden_construct(snippet):
         "st.markdown(user_text, unsafe_allow_html=False)",
         "from safetensors.torch import load_file",
         "st.iframe(viz.svg_page(svg), height=400)",
+        "st.html(viz.attention_html(w, q_tok, k_tok, kind='encoder'))",
+        "st.html(models.figure(viz.attention_html, *data, **drawn))",
     ],
 )
 def test_the_scanner_allows_safe_constructs(snippet):
