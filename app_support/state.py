@@ -443,6 +443,11 @@ def fit_snapshot(ss: MutableMapping, steps: Sequence[int]) -> list[str]:
     return notices
 
 
+def _position(value):
+    """A position a widget sent back: "3" (text, after its options changed) -> 3; anything else as it is."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
 def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
     """Keep the positions of the Decoding, Anatomy and Embeddings views inside this sentence and its
     translation (a `models.TraceData`); notices for URL values."""
@@ -465,14 +470,12 @@ def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
     if ss["emb_paths"] is not None:
         # a browser may send the multiselect's values back as text after its options changed: positions
         # are whole numbers, anything else resets the choice
-        paths = [int(p) if isinstance(p, str) and p.isdigit() else p for p in ss["emb_paths"]]
+        paths = [_position(p) for p in ss["emb_paths"]]
         ok = all(isinstance(p, int) and 0 <= p < n_tokens for p in paths)
         ss["emb_paths"] = paths if ok else ss["emb_paths"]
         _check(ss, "emb_paths", ok, None, why, notices)
     # the "Piece" select box too, once its options changed (a new sentence): "3" is position 3, "x" is none
-    token = ss["emb_nn_token"]
-    token = int(token) if isinstance(token, str) and token.isdigit() else token
-    ss["emb_nn_token"] = token
+    token = ss["emb_nn_token"] = _position(ss["emb_nn_token"])
     _check(ss, "emb_nn_token", isinstance(token, int) and 0 <= token < n_tokens, 0, why, notices)
     ss["_from_url"] -= {"ana_step", "emb_stage", "emb_paths", "emb_nn_token"}
     return notices

@@ -31,16 +31,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from plotly.colors import get_colorscale, unlabel_rgb
 
-from viz._style import CHAR_EM, label_px
+from viz._style import ATTENTION_COLORSCALE, CHAR_EM, label_px
 from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH, _default_title
 from viz.frames import attention_array
 from viz.head_view import FONT, _text
 from viz.labels import axes
 
-# plotly.colors.sequential.Blues, the Plotly heatmaps' scale (`ATTENTION_COLORSCALE`)
-BLUES = ((247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
-         (66, 146, 198), (33, 113, 181), (8, 81, 156), (8, 48, 107))  # fmt: skip
+# the Plotly heatmaps' scale (`ATTENTION_COLORSCALE`, Blues): its evenly spaced stops as RGB, read from Plotly
+_SCALE = get_colorscale(ATTENTION_COLORSCALE)
+assert np.allclose([at for at, _ in _SCALE], np.linspace(0.0, 1.0, len(_SCALE))), "blues() needs even stops"
+BLUES = tuple(tuple(int(c) for c in unlabel_rgb(colour)) for _, colour in _SCALE)
 LEVELS = 64  # colour steps (classes q0 … q63): 1/63 of the scale apart, finer than the eye tells
 MASK_BG = "repeating-linear-gradient(45deg,#d9d9d9 0 5px,#8c8c8c 5px 6px)"
 BAR_PX = 12  # the colour bar's thickness
