@@ -18,8 +18,7 @@ from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from app_support import export, state
-from tests.heatmap_reader import read_heatmap
-from tests.test_app import TOY, anatomy_sections, assert_clean, figures, needs_toy, run_app
+from tests.test_app import TOY, anatomy_sections, assert_clean, attention_maps, figures, needs_toy, run_app
 
 TEXT = "c a f b"
 
@@ -93,10 +92,6 @@ def deferred(monkeypatch) -> dict:
     return made
 
 
-def html_heatmaps(at) -> list:
-    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
-
-
 def heatmap_downloads(at, deferred: dict, fmt: str = "png") -> list[tuple[str, str, object]]:
     """(file name, mime, data callable) of each HTML heatmap's download button, in page order, after
     checking each button says the format `fmt` the sidebar has chosen."""
@@ -115,14 +110,14 @@ def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(v
     figs, configs, hms, downloads = (
         figures(at),
         chart_configs(at),
-        html_heatmaps(at),
+        attention_maps(at),
         heatmap_downloads(at, deferred),
     )
     if view == "anatomy":  # one section at a time: every figure of the walk
         for _ in anatomy_sections(at):
             assert_clean(at)
             figs, configs = figs + figures(at), configs + chart_configs(at)
-            hms, downloads = hms + html_heatmaps(at), downloads + heatmap_downloads(at, deferred)
+            hms, downloads = hms + attention_maps(at), downloads + heatmap_downloads(at, deferred)
     assert figs or hms or view not in ("attention", "positional", "embeddings", "decoding", "anatomy")
     if view == "attention":  # the one-head-and-mean panel, the view's default: HTML, two heatmaps
         assert len(hms) == len(downloads) == 2
@@ -147,7 +142,7 @@ def test_the_html_heatmaps_png_and_svg_are_named_after_the_figure_and_show_it(de
     figure); the SVG is standalone with the same title, pieces and sentence as the heatmap on the page."""
     at = run_app(model=TOY, view="attention", text=TEXT, layer="1", head="2")
     assert_clean(at)
-    (head, mean), pngs = html_heatmaps(at), heatmap_downloads(at, deferred, "png")
+    (head, mean), pngs = attention_maps(at), heatmap_downloads(at, deferred, "png")
     assert "H2" in head.title and "mean" in mean.title and mean.subtitle == head.subtitle == "“c a f b”"
     assert [(name, mime) for name, mime, _ in pngs] == [
         (f"{TOY}_attention_encoder_L1_H2_c-a-f-b.png", "image/png"),
@@ -158,7 +153,7 @@ def test_the_html_heatmaps_png_and_svg_are_named_after_the_figure_and_show_it(de
 
     at.radio(key="fig_format").set_value("svg").run()
     assert_clean(at)
-    assert [hm.title for hm in html_heatmaps(at)] == [head.title, mean.title]  # the same figures
+    assert [hm.title for hm in attention_maps(at)] == [head.title, mean.title]  # the same figures
     svgs = heatmap_downloads(at, deferred, "svg")
     assert [(name, mime) for name, mime, _ in svgs] == [
         (f"{TOY}_attention_encoder_L1_H2_c-a-f-b.svg", "image/svg+xml"),

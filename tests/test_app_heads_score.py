@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_app import TOY, assert_clean, figures, heatmaps, needs_toy, run_app, title
+from test_app import TOY, assert_clean, attention_maps, figures, heatmaps, needs_toy, run_app, title
 
 from app_support import state
 from app_support.experiments import TARGET_LIMIT
 from app_support.views import heads as heads_view
-from tests.heatmap_reader import HtmlHeatmap, read_heatmap
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"
@@ -23,11 +22,6 @@ BASE = {"model": TOY, "text": TEXT}
 
 def banner(at) -> list[str]:
     return [w.value for w in at.warning if w.value.startswith("**Experiment")]
-
-
-def html_heatmaps(at) -> list[HtmlHeatmap]:
-    """The Attention view's heatmaps (HTML, `viz.attention_html`): the head's, then the mean over heads'."""
-    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
 
 
 def codes(at) -> list[str]:
@@ -136,16 +130,16 @@ def test_attention_view_draws_the_ablated_run_and_the_toggle_brings_the_model_ba
     says so in its title; 'Show the experiment' off draws the model as trained and puts apply=0 in the URL."""
     intact = run_app(**BASE, view="attention", kind="cross", layer="1")
     at = run_app(**BASE, view="attention", kind="cross", layer="1", head="2", off="cross.0.0,cross.1.2")
-    head, mean = html_heatmaps(at)
+    head, mean = attention_maps(at)
     assert head.title.endswith("H2 (switched off)") and "switched off" not in mean.title
-    intact_z, ablated_z = html_heatmaps(intact)[1].z, mean.z  # the mean over heads
+    intact_z, ablated_z = attention_maps(intact)[1].z, mean.z  # the mean over heads
     assert intact_z.shape != ablated_z.shape or not np.allclose(intact_z, ablated_z)
     at.toggle(key="exp_apply").set_value(False).run()
     assert_clean(at)
     assert not banner(at) and any("Experiment set but not shown" in i.value for i in at.info)
     np.testing.assert_allclose(
-        html_heatmaps(at)[1].z,
-        html_heatmaps(run_app(**BASE, view="attention", kind="cross", layer="1", head="2"))[1].z,
+        attention_maps(at)[1].z,
+        attention_maps(run_app(**BASE, view="attention", kind="cross", layer="1", head="2"))[1].z,
     )
     assert at.query_params["apply"] == "0" and at.query_params["off"] == "cross.0.0,cross.1.2"
     at.button(key="exp_end").click().run()
@@ -215,7 +209,7 @@ def test_every_view_follows_the_typed_translation(view):
     (text,) = banner(at)
     assert "traced on your translation" in text and typed in text
     if view == "attention":
-        assert html_heatmaps(at)[0].z.shape[0] == len(m.tokenizer.encode_target(typed)) + 1
+        assert attention_maps(at)[0].z.shape[0] == len(m.tokenizer.encode_target(typed)) + 1
     if view == "io":
         assert typed in codes(at)
 

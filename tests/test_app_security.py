@@ -14,18 +14,13 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import export, model_dirs, models, state
 from app_support.safe_text import without_lone_surrogates
-from tests.heatmap_reader import HtmlHeatmap, read_heatmap
-from tests.test_app import APP, MODELS, TOY, figures, needs_toy, open_checkpoint, run_app
-
-
-def html_heatmaps(at: AppTest) -> list[HtmlHeatmap]:
-    """The Attention view's heatmaps (HTML, `viz.attention_html`): the head's, then the mean's."""
-    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
+from tests.heatmap_reader import HtmlHeatmap
+from tests.test_app import APP, MODELS, TOY, attention_maps, figures, needs_toy, open_checkpoint, run_app
 
 
 def assert_drawn(at: AppTest) -> list[HtmlHeatmap]:
     """The head's and the mean's heatmaps, with weights."""
-    hms = html_heatmaps(at)
+    hms = attention_maps(at)
     assert len(hms) == 2 and all(hm.rows and hm.cols and np.isfinite(hm.z).any() for hm in hms)
     return hms
 
@@ -40,7 +35,7 @@ def assert_refused(at: AppTest, why: str) -> None:
     message = at.error[0].value
     assert why in message and model_dirs.ENV in message, message
     assert str(model_dirs.ROOT / "assets") in message, message
-    assert not figures(at) and not html_heatmaps(at) and not at.code and not at.dataframe
+    assert not figures(at) and not attention_maps(at) and not at.code and not at.dataframe
 
 
 @pytest.fixture
@@ -89,7 +84,7 @@ def test_a_folder_named_in_the_environment_variable_loads(app_root, monkeypatch)
     monkeypatch.setenv(model_dirs.ENV, str(app_root.parent / "outside"))
     at = open_checkpoint(str(app_root.parent / "outside" / TOY))
     assert not at.exception and not at.error, [e.value for e in at.error]
-    drawn = at.code or figures(at) or html_heatmaps(at)  # whichever view opens first
+    drawn = at.code or figures(at) or attention_maps(at)  # whichever view opens first
     assert drawn and "model" not in at.query_params
 
 

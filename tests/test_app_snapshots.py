@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from app_support import models
-from tests.heatmap_reader import HtmlHeatmap, read_heatmap
-from tests.test_app import MODELS, TOY, assert_clean, figures, heatmaps, run_app, title
+from tests.test_app import MODELS, TOY, assert_clean, attention_maps, figures, heatmaps, run_app, title
 from transformer import load_pretrained
 from transformer.checkpoint import list_snapshots, snapshot_file
 
@@ -21,12 +20,6 @@ N = len(TEXT.split())
 CROSS = {"model": TOY, "view": "attention", "kind": "cross", "layer": "1", "head": "mean", "text": TEXT}
 STEPS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
 needs_snapshots = pytest.mark.skipif(len(STEPS) < 2, reason=f"{TOY!r} in assets/ has no training snapshots")
-
-
-def html_heatmaps(at) -> list[HtmlHeatmap]:
-    """The view's own heatmaps above the section (HTML, `viz.attention_html`): the head's and the mean's, or
-    only the mean's when the mean is the head chosen (as in CROSS)."""
-    return [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
 
 
 def snapshot_figure(at) -> dict | None:
@@ -74,7 +67,7 @@ def test_the_snapshots_never_change_the_shared_model():
     fresh = load_pretrained(TOY).model.state_dict()
     assert all(torch.equal(shared[n], fresh[n]) for n in fresh)
     # the figures above the section show the trained model: the anti-diagonal, not step 0's blur
-    (mean,) = [hm.z for hm in html_heatmaps(at) if "mean" in hm.title]
+    (mean,) = [hm.z for hm in attention_maps(at) if "mean" in hm.title]
     assert mean.shape == (N + 1, N + 1)
     assert list(mean[:N].argmax(axis=1)) == list(range(N - 1, -1, -1))
 
@@ -136,4 +129,4 @@ def test_a_broken_snapshot_index_is_a_message_not_a_traceback(broken_copy):
     assert_clean(at)
     assert any("snapshots cannot be shown" in w.value for w in at.warning), [w.value for w in at.warning]
     # the view itself still draws
-    assert [hm.title for hm in html_heatmaps(at)] == ["Cross-attention: L1 mean of heads"]
+    assert [hm.title for hm in attention_maps(at)] == ["Cross-attention: L1 mean of heads"]

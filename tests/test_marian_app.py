@@ -16,8 +16,7 @@ from marian_support import tiny_marian_dir  # noqa: E402
 
 from app_support import models, state  # noqa: E402
 from app_support.model_dirs import ENV, allowed_dirs, discover  # noqa: E402
-from tests.heatmap_reader import read_heatmap  # noqa: E402
-from tests.test_app import z_of  # noqa: E402
+from tests.test_app import attention_maps, z_of  # noqa: E402
 from transformer.embeddings import split_sinusoidal_table  # noqa: E402
 from transformer.marian import convert  # noqa: E402
 
@@ -66,7 +65,7 @@ def test_every_view_renders_with_the_converted_model(app_env):
         at.segmented_control(key="view").set_value(view).run()
         assert_clean(at)
         if view == "attention":  # its heatmaps are HTML (viz.attention_html): the head's and the mean's
-            hms = [read_heatmap(e.proto.body) for e in at.get("html") if "attn-hm" in e.proto.body]
+            hms = attention_maps(at)
             assert [hm.title for hm in hms] == ["Cross-attention: L1 H1", "Cross-attention: L1 mean of heads"]
             assert all(np.isfinite(hm.z).all() and hm.rows > 1 and hm.cols > 1 for hm in hms)
     for panel in ("model", "lines"):  # the attention view's other panels
