@@ -159,7 +159,13 @@ HEATMAP_ROWS_JS = f"""() => ({FIGURES_JS})().flatMap(el => el.classList.contains
     : (el._fullData || []).filter(t => t.type === 'heatmap').map(t => t.z.length))"""
 # an HTML heatmap's row labels as shown (a thinned row's label is hidden), escaped as Plotly's ticktext is
 _SHOWN_JS = "e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden'"
-_ROW_LABELS_JS = f"""el => Array.from(el.querySelectorAll('.r>.yl')).filter({_SHOWN_JS}).map(e => e.textContent)"""
+_ROW_LABELS_JS = (
+    f"""el => Array.from(el.querySelectorAll('.r>.yl')).filter({_SHOWN_JS}).map(e => e.textContent)"""
+)
+_ESCAPE_JS = "t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')"
+_ESCAPED_ROW_LABELS_JS = f"el => ({_ROW_LABELS_JS})(el).map({_ESCAPE_JS})"
+# every HTML heatmap's shown row labels, escaped, in page order (tests/test_load.py waits on them)
+HTML_ROW_LABELS_JS = f"() => Array.from(document.querySelectorAll('.attn-hm')).map({_ESCAPED_ROW_LABELS_JS})"
 
 
 def heatmap_rows(page) -> list[int]:
@@ -173,14 +179,15 @@ def wait_for_heatmaps(
     """Wait until `count` (or more, unless exact) heatmaps are drawn, each with `rows` rows (and y labels)."""
     page.wait_for_function(
         """([rows, count, labels, exact]) => {
-            const escape = t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
             const z = (HEATMAP_ROWS)();
             const ticks = (FIGURES)().map(el => el.classList.contains('attn-hm')
-                ? (ROW_LABELS)(el).map(escape) : ((el._fullLayout || {}).yaxis || {}).ticktext);
+                ? (ROW_LABELS)(el) : ((el._fullLayout || {}).yaxis || {}).ticktext);
             const same = a => JSON.stringify(Array.from(a || [])) === JSON.stringify(labels);
             const enough = exact ? z.length === count : z.length >= count;
             return enough && z.every(n => n === rows) && (labels === null || ticks.every(same));
-        }""".replace("HEATMAP_ROWS", HEATMAP_ROWS_JS).replace("FIGURES", FIGURES_JS).replace("ROW_LABELS", _ROW_LABELS_JS),
+        }""".replace("HEATMAP_ROWS", HEATMAP_ROWS_JS)
+        .replace("FIGURES", FIGURES_JS)
+        .replace("ROW_LABELS", _ESCAPED_ROW_LABELS_JS),
         arg=[rows, count, labels, exact],
         timeout=timeout,
         polling=50,

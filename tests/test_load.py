@@ -45,9 +45,7 @@ LETTERS = "abcdefghij"
 ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 # the row labels written on every heatmap: the Attention view's are HTML (viz.attention_html; a thinned
 # label is hidden), read escaped as a Plotly heatmap's ticktext would be
-LABELS_JS = """() => { const escape = t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    return Array.from(document.querySelectorAll('.attn-hm')).map(el => Array.from(el.querySelectorAll('.r>.yl'))
-        .filter(e => getComputedStyle(e).visibility !== 'hidden').map(e => escape(e.textContent))); }"""
+LABELS_JS = browser_support.HTML_ROW_LABELS_JS
 MATCH_JS = """(want) => { const all = (LABELS)();
     return all.length >= 2 && all.every(l => JSON.stringify(l) === JSON.stringify(want)); }""".replace(
     "LABELS", LABELS_JS
