@@ -268,12 +268,11 @@ if trace.truncated:
         "(and `</s>`) are used."
     )
 specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
-for notice in input_notices(text, trace, model.tokenizer, cfg.unk_id, specials):
-    st.warning(notice)
-for notice in state.fit_to_trace(ss, trace):
+warnings = [*input_notices(text, trace, model.tokenizer, cfg.unk_id, specials), *state.fit_to_trace(ss, trace)]
+for notice in warnings:
     st.warning(notice)
 
-ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
+ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"], notices=len(warnings))
 ctx = experiment_view.apply(ctx, ss["view"])  # heads off / a typed translation, with a banner saying so
 with export_box:
     st.header("Export")

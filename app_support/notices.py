@@ -111,11 +111,11 @@ def unsure_notice(mean_logprob: float, threshold: float = UNSURE_BELOW) -> str |
     """When the model's mean log-probability per piece of its own translation is below `threshold`."""
     if mean_logprob >= threshold:
         return None
+    # one line on a projected page: every view shows it above its figures
     return (
-        f"The model is unsure of this translation: the pieces it chose had a mean log-probability of "
-        f"{mean_logprob:.2f} (a typical piece {math.exp(mean_logprob):.0%} likely), below {threshold}. "
-        "Nonsense input scores like this, while the everyday sentences it translates well score above it: "
-        "read the translation with care. The figures still show what the model did."
+        f"The model is unsure of this translation: a typical piece of it was only {math.exp(mean_logprob):.0%} "
+        f"likely (mean log-probability of {mean_logprob:.2f}, below {threshold}, as for nonsense input). "
+        "Read it with care."
     )
 
 

@@ -186,11 +186,42 @@ def test_presentation_mode_puts_head_and_mean_side_by_side_and_labels_every_row(
             area = plot_area(page, n)
             assert 0 <= area["y"] < PROJECTOR["height"] - 300
             assert visible_y_ticks(page, n) == [html.unescape(p) for p in pieces]  # every row labelled
+            box = page.evaluate(HEATMAP_BOX_JS, n)  # whole on the screen, at the full presentation font
+            assert box["font"] == 20 and box["bottom"] <= PROJECTOR["height"], box
         title = page.get_by_role("heading", name="Transformer, live").bounding_box()  # in the folded sidebar
         assert title is None or title["x"] + title["width"] <= 0 or title["y"] >= PROJECTOR["height"]
         assert not page.locator(".st-key-example").is_visible()  # examples folded into a popover
         assert not page.get_by_text("spreads one unit of attention").is_visible()  # notes folded away
         docs_screenshot(page, "app-presentation")
+    finally:
+        context.close()
+
+
+# the n-th heatmap's box (title to x title) and its computed font size, in px
+HEATMAP_BOX_JS = """(n) => { const el = document.querySelectorAll('.attn-hm')[n], r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, font: parseFloat(getComputedStyle(el).fontSize)}; }"""
+
+
+@needs_en_de
+@pytest.mark.parametrize("kind", ["encoder", "cross"])
+def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(app_server, browser, kind):
+    """Presentation mode at 1920 × 1080: both heatmaps of a 35-piece sentence lie wholly on the screen, from
+    title to key labels, with every row labelled (their font shrinks to fit, not below FIT_FONT_MIN); a
+    short sentence keeps the full presentation font."""
+    from viz.attention_html import FIT_FONT_MIN
+
+    context, page = open_page(browser, app_url(app_server, present="1", text=LONG_SENTENCE, kind=kind), PROJECTOR)
+    try:
+        rows = heatmap_rows(page)[0]
+        assert rows >= 25  # 35 source pieces; their translation, 25 or more
+        wait_for_heatmaps(page, rows=rows, count=2)
+        for n in (0, 1):
+            box = page.evaluate(HEATMAP_BOX_JS, n)
+            assert 0 <= box["top"] and box["bottom"] <= PROJECTOR["height"], box
+            assert FIT_FONT_MIN <= box["font"] < 20, box
+            assert len(visible_y_ticks(page, n)) == rows
+            assert not overlapping(tick_boxes(page, n, "y")) and not overlapping(tick_boxes(page, n, "x"))
+        assert page.evaluate(LABELS_CUT_JS) == [[], []]
     finally:
         context.close()
 
@@ -262,9 +293,10 @@ def _lit(looks: list[dict]) -> list[int]:
 def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
     app_server, browser, viewport, present
 ):
-    """35 pieces, so key labels are thinned at both sizes: hovering a cell in a column whose label is not
-    written shows the cell's weight (its ::after reads data-v), lights up its row's label and its key's label
-    (that one only while hovered: it comes back, then goes again), and no other label; in both heatmaps."""
+    """35 pieces, so key labels are thinned at 1280 × 720 (projected, the figure's font shrinks to fit the
+    screen, and all may be written): hovering a cell in a column whose label is not written shows the cell's
+    weight (its ::after reads data-v), lights up its row's label and its key's label (that one only while
+    hovered: it comes back, then goes again), and no other label; in both heatmaps."""
     url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
     context, page = open_page(browser, url, viewport)
     try:
@@ -274,8 +306,10 @@ def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
             assert before["after"] in ("none", "normal")  # no weight shown while nothing is hovered
             assert _lit(before["rows"]) == [] and _lit(before["keys"]) == []
             thinned = [j for j, k in enumerate(before["keys"]) if k["visibility"] == "hidden"]
-            assert thinned, "35 key labels should not all be written at this size"
-            i, j = 17, thinned[len(thinned) // 2]  # a row mid-figure, a key whose label is thinned away
+            if present == "0":  # projected, the figure's font shrinks to fit the screen: all 35 may be written
+                assert thinned, "35 key labels should not all be written at this size"
+            # a row mid-figure, a key whose label is thinned away (if any is)
+            i, j = 17, thinned[len(thinned) // 2] if thinned else 20
             page.locator(HEATMAP).nth(n).locator(".r").nth(i).locator("i").nth(j).hover()
             hovered = page.evaluate(CELL_JS, [n, i, j])
             assert _unquoted(hovered["after"]) == hovered["v"] and float(hovered["v"]) >= 0, hovered["after"]
@@ -291,9 +325,9 @@ def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
             assert label and label["width"] > 0 and label["height"] > 0
             page.mouse.move(2, 2)  # off the figure: back as it was
             page.wait_for_function(
-                "([n, j]) => getComputedStyle(document.querySelectorAll('.attn-hm')[n]"
-                ".querySelectorAll('.x>span')[j + 1]).visibility === 'hidden'",
-                arg=[n, j],
+                "([n, j, v]) => getComputedStyle(document.querySelectorAll('.attn-hm')[n]"
+                ".querySelectorAll('.x>span')[j + 1]).visibility === v",
+                arg=[n, j, before["keys"][j]["visibility"]],
                 timeout=5_000,
             )
             after = page.evaluate(CELL_JS, [n, i, j])
@@ -366,8 +400,8 @@ def test_key_labels_are_thinned_no_further_than_they_must(app_server, browser, v
     try:
         wait_for_heatmaps(page, rows=35, count=2)
         for n in (0, 1):
-            font = page.evaluate(
-                "(n) => parseFloat(document.querySelectorAll('.attn-hm')[n].style.fontSize)", n
+            font = page.evaluate(  # computed: a projected figure's font is fitted to the screen (a clamp())
+                "(n) => parseFloat(getComputedStyle(document.querySelectorAll('.attn-hm')[n]).fontSize)", n
             )
             keys = tick_boxes(page, n, "x")
             if len(keys) == 35:  # none thinned

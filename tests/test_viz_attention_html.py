@@ -19,7 +19,7 @@ import pytest
 
 import viz
 from tests.heatmap_reader import read_heatmap
-from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND
+from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH
 from viz.attention_files import attention_png, attention_svg
 from viz.attention_html import BLUES, LEVELS, PALETTE, attention_html, blues, prepare
 
@@ -277,12 +277,14 @@ def test_a_128_piece_heatmap_keeps_every_row_and_labels_every_kth():
     # the key labels: thinned by the figure's width with container queries, never by their number here
     cls = re.search(r'class="attn-hm (hm[^"]+)"', out).group(1)
     assert "container-type:inline-size" in hm.styles
-    rules = re.findall(r"@container \(width <= ([\d.]+)px\)(?: and \(width > ([\d.]+)px\))?\{\."
+    # widths are calc(px + em) of the figure's own font (a fitted figure shrinks it): read at font px
+    width = r"calc\(([\d.]+)px \+ ([\d.]+)em\)"
+    rules = re.findall(rf"@container \(width <= {width}\)(?: and \(width > {width}\))?\{{\."
                        + re.escape(cls) + r" \.x>span:not\(:nth-child\((\d+)n\+2\)\)\{visibility:hidden\}\}",
                        hm.styles)  # fmt: skip
-    below = [float(b) for b, _, _ in rules]
-    above = [float(a) if a else None for _, a, _ in rules]
-    steps = [int(k) for _, _, k in rules]
+    below = [float(b_px) + float(b_em) * font for b_px, b_em, _, _, _ in rules]
+    above = [float(a_px) + float(a_em) * font if a_px else None for _, _, a_px, a_em, _ in rules]
+    steps = [int(k) for *_, k in rules]
     assert steps[:3] == [2, 3, 4] and steps == list(range(2, len(steps) + 2))
     assert below == sorted(below, reverse=True)  # narrower: sparser
     assert below[0] > n * font * LABEL_PITCH  # all 128 labels need that much width
@@ -292,6 +294,34 @@ def test_a_128_piece_heatmap_keeps_every_row_and_labels_every_kth():
     for k in range(len(steps) - 1):
         assert above[k] == below[k + 1]  # "width > a" ends where the next band's "width <= a" starts
     assert len(out) < 1_000_000  # a 128 × 128 figure stays under 1 MB
+
+
+def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in_em():
+    """fit_height: the root's font is clamp(FIT_FONT_MIN, height / the figure's height in em, font_size), and
+    the rows, the title and the key-label bands are in em of that font, so the whole figure scales with it."""
+    from viz.attention_html import FIT_FONT_MIN, _height_em
+
+    def fitted(n: int) -> tuple[str, float]:
+        pieces = [f"▁w{i}" for i in range(n)]
+        out = attention_html(weights(n, n), pieces, pieces, kind="encoder", font_size=20, subtitle="“A s.”",
+                             fit_height="calc(100vh - 345px)")  # fmt: skip
+        found = re.search(r'style="font-size:clamp\((\d+)px,calc\(\(calc\(100vh - 345px\)\) / ([\d.]+)\),(\d+)px\)', out)
+        assert found, out[:400]
+        assert int(found.group(1)) == FIT_FONT_MIN and int(found.group(3)) == 20
+        return out, float(found.group(2))
+
+    short, short_em = fitted(20)
+    long, long_em = fitted(35)
+    assert long_em - short_em == pytest.approx(15 * ROW_PITCH)  # 15 more rows, ROW_PITCH em each
+    assert 35 * ROW_PITCH < long_em < 35 * ROW_PITCH + 15  # the rows, plus title, key labels and x title
+    p = prepare(weights(35, 35), [f"▁w{i}" for i in range(35)], [f"▁w{i}" for i in range(35)], kind="encoder",
+                layer=None, head=None, rows=None, q_pos=None, k_pos=None, title=None, zmax=1.0, font_size=20)  # fmt: skip
+    assert _height_em(p, "“A s.”", 20) == pytest.approx(long_em, abs=0.01)
+    assert f"grid-template-rows:repeat(35,{ROW_PITCH:.4f}em)" in long  # rows in em, not px
+    assert '<div class="t" style="font-size:1.3em">' in long
+    assert re.search(r"@container \(width <= calc\([\d.]+px \+ [\d.]+em\)\)", long)
+    plain = attention_html(weights(5, 5), SRC[:5], SRC[:5], kind="encoder", font_size=20)
+    assert 'style="font-size:20px;' in plain and "clamp(" not in plain  # unfitted: the font as given
 
 
 def test_a_short_heatmap_labels_every_row():

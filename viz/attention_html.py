@@ -173,18 +173,34 @@ _BASE = (
     + "".join(f".attn-hm .q{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
 )
 LABEL_EM = 0.7  # a label character's width in font sizes, for the key-label thinning only: on the wide side
+FIT_FONT_MIN = 11  # px: the smallest font a figure fitted to a height (fit_height) gets
 
 
-def _column_rules(cls: str, n_k: int, fixed_px: float, font_size: float) -> str:
+def _height_em(p: Prepared, subtitle: str, font_size: float) -> float:
+    """The figure's height in em of its font, from the top of its title to the bottom of its x title: what
+    `fit_height` divides (a little on the tall side, so the fitted figure is never cut). p: prepared at
+    font_size px."""
+    rows = p.n_q * p.row_px / font_size
+    labels = min(p.label_px / font_size, 16) + 0.3  # the key labels stand upright, at most 16em
+    title = 1.3 * 1.2 + (2 * 1.2 + 0.3 if len(subtitle) > 40 else 1.5 if subtitle else 0)
+    legend = 1.5 if p.masked else 0
+    return title + legend + rows + labels + 1.2 + 0.5  # the x title, the margin under the figure
+
+
+def _column_rules(cls: str, n_k: int, fixed: tuple[float, float], font_size: float) -> str:
     """This figure's own rules: its key labels thinned to every k-th while the container is between the widths
-    where k - 1 no longer fit and k still do (each label needs LABEL_PITCH × font), and the hovered cell's
-    key label lit up (shown even when thinned). fixed_px: the figure's width besides its cells."""
-    pitch = font_size * LABEL_PITCH
+    where k - 1 no longer fit and k still do (each label needs LABEL_PITCH em), and the hovered cell's
+    key label lit up (shown even when thinned). fixed: the figure's width besides its cells, (px, em).
+    Widths are in em of the figure's own font (the container's), so they hold when a fitted figure's
+    font shrinks; font_size is the largest it can be."""
+    px, em = fixed
     rules = []
     for k in range(2, n_k + 1):
-        below, above = fixed_px + n_k * pitch / (k - 1), fixed_px + n_k * pitch / k
-        last = above < 160 or k == n_k  # narrower containers than this do not happen
-        band = f"(width <= {below:.1f}px)" + ("" if last else f" and (width > {above:.1f}px)")
+        below, above = em + n_k * LABEL_PITCH / (k - 1), em + n_k * LABEL_PITCH / k
+        last = px + above * font_size < 160 or k == n_k  # narrower containers than this do not happen
+        band = f"(width <= calc({px:.0f}px + {below:.3f}em))" + (
+            "" if last else f" and (width > calc({px:.0f}px + {above:.3f}em))"
+        )
         rules.append(f"@container {band}{{.{cls} .x>span:not(:nth-child({k}n+2)){{visibility:hidden}}}}")
         if last:
             break
@@ -208,30 +224,38 @@ def attention_html(
     subtitle: str = "",
     zmax: float | None = 1.0,
     font_size: int = 12,
+    fit_height: str | None = None,
 ) -> str:
     """One head (or the head mean) as an HTML query × key heatmap; weights (q_len, k_len). See the module doc.
 
     Rows are queries (row 0 on top), columns keys. zmax=None scales colours to the largest weight.
     subtitle: a line under the title (the app puts the sentence there). The root element carries
     data-rows, data-cols and the title, and every cell its weight in data-v, for tests and tools.
+    fit_height: a CSS length the whole figure should fit in, e.g. "calc(100vh - 360px)" (a projected
+    page: the figure on one screen). Every size in the figure is in em of its font, so the browser
+    shrinks that one font, never below FIT_FONT_MIN px (a taller figure then scrolls), never above
+    font_size.
     """
     p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
                 k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
     f = font_size
-    yt_px = f * 1.2 + f * 0.3  # the rotated y title: a line and its padding
-    bar_px = 10 + BAR_PX + 3 + f * 0.7 * 4 + 6  # the colour bar's column: its ticks are up to 4 characters
-    labels_px = p.left_px * LABEL_EM / CHAR_EM + 4  # the row labels' column, on the wide side
-    fixed = yt_px + labels_px + bar_px
-    cls = f"hm{p.n_k}-{round(fixed)}-{f}"
+    # widths beside the cells, as (px, em): the rotated y title (a line and its padding), the row labels'
+    # column (on the wide side), the colour bar's column (its ticks are up to 4 characters)
+    bar_px, bar_em = 10 + BAR_PX + 3 + 6, 0.7 * 4
+    fixed = (4 + bar_px, 1.5 + p.left_px * LABEL_EM / CHAR_EM / f + bar_em)
+    cls = f"hm{p.n_k}-{round(fixed[0] + fixed[1] * f)}-{f}"
     grid = (
-        f"grid-template-columns:max-content repeat({p.n_k},minmax(0,1fr)) {bar_px:.0f}px;"
-        f"grid-template-rows:repeat({p.n_q},{p.row_px:.2f}px) auto auto"
+        f"grid-template-columns:max-content repeat({p.n_k},minmax(0,1fr)) calc({bar_px}px + {bar_em:.1f}em);"
+        f"grid-template-rows:repeat({p.n_q},{p.row_px / f:.4f}em) auto auto"
     )
+    size = f"{f}px"
+    if fit_height:
+        size = f"clamp({min(FIT_FONT_MIN, f)}px,calc(({fit_height}) / {_height_em(p, subtitle, f):.2f}),{f}px)"
     out = [
         f'<div class="attn-hm {cls}" role="img" aria-label="{_text(p.title)}" data-rows="{p.n_q}" '
-        f'data-cols="{p.n_k}" style="font-size:{f}px;font-family:{_text(FONT)}">',
+        f'data-cols="{p.n_k}" style="font-size:{size};font-family:{_text(FONT)}">',
         f"<style>{_BASE}{_column_rules(cls, p.n_k, fixed, f)}</style>",
-        f'<div class="t" style="font-size:{f * 1.3:.0f}px">{_text(p.title)}</div>',
+        f'<div class="t" style="font-size:1.3em">{_text(p.title)}</div>',
     ]
     if subtitle:
         out.append(f'<div class="s">{_text(subtitle)}</div>')

@@ -30,6 +30,7 @@ class Ctx:
     present: bool
     off: tuple = ()  # heads switched off in `trace` (app_support.heads_off); () = the model as trained
     target: str | None = None  # the typed translation `trace` is traced on; None = the model's own
+    notices: int = 0  # warnings shown above the view (a projected figure leaves room for them)
 
     @property
     def key(self) -> tuple:

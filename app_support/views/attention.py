@@ -25,6 +25,11 @@ ROW_CAPTION = (
     "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
+# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
+# tabs, folded controls: 280 px at 1920 × 1080 in Chromium), the download button under them (55 px), and each warning
+# shown above the view (a one-line warning: 90 px there, with its gap).
+FIT_TOP_PX = 345
+FIT_NOTICE_PX = 90
 HEAD_VIEW_ALT = "Head view: lines from each query piece to the key pieces it attends to"
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
@@ -218,6 +223,8 @@ def render(ctx: Ctx) -> None:
             name = f"{KINDS[kind].title}: L{layer} {who}"
             drawn = {**same, "layer": layer, "head": h, "q_pos": q_pos, "k_pos": k_pos, "title": name,
                      "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
+            if ctx.present:  # projected: the whole figure on one screen, its font smaller for a long sentence
+                drawn["fit_height"] = f"calc(100vh - {FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices}px)"
             key = f"fig_att_{'mean' if h == MEAN else 'head'}"
             with col:
                 heatmap(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", head_label(h)))
