@@ -49,6 +49,12 @@ def test_piece_scores_bar_colours_surprising_pieces_and_escapes_pieces():
     ticks = list(fig.layout.xaxis.ticktext)
     assert ticks[0] == "▁Das" and ticks[2] == "&lt;/s&gt;"
     assert "<b>&lt;b&gt;</b>" in ticks[1]  # the surprising piece's label stands out too, escaped
+    (line,) = fig.layout.shapes
+    (label,) = fig.layout.annotations  # the threshold's label, right of the plot: never over a bar's top
+    assert line.y0 == line.y1 == viz.experiments.SURPRISING and "below p = 0.1" in label.text
+    assert label.x == 1 and label.xanchor == "left" and fig.layout.margin.r >= 8 * 12
+    # the plot grows with the font: presentation's 20 px font gets the bars as much room as 12 px does
+    assert viz.piece_scores_bar(_frame(), font_size=20).layout.height >= 20 / 12 * fig.layout.height
 
 
 def test_piece_logprob_bars_before_and_after():
@@ -98,3 +104,7 @@ def test_head_effect_grid_one_panel_per_kind_with_the_off_heads_boxed():
     z = np.asarray(fig.data[2].customdata, dtype=float)
     assert z.shape == (2, 3) and z[1, 2] == -3.0
     assert len(fig.layout.shapes) == 1
+    # written to 2 decimals, a change that rounds to zero as "0.00", never "-0.00" (or "-0.0")
+    tiny = table.assign(logp_change=[-0.004, 0.004, -0.03, 0.0, -1.236, 0.5] * 3)
+    texts = [t for row in viz.head_effect_grid(tiny).data[0].text for t in row]
+    assert texts == ["0.00", "0.00", "-0.03", "0.00", "-1.24", "0.50"]

@@ -123,16 +123,19 @@ def piece_scores_bar(
             "(p = %{customdata[4]:.4f})<extra></extra>",
         )
     )
-    fig.add_hline(
+    fig.add_hline(  # its label right of the plot, in a margin of its own: over the bars it hid their tops
         y=surprising,
         line={"dash": "dot", "color": "#888"},
-        annotation_text=f"surprising below p = {surprising:g}",
-        annotation_position="top right",
+        annotation_text=f"surprising<br>below p = {surprising:g}",
+        annotation_position="right",
+        annotation_align="left",
     )
     _piece_axis(fig, frame["piece"].tolist(), bad.tolist())
     fig.update_yaxes(title_text="probability (teacher-forced)", range=[0, 1.12])
-    fig.update_layout(showlegend=False, bargap=0.25)
-    return finish(fig, title, font_size, height or 360 + 3 * font_size)
+    fig.update_layout(showlegend=False, bargap=0.25, margin={"r": round(font_size * 8)})
+    # 30 × the font tall: the rotated piece labels and the title grow with the font, so must the whole
+    # (at 360 + 3 × font the presentation font left the bars 110 px)
+    return finish(fig, title, font_size, height or 30 * font_size)
 
 
 def piece_logprob_bars(
@@ -269,6 +272,13 @@ def translation_diff(
     return fig
 
 
+def _change(v: float) -> str:
+    """A cell's change to 2 decimals, "0.00" for one that rounds to zero (never "-0.00": a class asks what a
+    negative zero is)."""
+    text = f"{v:.2f}"
+    return "0.00" if float(text) == 0 else text
+
+
 def head_effect_grid(
     table: pd.DataFrame,
     *,
@@ -308,7 +318,7 @@ def head_effect_grid(
                 zmax=limit,
                 showscale=i == len(kinds) - 1,
                 colorbar={"title": {"text": "change in log p"}},
-                text=[["" if np.isnan(v) else f"{v:.1f}" for v in row] for row in z],
+                text=[["" if np.isnan(v) else _change(v) for v in row] for row in z],
                 texttemplate="%{text}",
                 hovertemplate=f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
                 xgap=2,
