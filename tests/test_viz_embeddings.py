@@ -135,6 +135,22 @@ def test_projection_scatter_draws_each_stage_in_its_own_panel_and_labels_only_th
     assert "PCA" in fig.layout.title.text
 
 
+def test_long_stage_names_go_on_two_lines_when_panels_stand_three_a_row():
+    """Five stages stand three a row: "after L0 (residual stream, not normalised)" ran into its neighbour's
+    title at 1280 px; it is written on two lines, and the top margin grows by a line for it."""
+    names = ["embedding + PE"] + [f"after L{i} (residual stream, not normalised)" for i in range(3)]
+    names.append("final LayerNorm (memory)")
+    states = np.random.default_rng(2).normal(size=(5, len(TOKENS), 8))
+    fig = projection_scatter(projection_frame(states, TOKENS, stage_names=names))
+    assert [a.text for a in fig.layout.annotations] == [
+        "embedding + PE", *[f"after L{i}<br>(residual stream, not normalised)" for i in range(3)],
+        "final LayerNorm (memory)",
+    ]  # fmt: skip
+    two = projection_scatter(projection_frame(states[:2], TOKENS, stage_names=names[:2]))
+    assert [a.text for a in two.layout.annotations] == names[:2]  # two a row: room for one line
+    assert fig.layout.margin.t == two.layout.margin.t + round(12 * 1.2)
+
+
 def test_projection_scatter_of_one_stage_is_one_panel():
     frame = projection_frame(np.random.default_rng(2).normal(size=(3, len(TOKENS), 8)), TOKENS)
     fig = projection_scatter(frame, stage=2, chosen=[0])

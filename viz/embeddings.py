@@ -24,6 +24,9 @@ from viz._style import esc, finish, panel_title
 from viz.frames import as_array, token_labels
 
 
+WRAP_AT = 24  # characters: a longer panel title is written on two lines when panels stand three a row
+
+
 def stage_labels(n_stages: int) -> list[str]:
     """Names of hidden-state stages: index 0 is the embedding + PE input, index l the output of layer l-1.
 
@@ -201,6 +204,9 @@ def projection_scatter(
     n_rows = math.ceil(n / n_cols)
     gap_x, gap_y = 0.04, 0.12 / max(n_rows - 1, 1) if n_rows > 1 else 0.0
     w, h = (1 - gap_x * (n_cols - 1)) / n_cols, (1 - gap_y * (n_rows - 1)) / n_rows
+    # three or more panels a row leave a panel ~250 px on a laptop: a long stage name ("after L0 (residual
+    # stream, not normalised)") goes on two lines instead of running into its neighbour's
+    wrap = n_cols >= 3
     fig = go.Figure()
     layout: dict = {"annotations": []}
     for i, s in enumerate(stages):
@@ -250,7 +256,8 @@ def projection_scatter(
             axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}", range=_padded(pts["y"])
         )
         if n > 1:
-            layout["annotations"].append(panel_title(name, x0 + w / 2, y1, font_size))
+            shown = name.replace(" (", "<br>(", 1) if wrap and len(name) > WRAP_AT else name
+            layout["annotations"].append(panel_title(shown, x0 + w / 2, y1, font_size))
     fig.update_layout(layout, legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
     default = (
         f"Each stage projected on its own{_method_name(frame)}"
@@ -258,7 +265,11 @@ def projection_scatter(
         else f"{frame.loc[frame['stage'] == stages[0], 'stage_label'].iloc[0]}{_method_name(frame)}"
     )
     auto = int(font_size * 9 + n_rows * max(220, font_size * 22))
-    return finish(fig, title or default, font_size, height or auto)
+    fig = finish(fig, title or default, font_size, height or auto)
+    lines = max((a["text"].count("<br>") + 1 for a in layout["annotations"]), default=1)
+    if lines > 1:  # the top row's two-line panel titles need room under the title and subtitle
+        fig.update_layout(margin={"t": fig.layout.margin.t + round(font_size * 1.2 * (lines - 1))})
+    return fig
 
 
 def token_path(
