@@ -410,7 +410,8 @@ def test_decoding_view_says_what_the_step_reads_and_predicts():
     at = run_app(model=TOY, view="decoding", text="c a f b", step="1")
     assert_clean(at)
     read, predicted = decoder_pieces("c a f b")[0][1:3]
-    assert any(c.value == f"reads     {read}\npredicts  {predicted}" for c in at.code)
+    listing = [[line.split() for line in c.value.splitlines()] for c in at.code]
+    assert [["1", read, "←", "reads"], ["2", predicted, "←", "predicts"]] in [rows[-2:] for rows in listing]
     assert at.segmented_control(key="rows_pick").value == "both"
     step_titles = [title(f) for f in figures(at)[1:]]
     assert all(t.startswith(f"Step 1: reads '{read}', predicts '{predicted}'") for t in step_titles)

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import streamlit as st
 
 import viz
 from app_support import state
 from app_support.views import Ctx, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_rows
+
+SHOWN = 8  # pieces read that the step statement lists, the last ones: a long prefix stays beside its chart
+
+
+def _pieces(n: int) -> str:
+    return f"{n} piece" if n == 1 else f"{n} pieces"
+
+
+def step_summary(step: int) -> str:
+    """Markdown (numbers only, no piece text): how many pieces decoder step `step` has read, which it predicts."""
+    read = "" if step == 0 else f" (0–{step})"
+    return f"**Step {step}**: the decoder has read {_pieces(step + 1)}{read} and predicts piece {step + 1}:"
+
+
+def step_listing(tokens: Sequence[str], step: int, chosen: str, shown: int = SHOWN) -> str:
+    """Plain text for st.code, one piece a line with its position: the last `shown` pieces read (0..step; a
+    first line says how many earlier ones are hidden), the one read at this step and the one predicted marked.
+    """
+    first = max(0, step + 1 - shown)
+    rows = [(i, _one_line(tokens[i])) for i in range(first, step + 1)] + [(step + 1, _one_line(chosen))]
+    digits = len(str(step + 1))
+    width = digits + 2 + min(16, max(len(p) for _, p in rows))  # a very long piece pushes only its own mark
+    lines = [f"{i:>{digits}}  {p}" for i, p in rows]
+    lines[-2] = f"{lines[-2]:<{width}}  ← reads"
+    lines[-1] = f"{lines[-1]:<{width}}  ← predicts"
+    if first:  # short enough for the narrow column beside the chart
+        lines.insert(0, f"{'…':>{digits}}  {_pieces(first)} hidden")
+    return "\n".join(lines)
+
+
+def _one_line(piece: str) -> str:
+    """A piece with its line breaks and control characters written as escapes: one piece, one line."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", piece)
 
 
 def render(ctx: Ctx) -> None:
@@ -28,22 +64,23 @@ def render(ctx: Ctx) -> None:
         else:
             a.caption("The translation is empty: there is only step 0 (reading `<s>`).")
         b.number_input("Top k", 3, 20, key="dec_k", persist_state="session")
-        with st.columns(2)[0]:
-            pick_rows(None)
     step = ss["step"]
     chosen = t.next_token(step)
-    st.markdown(f"**Step {step}** reads piece {step} and predicts piece {step + 1}:")
-    st.code(f"reads     {t.tgt_tokens[step]}\npredicts  {chosen}", language=None)
-    st.markdown(f"The decoder has read {step + 1} piece(s) so far:")
-    st.code(" ".join(t.tgt_tokens[: step + 1]), language=None)
-    top = t.topk[t.topk["rank"] <= ss["dec_k"]]
-    fig = viz.topk_bar(top, step, chosen=chosen, context=t.tgt_tokens[step], font_size=ctx.font)
-    chart(ctx, fig, "fig_dec_topk", "next-token", f"step{step}")
-    st.caption(
-        "Orange: the piece the translation actually used (with beam search, or where a repeat guard of the model "
-        "forbade a repetition, it need not be the top one). "
-        "Probabilities come from the final linear layer and softmax (§3.4)."
-    )
+    said, drawn = st.columns([1, 2])  # the step beside its chart: the chart starts on the first screen
+    with said:
+        st.markdown(step_summary(step))
+        st.code(step_listing(t.tgt_tokens, step, chosen), language=None)  # pieces are text, never markdown
+        st.caption(
+            "Orange bar: the piece the translation actually used (with beam search, or where a repeat guard of "
+            "the model forbade a repetition, it need not be the top one). "
+            "Probabilities come from the final linear layer and softmax (§3.4)."
+        )
+    with drawn:
+        top = t.topk[t.topk["rank"] <= ss["dec_k"]]
+        fig = viz.topk_bar(top, step, chosen=chosen, context=t.tgt_tokens[step], font_size=ctx.font)
+        chart(ctx, fig, "fig_dec_topk", "next-token", f"step{step}")
+    with controls(ctx, "Row labels"), st.columns(2)[0]:  # above the figures it labels, not above the chart
+        pick_rows(None)
     rows = state.rows_for(ss, None)
     left, right = ctx.columns(2)
     with left:
