@@ -9,6 +9,7 @@ app_support.state), so a link restores the exact view.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 
@@ -268,12 +269,18 @@ if trace.truncated:
         "(and `</s>`) are used."
     )
 specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
-warnings = [*input_notices(text, trace, model.tokenizer, cfg.unk_id, specials), *state.fit_to_trace(ss, trace)]
+ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
+ctx = experiment_view.run(ctx, ss["view"])  # heads off / a typed translation, for a view that follows them
+# the step and positions fit the translation their views draw: a typed one may be longer than the model's own
+shown = experiment_view.positions_trace(ctx, ss["view"], trace)
+warnings = [
+    *input_notices(text, trace, model.tokenizer, cfg.unk_id, specials),
+    *state.fit_to_trace(ss, shown),
+]
 for notice in warnings:
     st.warning(notice)
-
-ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"], notices=len(warnings))
-ctx = experiment_view.apply(ctx, ss["view"])  # heads off / a typed translation, with a banner saying so
+ctx = dataclasses.replace(ctx, notices=len(warnings))
+experiment_view.banner(ctx, ss["view"])  # says which run the figures below show
 with export_box:
     st.header("Export")
     st.download_button(

@@ -450,7 +450,8 @@ def _position(value):
 
 def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
     """Keep the positions of the Decoding, Anatomy and Embeddings views inside this sentence and its
-    translation (a `models.TraceData`); notices for URL values."""
+    translation (a `models.TraceData`: the run those views draw, a typed translation's or one with heads
+    off included, `views.experiment.positions_trace`); notices for URL values."""
     notices = fit_step(ss, len(trace.tgt_tokens))
     n_steps = len(trace.tgt_tokens)
     _check(

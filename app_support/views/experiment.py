@@ -20,6 +20,7 @@ import streamlit as st
 
 from app_support import heads_off, models
 from app_support.experiments import TARGET_LIMIT
+from app_support.models import TraceData
 from app_support.safe_text import md_code
 from app_support.views import Ctx
 
@@ -138,12 +139,10 @@ def banner(ctx: Ctx, view: str) -> None:
         )
 
 
-def apply(ctx: Ctx, view: str) -> Ctx:
-    """The context the view draws: the run with the experiment for a view in FOLLOWS, else ctx unchanged.
-
-    Shows the banner; a failure to compute the experiment is shown as an error and the model's own
-    run is drawn instead (never a traceback).
-    """
+def run(ctx: Ctx, view: str) -> Ctx:
+    """The context `view` draws: the run with the experiment for a view in FOLLOWS (the parts it names for
+    one in PARTLY), else ctx unchanged. A failure to compute the experiment is shown as an error and the
+    model's own run is drawn instead (never a traceback). `banner` says, above the view, which it is."""
     exp = shown_experiment(st.session_state, view)
     if exp:
         try:
@@ -154,5 +153,23 @@ def apply(ctx: Ctx, view: str) -> Ctx:
             st.error(
                 f"The experiment could not be run ({type(e).__name__}): {md_code(e)}. Showing the model as trained."
             )
-    banner(ctx, view)
     return ctx
+
+
+def positions_trace(ctx: Ctx, view: str, own: TraceData) -> TraceData:
+    """The run the views with positions in the translation draw (Decoding, Anatomy, Embeddings: all in
+    FOLLOWS), which their step and positions are fitted to (state.fit_to_trace).
+
+    `ctx` is `run(ctx, view)`; `own` the model's own run. With a typed translation or heads off that run
+    is the experiment's, whose translation may be longer or shorter than the model's: a step past the
+    model's own translation is kept, and kept while another view is open too.
+    """
+    exp = experiment(st.session_state)
+    if view in FOLLOWS:
+        return ctx.trace  # what `run` gave: the experiment's run, or the model's own if it failed
+    if not exp:
+        return own
+    try:
+        return models.get_trace(*ctx.key, **exp)  # cached: the run the next view that follows draws
+    except Exception:  # that view will say why when it is opened; until then it would draw the model's own
+        return own
