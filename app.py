@@ -30,6 +30,9 @@ from transformer.kinds import KINDS
 log = logging.getLogger(__name__)
 
 PAPER = "https://arxiv.org/abs/1706.03762"
+# views that say the translation in a line above them (Input & output, Switch heads off, Score, Minimal pairs and
+# the quiz show it their own way)
+SAYS_TRANSLATION = ("attention", "positional", "embeddings", "decoding", "anatomy")
 SECTIONS = {  # view -> where it is in the paper
     "io": "§3 Model Architecture (Figure 1) and §6.1 (beam search)",
     "attention": "§3.2 Attention and §3.2.3 Applications of Attention in our Model",
@@ -277,6 +280,9 @@ warnings = [
     *input_notices(text, trace, model.tokenizer, cfg.unk_id, specials),
     *state.fit_to_trace(ss, shown),
 ]
+if ss["view"] in SAYS_TRANSLATION:  # the other views show the translation in their own way
+    who = "Your translation" if ctx.target is not None else "Translation, heads off" if ctx.off else "Translation"
+    st.markdown(f"**{who}:** {md_code(ctx.trace.tgt_text or '(empty)', 600)}", width="stretch")
 for notice in warnings:
     st.warning(notice)
 ctx = dataclasses.replace(ctx, notices=len(warnings))

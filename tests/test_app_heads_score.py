@@ -4,6 +4,8 @@ each piece, every view traced on it); the URL carries both; bad input gives a me
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from test_app import TOY, assert_clean, attention_maps, figures, heatmaps, needs_toy, run_app, title
@@ -269,3 +271,30 @@ def test_heads_off_and_typed_translation_together():
 def test_views_and_url_parameters_are_registered():
     assert {"heads", "score"} <= set(state.VIEWS)
     assert {"off", "target", "apply"} <= set(state.VIEW_PARAMS)
+
+
+def translation_line(at) -> list[str]:
+    """The line above a view that says which translation its figures show (app.py, SAYS_TRANSLATION)."""
+    said = re.compile(r"\*\*(Translation|Translation, heads off|Your translation):\*\* `")
+    return [m.value for m in at.markdown if said.match(m.value)]
+
+
+@needs_toy
+@pytest.mark.parametrize("view", ["attention", "positional", "embeddings", "decoding", "anatomy"])
+def test_the_views_without_a_translation_of_their_own_say_it_above_them(view):
+    """The model's own translation, the one with heads off, a typed one: each named as what it is, as code."""
+    own = run_app(**BASE, view=view)
+    assert_clean(own)
+    translated = load_pretrained(TOY).translate(TEXT, beam=4)
+    assert translation_line(own) == [f"**Translation:** ` {translated} `"]
+    off = run_app(**BASE, view=view, off=ANTI)
+    (line,) = translation_line(off)
+    assert line.startswith("**Translation, heads off:** `")
+    typed = run_app(**BASE, view=view, target=REVERSED)
+    assert translation_line(typed) == [f"**Your translation:** ` {REVERSED} `"]
+
+
+@needs_toy
+@pytest.mark.parametrize("view", ["io", "heads", "score", "pairs", "quiz"])
+def test_the_views_that_show_the_translation_their_own_way_have_no_line_for_it(view):
+    assert translation_line(run_app(**BASE, view=view)) == []

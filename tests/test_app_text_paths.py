@@ -110,6 +110,15 @@ def test_a_hostile_sentence_is_rendered_nowhere_in_any_view(view):
     assert_html_keeps_the_sentence_as_text(at, HOSTILE + " 🙂", heatmaps=view == "attention")
 
 
+@pytest.mark.skipif("en-de" not in MODELS, reason="en-de not in assets/")
+def test_a_hostile_typed_translation_is_said_above_the_view_only_as_code():
+    """A typed translation (Score a translation) is traced in every view, and the line above the view says
+    it: as code, on the Attention view as in the banner."""
+    at = run_app(model="en-de", view="attention", text="The house is old.", target=HOSTILE)
+    assert_only_in_code(at)
+    assert any(m.value.startswith("**Your translation:** `") for m in at.markdown)
+
+
 # --- names from the file system: model picker labels ---------------------------------------------------
 
 

@@ -26,9 +26,9 @@ ROW_CAPTION = (
     "piece, t + 1 (`</s>` after the last)."
 )
 # In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
-# tabs, folded controls: 280 px at 1920 × 1080 in Chromium), the download button under them (55 px), and each warning
-# shown above the view (a one-line warning: 90 px there, with its gap).
-FIT_TOP_PX = 345
+# tabs, the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download button under them
+# (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
+FIT_TOP_PX = 397
 FIT_NOTICE_PX = 90
 HEAD_VIEW_ALT = "Head view: lines from each query piece to the key pieces it attends to"
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
