@@ -222,6 +222,8 @@ def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(ap
             assert len(visible_y_ticks(page, n)) == rows
             assert not overlapping(tick_boxes(page, n, "y")) and not overlapping(tick_boxes(page, n, "x"))
         assert page.evaluate(LABELS_CUT_JS) == [[], []]
+        if kind == "cross":
+            docs_screenshot(page, "app-projected-long")
     finally:
         context.close()
 
