@@ -241,7 +241,7 @@ with decoding_box:
         help="1 = greedy; the paper used 4 (§6.1).",
     )
     st.number_input(
-        "Max length (pieces)",
+        "Max length (pieces; 0 = automatic)",
         0,
         cfg.max_len - 1,
         key="maxlen",

@@ -322,6 +322,9 @@ def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in
     assert re.search(r"@container \(width <= calc\([\d.]+px \+ [\d.]+em\)\)", long)
     plain = attention_html(weights(5, 5), SRC[:5], SRC[:5], kind="encoder", font_size=20)
     assert 'style="font-size:20px;' in plain and "clamp(" not in plain  # unfitted: the font as given
+    for bad in ('100vh" onmouseover="x', "100vh;background:url(x)", "100vh</style>"):  # it goes in an attribute
+        with pytest.raises(ValueError, match="fit_height must be a CSS length"):
+            attention_html(weights(5, 5), SRC[:5], SRC[:5], kind="encoder", fit_height=bad)
 
 
 def test_a_short_heatmap_labels_every_row():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -174,6 +175,7 @@ _BASE = (
 )
 LABEL_EM = 0.7  # a label character's width in font sizes, for the key-label thinning only: on the wide side
 FIT_FONT_MIN = 11  # px: the smallest font a figure fitted to a height (fit_height) gets
+FIT_HEIGHT_OK = re.compile(r"[0-9a-z%.+\-*/() ]+")  # a CSS length or calc(): no quote, no ';', no '<'
 
 
 def _height_em(p: Prepared, subtitle: str, font_size: float) -> float:
@@ -249,6 +251,8 @@ def attention_html(
         f"grid-template-rows:repeat({p.n_q},{p.row_px / f:.4f}em) auto auto"
     )
     size = f"{f}px"
+    if fit_height and not FIT_HEIGHT_OK.fullmatch(fit_height):  # it goes into a style attribute as it is
+        raise ValueError(f"fit_height must be a CSS length such as 'calc(100vh - 360px)', got {fit_height!r}")
     if fit_height:
         size = f"clamp({min(FIT_FONT_MIN, f)}px,calc(({fit_height}) / {_height_em(p, subtitle, f):.2f}),{f}px)"
     out = [
