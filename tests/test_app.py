@@ -652,12 +652,13 @@ def click_download(at: AppTest, managers: list, key: str):
 
 
 @needs_toy
-def test_heatmap_download_is_named_after_the_figure_png_or_svg(media_files):
+@pytest.mark.parametrize("present", ["0", "1"])
+def test_heatmap_download_is_named_after_the_figure_png_or_svg(media_files, present):
     """Each heatmap's download saves a file named after the model, view, kind, layer, head and sentence, in
     the sidebar's "Figures save as" format: a PNG by default (2× the SVG's size), an SVG once chosen, a
     well-formed one that says what it shows (its title and the sentence). Clicked as Streamlit's server
-    makes the file."""
-    at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2")
+    makes the file; in presentation mode too (its page figure is fitted to the screen, the file is not)."""
+    at = run_app(model=TOY, view="attention", text="c a f b", layer="1", head="2", present=present)
     assert_clean(at)
     figures = (("dl_fig_att_head", "H2", "H2"), ("dl_fig_att_mean", "mean", "mean of heads"))
     png_sizes = {}

@@ -11,7 +11,8 @@ interactive is CSS: hovering a cell shows its weight and lights up its row's and
 labels (a label thinned away on a narrow figure comes back while its column is hovered); key
 labels are thinned to every k-th by container queries as the figure narrows, never piled up.
 Rows are `ROW_PITCH` × the font tall, every row labelled, until the figure would pass
-`HEIGHT_MAX`; then rows get shorter and every k-th is labelled.
+`HEIGHT_MAX`; then rows get shorter and every k-th is labelled. Every size is in em of the figure's one
+font, so `fit_height` (a projected page) can fit the whole figure to the screen by shrinking that font.
 
 Colours are the Blues scale quantised to `LEVELS` steps (one CSS class each, so a 128-piece
 heatmap is ~0.5 MB, not 1.5); the weight shown on hover is the exact value to 3 decimals.

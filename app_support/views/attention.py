@@ -141,9 +141,11 @@ def pick_attention(
 def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple) -> None:
     """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
     session shows it at once), in a container keyed `key`, with a download under it in the format the
-    sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked."""
+    sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked.
+    In presentation mode the page's figure fits the screen's height (the file keeps its own size)."""
+    fit = {"fit_height": f"calc(100vh - {FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices}px)"} if ctx.present else {}
     with st.container(key=key):
-        st.html(models.figure(viz.attention_html, *data, **drawn))
+        st.html(models.figure(viz.attention_html, *data, **drawn, **fit))
     fmt = st.session_state.get("fig_format", "png")
     if fmt == "svg":
         label, build, mime = "Download (SVG, for slides)", viz.attention_svg, "image/svg+xml"
@@ -223,8 +225,6 @@ def render(ctx: Ctx) -> None:
             name = f"{KINDS[kind].title}: L{layer} {who}"
             drawn = {**same, "layer": layer, "head": h, "q_pos": q_pos, "k_pos": k_pos, "title": name,
                      "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
-            if ctx.present:  # projected: the whole figure on one screen, its font smaller for a long sentence
-                drawn["fit_height"] = f"calc(100vh - {FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices}px)"
             key = f"fig_att_{'mean' if h == MEAN else 'head'}"
             with col:
                 heatmap(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", head_label(h)))
