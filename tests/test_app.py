@@ -255,6 +255,29 @@ def test_head_view_draws_only_chosen_heads():
 
 
 @needs_toy
+def test_a_projected_head_view_of_a_long_sentence_fits_the_screen():
+    """Presentation mode: the head view's frame (as tall as its SVG) fits under what stands above it on a
+    1920 × 1080 projector, its font smaller for 35 pieces; a short sentence keeps the full presentation font;
+    out of presentation mode a long sentence's head view keeps the normal font."""
+    from app_support.views.attention import FIT_TOP_PX, PROJECTOR_HEIGHT
+
+    def svg_root(at: AppTest) -> tuple[float, float]:  # (height, font size) of the head view's SVG: the
+        (page,) = head_views(at)  # frame is as tall as it (viz.svg_size)
+        root = re.search(r'<svg [^>]*height="([\d.]+)"[^>]*font-size="([\d.]+)"', page)
+        return float(root.group(1)), float(root.group(2))
+
+    long = " ".join("abcdefghij"[i % 10] for i in range(34))
+    projected = run_app(model=TOY, view="attention", text=long, panel="lines", present="1")
+    assert_clean(projected)
+    height, font = svg_root(projected)
+    assert height <= PROJECTOR_HEIGHT - FIT_TOP_PX and 11 <= font < 20
+    plain, plain_font = svg_root(run_app(model=TOY, view="attention", text=long, panel="lines"))
+    assert plain_font == 12 and plain * 20 / 12 > PROJECTOR_HEIGHT - FIT_TOP_PX  # at 20 px it would not fit
+    short = run_app(model=TOY, view="attention", text="c a f b", panel="lines", present="1")
+    assert svg_root(short)[1] == 20
+
+
+@needs_toy
 def test_decoding_step_moves_the_prediction():
     """The decoding slider picks the decoder position whose next-token probabilities are drawn."""
     at = run_app(model=TOY, view="decoding", text="c a f b")

@@ -30,6 +30,9 @@ ROW_CAPTION = (
 # (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
 FIT_TOP_PX = 397
 FIT_NOTICE_PX = 90
+# The head view is an SVG in a frame of fixed height: the server fits it to the screen presentation mode is
+# made for (CSS cannot size the frame from inside)
+PROJECTOR_HEIGHT = 1080
 HEAD_VIEW_ALT = "Head view: lines from each query piece to the key pieces it attends to"
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
 
@@ -271,10 +274,16 @@ def render(ctx: Ctx) -> None:
         if w.size == 0:
             st.info(NOTHING_LEFT)
             return
-        svg = models.figure(viz.head_view,
-            w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=ctx.font,
-            subtitle=export.quoted(ctx.text, 300),  # a saved SVG says which sentence it shows (wrapped)
-        )  # fmt: skip
+        def draw(font: int) -> str:
+            return models.figure(viz.head_view,
+                w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=font,
+                subtitle=export.quoted(ctx.text, 300),  # a saved SVG says which sentence it shows (wrapped)
+            )  # fmt: skip
+
+        svg = draw(ctx.font)
+        room = PROJECTOR_HEIGHT - FIT_TOP_PX - FIT_NOTICE_PX * ctx.notices
+        if ctx.present and viz.svg_size(svg)[1] > room:  # projected: on one screen, its font smaller (the
+            svg = draw(int(ctx.font * room / viz.svg_size(svg)[1]))  # figure scales with it; 11 px at least)
         # its own page under a policy that runs no script (st.iframe's height="content" would need one)
         st.iframe(viz.svg_page(svg), height=viz.svg_size(svg)[1], alt=HEAD_VIEW_ALT)
         st.download_button(
