@@ -267,6 +267,29 @@ def overlapping(boxes: list[dict], slack: float = 0.5) -> list[tuple[str, str]]:
     return pairs
 
 
+# every Plotly figure on the page: the margins asked for (None where Plotly computes them) and those it drew
+# with, tick labels outside the figure, and tick labels under an axis title (tests/test_browser_anatomy.py,
+# tests/test_browser_decoding.py)
+MARGINS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    const box = el.getBoundingClientRect(), size = el._fullLayout._size, asked = el.layout.margin || {};
+    const outside = Array.from(el.querySelectorAll('g[class$="tick"] > text')).filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5
+                               || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5); })
+        .map(t => t.textContent);
+    const under = [];
+    for (const letter of ['x', 'y']) {
+        const titleText = el.querySelector('.g-' + letter + 'title text');
+        if (!titleText) continue;
+        const a = titleText.getBoundingClientRect();
+        el.querySelectorAll('.' + letter + 'tick > text').forEach(t => {
+            const b = t.getBoundingClientRect();
+            if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
+                under.push(t.textContent); }); }
+    return {title: el._fullLayout.title.text, asked: [asked.l, asked.r, asked.b],
+            drawn: [size.l, size.r, size.b].map(Math.round), outside, under}; })"""
+
+
 def _small_png(path: Path, colors: int = 256, method: str = "MEDIANCUT") -> None:
     """Rewrite a screenshot as an 8-bit palette PNG: a UI is mostly flat colour, so a few hundred colours
     keep it sharp (line colours included) at a third of the bytes. `method`: PIL's Image.Quantize name;

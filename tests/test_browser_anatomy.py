@@ -15,6 +15,7 @@ import browser_support
 import pytest
 from browser_support import (
     LONG_SENTENCE,
+    MARGINS_JS,
     PROJECTOR,
     SMALL_SCREEN,
     app_url,
@@ -31,27 +32,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default"),
 ]
-
-# every figure on the page: the margins asked for and those Plotly drew with, tick labels outside the
-# figure, and tick labels under an axis title
-MARGINS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
-    const box = el.getBoundingClientRect(), size = el._fullLayout._size, asked = el.layout.margin || {};
-    const outside = Array.from(el.querySelectorAll('g[class$="tick"] > text')).filter(t => {
-        const r = t.getBoundingClientRect();
-        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5
-                               || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5); })
-        .map(t => t.textContent);
-    const under = [];
-    for (const letter of ['x', 'y']) {
-        const titleText = el.querySelector('.g-' + letter + 'title text');
-        if (!titleText) continue;
-        const a = titleText.getBoundingClientRect();
-        el.querySelectorAll('.' + letter + 'tick > text').forEach(t => {
-            const b = t.getBoundingClientRect();
-            if (a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5)
-                under.push(t.textContent); }); }
-    return {title: el._fullLayout.title.text, asked: [asked.l, asked.r, asked.b],
-            drawn: [size.l, size.r, size.b].map(Math.round), outside, under}; })"""
 
 # every HTML heatmap on the page (the Attention view's, viz.attention_html): its labels are laid out by the
 # browser in a label column and a label row sized in Python (`label_px`). The written row and key labels cut

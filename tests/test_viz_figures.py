@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from transformer.kinds import MEAN_HEAD
+from viz._style import label_px
 from viz.attention import (
     HEIGHT_MAX,
     LABEL_PITCH,
@@ -410,3 +411,32 @@ def test_step_figures_reject_a_step_outside_the_sentence():
     attn, q, k = kind_attention("cross")
     with pytest.raises(ValueError, match="step 9"):
         cross_attention_step(attn, q, k, step=9)
+
+
+LONG_PIECES = [  # 15 characters each
+    "▁responsibility", "▁identification", "▁interpretation", "▁characteristic", "▁Zusammenarbeit",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("font", [12, 20])
+@pytest.mark.parametrize("kind", ["cross", "decoder"])
+def test_step_figures_margins_hold_upright_key_labels_and_the_axis_title_below(kind, font):
+    """35 keys of 15 characters: the bottom margin holds the longest standing upright and, below it, the
+    x-axis title (Plotly keeps a title inside the margin: a short one put it on the labels); the left margin
+    the row labels and the y-axis title; every row keeps its label's height. Plotly measures nothing."""
+    pieces = LONG_PIECES * 7  # 35
+    read = ["<s>", *pieces[:-1]]  # the decoder's input: at its last step, 34, it has read all 35
+    attn = random_attention(3, 4, 35, 35, causal=kind == "decoder")
+    if kind == "cross":
+        fig = cross_attention_step(attn, read, pieces, step=34, font_size=font)
+    else:
+        fig = self_attention_step(attn, read, step=34, font_size=font)
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    top, bottom, left = (fig.layout.margin[side] or 80 for side in "tbl")  # 80 px: Plotly's default
+    keys = list(x.labelalias.values())
+    assert len(keys) == 35 and max(len(t) for t in keys) == 15
+    title_line = font * 1.3
+    assert bottom >= label_px(keys, font) + title_line + font  # the labels, a gap, the title's line
+    assert left >= label_px(y.ticktext, font) + title_line + font
+    assert fig.layout.height - top - bottom >= len(y.ticktext) * font * LABEL_PITCH
+    assert x.automargin is False and y.automargin is False

@@ -89,6 +89,12 @@ def _label_room(labels: Sequence[str], font_size: float) -> float:
     return max(label_px(labels, font_size), font_size * 0.62)
 
 
+def key_axis_px(ax, font_size: float) -> float:
+    """The bottom margin under a `key_axis`: its longest label, standing upright when the labels turn, then
+    the axis title below it (Plotly keeps the title inside the margin: a short one puts it on the labels)."""
+    return _label_room(ax.k_ticks, font_size) + font_size * 3
+
+
 def _left_px(labels: Sequence[str], title: str, font_size: float) -> float:
     """The left margin: the longest row label, then the axis title (its lines) and some room."""
     return label_px(labels, font_size) + font_size * (1 + 1.3 * (1 + title.count("<br>"))) + 10
@@ -110,7 +116,7 @@ def key_axis(ax, n_k: int) -> dict:
     """A key (x) axis whose categories are the hover labels ("3: ▁old") and whose ticks show the pieces.
 
     Plotly thins category labels by itself to fit the width (every k-th piece on narrow figures)
-    and turns them (0°, 45° or 90°) so they never overlap.
+    and turns them (0° or 90°) so they never overlap; the figure's bottom margin is `key_axis_px`.
     """
     return {
         "title_text": ax.x_title,
@@ -173,7 +179,7 @@ def attention_heatmap(
     custom = np.stack(np.broadcast_arrays(q_lab[:, None], k_lab[None, :], weight), axis=-1)  # (n_q, n_k, 3)
 
     top = font_size * (TOP + (1.5 if mask.any() else 0))  # title, subtitle, the mask's legend
-    bottom = _label_room(ax.k_ticks, font_size) + font_size * 3
+    bottom = key_axis_px(ax, font_size)
     least = max(font_size * 20, text_px(ax.y_title, font_size))  # the rows are at least as tall as their title
     height = height or _rows_height(n_q, font_size, top, bottom, least)
     step = label_step(n_q, height - top - bottom, font_size)

@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz._style import ATTENTION_COLORSCALE, esc_all, finish
-from viz.attention import key_axis
+from viz._style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
+from viz.attention import SLIM_COLORBAR, _left_px, _margins, key_axis, key_axis_px
 from viz.frames import attention_array
 from viz.labels import axes, predicted_pieces, row_mode
 
 CHOSEN_COLOR, OTHER_COLOR = "#e4572e", "#4c78a8"
+ROWS_TITLE = "layer, head"  # the step figures' y axis: one row per layer and head
+STEP_ROW_PITCH = 1.6  # × font size: a step figure's row (a layer's rows stand between white rules)
 
 
 def topk_bar(
@@ -114,7 +116,7 @@ def _row_at_step(
             colorscale=ATTENTION_COLORSCALE,
             zmin=0.0,
             zmax=zmax,
-            colorbar={"title": {"text": "weight"}},
+            colorbar=SLIM_COLORBAR,
             hovertemplate=f"%{{customdata[0]}}<br>query {ax.q_hover[0]}<br>key %{{customdata[1]}}"
             "<br>weight %{z:.6f}<extra></extra>",
         )
@@ -123,18 +125,24 @@ def _row_at_step(
         fig.add_hline(y=layer * n_h - 0.5, line={"color": "white", "width": 3})
     fig.update_xaxes(**key_axis(ax, n_shown))
     fig.update_yaxes(
-        title_text="layer, head",
+        title_text=ROWS_TITLE,
         tickmode="array",
         tickvals=list(range(n_l * n_h)),
         ticktext=list(row_lab),
         autorange="reversed",
         showgrid=False,
-        automargin=True,
+        **FIXED_AXIS,
     )
     # short: the figure sits in a half-width column; its x-axis title says which side the keys are
     title = f"Step {step}: {step_label(q_tokens, step, row_mode(kind, rows))}"
-    auto = int(min(1400, max(280, 160 + n_l * n_h * font_size * 1.6)))
-    return finish(fig, title, font_size, height or auto)
+    # margins from the labels, as the attention heatmaps': the keys stand upright when they turn, and
+    # their axis title goes below the longest; the rows keep their pitch whatever the keys take
+    top, bottom = font_size * TOP, key_axis_px(ax, font_size)
+    auto = int(min(1400, max(280, top + n_l * n_h * font_size * STEP_ROW_PITCH + bottom)))
+    finish(fig, title, font_size, height or auto)
+    left = _left_px(row_lab, ROWS_TITLE, font_size)
+    fig.update_layout(margin={"t": round(top)} | _margins(left, bottom, font_size))
+    return fig
 
 
 def cross_attention_step(
