@@ -111,4 +111,9 @@ def test_hostile_pieces_are_listed_as_text_never_as_markdown():
         f"**Step {step}**: the decoder has read {step + 1} pieces (0–{step}) and predicts piece {step + 1}:"
     ]
     hostile = ("`", "<0x3C>", "<0x3E>", "<s>", "<b>", "**alte")
-    assert not any(h in m.value for m in at.markdown for h in hostile), [m.value for m in at.markdown]
+    # the line above the view says the typed translation, all of it in one code span (app.py, md_code; the
+    # CommonMark check of that path: tests/test_app_text_paths.py); no other markdown carries any of it
+    said_above = [m.value for m in at.markdown if m.value.startswith("**Your translation:** ``")]
+    assert said_above == [f"**Your translation:** `` {typed} ``"]
+    others = [m.value for m in at.markdown if m.value not in said_above]
+    assert not any(h in m for m in others for h in hostile), others

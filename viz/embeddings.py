@@ -23,7 +23,6 @@ from plotly.colors import qualitative
 from viz._style import esc, finish, panel_title
 from viz.frames import as_array, token_labels
 
-
 WRAP_AT = 24  # characters: a longer panel title is written on two lines when panels stand three a row
 
 
