@@ -281,7 +281,8 @@ warnings = [
     *state.fit_to_trace(ss, shown),
 ]
 if ss["view"] in SAYS_TRANSLATION:  # the other views show the translation in their own way
-    who = "Your translation" if ctx.target is not None else "Translation, heads off" if ctx.off else "Translation"
+    who = "Your translation" if ctx.target is not None else "Translation"
+    who += ", heads off" if ctx.off and ctx.target is None else ""
     st.markdown(f"**{who}:** {md_code(ctx.trace.tgt_text or '(empty)', 600)}", width="stretch")
 for notice in warnings:
     st.warning(notice)

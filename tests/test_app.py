@@ -79,7 +79,8 @@ def attention_maps(at: AppTest) -> list[HtmlHeatmap]:
 def font_px(body: str) -> int:
     """The font size an HTML attention heatmap is drawn at (its root element's style): the largest it can be
     when the figure is fitted to a height (clamp(least, fitted, font_size))."""
-    found = re.search(r'<div class="attn-hm[^"]*"[^>]*style="font-size:(?:clamp\(\d+px,calc\(.*?\),)?(\d+)px', body)
+    fitted = r"(?:clamp\(\d+px,calc\(.*?\),)?"
+    found = re.search(rf'<div class="attn-hm[^"]*"[^>]*style="font-size:{fitted}(\d+)px', body)
     assert found, body[:300]
     return int(found.group(1))
 

@@ -15,7 +15,9 @@ TEXT = "c a f b d e"  # the toy model translates it as "e d b f a c": <s> + 6 pi
 LONGER = "e d b f a c a b c d e"  # <s> + 11 pieces: steps 0–11
 SHORTER = "e d"  # steps 0–2
 ENCODER_OFF = ",".join(f"encoder.{layer}.{h}" for layer in (0, 1) for h in range(4))  # steps 0–7
-EVERY_HEAD_OFF = ",".join(f"{k}.{n}.{h}" for k in ("encoder", "decoder", "cross") for n in (0, 1) for h in range(4))
+EVERY_HEAD_OFF = ",".join(
+    f"{k}.{n}.{h}" for k in ("encoder", "decoder", "cross") for n in (0, 1) for h in range(4)
+)
 BASE = {"model": TOY, "text": TEXT}
 STEP_NOTICE = "Ignored URL parameter `step`"
 

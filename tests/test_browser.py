@@ -210,7 +210,9 @@ def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(ap
     short sentence keeps the full presentation font."""
     from viz.attention_html import FIT_FONT_MIN
 
-    context, page = open_page(browser, app_url(app_server, present="1", text=LONG_SENTENCE, kind=kind), PROJECTOR)
+    context, page = open_page(
+        browser, app_url(app_server, present="1", text=LONG_SENTENCE, kind=kind), PROJECTOR
+    )
     try:
         rows = heatmap_rows(page)[0]
         assert rows >= 25  # 35 source pieces; their translation, 25 or more
@@ -308,7 +310,8 @@ def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
             assert before["after"] in ("none", "normal")  # no weight shown while nothing is hovered
             assert _lit(before["rows"]) == [] and _lit(before["keys"]) == []
             thinned = [j for j, k in enumerate(before["keys"]) if k["visibility"] == "hidden"]
-            if present == "0":  # projected, the figure's font shrinks to fit the screen: all 35 may be written
+            # projected, the figure's font shrinks to fit the screen: all 35 may be written
+            if present == "0":
                 assert thinned, "35 key labels should not all be written at this size"
             # a row mid-figure, a key whose label is thinned away (if any is)
             i, j = 17, thinned[len(thinned) // 2] if thinned else 20

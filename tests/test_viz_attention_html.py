@@ -305,7 +305,9 @@ def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in
         pieces = [f"▁w{i}" for i in range(n)]
         out = attention_html(weights(n, n), pieces, pieces, kind="encoder", font_size=20, subtitle="“A s.”",
                              fit_height="calc(100vh - 345px)")  # fmt: skip
-        found = re.search(r'style="font-size:clamp\((\d+)px,calc\(\(calc\(100vh - 345px\)\) / ([\d.]+)\),(\d+)px\)', out)
+        found = re.search(
+            r'style="font-size:clamp\((\d+)px,calc\(\(calc\(100vh - 345px\)\) / ([\d.]+)\),(\d+)px\)', out
+        )
         assert found, out[:400]
         assert int(found.group(1)) == FIT_FONT_MIN and int(found.group(3)) == 20
         return out, float(found.group(2))
@@ -322,7 +324,8 @@ def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in
     assert re.search(r"@container \(width <= calc\([\d.]+px \+ [\d.]+em\)\)", long)
     plain = attention_html(weights(5, 5), SRC[:5], SRC[:5], kind="encoder", font_size=20)
     assert 'style="font-size:20px;' in plain and "clamp(" not in plain  # unfitted: the font as given
-    for bad in ('100vh" onmouseover="x', "100vh;background:url(x)", "100vh</style>"):  # it goes in an attribute
+    # fit_height goes into a style attribute
+    for bad in ('100vh" onmouseover="x', "100vh;background:url(x)", "100vh</style>"):
         with pytest.raises(ValueError, match="fit_height must be a CSS length"):
             attention_html(weights(5, 5), SRC[:5], SRC[:5], kind="encoder", fit_height=bad)
 

@@ -255,7 +255,8 @@ def attention_html(
     if fit_height and not FIT_HEIGHT_OK.fullmatch(fit_height):  # it goes into a style attribute as it is
         raise ValueError(f"fit_height must be a CSS length such as 'calc(100vh - 360px)', got {fit_height!r}")
     if fit_height:
-        size = f"clamp({min(FIT_FONT_MIN, f)}px,calc(({fit_height}) / {_height_em(p, subtitle, f):.2f}),{f}px)"
+        fitted = f"calc(({fit_height}) / {_height_em(p, subtitle, f):.2f})"
+        size = f"clamp({min(FIT_FONT_MIN, f)}px,{fitted},{f}px)"
     out = [
         f'<div class="attn-hm {cls}" role="img" aria-label="{_text(p.title)}" data-rows="{p.n_q}" '
         f'data-cols="{p.n_k}" style="font-size:{size};font-family:{_text(FONT)}">',
