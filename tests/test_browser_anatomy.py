@@ -122,3 +122,20 @@ def test_next_walks_the_sections_in_order_and_the_link_follows(app_server, brows
             wait_idle(page)
     finally:
         context.close()
+
+
+# each Plotly figure's title and the width of its plot area (its drag layer), in px
+PLOT_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => ({
+    title: el.layout.title.text, width: el.querySelector('.nsewdrag').getBoundingClientRect().width}))"""
+
+
+def test_q_k_and_v_are_wide_enough_to_read_on_a_laptop(app_server, browser):
+    """At 1280 × 720 (sidebar open) Section 3 draws Q beside K and V under them: each matrix's 64 columns get
+    a plot area at least 150 px wide (three a row left each a strip ~50 px wide)."""
+    context, page = open_link(browser, app_server, SMALL_SCREEN, view="anatomy", section="3", kind="encoder")
+    try:
+        widths = {f["title"].split(" (")[0]: f["width"] for f in page.evaluate(PLOT_WIDTHS_JS)}
+        assert {"Q", "K", "V"} <= set(widths), widths
+        assert all(widths[m] >= 150 for m in "QKV"), widths
+    finally:
+        context.close()

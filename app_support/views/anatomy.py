@@ -192,15 +192,22 @@ def _scaled_dot_product(ctx: Ctx) -> None:
         f"{math.sqrt(d_head):.2f}; a softmax turns each row of scores into weights that sum to 1.",
     )
     st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
-    cols = ctx.columns(3)
+    # Q beside K (their dot products are the scores), V under them; three a row only on a projector's
+    # width: at 1280 × 720 a third of the page left each matrix a strip ~50 px wide
+    cols = ctx.columns(3) if ctx.present else [*ctx.columns(2), *ctx.columns(2)]
     qkv = (("Q", q, q_tok, q_title), ("K", k, k_tok, k_title), ("V", v, k_tok, k_title))
-    for col, (name, x, toks, side) in zip(cols, qkv, strict=True):
+    for col, (name, x, toks, side) in zip(cols, qkv, strict=False):
         fig = figure(ctx, matrix_heatmap,
             x, toks, title=f"{name} (layer {layer}, head {head})", row_title=side,
             col_title="d_head dimension", value_name=name, font_size=f,
         )  # fmt: skip
         with col:
             chart(ctx, fig, f"fig_ana_{name.lower()}", "anatomy", kind, f"L{layer}", f"H{head}", name)
+    if not ctx.present:
+        cols[3].markdown(
+            f"**V** is what each key passes on: the weights of step 3 mix its rows, one mix per query, into "
+            f"the head's output ({d_head} numbers per query)."
+        )
     cols = [*ctx.columns(2), *ctx.columns(2)]  # two a row: a third of the page is too narrow for token axes
     with cols[0]:
         fig = figure(ctx, matrix_heatmap,
