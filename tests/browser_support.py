@@ -364,6 +364,12 @@ def default_model() -> str | None:
     return default_model_name(model_names())
 
 
+# tests written for the shipped en-de model as the app's default (its pieces, its translations)
+needs_en_de_default = pytest.mark.skipif(
+    default_model() != "en-de", reason="needs the shipped en-de model as the default"
+)
+
+
 def good_sentence(model: str | None = None) -> str:
     """A sentence that shows the model at its best: a toy-task input, or an English sentence."""
     from transformer import available_models

@@ -21,6 +21,7 @@ from browser_support import (
     docs_screenshot,
     good_sentence,
     heatmap_rows,
+    needs_en_de_default,
     overlapping,
     plot_area,
     save_readme_screenshot,
@@ -59,7 +60,7 @@ def test_typed_sentence_redraws_heatmaps_with_one_row_per_piece(app_server, page
     save_readme_screenshot(page)
 
 
-@pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default")
+@needs_en_de_default
 def test_cross_attention_rows_show_the_piece_each_row_predicts(app_server, page):
     """On en-de, the cross-attention heatmaps' visible row labels are the pieces predicted: the first row is
     the first German piece, not <s>; choosing "piece read" in the control brings <s> back to the top."""
@@ -137,9 +138,6 @@ def test_exports_download_the_attention_csv_and_the_trace_json(app_server, page,
 
 # --- issue 12: the first screen, the projector, long sentences ------------------------------------------
 
-needs_en_de = pytest.mark.skipif(
-    default_model() != "en-de", reason="needs the shipped en-de model as the default"
-)
 
 
 def open_page(browser, url: str, viewport: dict):
@@ -202,7 +200,7 @@ HEATMAP_BOX_JS = """(n) => { const el = document.querySelectorAll('.attn-hm')[n]
     return {top: r.top, bottom: r.bottom, font: parseFloat(getComputedStyle(el).fontSize)}; }"""
 
 
-@needs_en_de
+@needs_en_de_default
 @pytest.mark.parametrize("kind", ["encoder", "cross"])
 def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(app_server, browser, kind):
     """Presentation mode at 1920 × 1080: both heatmaps of a 35-piece sentence lie wholly on the screen, from
@@ -230,7 +228,7 @@ def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(ap
         context.close()
 
 
-@needs_en_de
+@needs_en_de_default
 def test_a_35_piece_sentence_labels_every_row_and_never_piles_up_key_labels(app_server, browser):
     """25 English words: each heatmap writes all 35 row labels and as many key labels as fit, none on
     another; the hover still names every piece."""
@@ -292,7 +290,7 @@ def _lit(looks: list[dict]) -> list[int]:
     return [i for i, bg in enumerate(backgrounds) if bg != plain]
 
 
-@needs_en_de
+@needs_en_de_default
 @TEACHER_SCREENS
 def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
     app_server, browser, viewport, present
@@ -341,7 +339,7 @@ def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
         context.close()
 
 
-@needs_en_de
+@needs_en_de_default
 @TEACHER_SCREENS
 def test_a_35_piece_heatmap_fills_its_column_and_writes_key_labels_apart(
     app_server, browser, viewport, present
@@ -389,7 +387,7 @@ def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport
         context.close()
 
 
-@needs_en_de
+@needs_en_de_default
 @pytest.mark.parametrize(
     "viewport, present",
     [(SMALL_SCREEN, "0"), (PROJECTOR, "1")],
@@ -438,7 +436,7 @@ def test_the_heatmaps_are_drawn_before_any_plotly_script_is_asked_for(app_server
         context.close()
 
 
-@needs_en_de
+@needs_en_de_default
 def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, browser):
     """Every layer × head, and still the pieces: every k-th on the rows of the first head and the keys of
     the last layer, none on another."""
@@ -483,7 +481,7 @@ def lines_shown(frame, cls: str, dim: float) -> dict:
     return frame.evaluate(LINE_OPACITY_JS, cls)
 
 
-@needs_en_de
+@needs_en_de_default
 def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(app_server, browser):
     """At 1280 × 720, a 35-piece sentence: every piece labelled on both sides, outside the lines' span.
     Hovering a query piece keeps its lines (opacity 1) and dims every other line (DIM), hovering a key piece
@@ -555,7 +553,7 @@ def test_the_head_view_writes_html_in_a_piece_as_text_and_downloads_as_svg(app_s
         context.close()
 
 
-@needs_en_de
+@needs_en_de_default
 def test_embeddings_write_only_the_chosen_pieces_and_clip_nothing(app_server, browser):
     """Each stage in its own panel with every piece as a point; only the chosen pieces written, and every
     written label inside its figure."""

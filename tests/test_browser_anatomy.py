@@ -19,7 +19,7 @@ from browser_support import (
     PROJECTOR,
     SMALL_SCREEN,
     app_url,
-    default_model,
+    needs_en_de_default,
     wait_idle,
 )
 
@@ -30,7 +30,7 @@ app_server, browser, page = browser_support.app_server, browser_support.browser,
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default"),
+    needs_en_de_default,
 ]
 
 # every HTML heatmap on the page (the Attention view's, viz.attention_html): its labels are laid out by the

@@ -15,7 +15,7 @@ from browser_support import (
     SMALL_SCREEN,
     app_url,
     decoder_pieces,
-    default_model,
+    needs_en_de_default,
     overlapping,
     tick_boxes,
     wait_idle,
@@ -26,7 +26,7 @@ app_server, browser, page = browser_support.app_server, browser_support.browser,
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default"),
+    needs_en_de_default,
 ]
 
 TEACHER = (  # 30 source pieces on en-de (with </s>)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import browser_support
 import pytest
-from browser_support import app_url, default_model, wait_idle
+from browser_support import app_url, needs_en_de_default, wait_idle
 
 app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
@@ -24,7 +24,7 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(Path(where) / name), full_page=True)
 
 
-@pytest.mark.skipif(default_model() != "en-de", reason="needs the shipped en-de model as the default")
+@needs_en_de_default
 def test_quiz_round_url_click_reveals_attention_and_keeps_score(app_server, page):
     """qpiece=7 asks about ▁Apfel; nothing is drawn until ▁apple is clicked; then the model's attention row,
     the hand alignment and a score of 1 / 1 appear, and the next round keeps the score."""
