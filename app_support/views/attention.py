@@ -141,12 +141,17 @@ def pick_attention(
         pick_rows(ss["kind"] if with_kind else rows_kind)
 
 
+def _above_px(ctx: Ctx) -> int:
+    """What a projected figure leaves of the screen's height: the page above it and the button under it."""
+    return FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices
+
+
 def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple) -> None:
     """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
     session shows it at once), in a container keyed `key`, with a download under it in the format the
     sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked.
     In presentation mode the page's figure fits the screen's height (the file keeps its own size)."""
-    fit = {"fit_height": f"calc(100vh - {FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices}px)"} if ctx.present else {}
+    fit = {"fit_height": f"calc(100vh - {_above_px(ctx)}px)"} if ctx.present else {}
     with st.container(key=key):
         st.html(models.figure(viz.attention_html, *data, **drawn, **fit))
     fmt = st.session_state.get("fig_format", "png")
@@ -281,11 +286,12 @@ def render(ctx: Ctx) -> None:
             )  # fmt: skip
 
         svg = draw(ctx.font)
-        room = PROJECTOR_HEIGHT - FIT_TOP_PX - FIT_NOTICE_PX * ctx.notices
-        if ctx.present and viz.svg_size(svg)[1] > room:  # projected: on one screen, its font smaller (the
-            svg = draw(int(ctx.font * room / viz.svg_size(svg)[1]))  # figure scales with it; 11 px at least)
+        height, room = viz.svg_size(svg)[1], PROJECTOR_HEIGHT - _above_px(ctx)
+        if ctx.present and height > room:  # projected: on one screen, its font smaller (the figure scales
+            svg = draw(int(ctx.font * room / height))  # with it; 11 px at least)
+            height = viz.svg_size(svg)[1]
         # its own page under a policy that runs no script (st.iframe's height="content" would need one)
-        st.iframe(viz.svg_page(svg), height=viz.svg_size(svg)[1], alt=HEAD_VIEW_ALT)
+        st.iframe(viz.svg_page(svg), height=height, alt=HEAD_VIEW_ALT)
         st.download_button(
             "Download the head view (SVG, for slides)",
             lambda: svg,  # made when clicked, not sent with every rerun

@@ -164,9 +164,9 @@ def positions_trace(ctx: Ctx, view: str, own: TraceData) -> TraceData:
     is the experiment's, whose translation may be longer or shorter than the model's: a step past the
     model's own translation is kept, and kept while another view is open too.
     """
-    exp = experiment(st.session_state)
     if view in FOLLOWS:
         return ctx.trace  # what `run` gave: the experiment's run, or the model's own if it failed
+    exp = experiment(st.session_state)
     if not exp:
         return own
     try:
