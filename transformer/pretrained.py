@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from . import decoding
+from .analysis import decoder_input
 from .capture import HookFn
 from .checkpoint import CONFIG, CheckpointError, load_model
 from .model import Transformer
@@ -129,10 +130,7 @@ class Pretrained:
         if target is None:
             with hooks(self.model, interventions or []):
                 out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
-            # out[0] is the start id, which is the pad id in a Marian model: only padding after it goes
-            tgt_ids = out[:1] + [i for i in out[1:] if i != self.config.pad_id]
-            if tgt_ids[-1] == self.config.eos_id:
-                tgt_ids = tgt_ids[:-1]  # the decoder input stops before eos; its last row predicts eos
+            tgt_ids = decoder_input(out, self.config.pad_id, self.config.eos_id)
         else:
             tgt_ids = [self.config.start_id] + self.tokenizer.encode_target(target)[: self.config.max_len - 1]
         captured = capture_trace(self.model, src_ids, tgt_ids, full=full, interventions=interventions)
