@@ -20,7 +20,8 @@ from app_support import examples, export, model_dirs, models, state
 from app_support.notices import input_notices
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, heads, io, positional, score
-from app_support.views import experiment as experiment_view
+from app_support.experiment import session as experiment
+from app_support.run import Run
 from app_support.views import pairs as pairs_view
 from app_support.views import quiz as quiz_view
 from transformer import CheckpointError
@@ -223,7 +224,7 @@ cfg = model.config
 n_layers = {name: getattr(cfg, f"n_{kind.stack}_layers") for name, kind in KINDS.items()}
 for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_model):
     st.warning(notice)
-for notice in experiment_view.fit(ss, n_layers, cfg.n_heads):
+for notice in experiment.fit(ss, n_layers, cfg.n_heads):
     st.warning(notice)
 URL_DEFAULTS.update(
     att_lines_heads=list(range(cfg.n_heads)), pe_dims=positional.default_dims(cfg.d_model), emb_paths=[0]
@@ -258,9 +259,10 @@ with decoding_box:
 text = ss["text"]
 if not text.strip():
     stop("Type a sentence above (or click an example) to see what the model does with it.")
+own = Run(path, stamp, text, ss["beam"], ss["maxlen"])  # the model as trained on this sentence
 try:
     with st.spinner("Translating and tracing the sentence…"):
-        trace = models.get_trace(path, stamp, text, ss["beam"], ss["maxlen"])
+        trace = models.get_trace(own)
 except Exception as e:  # never a traceback in class
     log.exception("trace failed")
     stop(f"The model could not process this sentence ({type(e).__name__}): {md_code(e)}", "error")
@@ -272,10 +274,10 @@ if trace.truncated:
         "(and `</s>`) are used."
     )
 specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
-ctx = Ctx(model, model_label, path, stamp, text, ss["beam"], ss["maxlen"], trace, ss["present"])
-ctx = experiment_view.run(ctx, ss["view"])  # heads off / a typed translation, for a view that follows them
+ctx = Ctx(model, model_label, own, trace, ss["present"])
+ctx = experiment.run(ctx, ss["view"])  # heads off / a typed translation, for a view that follows them
 # the step and positions fit the translation their views draw: a typed one may be longer than the model's own
-shown = experiment_view.positions_trace(ctx, ss["view"], trace)
+shown = experiment.positions_trace(ctx, ss["view"], trace)
 warnings = [
     *input_notices(text, trace, model.tokenizer, cfg.unk_id, specials),
     *state.fit_to_trace(ss, shown),
@@ -287,12 +289,12 @@ if ss["view"] in SAYS_TRANSLATION:  # the other views show the translation in th
 for notice in warnings:
     st.warning(notice)
 ctx = dataclasses.replace(ctx, notices=len(warnings))
-experiment_view.banner(ctx, ss["view"])  # says which run the figures below show
+experiment.banner(ctx, ss["view"])  # says which run the figures below show
 with export_box:
     st.header("Export")
     st.download_button(
         "Attention (CSV)",
-        functools.partial(export.attention_csv, *ctx.key, **ctx.experiment),
+        functools.partial(export.attention_csv, ctx.run),
         file_name=f"{export.file_stem(model_label, 'attention', export.slug(text))}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -302,7 +304,7 @@ with export_box:
     )
     st.download_button(
         "Whole trace (JSON)",
-        functools.partial(export.trace_json, *ctx.key, **ctx.experiment),
+        functools.partial(export.trace_json, ctx.run),
         file_name=f"{export.file_stem(model_label, 'trace', export.slug(text))}.json",
         mime="application/json",
         on_click="ignore",

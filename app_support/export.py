@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 import viz
 from app_support import models
+from app_support.run import Run
 from viz._style import esc
 
 FORMATS = {"png": "PNG (pixels, 2× scale)", "svg": "SVG (vector, for slides)"}  # Plotly's toImage formats
@@ -82,21 +83,16 @@ def with_sentence(fig: go.Figure, text: str, limit: int = SUBTITLE_LIMIT) -> go.
     return fig
 
 
-def attention_csv(
-    path: str, stamp: float, text: str, beam: int, maxlen: int, off: tuple = (), target: str | None = None
-) -> bytes:
-    """All attention of the sentence as one tidy frame, every kind one after the other (viz.ATTENTION_COLUMNS).
+def attention_csv(run: Run) -> bytes:
+    """All attention of the run the views draw as one tidy frame, every kind one after the other
+    (viz.ATTENTION_COLUMNS).
 
     Columns: layer, head, q_pos, k_pos, query, key, weight, kind, query_read, query_predicted; the
     last two say which piece a decoder row reads and which it predicts (empty for encoder rows).
-    off / target: the experiment the views show (heads off, a typed translation; Ctx.experiment).
     """
-    trace = models.get_trace(path, stamp, text, beam, maxlen, off, target)
-    frame = pd.concat(viz.trace_attention_frames(trace).values(), ignore_index=True)
+    frame = pd.concat(viz.trace_attention_frames(models.get_trace(run)).values(), ignore_index=True)
     return frame.to_csv(index=False, float_format="%.6g").encode("utf-8")
 
 
-def trace_json(
-    path: str, stamp: float, text: str, beam: int, maxlen: int, off: tuple = (), target: str | None = None
-) -> bytes:
-    return models.trace_json(path, stamp, text, beam, maxlen, off, target).encode("utf-8")
+def trace_json(run: Run) -> bytes:
+    return models.trace_json(run).encode("utf-8")

@@ -1,8 +1,8 @@
 """Cached model calls: one model per process (`st.cache_resource`), per-sentence results as plain data.
 
-Every cached function takes everything it depends on as arguments, (path, stamp, text, beam,
-maxlen), where `stamp` is the checkpoint files' modification time, so a retrained model in
-assets/ is loaded afresh. Per-sentence results are numpy arrays and DataFrames returned as
+Every per-sentence cached function takes everything it depends on as one argument, a `Run`
+(app_support.run: model path and the files' modification time, so a retrained model in assets/ is
+loaded afresh, sentence, beam, max length, heads off, typed translation). Per-sentence results are numpy arrays and DataFrames returned as
 copies by `st.cache_data`; capture itself is per thread in the library, so two sessions
 sharing one model never see each other's attention.
 """
@@ -25,7 +25,9 @@ import streamlit as st
 import torch
 
 import viz
-from app_support import heads_off, model_dirs
+from app_support import model_dirs
+from app_support.experiment import heads_off
+from app_support.run import Run
 from app_support.stages import stream_stages
 from transformer import Pretrained, checkpoint, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
@@ -155,7 +157,9 @@ class TraceData:
     norm: str  # "pre" | "post": where the model's LayerNorms sit
     topk: pd.DataFrame  # viz.topk_frame of every step, TOPK candidates each
     seconds: float  # time to translate and trace
-    logprobs: tuple[float, ...] = ()  # per decoder row: log-probability of the piece the translation continued with
+    logprobs: tuple[
+        float, ...
+    ] = ()  # per decoder row: log-probability of the piece the translation continued with
 
     @property
     def mean_logprob(self) -> float:
@@ -180,23 +184,15 @@ def _np(t) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def get_trace(
-    path: str,
-    stamp: float,
-    text: str,
-    beam: int,
-    maxlen: int,
-    off: heads_off.Off = (),
-    target: str | None = None,
-) -> TraceData:
-    """Translate `text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass.
+def get_trace(run: Run) -> TraceData:
+    """Translate `run.text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass.
 
-    off: attention heads switched off, sorted (kind, layer, head) triples (app_support.heads_off),
-    off while decoding and while capturing; target: trace this translation instead of decoding one.
+    run.off: attention heads switched off while decoding and while capturing; run.target: trace this
+    translation instead of decoding one.
     """
-    m = load_model(path, stamp)
+    m = load_model(run.path, run.stamp)
     start = time.perf_counter()
-    t = m.trace(text, target=target, beam=beam, max_len=maxlen or None, interventions=heads_off.hooks(off))
+    t = _trace(m, run)
     topk = viz.topk_frame(t.probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
     return TraceData(
         src_text=t.src_text,
@@ -226,19 +222,16 @@ def _chosen_logprobs(probs: torch.Tensor, tgt_ids, eos_id: int) -> tuple[float, 
     return tuple(chosen.clamp_min(1e-30).log().tolist())
 
 
-def trace_json(
-    path: str,
-    stamp: float,
-    text: str,
-    beam: int,
-    maxlen: int,
-    off: heads_off.Off = (),
-    target: str | None = None,
-) -> str:
+def _trace(m: Pretrained, run: Run, full: bool = False):
+    return m.trace(
+        run.text, target=run.target, full=full, beam=run.beam, max_len=run.maxlen or None,
+        interventions=heads_off.hooks(run.off),
+    )  # fmt: skip
+
+
+def trace_json(run: Run) -> str:
     """The whole trace as JSON (`Trace.to_json`); recomputed on demand, only when downloaded."""
-    m = load_model(path, stamp)
-    hooks = heads_off.hooks(off)
-    return m.trace(text, target=target, beam=beam, max_len=maxlen or None, interventions=hooks).to_json()
+    return _trace(load_model(run.path, run.stamp), run).to_json()
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------
@@ -251,39 +244,23 @@ class AnatomyData:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def get_anatomy(
-    path: str,
-    stamp: float,
-    text: str,
-    beam: int,
-    maxlen: int,
-    off: heads_off.Off = (),
-    target: str | None = None,
-) -> AnatomyData:
+def get_anatomy(run: Run) -> AnatomyData:
     """Every hook point (Q, K, V, scores, each sub-layer's input and output, the feed-forward
-    activations) for the same source and translation as `get_trace` (same heads off, same target)."""
-    td = get_trace(path, stamp, text, beam, maxlen, off, target)
-    m = load_model(path, stamp)
-    captured = capture_trace(m.model, td.src_ids, td.tgt_ids, full=True, interventions=heads_off.hooks(off))
+    activations) for the same source and translation as `get_trace(run)` (same heads off, same target)."""
+    td = get_trace(run)
+    m = load_model(run.path, run.stamp)
+    captured = capture_trace(
+        m.model, td.src_ids, td.tgt_ids, full=True, interventions=heads_off.hooks(run.off)
+    )
     qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured["qkv"].items()}
     return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured["activations"].items()})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def get_projection(
-    path: str,
-    stamp: float,
-    text: str,
-    beam: int,
-    maxlen: int,
-    side: str,
-    method: str,
-    off: heads_off.Off = (),
-    target: str | None = None,
-) -> pd.DataFrame:
+def get_projection(run: Run, side: str, method: str) -> pd.DataFrame:
     """Every stage of one side's residual stream projected jointly to 2-D (viz.projection_frame); a
     pre-norm model adds its final LayerNorm output (the memory, or what the output projection reads)."""
-    td = get_trace(path, stamp, text, beam, maxlen, off, target)
+    td = get_trace(run)
     tokens = td.src_tokens if side == "encoder" else td.tgt_tokens
     states = td.hidden[side]
     if td.norm == "pre":

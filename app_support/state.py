@@ -40,7 +40,7 @@ The controls of each view (session key in brackets; `VIEW_PARAMS`):
     snap       training step of the snapshot shown (Attention, a model with snapshots;
                absent: "Watch attention form during training" closed)   [snap]
 
-The experiment every view can show (app_support.views.experiment):
+The experiment every view can show (app_support.experiment.session):
 
     off        heads switched off, kind.layer.head separated by commas, e.g. cross.1.0,cross.1.3 [off]
     target     a translation typed in the Score view: the model is traced on it         [target]
@@ -57,7 +57,7 @@ import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
-from app_support import heads_off
+from app_support.experiment import heads_off
 from app_support.safe_text import md_code, without_lone_surrogates
 from app_support.stages import stream_stages
 from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD, ROW_LABELS
@@ -148,7 +148,7 @@ DEFAULTS = {
     "qpiece": None,  # the quiz round: German piece (position in the decoder input, from 1); None = first round
     "qlayer": None,  # the quiz's cross-attention layer; None = the last
     "snap": None,  # the training snapshot shown (a step); None = the snapshot section closed
-    "off": (),  # heads switched off: sorted (kind, layer, head) triples (app_support.heads_off)
+    "off": (),  # heads switched off: sorted (kind, layer, head) triples (app_support.experiment.heads_off)
     "target": "",  # a typed translation ("" = none): the views are traced on it
     "exp_apply": True,  # the views show the experiment (heads off, typed translation) when one is set
 }
@@ -451,7 +451,7 @@ def _position(value):
 def fit_to_trace(ss: MutableMapping, trace) -> list[str]:
     """Keep the positions of the Decoding, Anatomy and Embeddings views inside this sentence and its
     translation (a `models.TraceData`: the run those views draw, a typed translation's or one with heads
-    off included, `views.experiment.positions_trace`); notices for URL values."""
+    off included, `experiment.session.positions_trace`); notices for URL values."""
     notices = fit_step(ss, len(trace.tgt_tokens))
     n_steps = len(trace.tgt_tokens)
     _check(

@@ -10,7 +10,7 @@ On `en-de` with 15-word sentences, in the same headless Chromium the tests use (
    every figure is redrawn. Target ≤ 1 s.
 3. heads table: Enter on a new sentence with "Switch heads off" open -> the ranking of every single head
    (36 on en-de) drawn for it (translate + trace + one teacher-forced pass per head). Target ≤ 3 s.
-   Also: the table computed alone, without the browser (`experiments.heads_table`).
+   Also: the table computed alone, without the browser (`experiment.results.heads_table`).
 
 Medians of --repeats; the machine's load average is printed with them (a shared CPU varies).
 """
@@ -139,11 +139,13 @@ def heads_tables(page, url: str, model: str, repeats: int) -> list[float]:
 
 
 def table_alone(name: str, repeats: int) -> list[float]:
-    """experiments.heads_table without the browser: translate + trace + every head off in turn (uncached)."""
+    """experiment.results.heads_table without the browser: translate + trace + every head off in turn (uncached)."""
     import logging
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    from app_support import experiments, models
+    from app_support import models
+    from app_support.experiment import results
+    from app_support.run import Run
     from app_support.models import available_models
 
     path = str(available_models()[name])
@@ -152,7 +154,7 @@ def table_alone(name: str, repeats: int) -> list[float]:
     times = []
     for text in SENTENCES[:repeats]:
         start = time.perf_counter()
-        experiments.heads_table(path, stamp, text, 4, 0)
+        results.heads_table(Run(path, stamp, text, 4, 0))
         times.append(time.perf_counter() - start)
     return times
 

@@ -21,6 +21,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, models, state
+from app_support.run import Run
 from app_support.stages import layer_stages
 from app_support.views import attention as attention_view
 from tests.heatmap_reader import HtmlHeatmap, read_heatmap
@@ -447,7 +448,7 @@ def test_decoding_view_says_what_the_step_reads_and_predicts():
 def test_attention_csv_says_what_each_row_reads_and_predicts():
     """The CSV keeps its columns and adds query_read and query_predicted ("</s>" after the last row)."""
     path = str(MODELS[TOY])
-    csv = export.attention_csv(path, models.stamp(path), "c a f b", 1, 0).decode("utf-8")
+    csv = export.attention_csv(Run(path, models.stamp(path), "c a f b", 1, 0)).decode("utf-8")
     header = csv.splitlines()[0].split(",")
     assert header == [
         *"layer,head,q_pos,k_pos,query,key,weight,kind".split(","),

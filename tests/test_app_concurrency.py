@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app_support import models
+from app_support.run import Run
 from transformer import available_models
 
 TOY = "reverse"
@@ -27,7 +28,7 @@ def test_concurrent_traces_equal_sequential_ones():
 
     def work(text: str) -> None:
         barrier.wait()  # start together so the captures overlap
-        got[text] = models.get_trace(path, stamp, text, 1, 0)
+        got[text] = models.get_trace(Run(path, stamp, text, 1, 0))
 
     threads = [threading.Thread(target=work, args=(t,)) for t in TEXTS]
     for th in threads:

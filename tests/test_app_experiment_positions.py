@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from test_app import TOY, assert_clean, figures, needs_toy, run_app, title
 
-from app_support import heads_off
+from app_support.experiment import heads_off
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"  # the toy model translates it as "e d b f a c": <s> + 6 pieces, decoder steps 0–6

@@ -11,7 +11,7 @@ import pytest
 from test_app import TOY, assert_clean, attention_maps, figures, heatmaps, needs_toy, run_app, title
 
 from app_support import state
-from app_support.experiments import TARGET_LIMIT
+from app_support.experiment.results import TARGET_LIMIT
 from app_support.views import heads as heads_view
 from transformer import load_pretrained
 
@@ -104,7 +104,7 @@ def test_every_view_shows_the_ablated_run_under_a_banner(view):
 def test_minimal_pairs_switch_the_same_heads_off_for_both_sentences_but_not_a_typed_translation():
     """Minimal pairs follow the heads off (both sentences re-translated with them off, banner says so); a
     typed translation belongs to the first sentence only, so the banner says it is not traced there."""
-    from app_support import heads_off
+    from app_support.experiment import heads_off
 
     second = "c a g b"
     at = run_app(**BASE, view="pairs", text2=second, off=ANTI, kind="cross", layer="1", head="mean")

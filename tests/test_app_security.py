@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import export, model_dirs, models, state
+from app_support.run import Run
 from app_support.safe_text import without_lone_surrogates
 from tests.heatmap_reader import HtmlHeatmap
 from tests.test_app import APP, MODELS, TOY, attention_maps, figures, needs_toy, open_checkpoint, run_app
@@ -186,7 +187,7 @@ def assert_pieces_shown_as_text(at: AppTest) -> None:
     sentence; characters HTML cannot hold (controls, NUL) shown as U+FFFD."""
     ss, path = at.session_state, str(MODELS[TOY])
     text = ss["text"]
-    pieces = models.get_trace(path, models.stamp(path), text, ss["beam"], ss["maxlen"]).src_tokens
+    pieces = models.get_trace(Run(path, models.stamp(path), text, ss["beam"], ss["maxlen"])).src_tokens
     for hm in assert_drawn(at):
         assert hm.x_labels == [NOT_XML.sub("\ufffd", p) for p in pieces], hm.x_labels
         assert hm.y_labels == hm.x_labels  # encoder self-attention: every row is the piece it reads

@@ -10,8 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-from app_support import experiments, heads_off, models
-from transformer import ablate_heads, available_models, load_pretrained
+from app_support import models
+from app_support.experiment import heads_off, results
+from app_support.run import Run
+from transformer import available_models, load_pretrained
+from transformer.analysis import piece_scores
 
 TOY = "reverse"
 needs_toy = pytest.mark.skipif(TOY not in available_models(), reason=f"toy model {TOY!r} not in assets/ yet")
@@ -74,7 +77,7 @@ def test_batched_scores_equal_one_trace_per_set_of_heads():
         (("encoder", 0, 1), ("decoder", 1, 3)),
         heads_off.every_head(N_LAYERS, 4),
     ]
-    s = experiments.piece_scores(m.model, t.src_ids, t.tgt_ids, variants)
+    s = piece_scores(m.model, t.src_ids, t.tgt_ids, variants)
     for row, off in enumerate(variants):
         expected = _trace_logp(m, "c a f b d e", t.tgt_text, off)
         np.testing.assert_allclose(s.logp[row], expected, atol=2e-5, err_msg=str(off))
@@ -85,7 +88,7 @@ def test_batched_scores_equal_one_trace_per_set_of_heads():
 def test_heads_table_ranks_every_head_by_the_drop_of_a_single_ablation():
     m = load_pretrained(TOY)
     t = m.trace("j i h c a")
-    table = experiments.head_effects(m.model, t.src_ids, t.tgt_ids, N_LAYERS, 4)
+    table = results.head_effects(m.model, t.src_ids, t.tgt_ids, N_LAYERS, 4)
     assert len(table) == 24 and table["rank"].tolist() == list(range(1, 25))
     assert table["logp_change"].is_monotonic_increasing
     before = _trace_logp(m, "j i h c a", t.tgt_text).sum()
@@ -151,16 +154,16 @@ def test_concurrent_sessions_with_and_without_heads_off_keep_their_own_runs():
     expected_scores = {}
     for text, o in jobs:
         t = model.trace(text)
-        expected_scores[(text, o)] = experiments.piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
+        expected_scores[(text, o)] = piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
     models.get_trace.clear()
     barrier = threading.Barrier(len(jobs))
     got, scores = {}, {}
 
     def work(text, o):
         barrier.wait()
-        got[(text, o)] = models.get_trace(path, stamp, text, 1, 0, o)
+        got[(text, o)] = models.get_trace(Run(path, stamp, text, 1, 0, o))
         t = model.trace(text)
-        scores[(text, o)] = experiments.piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
+        scores[(text, o)] = piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
 
     threads = [threading.Thread(target=work, args=job) for job in jobs]
     for th in threads:
@@ -174,25 +177,32 @@ def test_concurrent_sessions_with_and_without_heads_off_keep_their_own_runs():
     assert not any(len(mod._forward_hooks) for mod in model.model.modules())
 
 
-def test_ablate_heads_is_what_the_set_hooks():
-    """heads_off.hooks is transformer.ablate_heads grouped by (kind, layer)."""
+def test_the_set_hooks_zero_exactly_its_heads_output():
+    """heads_off.hooks zeroes hook_z of exactly the heads in the set, one hook per (kind, layer), every batch row."""
+    import torch
+
     hooks = heads_off.hooks((("cross", 1, 0), ("cross", 1, 2), ("encoder", 0, 1)))
-    assert [path for path, _ in hooks] == [
-        path for path, _ in ablate_heads({("cross", 1): [0, 2], ("encoder", 0): [1]})
+    assert sorted(path for path, _ in hooks) == [
+        "decoder.layers.1.cross_attn.hook_z",
+        "encoder.layers.0.self_attn.hook_z",
     ]
+    z = torch.ones(3, 4, 5, 8)  # (B, H, T_q, d_head)
+    out = dict(hooks)["decoder.layers.1.cross_attn.hook_z"](None, (), z)
+    assert (out[:, [0, 2]] == 0).all() and (out[:, [1, 3]] == 1).all() and (z == 1).all()  # a copy, zeroed
 
 
 @needs_toy
 @pytest.mark.parametrize("beam", [1, 4])
 def test_the_comparison_decodes_as_the_traced_views_do(beam):
-    """experiments.compare decodes without capturing; its translation equals the traced run's (the views')."""
+    """results.compare decodes without capturing; its translation equals the traced run's (the views')."""
     path = str(available_models()[TOY])
     stamp = models.stamp(path)
     off = (("cross", 1, 1), ("cross", 1, 2), ("encoder", 0, 0))
-    c = experiments.compare(path, stamp, "b a g e c a f", beam, 0, off)
-    traced = models.get_trace(path, stamp, "b a g e c a f", beam, 0, off)
+    run = Run(path, stamp, "b a g e c a f", beam, 0, off)
+    c = results.compare(run)
+    traced = models.get_trace(run)
     assert c.ablated == traced.tgt_tokens[1:] and c.ablated_text == traced.tgt_text
-    assert c.original == models.get_trace(path, stamp, "b a g e c a f", beam, 0).tgt_tokens[1:]
+    assert c.original == models.get_trace(run.own).tgt_tokens[1:]
     assert len(c.pieces) == len(c.before) == len(c.after) == len(c.original) + 1  # and </s>
 
 
@@ -202,9 +212,9 @@ def test_the_csv_export_follows_the_experiment():
     from app_support import export
 
     path = str(available_models()[TOY])
-    key = (path, models.stamp(path), "c a f b d e", 1, 0)
-    intact = export.attention_csv(*key)
-    ablated = export.attention_csv(*key, off=(("cross", 0, 0), ("cross", 0, 1)))
-    typed = export.attention_csv(*key, target="e d b")
+    run = Run(path, models.stamp(path), "c a f b d e", 1, 0)
+    intact = export.attention_csv(run)
+    ablated = export.attention_csv(run.but(off=(("cross", 0, 0), ("cross", 0, 1))))
+    typed = export.attention_csv(run.but(target="e d b"))
     assert intact != ablated and intact != typed
-    assert export.attention_csv(*key, off=(), target=None) == intact
+    assert export.attention_csv(run.but(off=(), target=None)) == intact

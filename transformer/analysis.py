@@ -25,7 +25,9 @@ from transformer.model import Transformer
 # (the decoder input rebuilt from generated ids, per-piece log-probabilities and ranks, batched per-row
 # ablation of attention heads)
 
-Head = tuple[str, int, int]  # (kind, layer, head), 0-based as in the figures: ("cross", 2, 0) is "cross L2 H0"
+Head = tuple[
+    str, int, int
+]  # (kind, layer, head), 0-based as in the figures: ("cross", 2, 0) is "cross L2 H0"
 CHUNK = 16  # teacher-forced variants per batched forward pass (bounds memory on long sentences)
 
 

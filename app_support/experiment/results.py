@@ -1,115 +1,36 @@
-"""Experiments on one sentence: attention heads switched off, a translation typed by a person.
+"""What an experiment computes, cached per `Run`: heads switched off, a translation typed by a person.
 
-Both read the model teacher-forced: the decoder is given a translation piece by piece and says how
-likely it finds each next piece. Decoder position t reads piece t and predicts piece t + 1 (`</s>`
-after the last), so a translation's log-probability is the sum over the pieces it predicts.
-
-The plain functions (`piece_scores`, `head_effects`) take a `Transformer` and ids and work in a
-notebook; the `st.cache_data` wrappers below them take the app's cache key (model path and file
-stamp, sentence, beam, max length) plus the heads switched off and the typed target, so two
-sessions or two experiments never share a result they should not. Heads are switched off with
-hooks that act only for the calling thread (transformer.capture), as the library's are.
+Both read the model teacher-forced (`transformer.analysis.piece_scores`): the decoder is given a
+translation piece by piece and says how likely it finds each next piece. Decoder position t reads
+piece t and predicts piece t + 1 (`</s>` after the last), so a translation's log-probability is the
+sum over the pieces it predicts. The maths lives in the model package; here are the app's cached
+results, each keyed by one `Run`, and the tables the views draw.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 
 import viz
-from app_support import heads_off, models
-from app_support.heads_off import Off
+from app_support import models
+from app_support.experiment import heads_off
+from app_support.run import Run
+from transformer.analysis import decoder_input, piece_scores
 from transformer.capture import hooks
-from transformer.kinds import KINDS
 from transformer.model import Transformer
-from transformer.pretrained import Pretrained
 
 TARGET_LIMIT = 2000  # characters of a typed translation (as the sentence's TEXT_LIMIT)
 SURPRISING = 0.1  # a piece the model gives less than this probability is marked surprising
-CHUNK = 16  # teacher-forced variants per batched forward pass (bounds memory on long sentences)
-
-
-# --- teacher-forced scores under several sets of heads off, in one batched pass ---------------------
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Per variant (a set of heads off) and per decoder position t, about the piece t predicts."""
-
-    logp: np.ndarray  # (n, T) natural log-probability of the piece predicted
-    rank: np.ndarray  # (n, T) its rank among all pieces (1 = the model's first choice)
-    top_id: np.ndarray  # (n, T) the model's first choice there
-    top_logp: np.ndarray  # (n, T) and its log-probability
-
-
-def predicted_ids(tgt_ids: Sequence[int], eos_id: int) -> list[int]:
-    """The piece each decoder position predicts: the next piece of the decoder input, then </s>."""
-    return [*list(tgt_ids)[1:], eos_id]
-
-
-def _zeroing_hooks(variants: Sequence[Off]) -> list:
-    """One hook per attention module that zeroes, in batch row b, the heads variants[b] switches off."""
-    where: dict[tuple[str, int], list[tuple[int, int]]] = {}
-    for b, off in enumerate(variants):
-        for kind, layer, h in off:
-            where.setdefault((kind, layer), []).append((b, h))
-    result = []
-    for (kind, layer), pairs in where.items():
-        rows = torch.tensor([b for b, _ in pairs])
-        cols = torch.tensor([h for _, h in pairs])
-
-        def zero(module, inputs, z, rows=rows, cols=cols):
-            z = z.clone()
-            z[rows, cols] = 0.0  # (pairs, T_q, d_head): those heads' outputs, before W_O
-            return z
-
-        result.append((KINDS[kind].path(layer) + ".hook_z", zero))
-    return result
-
-
-@torch.no_grad()
-def piece_scores(
-    model: Transformer, src_ids: Sequence[int], tgt_ids: Sequence[int], variants: Sequence[Off] = ((),)
-) -> Scores:
-    """Teacher-forced scores of the pieces `tgt_ids` predicts (tgt_ids[1:] + </s>), once per variant.
-
-    tgt_ids is the decoder input (starting with the start id). A variant is a set of heads off
-    (app_support.heads_off.Off); () is the model as trained. Variants run as rows of one batch, each
-    row with its own heads zeroed at hook_z, `CHUNK` rows per forward pass.
-    """
-    if model.training:
-        raise RuntimeError("piece_scores needs the model in eval mode")
-    device = next(model.parameters()).device
-    target = torch.tensor(predicted_ids(tgt_ids, model.config.eos_id), device=device)
-    src = torch.tensor([list(src_ids)], dtype=torch.long, device=device)
-    tgt = torch.tensor([list(tgt_ids)], dtype=torch.long, device=device)
-    parts = []
-    for start in range(0, len(variants), CHUNK):
-        chunk = list(variants[start : start + CHUNK])
-        n = len(chunk)
-        with hooks(model, _zeroing_hooks(chunk)):
-            logits = model(src.expand(n, -1), tgt.expand(n, -1)).float()  # (n, T, V)
-        logp = logits.log_softmax(-1)
-        mine = logp.gather(-1, target.expand(n, -1)[..., None])[..., 0]  # (n, T)
-        top = logp.max(-1)
-        rank = (logp > mine[..., None]).sum(-1) + 1
-        parts.append((mine, rank, top.indices, top.values))
-    logp, rank, top_id, top_logp = (torch.cat(p).cpu().numpy() for p in zip(*parts, strict=True))
-    return Scores(logp=logp, rank=rank, top_id=top_id, top_logp=top_logp)
 
 
 def head_effects(
-    model: Transformer,
-    src_ids: Sequence[int],
-    tgt_ids: Sequence[int],
-    n_layers: Mapping[str, int],
-    n_heads: int,
+    model: Transformer, src_ids, tgt_ids, n_layers: Mapping[str, int], n_heads: int
 ) -> pd.DataFrame:
     """Every single head switched off in turn: how much the translation's log-probability drops.
 
@@ -117,16 +38,16 @@ def head_effects(
     logp_change (after − before, natural log; negative = the translation became less likely),
     logp_after, top_changes (decoder positions whose first choice is no longer the same piece).
     """
-    heads = heads_off.every_head(n_layers, n_heads)
-    s = piece_scores(model, src_ids, tgt_ids, [(), *((h,) for h in heads)])
+    every = heads_off.every_head(n_layers, n_heads)
+    s = piece_scores(model, src_ids, tgt_ids, [(), *((h,) for h in every)])
     before = float(s.logp[0].sum())
     after = s.logp[1:].sum(1)
     frame = pd.DataFrame(
         {
-            "head": [heads_off.label(h) for h in heads],
-            "kind": [h[0] for h in heads],
-            "layer": [h[1] for h in heads],
-            "head_index": [h[2] for h in heads],
+            "head": [heads_off.label(h) for h in every],
+            "kind": [h[0] for h in every],
+            "layer": [h[1] for h in every],
+            "head_index": [h[2] for h in every],
             "logp_change": after - before,
             "logp_after": after,
             "top_changes": (s.top_id[1:] != s.top_id[0]).sum(1),
@@ -135,9 +56,6 @@ def head_effects(
     frame = frame.sort_values(["logp_change", "kind", "layer", "head_index"], kind="stable")
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame.reset_index(drop=True)
-
-
-# --- cached for the app: everything a result depends on is an argument ------------------------------
 
 
 @dataclass(frozen=True)
@@ -155,23 +73,23 @@ class Comparison:
     seconds: float  # to re-translate with the heads off and score both
 
 
-def translate_off(m: Pretrained, src_ids: Sequence[int], beam: int, maxlen: int, off: Off) -> list[int]:
-    """The decoder input of the translation the model makes with `off` switched off (start id, pieces; no
-    padding, no </s>), exactly as `Pretrained.trace(..., interventions=...)` decodes it, without capturing."""
-    with hooks(m.model, heads_off.hooks(off) or []):
-        out = m.translate_ids(list(src_ids), beam=beam, max_len=maxlen or None)
-    ids = out[:1] + [i for i in out[1:] if i != m.config.pad_id]
-    return ids[:-1] if len(ids) > 1 and ids[-1] == m.config.eos_id else ids
+def translate_off(run: Run, src_ids) -> list[int]:
+    """The decoder input of the translation the model makes with `run.off` switched off, exactly as a trace
+    of `run` decodes it, without capturing."""
+    m = models.load_model(run.path, run.stamp)
+    with hooks(m.model, heads_off.hooks(run.off) or []):
+        out = m.translate_ids(list(src_ids), beam=run.beam, max_len=run.maxlen or None)
+    return decoder_input(out, m.config.pad_id, m.config.eos_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def compare(path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off) -> Comparison:
-    """The sentence translated again with `off` switched off, beside the model's own translation."""
+def compare(run: Run) -> Comparison:
+    """The sentence translated again with `run.off` switched off, beside the model's own translation."""
     start = time.perf_counter()
-    original = models.get_trace(path, stamp, text, beam, maxlen)
-    m = models.load_model(path, stamp)
-    ablated = translate_off(m, original.src_ids, beam, maxlen, off)  # decoding only: no capture needed here
-    s = piece_scores(m.model, original.src_ids, original.tgt_ids, [(), off])
+    original = models.get_trace(run.own)
+    m = models.load_model(run.path, run.stamp)
+    ablated = translate_off(run.but(target=None), original.src_ids)  # decoding only: no capture needed
+    s = piece_scores(m.model, original.src_ids, original.tgt_ids, [(), run.off])
     return Comparison(
         pieces=list(viz.predicted_pieces(original.tgt_tokens)),
         before=s.logp[0],
@@ -186,10 +104,10 @@ def compare(path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def heads_table(path: str, stamp: float, text: str, beam: int, maxlen: int) -> pd.DataFrame:
+def heads_table(run: Run) -> pd.DataFrame:
     """`head_effects` on the model's own translation of the sentence (every head of the model)."""
-    td = models.get_trace(path, stamp, text, beam, maxlen)
-    m = models.load_model(path, stamp)
+    td = models.get_trace(run.own)
+    m = models.load_model(run.path, run.stamp)
     return head_effects(m.model, td.src_ids, td.tgt_ids, td.n_layers, td.n_heads)
 
 
@@ -206,16 +124,14 @@ class TargetScore:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def score_target(
-    path: str, stamp: float, text: str, beam: int, maxlen: int, off: Off, target: str | None
-) -> TargetScore:
-    """Trace the model on `target` (teacher-forced; with `off` switched off, if any) and score each piece;
-    target None scores the model's own translation the same way."""
-    m = models.load_model(path, stamp)
-    own = models.get_trace(path, stamp, text, beam, maxlen, off)
-    typed = own if target is None else models.get_trace(path, stamp, text, beam, maxlen, off, target)
-    s = piece_scores(m.model, typed.src_ids, typed.tgt_ids, [off])
-    o = s if target is None else piece_scores(m.model, own.src_ids, own.tgt_ids, [off])
+def score_target(run: Run) -> TargetScore:
+    """Trace the model on `run.target` (teacher-forced; with `run.off` switched off, if any) and score each
+    piece; no target scores the model's own translation the same way."""
+    m = models.load_model(run.path, run.stamp)
+    own = models.get_trace(run.but(target=None))
+    typed = own if run.target is None else models.get_trace(run)
+    s = piece_scores(m.model, typed.src_ids, typed.tgt_ids, [run.off])
+    o = s if run.target is None else piece_scores(m.model, own.src_ids, own.tgt_ids, [run.off])
     frame = viz.piece_score_frame(
         viz.predicted_pieces(typed.tgt_tokens),
         s.logp[0],
@@ -231,5 +147,5 @@ def score_target(
         own_total=float(o.logp[0].sum()),
         own_pieces=len(own.tgt_ids),
         own_text=own.tgt_text,
-        truncated=target is not None and len(m.tokenizer.encode_target(target)) > room,
+        truncated=run.target is not None and len(m.tokenizer.encode_target(run.target)) > room,
     )

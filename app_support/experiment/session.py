@@ -7,8 +7,8 @@ an ablated run for the model; "Show the experiment in every view" (`apply=0`) sw
 model as trained without forgetting the experiment.
 
 A view in PARTLY follows only the parts it names (Minimal pairs: the heads off, for both sentences).
-A view outside both gets the model's own run (its ctx.experiment is empty); it can follow too by
-passing `**ctx.experiment` to every cached call it makes beyond `ctx.trace` and joining FOLLOWS.
+A view outside both gets the model's own run (its `ctx.run` is the model as trained); it can follow too
+by passing `ctx.run` to every cached call it makes beyond `ctx.trace` and joining FOLLOWS.
 """
 
 from __future__ import annotations
@@ -18,13 +18,21 @@ from collections.abc import Mapping, MutableMapping
 
 import streamlit as st
 
-from app_support import heads_off, models
-from app_support.experiments import TARGET_LIMIT
+from app_support import models
+from app_support.experiment import heads_off
+from app_support.experiment.results import TARGET_LIMIT
 from app_support.models import TraceData
 from app_support.safe_text import md_code
 from app_support.views import Ctx
 
-FOLLOWS = {"io", "attention", "positional", "embeddings", "decoding", "anatomy"}  # the flow panel is in Attention
+FOLLOWS = {
+    "io",
+    "attention",
+    "positional",
+    "embeddings",
+    "decoding",
+    "anatomy",
+}  # the flow panel is in Attention
 # Views that follow part of the experiment: Minimal pairs switches the same heads off for both sentences,
 # but a typed translation belongs to the first sentence only, so it is not traced there.
 PARTLY = {"pairs": ("off",)}
@@ -100,14 +108,18 @@ def banner(ctx: Ctx, view: str) -> None:
     off, target = tuple(ss.get("off", ())), typed_target(ss)
     if (not off and target is None) or view in OWN:
         return
-    shown = bool(ctx.experiment)
+    shown = ctx.run.is_experiment
     left_out = target if shown and ctx.target is None else None  # a typed translation this view cannot follow
     with st.container(key="experiment_banner"):
         if shown:
             st.warning(
                 f"**Experiment, not the model as trained — {describe(ctx.off, ctx.target)}.** Every figure "
-                + ("below shows this run." if left_out is None else "below, for both sentences, shows this run; "
-                   "your typed translation belongs to the first sentence only and is not traced here.")  # fmt: skip
+                + (
+                    "below shows this run."
+                    if left_out is None
+                    else "below, for both sentences, shows this run; "
+                    "your typed translation belongs to the first sentence only and is not traced here."
+                )  # fmt: skip
                 + (
                     " A head switched off still computes its attention weights (drawn as before); "
                     "its output is zeroed, so what changes is everything after it."
@@ -147,8 +159,9 @@ def run(ctx: Ctx, view: str) -> Ctx:
     if exp:
         try:
             with st.spinner("Running the experiment…"):
-                trace = models.get_trace(*ctx.key, **exp)
-            ctx = dataclasses.replace(ctx, trace=trace, off=exp.get("off", ()), target=exp.get("target"))
+                run = ctx.run.but(**exp)
+                trace = models.get_trace(run)
+            ctx = dataclasses.replace(ctx, run=run, trace=trace)
         except Exception as e:  # never a traceback in class
             st.error(
                 f"The experiment could not be run ({type(e).__name__}): {md_code(e)}. Showing the model as trained."
@@ -170,6 +183,6 @@ def positions_trace(ctx: Ctx, view: str, own: TraceData) -> TraceData:
     if not exp:
         return own
     try:
-        return models.get_trace(*ctx.key, **exp)  # cached: the run the next view that follows draws
+        return models.get_trace(ctx.run.but(**exp))  # cached: the run the next view that follows draws
     except Exception:  # that view will say why when it is opened; until then it would draw the model's own
         return own

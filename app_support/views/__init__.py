@@ -1,6 +1,6 @@
 """One module per view; each has `render(ctx)` and draws only with figures built by viz functions.
 
-`Ctx` carries what every view needs: the model, the cache key of the sentence, its trace,
+`Ctx` carries what every view needs: the model, the `Run` it draws (the key of every cached call), its trace,
 and the look (font sizes) of normal or presentation mode.
 """
 
@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_support import export, models
 from app_support.models import TraceData
+from app_support.run import Run
 from transformer import Pretrained
 
 
@@ -21,27 +22,19 @@ from transformer import Pretrained
 class Ctx:
     model: Pretrained
     model_label: str  # a name in assets/ or the checkpoint directory's name
-    path: str
-    stamp: float
-    text: str
-    beam: int
-    maxlen: int
+    run: Run  # what `trace` is a run of: the model as trained, or the experiment this view follows
     trace: TraceData
     present: bool
-    off: tuple = ()  # heads switched off in `trace` (app_support.heads_off); () = the model as trained
-    target: str | None = None  # the typed translation `trace` is traced on; None = the model's own
     notices: int = 0  # warnings shown above the view (a projected figure leaves room for them)
 
-    @property
-    def key(self) -> tuple:
-        """Arguments of every per-sentence cached function."""
-        return (self.path, self.stamp, self.text, self.beam, self.maxlen)
-
-    @property
-    def experiment(self) -> dict:
-        """Keyword arguments that make a cached call (models.get_trace, get_anatomy, ...) give the same
-        run as `trace`: {} for the model as trained (app_support.views.experiment)."""
-        return {k: v for k, v in (("off", self.off), ("target", self.target)) if v}
+    # the run's parts, as the views read them
+    path = property(lambda self: self.run.path)
+    stamp = property(lambda self: self.run.stamp)
+    text = property(lambda self: self.run.text)
+    beam = property(lambda self: self.run.beam)
+    maxlen = property(lambda self: self.run.maxlen)
+    off = property(lambda self: self.run.off)  # heads switched off in `trace`; () = the model as trained
+    target = property(lambda self: self.run.target)  # the typed translation `trace` is traced on, or None
 
     @property
     def font(self) -> int:

@@ -97,7 +97,7 @@ def _next_previous(number: int) -> None:
 def _anatomy(ctx: Ctx):
     """Every hook point of the sentence (models.get_anatomy): only the sections inside a layer need it."""
     with st.spinner("Capturing Q, K, V and every sub-layer…"):
-        return models.get_anatomy(*ctx.key, **ctx.experiment)
+        return models.get_anatomy(ctx.run)
 
 
 def _head() -> int:

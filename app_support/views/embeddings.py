@@ -63,7 +63,7 @@ def render(ctx: Ctx) -> None:
     )
     label = METHODS[ss["emb_method"]].split(" ")[0]
     with st.spinner(f"Projecting {len(tokens) * n_stages} vectors with {label}…"):
-        frame = models.get_projection(*ctx.key, ss["emb_side"], ss["emb_method"], **ctx.experiment)
+        frame = models.get_projection(ctx.run, ss["emb_side"], ss["emb_method"])
     chosen = ss["emb_paths"] or [0]
     stage = None if ss["emb_stage"] == ALL else ss["emb_stage"]
     fig = viz.projection_scatter(frame, stage, chosen=chosen, font_size=ctx.font)

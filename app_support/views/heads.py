@@ -2,8 +2,8 @@
 with those heads off beside the model's own translation, and which single heads matter most.
 
 A head is switched off by zeroing its output (hook_z, before W_O) while decoding and while tracing
-(transformer.capture.ablate_heads). The set is st.session_state["off"] (app_support.heads_off),
-in the URL as `off`; the other views show the run with it (app_support.views.experiment).
+(transformer.analysis.zero_heads). The set is st.session_state["off"] (app_support.experiment.heads_off),
+in the URL as `off`; the other views show the run with it (app_support.experiment.session).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 import viz
-from app_support import experiments, heads_off
+from app_support.experiment import heads_off, results
 from app_support.safe_text import md_code
 from app_support.views import Ctx, chart, controls
 from transformer.kinds import KINDS
@@ -80,7 +80,7 @@ def grid(ctx: Ctx) -> None:
 def comparison(ctx: Ctx, off: heads_off.Off) -> None:
     """The two translations side by side (changed pieces marked) and the original's log-probability."""
     with st.spinner("Translating again with the heads off…"):
-        c = experiments.compare(*ctx.key, off)
+        c = results.compare(ctx.run.but(off=off))
     name = heads_off.describe(off, limit=3).split(":")[0]  # "3 heads off"
     left, right = ctx.columns(2)
     empty = "(empty: the model ended the sentence at once)"
@@ -134,7 +134,7 @@ def ranking(ctx: Ctx, off: heads_off.Off) -> None:
     """Every single head switched off in turn, ranked by how much less likely the translation becomes."""
     st.subheader("Which heads matter")
     with st.spinner("Switching every head off in turn…"):
-        table = experiments.heads_table(*ctx.key)
+        table = results.heads_table(ctx.run)
     fig = viz.head_effect_grid(table, off=off, font_size=ctx.font)
     chart(ctx, fig, "fig_heads_grid", "which-heads-matter")
     heads = list(zip(table["kind"], table["layer"].astype(int), table["head_index"].astype(int), strict=True))

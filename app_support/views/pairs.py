@@ -127,13 +127,13 @@ def render(ctx: Ctx) -> None:
         )
     try:
         with st.spinner("Translating and tracing the second sentence…"):
-            tb = models.get_trace(ctx.path, ctx.stamp, second, ctx.beam, ctx.maxlen, **ctx.experiment)
+            tb = models.get_trace(ctx.run.but(text=second))
     except Exception as e:  # never a traceback in class
         log.exception("second sentence failed")
         st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
         return
     ta = ctx.trace
-    both = dataclasses.replace(ctx, text=f"{first}” → “{second}")  # figures of both: both in the subtitle
+    both = dataclasses.replace(ctx, run=ctx.run.but(text=f"{first}” → “{second}"))  # figures of both: both in the subtitle
     if tb.truncated:
         st.warning("The second sentence is longer than this model's max_len: only its first pieces are used.")
 
@@ -162,7 +162,7 @@ def render(ctx: Ctx) -> None:
         )  # fmt: skip
         with col:
             shown = (
-                ctx if name == "First" else dataclasses.replace(ctx, text=second)
+                ctx if name == "First" else dataclasses.replace(ctx, run=ctx.run.but(text=second))
             )  # the subtitle's sentence
             chart(shown, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
 

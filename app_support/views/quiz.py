@@ -84,7 +84,7 @@ def render(ctx: Ctx) -> None:
     hand = None
     if item is not None:
         try:
-            ref = models.get_trace(ctx.path, ctx.stamp, ctx.text, 1, 0, target=item["de"])  # teacher-forced
+            ref = models.get_trace(ctx.run.own.but(beam=1, maxlen=0, target=item["de"]))  # teacher-forced
         except Exception as e:  # never a traceback in class
             log.exception("quiz reference trace failed")
             st.error(f"The model could not read the reference translation ({type(e).__name__}): {md_code(e)}")

@@ -3,7 +3,7 @@ teacher-forced, and says how likely it finds each piece, its rank, and the whole
 log-probability beside that of its own translation.
 
 The typed translation is st.session_state["target"] (in the URL as `target`); while it is set every
-view in app_support.views.experiment.FOLLOWS is traced on it.
+view in app_support.experiment.session.FOLLOWS is traced on it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
-from app_support import experiments, heads_off
-from app_support.experiments import SURPRISING
+from app_support.experiment import heads_off, results
+from app_support.experiment.results import SURPRISING
 from app_support.views import Ctx, chart
-from app_support.views.experiment import experiment, typed_target
+from app_support.experiment.session import experiment, typed_target
 
 EXPLAIN = (
     "Type a translation of the sentence, for example a student's, and press Enter. The model reads it "
@@ -55,7 +55,7 @@ def render(ctx: Ctx) -> None:
     if off:
         st.warning(f"Scored with {heads_off.describe(off)} (set in *Switch heads off*).", icon="🧪")
     with st.spinner("Reading your translation…"):
-        s = experiments.score_target(*ctx.key, off, target)
+        s = results.score_target(ctx.run.but(off=off, target=target))
     if s.truncated:
         st.warning(
             f"Your translation has more pieces than this model reads at once: only its first "

@@ -1,9 +1,9 @@
 """Which attention heads are switched off: one set for the whole app, in the URL as `off`.
 
 A head is a triple (kind, layer, head), 0-based as in the figures ("cross L2 H0"). The set is
-kept as a sorted tuple of triples (hashable: part of every cache key) and written to the URL as
+kept as a sorted tuple of triples (hashable: part of every `Run`) and written to the URL as
 `off=cross.2.0,encoder.0.1` (kind.layer.head, comma-separated). Pure Python apart from `hooks`,
-which turns the set into `transformer.ablate_heads` hooks (zeroing each head's hook_z).
+which turns the set into `transformer.analysis.zero_heads` hooks (zeroing each head's hook_z).
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 
 from app_support.safe_text import md_code
-from transformer.capture import HookFn, ablate_heads
+from app_support.run import Off
+from transformer.analysis import Head, zero_heads
+from transformer.capture import HookFn
 from transformer.kinds import KIND_NAMES, KINDS
-
-Head = tuple[str, int, int]  # (kind, layer, head)
-Off = tuple[Head, ...]  # sorted, no repeats
 
 URL_LIMIT = 4000  # characters of `off` read from a URL (36 heads take ~400)
 _ITEM = re.compile(r"(encoder|decoder|cross)\.(\d{1,4})\.(\d{1,4})")
@@ -109,8 +108,5 @@ def warnings(off: Off, n_layers: Mapping[str, int], n_heads: int) -> list[str]:
 
 
 def hooks(off: Off) -> list[tuple[str, HookFn]] | None:
-    """`transformer.ablate_heads` hooks for this set (None when empty: the model as trained)."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    for kind, layer, h in off:
-        groups.setdefault((kind, layer), []).append(h)
-    return ablate_heads(groups) or None
+    """`transformer.analysis.zero_heads` hooks for this set (None when empty: the model as trained)."""
+    return zero_heads([off]) or None
