@@ -17,15 +17,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_support import examples, export, model_dirs, models, state
+from app_support.experiment import session as experiment
 from app_support.notices import input_notices
+from app_support.run import Run
 from app_support.safe_text import md_code
 from app_support.views import Ctx, anatomy, attention, decoding, embeddings, heads, io, positional, score
-from app_support.experiment import session as experiment
-from app_support.run import Run
 from app_support.views import pairs as pairs_view
 from app_support.views import quiz as quiz_view
+from tools.card import describe_generation
 from transformer import CheckpointError
-from transformer.decoding import describe as describe_generation
 from transformer.kinds import KINDS
 
 log = logging.getLogger(__name__)
@@ -134,12 +134,16 @@ if ss["present"]:  # static CSS only; user text never goes through HTML
 else:
     st.html(COMPACT_CSS)
 
-with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
+with (
+    st.sidebar
+):  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
     # a new browser session loads Plotly (4.6 MB of script) while the script runs, unless the view draws
     # none (Attention's heatmaps are HTML: the chunk's evaluation would only delay them)
     plotly_early = st.empty()
     plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines"))
-    if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:  # emptied after the trace or by stop()
+    if (
+        "_plotly_early" not in ss and ss["text"].strip() and plotly_first
+    ):  # emptied after the trace or by stop()
         ss["_plotly_early"] = True
         empty = go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)})
         plotly_early.plotly_chart(empty, key="plotly_early")
@@ -249,12 +253,18 @@ with decoding_box:
         persist_state="session",
         help="Longest translation; 0 = automatic (2 × source + 10).",
     )
-    described = describe_generation(model.generation)  # a checkpoint's own metadata: shown as code unless numbers
+    described = describe_generation(
+        model.generation
+    )  # a checkpoint's own metadata: shown as code unless numbers
     numbers = all(
-        v is None or isinstance(v, int | float) or (isinstance(v, list) and all(isinstance(i, int) for i in v))
+        v is None
+        or isinstance(v, int | float)
+        or (isinstance(v, list) and all(isinstance(i, int) for i in v))
         for v in model.generation.values()
     )
-    st.caption(f"This model decodes with {described if numbers else md_code(described)} (its `metadata.json`).")
+    st.caption(
+        f"This model decodes with {described if numbers else md_code(described)} (its `metadata.json`)."
+    )
 
 text = ss["text"]
 if not text.strip():
@@ -323,7 +333,6 @@ with export_box:
         "The camera icon above each figure saves it, named after the model, view and sentence; the "
         "Attention view's heatmaps have a download button under them."
     )
-
 
 
 def draw_view(ctx: Ctx) -> None:

@@ -145,8 +145,8 @@ def table_alone(name: str, repeats: int) -> list[float]:
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     from app_support import models
     from app_support.experiment import results
-    from app_support.run import Run
     from app_support.models import available_models
+    from app_support.run import Run
 
     path = str(available_models()[name])
     stamp = models.stamp(path)

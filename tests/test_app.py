@@ -112,14 +112,14 @@ def drawn_or_waiting(at: AppTest, view: str) -> bool:
 @needs_model
 def test_decoding_settings_of_the_chosen_model_are_stated():
     """The sidebar says how the model decodes, from its own metadata: the toy and the default differ."""
+    from tools.card import describe_generation
     from transformer import load_pretrained
-    from transformer.decoding import describe
 
     captions = {}
     for name in (TOY, load_pretrained().name):
         at = run_app(model=name)
         assert_clean(at)
-        expected = describe(load_pretrained(name).generation)
+        expected = describe_generation(load_pretrained(name).generation)
         captions[name] = [c.value for c in at.caption if expected in c.value]
         assert len(captions[name]) == 1, (name, expected, [c.value for c in at.caption])
     assert len({c[0] for c in captions.values()}) == 2

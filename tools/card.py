@@ -17,12 +17,23 @@ import sys
 from pathlib import Path
 
 from transformer.checkpoint import WEIGHTS
-from transformer.decoding import describe
 from transformer.paths import portable
 from transformer.pretrained import load_pretrained
 
 FLAGS = {"quiet", "resume", "no_tie", "bf16"}
 SKIP = {"resume", "quiet", "threads", "device"}  # options that do not change the model
+
+
+def describe_generation(generation: dict) -> str:
+    """A model's decoding settings (`Pretrained.generation`) in words, for its card and the app's sidebar."""
+    parts = [f"length penalty α = {generation['alpha']}"]
+    if generation["max_repeat"]:
+        parts.append(f"no piece more than {generation['max_repeat']}× in a row")
+    if generation["no_repeat_ngram"]:
+        parts.append(f"no {generation['no_repeat_ngram']}-gram of pieces twice")
+    if generation.get("forbidden_ids"):
+        parts.append(f"never the id(s) {', '.join(map(str, generation['forbidden_ids']))}")
+    return ", ".join(parts)
 
 
 def rebuild_command(train_args: dict) -> str:
@@ -228,7 +239,7 @@ def test_section(m, files: list[Path], samples: int) -> list[str]:
     for r in results:
         lines.append(f"| `{r['file']}` | {r['sentences']} | {r['bleu']} | {r['chrf']} | "
                      f"{r['repeats_over_3']} | {r['hit_length_limit']} |")  # fmt: skip
-    lines += ["", f"sacrebleu corpus scores of beam-4 translations ({describe(m.generation)}, "
+    lines += ["", f"sacrebleu corpus scores of beam-4 translations ({describe_generation(m.generation)}, "
               "output at most 2 × source + 10 pieces).", ""]  # fmt: skip
     last = results[-1]
     lines += [f"First {samples} of `{last['file']}`:", "", "| English | model | reference |", "|---|---|---|"]

@@ -99,18 +99,6 @@ def greedy_decode(
     return ys
 
 
-def describe(generation: dict) -> str:
-    """A model's decoding settings (`Pretrained.generation`) in words, e.g. for its card or the app."""
-    parts = [f"length penalty α = {generation['alpha']}"]
-    if generation["max_repeat"]:
-        parts.append(f"no piece more than {generation['max_repeat']}× in a row")
-    if generation["no_repeat_ngram"]:
-        parts.append(f"no {generation['no_repeat_ngram']}-gram of pieces twice")
-    if generation.get("forbidden_ids"):
-        parts.append(f"never the id(s) {', '.join(map(str, generation['forbidden_ids']))}")
-    return ", ".join(parts)
-
-
 def length_penalty(length: int, alpha: float) -> float:
     """GNMT's ((5 + |Y|) / 6)^α (Wu et al. 2016), the normaliser the paper's beam search uses."""
     return ((5.0 + length) / 6.0) ** alpha

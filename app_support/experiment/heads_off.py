@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from app_support.safe_text import md_code
 from app_support.run import Off
+from app_support.safe_text import md_code
 from transformer.analysis import Head, zero_heads
 from transformer.capture import HookFn
 from transformer.kinds import KIND_NAMES, KINDS

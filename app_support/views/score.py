@@ -13,8 +13,8 @@ import streamlit as st
 import viz
 from app_support.experiment import heads_off, results
 from app_support.experiment.results import SURPRISING
-from app_support.views import Ctx, chart
 from app_support.experiment.session import experiment, typed_target
+from app_support.views import Ctx, chart
 
 EXPLAIN = (
     "Type a translation of the sentence, for example a student's, and press Enter. The model reads it "
