@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from tools.alignment import DEFAULT_SET, word_spans
+from transformer.tokenizer import SPECIAL_PIECES
 
-SPECIALS = frozenset({"<s>", "</s>", "<pad>", "<unk>"})
+SPECIALS = frozenset(SPECIAL_PIECES)
 
 
 @lru_cache(maxsize=4)

@@ -22,12 +22,13 @@ import pandas as pd
 import torch
 
 from transformer.pretrained import Pretrained, load_pretrained
+from transformer.tokenizer import SPECIAL_PIECES
 from viz.flow import attention_rollout
 
 from .evaluate import corpus_scores
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "eval" / "everyday_en_de.json"
-SPECIALS = frozenset({"<s>", "</s>", "<pad>"})
+SPECIALS = frozenset(SPECIAL_PIECES) - {"<unk>"}  # <unk> stands for part of a word the vocabulary lacks
 WORD_START = "\u2581"  # "▁"
 _BYTE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 _START_BYTES = ["<0xE2>", "<0x96>", "<0x81>"]  # "▁" itself spelled as byte-fallback pieces

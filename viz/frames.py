@@ -32,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD
+from transformer.tokenizer import SPECIAL_PIECES
 from viz.labels import predicted_pieces, row_pieces, side_tokens
 
-SPECIAL_TOKENS = frozenset({"<s>", "</s>", "<pad>", "<unk>"})
+SPECIAL_TOKENS = frozenset(SPECIAL_PIECES)
 ATTENTION_COLUMNS = [
     "layer", "head", "q_pos", "k_pos", "query", "key", "weight", "kind", "query_read", "query_predicted",
 ]  # fmt: skip
