@@ -84,10 +84,13 @@ def default_model_name(names: list[str]) -> str | None:
 
 
 def stamp(path: str) -> float:
-    """Newest modification time of a checkpoint's files (0.0 when there is none): part of every cache key."""
+    """Newest modification time of a checkpoint's files and its training snapshots' index (0.0 when there is
+    none): part of every cache key, so a retrained model is loaded afresh."""
     try:
         directory = resolve_model_dir(path)
-        return max((directory / f).stat().st_mtime for f in checkpoint.REQUIRED if (directory / f).exists())
+        files = [directory / f for f in checkpoint.REQUIRED]
+        files.append(checkpoint.snapshots_dir(directory) / checkpoint.SNAPSHOT_INDEX)
+        return max(f.stat().st_mtime for f in files if f.exists())
     except (OSError, ValueError):  # CheckpointError is a ValueError
         return 0.0
 

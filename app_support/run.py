@@ -2,7 +2,8 @@
 
 A `Run` says everything a result depends on: which model (its directory and the files' modification
 time, so a retrained model is loaded afresh), the sentence, how it is decoded (beam, max length), and
-the experiment (heads switched off, a typed translation the model is traced on). Every cached call in
+the experiment (heads switched off, a typed translation the model is traced on), and which training
+snapshot's weights are shown (the time-lapse of the Attention view). Every cached call in
 `app_support.models` and `app_support.experiment` takes one, so two sessions, or two experiments in
 one session, never share a result they should not, and nobody writes the key out by hand.
 """
@@ -26,11 +27,19 @@ class Run:
     maxlen: int = 0  # longest translation in pieces; 0 = automatic
     off: Off = ()  # heads switched off while decoding and tracing; () = the model as trained
     target: str | None = None  # trace this translation (teacher-forced) instead of decoding one
+    snapshot: int | None = (
+        None  # the weights of this training step, on the decoder input of the run without it
+    )
+
+    @property
+    def final(self) -> Run:
+        """The same run with the trained model's final weights (no training snapshot)."""
+        return dataclasses.replace(self, snapshot=None)
 
     @property
     def own(self) -> Run:
-        """The model as trained on the same sentence: no heads off, its own translation."""
-        return dataclasses.replace(self, off=(), target=None)
+        """The model as trained on the same sentence: no heads off, its own translation, its final weights."""
+        return dataclasses.replace(self, off=(), target=None, snapshot=None)
 
     @property
     def is_experiment(self) -> bool:

@@ -10,7 +10,6 @@ The step shown is in the URL as `snap`; the section is open exactly when it is s
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,11 @@ import streamlit as st
 
 import viz
 from app_support import models, state
+from app_support.run import Run
 from app_support.safe_text import md_code
 from app_support.views import Ctx, chart
 from transformer import CheckpointError, Pretrained, Transformer
-from transformer.checkpoint import SNAPSHOT_INDEX, list_snapshots, load_snapshot, snapshots_dir
+from transformer.checkpoint import list_snapshots, load_snapshot
 from transformer.kinds import KINDS, MEAN_HEAD
 from transformer.pretrained import resolve_model_dir
 from transformer.trace import capture_trace
@@ -31,16 +31,8 @@ SNAP_OPEN = "snap_open"  # the expander's open state; the step itself is st.sess
 TITLE = "Watch attention form during training"
 
 
-def snapshot_stamp(directory: Path) -> float:
-    """Modification time of a model directory's snapshot index (0.0 when there is none): a cache key."""
-    try:
-        return os.stat(snapshots_dir(directory) / SNAPSHOT_INDEX).st_mtime
-    except (OSError, ValueError):
-        return 0.0
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
-def snapshot_model(path: str, stamp: float, snap_stamp: float, step: int) -> Pretrained:
+def snapshot_model(path: str, stamp: float, step: int) -> Pretrained:
     """The model as it was at training step `step`: its own weights, the shared model's tokenizer.
     Raises CheckpointError for a broken or missing snapshot."""
     shared = models.load_model(path, stamp)
@@ -58,14 +50,15 @@ class SnapshotRun:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def snapshot_run(
-    path: str, stamp: float, snap_stamp: float, step: int, src_ids: tuple, tgt_ids: tuple
-) -> SnapshotRun:
-    """Attention of the snapshot on the given source and decoder input, and its own greedy output."""
-    m = snapshot_model(path, stamp, snap_stamp, step)
-    captured = capture_trace(m.model, list(src_ids), list(tgt_ids))
+def snapshot_run(run: Run) -> SnapshotRun:
+    """Attention of the weights of step `run.snapshot`, every head on, on the source and decoder input of the
+    same run with the final weights (so rows and columns stay put while the step moves), and what those
+    weights write themselves (greedy)."""
+    t = models.get_trace(run.final)
+    m = snapshot_model(run.path, run.stamp, run.snapshot)
+    captured = capture_trace(m.model, t.src_ids, t.tgt_ids)
     attention = {k: v.detach().cpu().float().numpy() for k, v in captured["attention"].items()}
-    ids = m.translate_ids(list(src_ids), beam=1)
+    ids = m.translate_ids(t.src_ids, beam=1)
     # an untrained model may write only special pieces (<s> <s> ...), which decode to nothing: show those
     own = m.tokenizer.decode(ids) or " ".join(m.tokenizer.pieces(ids[1:]))
     return SnapshotRun(attention, own)
@@ -130,9 +123,7 @@ def _draw(ctx: Ctx, directory: Path, entries: list[dict]) -> None:
     t = ctx.trace
     try:
         with st.spinner(f"Loading the weights of step {step}…"):
-            run = snapshot_run(
-                ctx.path, ctx.stamp, snapshot_stamp(directory), step, tuple(t.src_ids), tuple(t.tgt_ids)
-            )
+            run = snapshot_run(ctx.run.but(snapshot=step))
     except CheckpointError as e:
         st.warning(f"The snapshot of step {step} cannot be loaded: {md_code(e, 600)}")
         return
