@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from transformer import ablate_heads, count_hooks, hooks
+from transformer import count_hooks, hooks, zero_heads
 from transformer.capture import attention_path
 
 
@@ -112,7 +112,7 @@ def test_ablating_a_head_zeroes_its_contribution(tiny_pretrained):
     text = "The house is old."
     base = tiny_pretrained.trace(text, target="Das Haus ist alt.", full=True)
     ablated = tiny_pretrained.trace(
-        text, target="Das Haus ist alt.", interventions=ablate_heads({("cross", 0): [1]})
+        text, target="Das Haus ist alt.", interventions=zero_heads([(("cross", 0, 1),)])
     )
     # the heads' own attention in the ablated layer is unchanged, what follows it changes
     torch.testing.assert_close(ablated.attention["cross"][0], base.attention["cross"][0])

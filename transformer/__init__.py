@@ -1,6 +1,7 @@
 """A from-scratch PyTorch Transformer ("Attention Is All You Need", Vaswani et al. 2017), hookable for inspection."""
 
-from .capture import ablate_heads, count_hooks, hooks, record
+from .analysis import zero_heads
+from .capture import count_hooks, hooks, record
 from .checkpoint import CheckpointError, load_model, save_model
 from .config import ConfigError, TransformerConfig
 from .model import Transformer
@@ -16,7 +17,6 @@ __all__ = [
     "Trace",
     "Transformer",
     "TransformerConfig",
-    "ablate_heads",
     "available_models",
     "count_hooks",
     "hooks",
@@ -24,4 +24,5 @@ __all__ = [
     "load_pretrained",
     "record",
     "save_model",
+    "zero_heads",
 ]

@@ -8,7 +8,7 @@ Hooks are global state on a shared module: while one thread captures, another th
 forward through the same model also passes the hook. Each hook therefore acts only for the
 thread that registered it; other threads' calls pass through untouched (and get their own
 results). A hook may also *change* what passes through it by returning a new tensor:
-`ablate_heads` uses that to switch attention heads off.
+`transformer.analysis.zero_heads` uses that to switch attention heads off.
 """
 
 from __future__ import annotations
@@ -102,23 +102,3 @@ def record(model: nn.Module, paths: Iterable[str]) -> Iterator[dict[str, list[to
 
     with hooks(model, [(p, recorder(p)) for p in paths]):
         yield store
-
-
-def ablate_heads(heads: dict[tuple[str, int], Iterable[int]]) -> list[tuple[str, HookFn]]:
-    """Hooks that zero the output of the given heads, {(kind, layer): [head, ...]} -> [(path, hook)].
-
-    Zeroing hook_z (B, H, T_q, d_head) removes a head's contribution before W_O, as if it were cut out.
-    """
-    result = []
-    for (kind, layer), head_list in heads.items():
-        idx = sorted({int(h) for h in head_list})
-        if not idx:
-            continue
-
-        def zero(module, inputs, z, idx=idx):
-            z = z.clone()
-            z[:, idx] = 0.0
-            return z
-
-        result.append((attention_path(kind, layer) + ".hook_z", zero))
-    return result

@@ -121,7 +121,7 @@ class Pretrained:
         full: record every hook point (Q, K, V, scores, each sub-layer's input and output, the
         feed-forward activations) besides what a trace always holds (see trace.py).
 
-        interventions: hooks active during both decoding and capture (e.g. capture.ablate_heads),
+        interventions: hooks active during both decoding and capture (e.g. analysis.zero_heads),
         so the translation shown is the one the changed model produces.
         """
         from .capture import hooks

@@ -140,7 +140,7 @@ def capture_trace(
 
     src_ids: source ids (with eos); tgt_ids: decoder input ids (starting with model.config.start_id).
     full: record every hook point (else `_default_points`).
-    interventions: extra hooks (e.g. capture.ablate_heads) active during the same pass.
+    interventions: extra hooks (e.g. analysis.zero_heads) active during the same pass.
     """
     if model.training:
         raise RuntimeError(
