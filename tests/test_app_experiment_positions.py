@@ -6,6 +6,7 @@ the end of a shorter one is fitted with the usual notice."""
 
 from __future__ import annotations
 
+import pytest
 from test_app import TOY, assert_clean, figures, needs_toy, run_app, title
 
 from app_support.experiment import heads_off
@@ -59,13 +60,19 @@ def test_a_step_past_the_models_translation_stays_on_a_longer_typed_one():
 
 
 @needs_toy
-def test_a_link_with_a_step_past_the_models_translation_opens_on_that_step():
-    """A shared link with a typed translation and step=11 (its last) opens on step 11, with no notice."""
-    at = run_app(**BASE, view="decoding", target=LONGER, step="11")
+@pytest.mark.parametrize(
+    ("experiment", "step"),
+    [({"target": LONGER}, 11), ({"off": ENCODER_OFF}, 7)],
+    ids=["typed-translation", "encoder-heads-off"],
+)
+def test_a_link_with_a_step_past_the_models_translation_opens_on_that_step(experiment, step):
+    """A shared link with a typed translation and step=11 (its last) opens on step 11, with no notice; the
+    encoder's heads off make the translation one piece longer (steps 0–7): a link's step=7 stays."""
+    at = run_app(**BASE, view="decoding", **experiment, step=str(step))
     assert_clean(at)
     assert not [n for n in notices(at) if STEP_NOTICE in n]
-    assert at.session_state["step"] == 11 and at.query_params["step"] == "11"
-    assert all(t.startswith("Step 11") for t in step_titles(at)), step_titles(at)
+    assert at.session_state["step"] == step and at.query_params["step"] == str(step)
+    assert all(t.startswith(f"Step {step}") for t in step_titles(at)), step_titles(at)
 
 
 @needs_toy
@@ -79,15 +86,6 @@ def test_the_step_survives_a_visit_to_a_view_that_does_not_follow_the_experiment
     at.segmented_control(key="view").set_value("decoding").run()
     assert_clean(at)
     assert at.session_state["step"] == 9 and step_titles(at)[0].startswith("Step 9")
-
-
-@needs_toy
-def test_a_step_past_the_models_translation_stays_with_heads_off():
-    """The encoder's heads off make the translation one piece longer (steps 0–7): a link's step=7 stays."""
-    at = run_app(**BASE, view="decoding", off=ENCODER_OFF, step="7")
-    assert_clean(at)
-    assert not [n for n in notices(at) if STEP_NOTICE in n]
-    assert at.session_state["step"] == 7 and step_titles(at)[0].startswith("Step 7")
 
 
 @needs_toy

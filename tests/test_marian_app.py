@@ -99,13 +99,6 @@ def root(tmp_path) -> Path:
         "runs/.hidden",
     ):
         (app / d).mkdir(parents=True)
-    for d in (
-        "assets/shipped",
-        "runs/model",
-        "runs/run/checkpoints/step-1",
-        "runs/group/avg",
-        "runs/.hidden",
-    ):
         (app / d / "config.json").write_text("{}")
     (app / "runs/run/LATEST").write_text("step-1")
     (app / "runs/empty").mkdir()
