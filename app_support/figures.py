@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz._style import (
+from viz.style import (
     COLORBAR_AT,
     DIVERGING_COLORSCALE,
     FIXED_AXIS,

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz._style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
-from viz.attention import SLIM_COLORBAR, _left_px, _margins, key_axis, key_axis_px
+from viz.attention import SLIM_COLORBAR, key_axis, key_axis_px, left_px, margins
 from viz.frames import attention_array
 from viz.labels import axes, predicted_pieces, row_mode
+from viz.style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
 
 CHOSEN_COLOR, OTHER_COLOR = "#e4572e", "#4c78a8"
 ROWS_TITLE = "layer, head"  # the step figures' y axis: one row per layer and head
@@ -140,8 +140,8 @@ def _row_at_step(
     top, bottom = font_size * TOP, key_axis_px(ax, font_size)
     auto = int(min(1400, max(280, top + n_l * n_h * font_size * STEP_ROW_PITCH + bottom)))
     finish(fig, title, font_size, height or auto)
-    left = _left_px(row_lab, ROWS_TITLE, font_size)
-    fig.update_layout(margin={"t": round(top)} | _margins(left, bottom, font_size))
+    left = left_px(row_lab, ROWS_TITLE, font_size)
+    fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig
 
 

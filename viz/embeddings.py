@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz._style import esc, finish, panel_title
 from viz.frames import as_array, token_labels
+from viz.style import esc, finish, panel_title
 
 WRAP_AT = 24  # characters: a longer panel title is written on two lines when panels stand three a row
 

@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz._style import TOP, esc, esc_all, finish, panel_title
+from viz.style import TOP, esc, esc_all, finish, panel_title
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"

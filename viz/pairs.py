@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from viz._style import DIVERGING_COLORSCALE, esc, esc_all, finish
 from viz.embeddings import stage_labels
 from viz.frames import as_array
+from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish
 
 SHIFT_COLORSCALE = "Reds"  # a distance: 0 is white
 

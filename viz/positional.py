@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz._style import DIVERGING_COLORSCALE, esc, esc_all, finish
 from viz.frames import as_array, embedding_sum_frame, pe_frame, pe_similarity_matrix
+from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish
 
 
 def sinusoidal_pe(max_len: int, d_model: int) -> np.ndarray:

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz._style import esc, esc_all, finish
 from viz.frames import as_array
+from viz.style import esc, esc_all, finish
 
 MODEL_COLOR = "#08519c"  # the word the model reads most
 OTHER_COLOR = "#9ecae1"

@@ -26,7 +26,7 @@ from app_support.views import Ctx, chart, controls, figure
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from transformer.layers import ACTIVATION_FORMULAS
-from viz._style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
+from viz.style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 
