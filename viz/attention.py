@@ -81,30 +81,34 @@ def left_px(labels: Sequence[str], title: str, font_size: float) -> float:
     return labels_px(labels, font_size) + font_size * (1 + 1.3 * (1 + title.count("<br>"))) + 10
 
 
-def margins(left: float, bottom: float, font_size: float) -> dict:
+def margins(left: float, bottom: float, font_size: float, colorbar_title: str = "weight") -> dict:
     """Left and bottom margins computed from the labels (`FIXED_AXIS`), the right one from the colour bar."""
-    right = colorbar_px(SLIM_COLORBAR["title"]["text"], font_size, SLIM_COLORBAR["thickness"])
+    right = colorbar_px(colorbar_title, font_size, SLIM_COLORBAR["thickness"])
     return {"l": round(left), "b": round(bottom), "r": round(right)}
 
 
-def key_axis(ax, n_k: int) -> dict:
-    """A key (x) axis whose categories are the hover labels ("3: ▁old") and whose ticks show the pieces.
-
-    Plotly thins category labels by itself to fit the width (every k-th piece on narrow figures)
-    and turns them (0° or 90°) so they never overlap; the figure's bottom margin is `key_axis_px`.
-    """
+def category_axis(categories: Sequence[str], labels: Sequence[str], title: str) -> dict:
+    """A token axis whose categories are the hover labels ("3: ▁old", so a repeated piece keeps its own
+    column) and whose ticks show the pieces (`labelalias`). Plotly thins category labels by itself to fit
+    the width (every k-th piece on narrow figures) and turns them (0° or 90°) so they never overlap."""
     return {
-        "title_text": ax.x_title,
+        "title_text": title,
         "type": "category",
         "categoryorder": "array",
-        "categoryarray": list(ax.k_hover),
-        "labelalias": dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
+        "categoryarray": list(categories),
+        "labelalias": dict(zip(categories, labels, strict=True)),
         "autotickangles": [0, -90],  # Plotly's 45° check lets labels touch
-        "range": [-0.5, n_k - 0.5],
+        "range": [-0.5, len(categories) - 0.5],
         "showgrid": False,
         "zeroline": False,
         **FIXED_AXIS,
     }
+
+
+def key_axis(ax, n_k: int) -> dict:
+    """The key (x) axis of `ax` (`viz.labels.Axes`, n_k columns): a `category_axis`; the figure's bottom
+    margin is `key_axis_px`."""
+    return category_axis(ax.k_hover[:n_k], ax.k_ticks[:n_k], ax.x_title)
 
 
 def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
@@ -294,11 +298,19 @@ def model_view(
     y_axis = dict(axis, autorange="reversed", tickmode="array", tickvals=ax.q_hover[::step],
                   ticktext=ax.q_ticks[::step])  # fmt: skip
     layout = _grid_layout(n_l, n_h, titles, x_axis, y_axis, font_size, plot_px, gap_px)
-    layout["coloraxis"] = {"colorscale": ATTENTION_COLORSCALE, "cmin": 0.0, "cmax": zmax, "colorbar": SLIM_COLORBAR}
+    layout["coloraxis"] = {
+        "colorscale": ATTENTION_COLORSCALE,
+        "cmin": 0.0,
+        "cmax": zmax,
+        "colorbar": SLIM_COLORBAR,
+    }
     layout["plot_bgcolor"] = MASK_COLOR
     masked = " — grey: masked future positions" if ax.mask.any() else ""
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
-    layout["title_subtitle"] = {"text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"), "font": {"size": font_size}}
+    layout["title_subtitle"] = {
+        "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
+        "font": {"size": font_size},
+    }
     fig = finish(go.Figure(data=traces, layout=layout), f"{kind_label(kind)}: layers (rows) × heads (columns)",
                  font_size, height)  # fmt: skip
     fig.layout.title.font.size = round(font_size * 1.2)

@@ -64,7 +64,8 @@ def attention_svg(m: AttentionMap, *args, **kwargs) -> str:
     f, x0, y0, cell, row_h = g.font, g.x0, g.y0, g.cell, g.row_h
     grid_w, grid_h = cell * p.n_k, row_h * p.n_q
     stops = "".join(
-        f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{hex_colour(c)}"/>' for i, c in enumerate(BLUES)
+        f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{hex_colour(c)}"/>'
+        for i, c in enumerate(BLUES)
     )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{num(g.width)}" height="{num(g.height)}" '

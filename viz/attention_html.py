@@ -165,7 +165,10 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
             f"{xml_label(p.ax.q_ticks[i])}</span>{cells}</div>"
         )
     out.append('<div class="x"><span></span>')
-    out.extend(f'<span title="{xml_label(h)}">{xml_label(t)}</span>' for t, h in zip(p.ax.k_ticks, p.ax.k_hover, strict=True))
+    out.extend(
+        f'<span title="{xml_label(h)}">{xml_label(t)}</span>'
+        for t, h in zip(p.ax.k_ticks, p.ax.k_hover, strict=True)
+    )
     out.append(
         f'</div><div class="xt" style="grid-column:2/span {p.n_k}">{xml(p.ax.x_title)}</div></div></div>'
     )

@@ -206,7 +206,12 @@ def _labels(w_all: np.ndarray, heads, ax, q_lab, k_lab, xs: tuple, widths: tuple
 
 def _uid(what: tuple, w_all: np.ndarray) -> str:
     """An id for the SVG's CSS, from everything it draws (two head views on one page keep their own rules)."""
-    return "hv" + hashlib.blake2b(repr(what).encode("utf-8", "surrogatepass") + w_all.tobytes(), digest_size=5).hexdigest()
+    return (
+        "hv"
+        + hashlib.blake2b(
+            repr(what).encode("utf-8", "surrogatepass") + w_all.tobytes(), digest_size=5
+        ).hexdigest()
+    )
 
 
 def _colour_key(heads: list[int], colour: dict, x: float, y: float, font: float) -> str:

@@ -43,7 +43,11 @@ def head_name(head: int | None) -> str:
 
 def default_title(kind: str | None, layer: int | None, head: int | None) -> str:
     """ "Encoder self-attention — layer 0, head 1" (the parts given)."""
-    where = [w for w in (None if layer is None else f"layer {layer}", None if head is None else head_name(head)) if w]
+    where = [
+        w
+        for w in (None if layer is None else f"layer {layer}", None if head is None else head_name(head))
+        if w
+    ]
     return " — ".join([kind_label(kind), ", ".join(where)]) if where else kind_label(kind)
 
 

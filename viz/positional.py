@@ -64,7 +64,11 @@ def sinusoid_curves(
 
 
 def pe_heatmap(
-    pe, *, font_size: int = 12, height: int | None = None, dim_title: str = "dimension (even = sin, odd = cos)"
+    pe,
+    *,
+    font_size: int = 12,
+    height: int | None = None,
+    dim_title: str = "dimension (even = sin, odd = cos)",
 ) -> go.Figure:
     """Position (rows, 0 on top) × dimension (columns) heatmap of the encoding, colour in [-1, 1]."""
     m = as_array(pe, "positional encoding")
