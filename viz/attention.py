@@ -53,6 +53,7 @@ from viz.style import (
     finish,
     labels_px,
     panel_title,
+    panels,
     text_px,
 )
 
@@ -218,20 +219,14 @@ def _grid_layout(
     """
     h_gap = min(0.02, 0.5 / n_cols)
     v_gap = min(0.45, gap_px / max(plot_px, 1.0))
-    w = (1 - h_gap * (n_cols - 1)) / n_cols
-    h = (1 - v_gap * (n_rows - 1)) / n_rows
     layout, annotations = {}, []
-    for r in range(n_rows):
-        for c in range(n_cols):
-            n = r * n_cols + c + 1
-            sfx = "" if n == 1 else str(n)
-            x0, y1 = c * (w + h_gap), 1 - r * (h + v_gap)
-            # token labels on the outer edge only: inner ones would overlap the neighbours
-            layout[f"xaxis{sfx}"] = dict(x_axis, domain=[x0, x0 + w], anchor=f"y{sfx}")
-            layout[f"xaxis{sfx}"]["showticklabels"] &= r == n_rows - 1
-            layout[f"yaxis{sfx}"] = dict(y_axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}")
-            layout[f"yaxis{sfx}"]["showticklabels"] &= c == 0
-            annotations.append(panel_title(titles[n - 1], x0 + w / 2, y1, font_size))
+    for n, (sfx, x_dom, y_dom) in enumerate(panels(n_rows * n_cols, n_cols, h_gap, v_gap)):
+        # token labels on the outer edge only: inner ones would overlap the neighbours
+        layout[f"xaxis{sfx}"] = dict(x_axis, domain=x_dom, anchor=f"y{sfx}")
+        layout[f"xaxis{sfx}"]["showticklabels"] &= n // n_cols == n_rows - 1
+        layout[f"yaxis{sfx}"] = dict(y_axis, domain=y_dom, anchor=f"x{sfx}")
+        layout[f"yaxis{sfx}"]["showticklabels"] &= n % n_cols == 0
+        annotations.append(panel_title(titles[n], sum(x_dom) / 2, y_dom[1], font_size))
     layout["annotations"] = annotations
     return layout
 

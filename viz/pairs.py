@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from viz.embeddings import stage_labels
 from viz.frames import as_array
-from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish
+from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish, index_axis
 
 SHIFT_COLORSCALE = "Reds"  # a distance: 0 is white
 
@@ -34,11 +34,9 @@ def _labelled_heatmap(z, rows, cols, titles: tuple[str, str], hover: str, **colo
     custom = np.stack(np.broadcast_arrays(r[:, None], c[None, :]), axis=-1)
     fig = go.Figure(go.Heatmap(z=z, x=np.arange(len(c)), y=np.arange(len(r)), customdata=custom,
                                hovertemplate=hover + "<extra></extra>", **colours))  # fmt: skip
-    common = {"tickmode": "array", "showgrid": False, "zeroline": False, "automargin": True}
-    fig.update_xaxes(title_text=esc(titles[1]), tickvals=list(range(len(c))), ticktext=list(c),
-                     tickangle=-45 if len(c) > 6 else 0, range=[-0.5, len(c) - 0.5], **common)  # fmt: skip
-    fig.update_yaxes(title_text=esc(titles[0]), tickvals=list(range(len(r))), ticktext=list(r),
-                     autorange="reversed", **common)  # fmt: skip
+    common = {"showgrid": False, "zeroline": False, "automargin": True}
+    fig.update_xaxes(index_axis(c, esc(titles[1]), turn_after=6, **common))
+    fig.update_yaxes(index_axis(r, esc(titles[0]), reverse=True, **common))
     return fig
 
 

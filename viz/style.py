@@ -167,6 +167,46 @@ def panel_title(text: str, x: float, y: float, font_size: int | None = None) -> 
     return note
 
 
+def panels(
+    n: int, n_cols: int, x_gap: float, y_gap: float = 0.0
+) -> list[tuple[str, list[float], list[float]]]:
+    """Where n subplots go on a grid n_cols wide, filled row by row: (axis suffix "", "2", …, x domain,
+    y domain) in paper coordinates, x_gap and y_gap between them."""
+    n_rows = -(-n // n_cols)
+    w, h = (1 - x_gap * (n_cols - 1)) / n_cols, (1 - y_gap * (n_rows - 1)) / n_rows
+    out = []
+    for i in range(n):
+        x0, y1 = (i % n_cols) * (w + x_gap), 1 - (i // n_cols) * (h + y_gap)
+        out.append(("" if i == 0 else str(i + 1), [x0, x0 + w], [max(0.0, y1 - h), y1]))
+    return out
+
+
+def index_axis(
+    ticks: Iterable[str],
+    title: str | None = None,
+    *,
+    turn_after: int | None = None,
+    reverse: bool = False,
+    **more,
+) -> dict:
+    """An axis with a tick label (escaped by the caller) at each of 0 … n - 1, spanning [-0.5, n - 0.5] (0 on
+    top when `reverse`); the labels turned 45° when there are more than `turn_after` of them; `more`: any
+    other axis property."""
+    ticks = list(ticks)
+    span = [-0.5, len(ticks) - 0.5]
+    axis = {
+        "tickmode": "array",
+        "tickvals": list(range(len(ticks))),
+        "ticktext": ticks,
+        "range": span[::-1] if reverse else span,
+    }
+    if title is not None:
+        axis["title_text"] = title
+    if turn_after is not None:
+        axis["tickangle"] = -45 if len(ticks) > turn_after else 0
+    return axis | more
+
+
 def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None = None) -> go.Figure:
     """Title (escaped), font size and height; a bigger font_size gives the app's presentation mode."""
     fig.update_layout(
