@@ -122,18 +122,12 @@ def head_view(
     x_left = pad + left_w  # the left labels end here (anchored at their end)
     x1, x2 = x_left + gap, x_left + gap + (width - labels_w)  # the lines fill the width the labels leave
     x_right = x2 + gap  # the right labels start here
-    texts = [  # (text, font size, attributes): wrapped to the width, not widening it
+    texts = [
         (title, f * 1.2, ' font-weight="bold"'),
         (subtitle or "", f, ' fill="#555"'),
         (sides, small, ' fill="#555"'),
     ]
-    header, y = [], pad
-    for text, size, attrs in texts:
-        for line in wrap_lines(text, size, width - 2 * pad):
-            y += size * 1.3
-            header.append(
-                f'<text x="{num(pad)}" y="{num(y)}" font-size="{num(size)}"{attrs}>{xml(line)}</text>'
-            )
+    header, y = _text_lines(texts, pad, width - 2 * pad)
     y += f * 2
     if key_w > x2 - x1:  # the colour key on a line of its own, else between the column headings
         header.append(_colour_key(heads, colour, pad, y, small))
@@ -151,7 +145,6 @@ def head_view(
         return top + (i + 0.5) * pitch
 
     lines = _lines(w_all, heads, colour, qn, kn, (x1, x2), row_y, threshold)
-
     labels = _labels(w_all, heads, ax, q_lab, k_lab, (x_left, x_right), (left_w, right_w), row_y, pitch)
 
     uid = _uid((title, subtitle, q_lab, k_lab, qn, kn, heads, f), w_all)
@@ -165,6 +158,17 @@ def head_view(
         + f'<g class="lines" fill="none" stroke-linecap="round">{lines}</g>'
         + f'<g class="labels" fill="#222">{labels}</g></svg>'
     )
+
+
+def _text_lines(texts: list[tuple[str, float, str]], pad: float, width: float) -> tuple[list[str], float]:
+    """(text, font size, attributes) each wrapped to `width` (not widening the figure), one `<text>` a line from
+    `pad` down: the lines and the baseline of the last."""
+    out, y = [], pad
+    for text, size, attrs in texts:
+        for line in wrap_lines(text, size, width):
+            y += size * 1.3
+            out.append(f'<text x="{num(pad)}" y="{num(y)}" font-size="{num(size)}"{attrs}>{xml(line)}</text>')
+    return out, y
 
 
 def _lines(w_all: np.ndarray, heads, colour: dict, qn, kn, xs: tuple, row_y, threshold: float) -> str:
