@@ -173,21 +173,3 @@ def cell_text(m: AttentionMap) -> list[list[str]]:
     for i, j in zip(*np.nonzero(m.ax.mask | m.lost), strict=True):
         value[i][j] = "masked" if m.ax.mask[i, j] else "not captured"
     return value
-
-
-__all__ = [
-    "HEIGHT_MAX",
-    "LABEL_PITCH",
-    "MASK_LEGEND",
-    "ROW_PITCH",
-    "AttentionMap",
-    "as_map",
-    "attention_map",
-    "cell_text",
-    "default_title",
-    "head_name",
-    "kind_label",
-    "label_step",
-    "least_rows_px",
-    "levels",
-]
