@@ -41,6 +41,7 @@ Nothing here imports streamlit, so every figure works in a notebook::
     viz.head_effect_grid(table).show()      # app_support.experiments.head_effects: layer × head per kind
 
     # minimal pairs: the maths (pairing positions, differences, rollout) is transformer.analysis's
+    from transformer import analysis
     p = analysis.pair_positions(a.src_tokens, b.src_tokens)
     viz.stream_shift_heatmap(analysis.stream_shift(a.hidden["encoder"], b.hidden["encoder"], p),
                              p.labels(a.src_tokens, b.src_tokens)).show()
@@ -50,7 +51,10 @@ A decoder row (decoder self-attention, cross-attention) reads piece t and predic
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
 the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
 takes `font_size` and `height` (bigger fonts = presentation mode; the head view's SVG grows with its
-pieces instead) and escapes token text.
+pieces instead; a heatmap's font is its `attention_map`'s) and escapes token text. The four heatmap renderers
+also take `attention_map`'s arguments in place of the map (`viz.attention_html(w, q, k, kind=...)`), which is
+how the app caches a drawing by its arrays. Colours, the one measure of text width and the XML/Plotly
+escaping every figure shares are `viz.style`.
 """
 
 from viz.attention import attention_heatmap, model_view
