@@ -110,7 +110,7 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
         flow = torch.from_numpy(attention_rollout(trace.attention["encoder"])[-1]).float()  # (S, S)
         for layer in range(cross.shape[0]):
             heads = {"mean": cross[layer].mean(0)} | {h: cross[layer, h] for h in range(cross.shape[1])}
-            heads["rollout"] = heads["mean"] @ flow  # transformer.analysis.cross_relevance: the encoder's mixing included
+            heads["rollout"] = heads["mean"] @ flow  # analysis.cross_relevance: the encoder's mixing included
             for head, attn in heads.items():
                 best = word_attention(attn, trace.tgt_tokens, trace.src_tokens).argmax(-1)  # (n_tgt,)
                 hits.setdefault((layer, head), []).extend(
