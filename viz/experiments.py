@@ -182,17 +182,8 @@ def align_pieces(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, str | No
             for k in range(n):
                 pa = a[i1 + k] if i1 + k < i2 else None
                 pb = b[j1 + k] if j1 + k < j2 else None
-                out.append(
-                    (
-                        "changed"
-                        if pa is not None and pb is not None
-                        else "removed"
-                        if pb is None
-                        else "added",
-                        pa,
-                        pb,
-                    )
-                )
+                tag = "changed" if pa is not None and pb is not None else "removed" if pb is None else "added"
+                out.append((tag, pa, pb))
         elif op == "delete":
             out += [("removed", a[i], None) for i in range(i1, i2)]
         else:
