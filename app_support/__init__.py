@@ -1,5 +1,4 @@
 """The Streamlit app's helpers: URL/session state, cached model calls, exports, and one module per view.
 
-app.py stays thin (widgets -> these helpers -> st.* calls); figures come from `viz` (and, where
-viz has no matching figure, from the pure functions in `app_support.figures`).
+app.py stays thin (widgets -> these helpers -> st.* calls); figures come from `viz`.
 """

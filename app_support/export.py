@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import viz
 from app_support import models
 from app_support.run import Run
-from viz._style import esc
+from viz.style import esc
 
 FORMATS = {"png": "PNG (pixels, 2× scale)", "svg": "SVG (vector, for slides)"}  # Plotly's toImage formats
 SLUG_LIMIT = 40  # characters of the sentence in a file name

@@ -8,7 +8,7 @@ import pytest
 from test_app import MODELS, TOY, assert_clean, figures, heatmaps, needs_toy, run_app, title, z_of
 
 import viz
-from transformer import load_pretrained
+from transformer import analysis, load_pretrained
 
 EN_DE = "en-de"
 needs_en_de = pytest.mark.skipif(EN_DE not in MODELS, reason="needs the shipped en-de model")
@@ -118,7 +118,7 @@ def test_flow_panel_draws_raw_cross_attention_beside_rollout_with_a_caveat_each(
     t = load_pretrained(EN_DE).trace(APPLE)
     cross = t.attention["cross"][2].mean(0).numpy()
     np.testing.assert_allclose(heatmaps(raw)[0], cross, atol=1e-6)
-    expected = viz.cross_relevance(cross, viz.attention_rollout(t.attention["encoder"])[-1])
+    expected = analysis.cross_relevance(cross, analysis.attention_rollout(t.attention["encoder"])[-1])
     np.testing.assert_allclose(heatmaps(flow)[0], expected, atol=1e-5)
     labels = [
         p.replace("<", "&lt;").replace(">", "&gt;")
@@ -137,7 +137,7 @@ def test_flow_panel_on_the_encoder_is_rollout_and_on_decoder_self_attention_says
     assert_clean(at)
     raw, flow = figures(at)
     enc = load_pretrained(TOY).trace("c a f b").attention["encoder"]
-    np.testing.assert_allclose(heatmaps(flow)[0], viz.attention_rollout(enc)[1], atol=1e-5)
+    np.testing.assert_allclose(heatmaps(flow)[0], analysis.attention_rollout(enc)[1], atol=1e-5)
     at.segmented_control(key="kind").set_value("decoder").run()
     assert_clean(at)
     assert not figures(at) and any("Attention flow is drawn for the encoder" in t for t in texts(at.info))

@@ -396,7 +396,7 @@ def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport
 def test_key_labels_are_thinned_no_further_than_they_must(app_server, browser, viewport, present):
     """The key labels written are about as many as fit: when some are thinned away, two written neighbours
     lie less than two label pitches (LABEL_PITCH × the font) apart, else a label would fit between them."""
-    from viz.attention import LABEL_PITCH
+    from viz.heatmap import LABEL_PITCH
 
     url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
     context, page = open_page(browser, url, viewport)

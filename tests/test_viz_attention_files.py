@@ -1,7 +1,7 @@
 """viz.attention_files: the Attention view's heatmap as a file for slides, SVG (vector) or PNG (Pillow).
 
 The SVG must hold the HTML figure's labels, one named cell per weight and token text only as text. The PNG
-is read back pixel by pixel: it is `scale` × the SVG's size (one layout, `_layout`), each cell's centre is
+is read back pixel by pixel: it is `scale` × the SVG's size (one layout, `file_layout`), each cell's centre is
 the colour of its level on the Blues palette (`viz.attention_html.PALETTE`), the causal mask is hatched
 grey and never blue, and hostile or non-Latin pieces never break it. (Bad input is refused alike by the
 HTML, SVG and PNG: tests/test_viz_attention_html.py.)
@@ -21,8 +21,10 @@ from PIL import Image
 from tests.heatmap_reader import read_heatmap
 from tests.test_viz_attention_html import AS_SHOWN, HOSTILE, SRC, TGT, weights
 from viz.attention import MASK_LEGEND
-from viz.attention_files import MASK_GREY, MASK_LINE, _layout, attention_png, attention_svg
-from viz.attention_html import BAR_PX, LEVELS, PALETTE, attention_html, prepare
+from viz.attention_files import MASK_GREY, MASK_LINE, attention_png, attention_svg, file_layout
+from viz.attention_html import BAR_PX, attention_html
+from viz.heatmap import attention_map, levels
+from viz.style import LEVELS, PALETTE
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEFAULTS = {"kind": None, "layer": None, "head": None, "rows": None, "q_pos": None, "k_pos": None,
@@ -46,13 +48,14 @@ def svg_size(svg: str) -> tuple[float, float]:
 
 
 class Drawn:
-    """One heatmap drawn as a PNG, with its `prepare` and `_layout` to find each cell in the pixels."""
+    """One heatmap drawn as a PNG, with its `attention_map` and `file_layout` to find each cell in the pixels."""
 
     def __init__(self, w, q, k, *, scale: int = 2, subtitle: str = "", **kw) -> None:
         args = {**DEFAULTS, **kw}
         self.scale = scale
-        self.p = prepare(w, q, k, **args)
-        self.g = _layout(self.p, subtitle, args["font_size"])
+        self.p = attention_map(w, q, k, subtitle=subtitle, **args)
+        self.g = file_layout(self.p)
+        self.level = levels(self.p, LEVELS)
         self.pixels = png_pixels(attention_png(w, q, k, scale=scale, subtitle=subtitle, **kw))
 
     def centre(self, i: int, j: int) -> tuple[int, ...]:
@@ -103,10 +106,10 @@ def test_the_svg_has_the_html_figures_labels_and_one_cell_per_weight():
 
 
 def test_the_svg_cells_sit_where_the_layout_says_in_their_levels_colour():
-    """The PNG tests below find cells through `_layout`; the SVG must put them at the same place."""
+    """The PNG tests below find cells through `file_layout`; the SVG must put them at the same place."""
     w = weights(6, 6, seed=4)
-    p = prepare(w, SRC, SRC, **{**DEFAULTS, "kind": "encoder"})
-    g = _layout(p, "“x”", 12)
+    p = attention_map(w, SRC, SRC, **{**DEFAULTS, "kind": "encoder"}, subtitle="“x”")
+    g, level = file_layout(p), levels(p, LEVELS)
     root = ET.fromstring(attention_svg(w, SRC, SRC, kind="encoder", subtitle="“x”"))
     assert svg_size(ET.tostring(root, encoding="unicode")) == pytest.approx((g.width, g.height), abs=0.05)
     cells = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
@@ -114,7 +117,7 @@ def test_the_svg_cells_sit_where_the_layout_says_in_their_levels_colour():
         i, j = divmod(n, p.n_k)
         assert float(rect.get("x")) == pytest.approx(g.x0 + j * g.cell, abs=0.05)
         assert float(rect.get("y")) == pytest.approx(g.y0 + i * g.row_h, abs=0.05)
-        assert rect.get("fill") == PALETTE[p.level[i, j]]
+        assert rect.get("fill") == PALETTE[level[i, j]]
 
 
 # --- PNG: the file and its size --------------------------------------------------------------------------
@@ -146,10 +149,10 @@ def test_every_cells_centre_is_its_levels_colour_darkest_and_lightest_included(s
     w[0] = [1.0, 0, 0, 0, 0, 0]  # the darkest (level 63) and the lightest (level 0)
     w[3, 2] = 0.5  # the middle of the scale
     d = Drawn(w, SRC, SRC, kind="encoder", scale=scale, subtitle="“x”")
-    assert d.p.level[0, 0] == LEVELS - 1 and d.p.level[0, 1] == 0 and d.p.level[3, 2] in (31, 32)
+    assert d.level[0, 0] == LEVELS - 1 and d.level[0, 1] == 0 and d.level[3, 2] in (31, 32)
     for i in range(6):
         for j in range(6):
-            assert d.centre(i, j) == rgb(PALETTE[d.p.level[i, j]]), (i, j, d.p.level[i, j])
+            assert d.centre(i, j) == rgb(PALETTE[d.level[i, j]]), (i, j, d.level[i, j])
     assert d.centre(0, 0) == rgb("#08306b") and d.centre(0, 1) == rgb("#f7fbff")
     assert {tuple(c) for c in d.cell(0, 0)} == {rgb(PALETTE[-1])}  # a cell is one colour edge to edge
 
@@ -158,7 +161,7 @@ def test_the_decoders_masked_cells_are_hatched_grey_never_blue():
     w = weights(5, 5, kind="decoder", seed=2)
     d = Drawn(w, TGT, TGT, kind="decoder", layer=0, head=1)
     future = np.triu(np.ones((5, 5), dtype=bool), 1)
-    np.testing.assert_array_equal(d.p.level == -1, future)
+    np.testing.assert_array_equal(d.level == -1, future)
     seen: set[tuple] = set()
     for i, j in zip(*np.nonzero(future), strict=True):
         colours = {tuple(int(v) for v in c) for c in d.cell(i, j)}
@@ -167,15 +170,15 @@ def test_the_decoders_masked_cells_are_hatched_grey_never_blue():
         seen |= colours
     assert seen == {MASK_GREY, MASK_LINE}  # hatched: grey and its lines
     for i, j in zip(*np.nonzero(~future), strict=True):
-        assert d.centre(i, j) == rgb(PALETTE[d.p.level[i, j]])
+        assert d.centre(i, j) == rgb(PALETTE[d.level[i, j]])
 
 
 def test_a_weight_not_captured_is_white():
     w = weights(6, 6).astype(np.float64)
     w[2, 3] = np.nan
     d = Drawn(w, SRC, SRC, kind="encoder")
-    assert d.p.level[2, 3] == -2 and {tuple(c) for c in d.cell(2, 3)} == {(255, 255, 255)}
-    assert d.centre(2, 4) == rgb(PALETTE[d.p.level[2, 4]])
+    assert d.level[2, 3] == -2 and {tuple(c) for c in d.cell(2, 3)} == {(255, 255, 255)}
+    assert d.centre(2, 4) == rgb(PALETTE[d.level[2, 4]])
 
 
 def test_zmax_none_makes_the_largest_weight_the_darkest():
@@ -186,7 +189,7 @@ def test_zmax_none_makes_the_largest_weight_the_darkest():
     assert auto.centre(i, j) == rgb(PALETTE[-1])
     for a in range(6):
         for b in range(6):
-            assert auto.centre(a, b) == rgb(PALETTE[auto.p.level[a, b]])
+            assert auto.centre(a, b) == rgb(PALETTE[auto.level[a, b]])
 
 
 def test_the_colour_bar_runs_from_the_darkest_at_the_top_to_the_lightest():
@@ -227,7 +230,7 @@ def test_hostile_and_non_latin_pieces_do_not_break_the_png(kind, rows):
                   title="<script>t</script> \ud800 🙂", subtitle="“日本語 🙂 \ud800 a&b”")  # fmt: skip
         for i in range(n):
             for j in range(n):
-                lv = d.p.level[i, j]
+                lv = d.level[i, j]
                 assert d.centre(i, j) in ((MASK_GREY, MASK_LINE) if lv == -1 else (rgb(PALETTE[lv]),))
 
 
@@ -245,7 +248,7 @@ def test_a_128_piece_png_is_drawn_and_grows_with_the_sentence():
     d = Drawn(weights(128, 128, seed=7), [f"▁w{i}" for i in range(128)], [f"▁w{i}" for i in range(128)],
               kind="encoder")  # fmt: skip
     for i, j in ((0, 0), (64, 3), (127, 127)):
-        assert d.centre(i, j) == rgb(PALETTE[d.p.level[i, j]])
+        assert d.centre(i, j) == rgb(PALETTE[d.level[i, j]])
 
 
 def test_the_svg_and_png_are_the_same_layout_for_a_long_subtitle():
@@ -256,4 +259,4 @@ def test_the_svg_and_png_are_the_same_layout_for_a_long_subtitle():
     d = Drawn(w, SRC, SRC, kind="encoder", subtitle=long)
     width, height = svg_size(svg)
     assert abs(d.pixels.shape[1] - 2 * width) <= 1 and abs(d.pixels.shape[0] - 2 * height) <= 1
-    assert d.centre(0, 0) == rgb(PALETTE[d.p.level[0, 0]])
+    assert d.centre(0, 0) == rgb(PALETTE[d.level[0, 0]])

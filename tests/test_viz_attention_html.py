@@ -19,9 +19,10 @@ import pytest
 
 import viz
 from tests.heatmap_reader import read_heatmap
-from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH
 from viz.attention_files import attention_png, attention_svg
-from viz.attention_html import BLUES, LEVELS, PALETTE, attention_html, blues, prepare
+from viz.attention_html import attention_html
+from viz.heatmap import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH, attention_map
+from viz.style import BLUES, LEVELS, PALETTE, blues
 
 SRC = ["▁The", "▁<b>", "▁a&b", '▁"q"', "▁old", "</s>"]  # pieces read by the encoder (markup on purpose)
 TGT = ["<s>", "▁Das", "▁<i>", "▁alt", "▁&"]  # pieces read by the decoder, from the start piece
@@ -245,8 +246,7 @@ def test_zmax_none_scales_to_the_largest_weight_and_the_colour_bar_says_so():
     assert Tags(fixed).ticks == ["0", "0.25", "0.5", "0.75", "1"]
     ticks = Tags(auto).ticks
     assert ticks[0] == "0" and ticks[-1] == f"{top:.2f}".rstrip("0").rstrip(".") and ticks[-1] != "1"
-    assert prepare(w, SRC, SRC, kind="encoder", layer=None, head=None, rows=None, q_pos=None, k_pos=None,
-                   title=None, zmax=None, font_size=12).scale_top == pytest.approx(top)  # fmt: skip
+    assert attention_map(w, SRC, SRC, kind="encoder", zmax=None, font_size=12).zmax == pytest.approx(top)
 
 
 def test_the_colours_are_plotlys_blues_and_every_level_has_its_rule():
@@ -269,8 +269,7 @@ def test_a_128_piece_heatmap_keeps_every_row_and_labels_every_kth():
     assert (hm.rows, hm.cols) == (n, n) and hm.z.shape == (n, n)
     assert hm.y_labels == hm.x_labels == pieces  # every row and column, thinned or not
     assert n * font * 1.3 > HEIGHT_MAX  # a row per label would pass the height limit
-    p = prepare(w, pieces, pieces, kind="encoder", layer=None, head=None, rows=None, q_pos=None, k_pos=None,
-                title=None, zmax=1.0, font_size=font)  # fmt: skip
+    p = attention_map(w, pieces, pieces, kind="encoder", zmax=1.0, font_size=font)
     k = math.ceil(font * LABEL_PITCH / (HEIGHT_MAX / n))
     assert p.step == k > 1 and p.row_px * n <= HEIGHT_MAX + 1e-6
     assert hm.y_shown == pieces[::k]
@@ -299,7 +298,7 @@ def test_a_128_piece_heatmap_keeps_every_row_and_labels_every_kth():
 def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in_em():
     """fit_height: the root's font is clamp(FIT_FONT_MIN, height / the figure's height in em, font_size), and
     the rows, the title and the key-label bands are in em of that font, so the whole figure scales with it."""
-    from viz.attention_html import FIT_FONT_MIN, _height_em
+    from viz.attention_html import FIT_FONT_MIN, height_em
 
     def fitted(n: int) -> tuple[str, float]:
         pieces = [f"▁w{i}" for i in range(n)]
@@ -316,9 +315,9 @@ def test_a_heatmap_fitted_to_a_height_shrinks_its_one_font_and_sizes_all_else_in
     long, long_em = fitted(35)
     assert long_em - short_em == pytest.approx(15 * ROW_PITCH)  # 15 more rows, ROW_PITCH em each
     assert 35 * ROW_PITCH < long_em < 35 * ROW_PITCH + 15  # the rows, plus title, key labels and x title
-    p = prepare(weights(35, 35), [f"▁w{i}" for i in range(35)], [f"▁w{i}" for i in range(35)], kind="encoder",
-                layer=None, head=None, rows=None, q_pos=None, k_pos=None, title=None, zmax=1.0, font_size=20)  # fmt: skip
-    assert _height_em(p, "“A s.”", 20) == pytest.approx(long_em, abs=0.01)
+    p = attention_map(weights(35, 35), [f"▁w{i}" for i in range(35)], [f"▁w{i}" for i in range(35)],
+                      kind="encoder", zmax=1.0, font_size=20, subtitle="“A s.”")  # fmt: skip
+    assert height_em(p) == pytest.approx(long_em, abs=0.01)
     assert f"grid-template-rows:repeat(35,{ROW_PITCH:.4f}em)" in long  # rows in em, not px
     assert '<div class="t" style="font-size:1.3em">' in long
     assert re.search(r"@container \(width <= calc\([\d.]+px \+ [\d.]+em\)\)", long)

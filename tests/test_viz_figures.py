@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 
 from transformer.kinds import MEAN_HEAD
-from viz._style import label_px
-from viz.attention import (
-    HEIGHT_MAX,
-    LABEL_PITCH,
-    MASK_LEGEND,
-    attention_heatmap,
-    model_view,
-)
+from viz.attention import attention_heatmap, model_view
 from viz.decoding import cross_attention_step, self_attention_step, topk_bar
 from viz.frames import head_weights, hide_specials, topk_frame
+from viz.heatmap import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, attention_map
+from viz.style import labels_px
 
 SRC = ["▁The", "▁house", "▁is", "▁old", ".", "</s>"]
 TGT = ["<s>", "▁Das", "▁Haus", "▁ist", "▁alt"]
@@ -38,10 +33,11 @@ def kind_attention(kind, n_layers=2, n_heads=3, tokens=None):
     return random_attention(n_layers, n_heads, len(q), len(k), causal=kind == "decoder"), q, k
 
 
-def one_head(kind, layer=0, head=0, **kw):
-    """attention_heatmap of one head of random attention of a kind."""
+def one_head(kind, layer=0, head=0, height=None, **kw):
+    """attention_heatmap of one head of random attention of a kind (its `attention_map`)."""
     attn, q, k = kind_attention(kind)
-    return attention_heatmap(head_weights(attn, layer, head), q, k, kind=kind, layer=layer, head=head, **kw)
+    m = attention_map(head_weights(attn, layer, head), q, k, kind=kind, layer=layer, head=head, **kw)
+    return attention_heatmap(m, height=height)
 
 
 def heatmap_trace(fig):
@@ -436,7 +432,7 @@ def test_step_figures_margins_hold_upright_key_labels_and_the_axis_title_below(k
     keys = list(x.labelalias.values())
     assert len(keys) == 35 and max(len(t) for t in keys) == 15
     title_line = font * 1.3
-    assert bottom >= label_px(keys, font) + title_line + font  # the labels, a gap, the title's line
-    assert left >= label_px(y.ticktext, font) + title_line + font
+    assert bottom >= labels_px(keys, font) + title_line + font  # the labels, a gap, the title's line
+    assert left >= labels_px(y.ticktext, font) + title_line + font
     assert fig.layout.height - top - bottom >= len(y.ticktext) * font * LABEL_PITCH
     assert x.automargin is False and y.automargin is False

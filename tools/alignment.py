@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from transformer.analysis import attention_rollout
 from transformer.pretrained import Pretrained, load_pretrained
 from transformer.tokenizer import SPECIAL_PIECES
-from viz.flow import attention_rollout
 
 from .evaluate import corpus_scores
 
@@ -95,7 +95,7 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
 
     items: [{"en": source, "de": reference, "pairs": [{"de": i, "en": j, "moved": bool}, ...]}];
     each sentence is traced teacher-forced on its reference. One row per layer (head "mean": heads
-    averaged; head "rollout": that mean composed with the encoder's attention rollout, viz.flow) and
+    averaged; head "rollout": that mean composed with the encoder's attention rollout, transformer.analysis) and
     per (layer, head): layer, head, pairs, hits, accuracy, moved_pairs, accuracy_moved,
     baseline, baseline_moved (the baseline is diagonal_guess, the same for every row).
     """
@@ -111,7 +111,7 @@ def alignment_scores(model: Pretrained, items: list[dict]) -> pd.DataFrame:
         flow = torch.from_numpy(attention_rollout(trace.attention["encoder"])[-1]).float()  # (S, S)
         for layer in range(cross.shape[0]):
             heads = {"mean": cross[layer].mean(0)} | {h: cross[layer, h] for h in range(cross.shape[1])}
-            heads["rollout"] = heads["mean"] @ flow  # viz.flow.cross_relevance: the encoder's mixing included
+            heads["rollout"] = heads["mean"] @ flow  # analysis.cross_relevance: the encoder's mixing included
             for head, attn in heads.items():
                 best = word_attention(attn, trace.tgt_tokens, trace.src_tokens).argmax(-1)  # (n_tgt,)
                 hits.setdefault((layer, head), []).extend(

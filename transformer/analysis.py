@@ -6,6 +6,7 @@ draw what they return (`viz` draws, `app_support` shows). Each section names the
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,140 @@ from transformer.model import Transformer
 # --- attention flow and the residual stream ------------------------------------------------------------
 # (rollout through the encoder, cross-attention composed with it, how far the residual stream moved
 # between two sentences)
+
+
+def as_numpy(x, name: str = "array") -> np.ndarray:
+    """Any tensor-like (torch, numpy, nested list) -> float64 numpy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu").float().numpy()
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be numeric array-like, got {type(x).__name__}") from err
+
+
+def attention_rollout(attn, residual: float = 0.5) -> np.ndarray:
+    """Encoder self-attention (L, H, S, S) -> cumulative rollout after each layer (L, S, S).
+
+    Attention flow, not only attention (Abnar & Zuidema, 2020): a row of cross-attention says how much the
+    decoder reads each position of the encoder's *output*, but each of those positions has already mixed
+    in the other source pieces. Rollout treats every layer as attention plus the residual connection,
+    Â = residual·I + (1 − residual)·A with A the head-averaged pattern, renormalises the rows and multiplies
+    the layers' matrices in order. Row i of result[l] is how much each input piece j has flowed into
+    position i by the output of layer l; every row sums to 1. It is an estimate: it ignores the values,
+    W_O, the feed-forward networks and the LayerNorms.
+    """
+    a = as_numpy(attn, "encoder attention")
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"encoder attention must have shape (layers, heads, S, S), got {a.shape}")
+    if not 0.0 <= residual <= 1.0:
+        raise ValueError(f"residual must be in [0, 1], got {residual}")
+    n = a.shape[-1]
+    flow = np.eye(n)
+    out = []
+    for layer in a.mean(axis=1):  # (S, S) heads averaged
+        step = residual * np.eye(n) + (1.0 - residual) * layer
+        step = step / step.sum(axis=-1, keepdims=True)
+        flow = step @ flow  # this layer mixes what the previous layers already mixed
+        out.append(flow)
+    return np.stack(out)
+
+
+def cross_relevance(cross, rollout) -> np.ndarray:
+    """Cross-attention of one layer (T, S) or (heads, T, S), heads averaged, composed with the encoder's
+    final rollout (S, S): (T, S), how much each source *input* piece reaches each decoder row."""
+    c = as_numpy(cross, "cross-attention")
+    if c.ndim == 3:
+        c = c.mean(axis=0)
+    r = as_numpy(rollout, "rollout")
+    if c.ndim != 2 or r.shape != (c.shape[1], c.shape[1]):
+        raise ValueError(f"need cross (T, S) and rollout (S, S), got {c.shape} and {r.shape}")
+    return c @ r
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Which position of sentence b partners each paired position of sentence a (same order), for minimal
+    pairs ("The cat sleeps." / "The cats sleep."). a, b: int arrays of equal length; unpaired_a, unpaired_b:
+    positions with no partner; lined_up: every position of both sides is paired."""
+
+    a: np.ndarray
+    b: np.ndarray
+    unpaired_a: list[int]
+    unpaired_b: list[int]
+
+    @property
+    def lined_up(self) -> bool:
+        return not self.unpaired_a and not self.unpaired_b
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def labels(self, a_labels: Sequence[str], b_labels: Sequence[str]) -> list[str]:
+        """One label per pair (unescaped): the piece when both are the same, else "a / b" ("▁cat / ▁dog")."""
+        out = []
+        for i, j in zip(self.a.tolist(), self.b.tolist(), strict=True):
+            x, y = str(a_labels[i]), str(b_labels[j])
+            out.append(x if x == y else f"{x} / {y}")
+        return out
+
+
+def pair_positions(a: Sequence[str], b: Sequence[str]) -> Pairing:
+    """Pair the positions of two piece lists: equal pieces in order (`difflib`), and same-length replacements
+    one for one. "▁The ▁cat ▁sleep s ." / "▁The ▁cat s ▁sleep ." pairs ▁The, ▁cat, ▁sleep and "." and leaves
+    each "s" unpaired; "▁The ▁cat …" / "▁The ▁dog …" pairs ▁cat with ▁dog."""
+    a, b = [str(t) for t in a], [str(t) for t in b]
+    pa: list[int] = []
+    pb: list[int] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            pa += range(i1, i2)
+            pb += range(j1, j2)
+    seen_a, seen_b = set(pa), set(pb)
+    return Pairing(
+        a=np.asarray(pa, dtype=np.int64),
+        b=np.asarray(pb, dtype=np.int64),
+        unpaired_a=[i for i in range(len(a)) if i not in seen_a],
+        unpaired_b=[j for j in range(len(b)) if j not in seen_b],
+    )
+
+
+def attention_difference(wa, wb, rows: Pairing, cols: Pairing) -> np.ndarray:
+    """b − a of two (q_len, k_len) attention maps on their paired rows and columns: (len(rows), len(cols))."""
+    a = as_numpy(wa, "first attention")
+    b = as_numpy(wb, "second attention")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"need two (q_len, k_len) maps, got {a.shape} and {b.shape}")
+    return b[np.ix_(rows.b, cols.b)] - a[np.ix_(rows.a, cols.a)]
+
+
+def stream_shift(ha, hb, pairing: Pairing) -> np.ndarray:
+    """How far each paired position's residual stream moved: (stages, len(pairing)).
+
+    ha, hb: (stages, len, d_model) hidden states of the two sentences (Trace.hidden["encoder"] etc.).
+    The value is ‖b − a‖ / ‖a‖, the distance as a share of the first sentence's vector length (0 = the
+    same vector, 1 = moved as far as the vector is long).
+    """
+    a = as_numpy(ha, "first hidden states")
+    b = as_numpy(hb, "second hidden states")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
+        raise ValueError(
+            f"need (stages, len, d_model) for both with equal stages and d, got {a.shape}, {b.shape}"
+        )
+    va, vb = a[:, pairing.a], b[:, pairing.b]
+    return np.linalg.norm(vb - va, axis=-1) / np.maximum(np.linalg.norm(va, axis=-1), 1e-12)
+
+
+def most_moved_layer(shift) -> tuple[int, float, float] | None:
+    """The layer whose output moved the paired positions furthest beyond its input, on average, from
+    `stream_shift` (stages, positions): (layer, mean shift into it, mean shift after it); None without
+    layers or positions."""
+    z = as_numpy(shift, "shift")
+    if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] == 0:
+        return None
+    mean = z.mean(axis=1)
+    layer = int(np.argmax(np.diff(mean)))
+    return layer, float(mean[layer]), float(mean[layer + 1])
 
 
 # --- experiments: teacher-forced scores, heads switched off ----------------------------------------------

@@ -1,10 +1,10 @@
 """Attention arrays -> Plotly figures: one head, and every layer × head (paper §3.2.2).
 
-Each function takes dense attention weights (numpy, torch or nested lists) and the pieces read
-at every position of each side, and returns a `go.Figure`:
+Both return a `go.Figure`; the model view takes dense attention weights (numpy, torch or nested lists)
+and the pieces read at every position of each side, one head takes its description (`viz.heatmap`):
 
-    attention_heatmap(w, q_tokens, k_tokens, kind=..., layer=..., head=...)  w: (q_len, k_len)
-    model_view(w, q_tokens, k_tokens, kind=...)                              w: (layers, heads, q_len, k_len)
+    attention_heatmap(attention_map(w, q_tokens, k_tokens, kind=..., layer=..., head=...))  w: (q_len, k_len)
+    model_view(w, q_tokens, k_tokens, kind=...)              w: (layers, heads, q_len, k_len)
 
 (bertviz's lines between pieces, the head view, are SVG with CSS hover: `viz.head_view`.)
 
@@ -29,8 +29,20 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from transformer.kinds import KINDS, MEAN_HEAD
-from viz._style import (
+from transformer.kinds import MEAN_HEAD
+from viz.frames import attention_array
+from viz.heatmap import (
+    HEIGHT_MAX,
+    MASK_LEGEND,
+    ROW_PITCH,
+    AttentionMap,
+    as_map,
+    kind_label,
+    label_step,
+    least_rows_px,
+)
+from viz.labels import axes
+from viz.style import (
     ATTENTION_COLORSCALE,
     COLORBAR_AT,
     FIXED_AXIS,
@@ -39,17 +51,12 @@ from viz._style import (
     colorbar_px,
     esc,
     finish,
-    label_px,
+    labels_px,
     panel_title,
+    panels,
     text_px,
 )
-from viz.frames import attention_array
-from viz.labels import axes
 
-MASK_LEGEND = "masked: future position (causal mask)"
-ROW_PITCH = 1.3  # × font size: the height a row is given for its label
-LABEL_PITCH = 1.2  # × font size: the least room per label before every k-th is written (Plotly's own rule)
-HEIGHT_MAX = 1600  # px: taller figures thin their row labels instead of growing
 SLIM_COLORBAR = {
     "thickness": 12,
     "title": {"text": "weight", "side": "top"},
@@ -59,77 +66,50 @@ SLIM_COLORBAR = {
 }
 
 
-def kind_label(kind: str | None) -> str:
-    return KINDS[kind].label if kind in KINDS else "Attention"
-
-
-def head_name(head: int | None) -> str:
-    """ "mean over heads" for MEAN_HEAD, else "head 3"."""
-    return "mean over heads" if head == MEAN_HEAD else f"head {head}"
-
-
-def _default_title(kind: str | None, layer: int | None, head: int | None) -> str:
-    where = [
-        w
-        for w in (None if layer is None else f"layer {layer}", None if head is None else head_name(head))
-        if w
-    ]
-    return " — ".join([kind_label(kind), ", ".join(where)]) if where else kind_label(kind)
-
-
-def label_step(n: int, length_px: float, font_size: float) -> int:
-    """Label every k-th of n rows on an axis length_px long: 1 while each label has LABEL_PITCH × font."""
-    if n <= 1:
-        return 1
-    return max(1, math.ceil(n * font_size * LABEL_PITCH / max(float(length_px), 1.0) - 1e-9))
-
-
-def _label_room(labels: Sequence[str], font_size: float) -> float:
+def label_room(labels: Sequence[str], font_size: float) -> float:
     """Pixels a vertical tick label needs (the longest), escaped text counted as shown."""
-    return max(label_px(labels, font_size), font_size * 0.62)
+    return max(labels_px(labels, font_size), text_px("x", font_size))
 
 
 def key_axis_px(ax, font_size: float) -> float:
     """The bottom margin under a `key_axis`: its longest label, standing upright when the labels turn, then
     the axis title below it (Plotly keeps the title inside the margin: a short one puts it on the labels)."""
-    return _label_room(ax.k_ticks, font_size) + font_size * 3
+    return label_room(ax.k_ticks, font_size) + font_size * 3
 
 
-def _left_px(labels: Sequence[str], title: str, font_size: float) -> float:
+def left_px(labels: Sequence[str], title: str, font_size: float) -> float:
     """The left margin: the longest row label, then the axis title (its lines) and some room."""
-    return label_px(labels, font_size) + font_size * (1 + 1.3 * (1 + title.count("<br>"))) + 10
+    return labels_px(labels, font_size) + font_size * (1 + 1.3 * (1 + title.count("<br>"))) + 10
 
 
-def _margins(left: float, bottom: float, font_size: float) -> dict:
+def margins(left: float, bottom: float, font_size: float, colorbar_title: str = "weight") -> dict:
     """Left and bottom margins computed from the labels (`FIXED_AXIS`), the right one from the colour bar."""
-    right = colorbar_px(SLIM_COLORBAR["title"]["text"], font_size, SLIM_COLORBAR["thickness"])
+    right = colorbar_px(colorbar_title, font_size, SLIM_COLORBAR["thickness"])
     return {"l": round(left), "b": round(bottom), "r": round(right)}
 
 
-def _rows_height(n_rows: int, font_size: float, top: float, bottom: float, min_rows_px: float) -> int:
-    """A figure height that gives each of n_rows its label (ROW_PITCH × font), at least min_rows_px for the rows."""
-    rows_px = max(min_rows_px, n_rows * font_size * ROW_PITCH)
-    return math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
-
-
-def key_axis(ax, n_k: int) -> dict:
-    """A key (x) axis whose categories are the hover labels ("3: ▁old") and whose ticks show the pieces.
-
-    Plotly thins category labels by itself to fit the width (every k-th piece on narrow figures)
-    and turns them (0° or 90°) so they never overlap; the figure's bottom margin is `key_axis_px`.
-    """
+def category_axis(categories: Sequence[str], labels: Sequence[str], title: str) -> dict:
+    """A token axis whose categories are the hover labels ("3: ▁old", so a repeated piece keeps its own
+    column) and whose ticks show the pieces (`labelalias`). Plotly thins category labels by itself to fit
+    the width (every k-th piece on narrow figures) and turns them (0° or 90°) so they never overlap."""
     return {
-        "title_text": ax.x_title,
+        "title_text": title,
         "type": "category",
         "categoryorder": "array",
-        "categoryarray": list(ax.k_hover),
-        "labelalias": dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
+        "categoryarray": list(categories),
+        "labelalias": dict(zip(categories, labels, strict=True)),
         "autotickangles": [0, -90],  # Plotly's 45° check lets labels touch
-        "range": [-0.5, n_k - 0.5],
+        "range": [-0.5, len(categories) - 0.5],
         "showgrid": False,
         "zeroline": False,
         **FIXED_AXIS,
     }
+
+
+def key_axis(ax, n_k: int) -> dict:
+    """The key (x) axis of `ax` (`viz.labels.Axes`, n_k columns): a `category_axis`; the figure's bottom
+    margin is `key_axis_px`."""
+    return category_axis(ax.k_hover[:n_k], ax.k_ticks[:n_k], ax.x_title)
 
 
 def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
@@ -144,47 +124,26 @@ def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-def attention_heatmap(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    *,
-    kind: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    rows: str | None = None,
-    q_pos=None,
-    k_pos=None,
-    title: str | None = None,
-    zmax: float | None = 1.0,
-    font_size: int = 12,
-    height: int | None = None,
-) -> go.Figure:
-    """One head (or the head mean) as a query × key heatmap; weights (q_len, k_len).
+def attention_heatmap(m: AttentionMap, *args, height: int | None = None, **kwargs) -> go.Figure:
+    """One head's `AttentionMap` (or `attention_map`'s arguments) as a Plotly query × key heatmap.
 
-    Rows are queries (row 0 on top), columns keys. For decoder self-attention the cells
-    above the diagonal are NaN, drawn hatched grey with a legend entry, so the causal mask
-    is not mistaken for a learned zero. zmax=None scales colours to the largest weight.
-    layer and head (MEAN_HEAD for the mean) only name the figure. The default height gives
-    every row its label (up to HEIGHT_MAX; then every k-th row is labelled, all in the hover).
+    Decoder self-attention's future cells are drawn hatched grey with a legend entry. The default height
+    gives every row its label (up to HEIGHT_MAX; then every k-th row is labelled, all in the hover).
     """
-    z = attention_array(weights, 2, "attention_heatmap weights (one head: use head_weights)").copy()
-    ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
+    m = as_map(m, args, kwargs)
+    z, ax, font_size = m.z, m.ax, m.font_size
     mask = ax.mask
-    z[mask] = np.nan
     n_q, n_k = z.shape
     q_lab, k_lab = np.array(ax.q_hover, dtype=object), np.array(ax.k_hover, dtype=object)
     weight = np.where(mask, "masked (future position)", np.char.mod("%.6f", z)).astype(object)
-    weight[~mask & np.isnan(z)] = "not captured"
+    weight[m.lost] = "not captured"
     custom = np.stack(np.broadcast_arrays(q_lab[:, None], k_lab[None, :], weight), axis=-1)  # (n_q, n_k, 3)
 
-    top = font_size * (TOP + (1.5 if mask.any() else 0))  # title, subtitle, the mask's legend
+    top = font_size * (TOP + (1.5 if m.masked else 0))  # title, subtitle, the mask's legend
     bottom = key_axis_px(ax, font_size)
-    least = max(font_size * 20, text_px(ax.y_title, font_size))  # the rows are at least as tall as their title
-    height = height or _rows_height(n_q, font_size, top, bottom, least)
+    rows_px = max(least_rows_px(ax.y_title, font_size), n_q * font_size * ROW_PITCH)
+    height = height or math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
     step = label_step(n_q, height - top - bottom, font_size)
-
-    finite = np.isfinite(z).any()
     data = [
         go.Heatmap(
             z=z,
@@ -195,7 +154,7 @@ def attention_heatmap(
             "weight %{customdata[2]}<extra></extra>",
             colorscale=ATTENTION_COLORSCALE,
             zmin=0.0,
-            zmax=float(np.nanmax(z)) if zmax is None and finite else (zmax or 1.0),
+            zmax=m.zmax,
             colorbar=SLIM_COLORBAR,
         )
     ]
@@ -215,7 +174,7 @@ def attention_heatmap(
         },
         "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
     }
-    if mask.any():  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
+    if m.masked:  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)
         data.append(
             go.Scatter(
@@ -233,11 +192,12 @@ def attention_heatmap(
             )
         )
         layout["xaxis2"] = {"overlaying": "x", "range": [-0.5, n_k - 0.5], "visible": False}
+    if m.subtitle:
+        layout["title_subtitle"] = {"text": esc(m.subtitle), "font": {"size": font_size}}
     fig = go.Figure(data=data, layout=layout)
-    title = title or _default_title(kind, layer, head)
-    finish(fig, title, font_size, height)
-    left = _left_px(ax.q_ticks[::step], ax.y_title, font_size)
-    fig.update_layout(margin={"t": round(top)} | _margins(left, bottom, font_size))
+    finish(fig, m.title, font_size, height)
+    left = left_px(ax.q_ticks[::step], ax.y_title, font_size)
+    fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig
 
 
@@ -259,20 +219,14 @@ def _grid_layout(
     """
     h_gap = min(0.02, 0.5 / n_cols)
     v_gap = min(0.45, gap_px / max(plot_px, 1.0))
-    w = (1 - h_gap * (n_cols - 1)) / n_cols
-    h = (1 - v_gap * (n_rows - 1)) / n_rows
     layout, annotations = {}, []
-    for r in range(n_rows):
-        for c in range(n_cols):
-            n = r * n_cols + c + 1
-            sfx = "" if n == 1 else str(n)
-            x0, y1 = c * (w + h_gap), 1 - r * (h + v_gap)
-            # token labels on the outer edge only: inner ones would overlap the neighbours
-            layout[f"xaxis{sfx}"] = dict(x_axis, domain=[x0, x0 + w], anchor=f"y{sfx}")
-            layout[f"xaxis{sfx}"]["showticklabels"] &= r == n_rows - 1
-            layout[f"yaxis{sfx}"] = dict(y_axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}")
-            layout[f"yaxis{sfx}"]["showticklabels"] &= c == 0
-            annotations.append(panel_title(titles[n - 1], x0 + w / 2, y1, font_size))
+    for n, (sfx, x_dom, y_dom) in enumerate(panels(n_rows * n_cols, n_cols, h_gap, v_gap)):
+        # token labels on the outer edge only: inner ones would overlap the neighbours
+        layout[f"xaxis{sfx}"] = dict(x_axis, domain=x_dom, anchor=f"y{sfx}")
+        layout[f"xaxis{sfx}"]["showticklabels"] &= n // n_cols == n_rows - 1
+        layout[f"yaxis{sfx}"] = dict(y_axis, domain=y_dom, anchor=f"x{sfx}")
+        layout[f"yaxis{sfx}"]["showticklabels"] &= n % n_cols == 0
+        annotations.append(panel_title(titles[n], sum(x_dom) / 2, y_dom[1], font_size))
     layout["annotations"] = annotations
     return layout
 
@@ -318,48 +272,26 @@ def model_view(
     # the hover's key is the category's alias (the piece): add its position when columns are positions
     k_where = " (position %{pointNumber[1]})" if np.array_equal(ax.k_pos, np.arange(len(k_tokens))) else ""
     titles = [f"L{layer} H{'mean' if head == MEAN_HEAD else head}" for layer in layer_no for head in head_no]
-    traces = []
-    for n, title in enumerate(titles):
-        sfx = "" if n == 0 else str(n + 1)
-        traces.append(
-            go.Heatmap(
-                z=z[n // n_h, n % n_h],
-                x=ax.k_hover,
-                y=ax.q_hover,
-                xaxis=f"x{sfx}",
-                yaxis=f"y{sfx}",
-                coloraxis="coloraxis",
-                name=title,
-                hovertemplate=f"{title}<br>query %{{y}}<br>key %{{x}}{k_where}<br>"
-                "weight %{z:.6f}<extra></extra>",
-            )
-        )
+    hover = f"<br>query %{{y}}<br>key %{{x}}{k_where}<br>weight %{{z:.6f}}<extra></extra>"
+    traces = [
+        go.Heatmap(z=z[n // n_h, n % n_h], x=ax.k_hover, y=ax.q_hover, xaxis=f"x{sfx}", yaxis=f"y{sfx}",
+                   coloraxis="coloraxis", name=title, hovertemplate=title + hover)
+        for n, title in enumerate(titles)
+        for sfx in [str(n + 1) if n else ""]
+    ]  # fmt: skip
     show = True if show_tokens is None else show_tokens
     cell_px = min(280.0, max(120.0, n_q * font_size * ROW_PITCH))  # one subplot's height
     gap_px = font_size * 2.6  # between layers: the subplot titles
     top = font_size * (TOP + 2)  # title, subtitle and the sentence
-    bottom = (_label_room(ax.k_ticks, font_size) if show else 0) + font_size * 2
-    auto = int(top + bottom + n_l * cell_px + (n_l - 1) * gap_px)
-    height = height or auto
+    bottom = (label_room(ax.k_ticks, font_size) if show else 0) + font_size * 2
+    height = height or int(top + bottom + n_l * cell_px + (n_l - 1) * gap_px)
     plot_px = max(1.0, height - top - bottom)
     step = label_step(n_q, (plot_px - (n_l - 1) * gap_px) / n_l, font_size)
-    axis = {"showticklabels": show, "showgrid": False, "zeroline": False, "type": "category"}
-    x_axis = dict(
-        axis,
-        categoryorder="array",
-        categoryarray=list(ax.k_hover),
-        labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)),
-        autotickangles=[-90],
-        **FIXED_AXIS,
-    )
-    y_axis = dict(
-        axis,
-        autorange="reversed",
-        tickmode="array",
-        tickvals=ax.q_hover[::step],
-        ticktext=ax.q_ticks[::step],
-        **FIXED_AXIS,
-    )
+    axis = {"showticklabels": show, "showgrid": False, "zeroline": False, "type": "category", **FIXED_AXIS}
+    x_axis = dict(axis, categoryorder="array", categoryarray=list(ax.k_hover), autotickangles=[-90],
+                  labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)))  # fmt: skip
+    y_axis = dict(axis, autorange="reversed", tickmode="array", tickvals=ax.q_hover[::step],
+                  ticktext=ax.q_ticks[::step])  # fmt: skip
     layout = _grid_layout(n_l, n_h, titles, x_axis, y_axis, font_size, plot_px, gap_px)
     layout["coloraxis"] = {
         "colorscale": ATTENTION_COLORSCALE,
@@ -368,18 +300,15 @@ def model_view(
         "colorbar": SLIM_COLORBAR,
     }
     layout["plot_bgcolor"] = MASK_COLOR
-    fig = go.Figure(data=traces, layout=layout)
     masked = " — grey: masked future positions" if ax.mask.any() else ""
-    title = f"{kind_label(kind)}: layers (rows) × heads (columns)"
-    finish(fig, title, font_size, height)
-    fig.layout.title.font.size = round(font_size * 1.2)
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
-    left = label_px(ax.q_ticks[::step], font_size) + font_size if show else font_size
-    fig.update_layout(
-        title_subtitle={
-            "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
-            "font": {"size": font_size},
-        },
-        margin={"t": round(top)} | _margins(left, bottom, font_size),
-    )
+    layout["title_subtitle"] = {
+        "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
+        "font": {"size": font_size},
+    }
+    fig = finish(go.Figure(data=traces, layout=layout), f"{kind_label(kind)}: layers (rows) × heads (columns)",
+                 font_size, height)  # fmt: skip
+    fig.layout.title.font.size = round(font_size * 1.2)
+    left = labels_px(ax.q_ticks[::step], font_size) + font_size if show else font_size
+    fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig

@@ -1,10 +1,10 @@
 """The figure `viz.attention_html` draws, as a file for slides: SVG (vector) or PNG (pixels).
 
-    attention_svg(w, q_tokens, k_tokens, kind=..., layer=..., head=...) -> str     w: (q_len, k_len)
-    attention_png(w, q_tokens, k_tokens, kind=..., layer=..., head=..., scale=2) -> bytes
+    m = attention_map(w, q_tokens, k_tokens, kind=..., layer=..., head=..., subtitle=...)   w: (q_len, k_len)
+    attention_svg(m) -> str
+    attention_png(m, scale=2) -> bytes
 
-Both take `attention_html`'s arguments and draw the same heatmap at a fixed size, from one layout
-(`_Layout`): the title, the sentence (`subtitle`, wrapped), the causal mask's legend, row labels,
+Both draw the same heatmap (`viz.heatmap.AttentionMap`) at a fixed size, from one layout (`file_layout`): the title, the sentence (`subtitle`, wrapped), the causal mask's legend, row labels,
 square-ish cells at least 1.6 × the font wide (so every key label stands upright beside its
 neighbours), the key labels, both axis titles and the colour bar. The SVG is self-contained and
 runs no script; each cell's `<title>` names both pieces and the weight (a tooltip in a browser).
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from viz.attention import MASK_LEGEND
-from viz.attention_html import BAR_PX, BLUES, PALETTE, TICKS, Prepared, _hex, _raw, _tick, prepare
-from viz.head_view import FONT, _num, _text, _wrap
+from viz.attention_html import BAR_PX, TICKS
+from viz.heatmap import MASK_LEGEND, AttentionMap, as_map, cell_text, levels
+from viz.style import BLUES, FONT, LEVELS, PALETTE, hex_colour, num, text_px, tick, wrap_lines, xml, xml_label
 
 # the PNG's font: the first Pillow finds (it looks in the system's font folders: Linux, macOS, Windows)
 FONTS = ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf", "Helvetica.ttc", "LiberationSans-Regular.ttf")
@@ -30,7 +29,7 @@ MASK_GREY, MASK_LINE = (217, 217, 217), (140, 140, 140)
 
 
 @dataclass(frozen=True)
-class _Layout:
+class FileLayout:
     """Where everything goes, in px (the PNG multiplies by its scale)."""
 
     width: float
@@ -44,82 +43,69 @@ class _Layout:
     row_h: float
 
 
-def _layout(p: Prepared, subtitle: str, font_size: float) -> _Layout:
-    f = font_size
+def file_layout(p: AttentionMap) -> FileLayout:
+    """Where the SVG and the PNG put everything (px at the map's font size)."""
+    f, subtitle = p.font_size, p.subtitle
     cell = max(f * 1.6, min(48.0, 640.0 / max(p.n_k, 1)))
     row_h = max(p.row_px, min(cell, 900.0 / max(p.n_q, 1)))
     x0 = f * 1.8 + p.left_px
-    width = max(x0 + cell * p.n_k + 10 + BAR_PX + 3 + f * 3 + 10, f * 0.6 * len(p.title) * 1.3 + 20)
-    lines = _wrap(subtitle, f, width - 20) if subtitle else []
+    width = max(x0 + cell * p.n_k + 10 + BAR_PX + 3 + f * 3 + 10, text_px(p.title, f * 1.3) + 20)
+    lines = wrap_lines(subtitle, f, width - 20) if subtitle else []
     legend_y = f * 1.5 + len(lines) * f * 1.3 + f * 1.6 if p.masked else None
     y0 = f * 2.2 + len(lines) * f * 1.3 + (f * 1.6 if p.masked else 0) + f * 0.6
     height = y0 + row_h * p.n_q + p.label_px + f * 2.2
-    return _Layout(width, height, f, lines, legend_y, x0, y0, cell, row_h)
+    return FileLayout(width, height, f, lines, legend_y, x0, y0, cell, row_h)
 
 
-def attention_svg(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    *,
-    kind: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    rows: str | None = None,
-    q_pos=None,
-    k_pos=None,
-    title: str | None = None,
-    subtitle: str = "",
-    zmax: float | None = 1.0,
-    font_size: int = 12,
-) -> str:
-    """The heatmap as one self-contained SVG file (vector, no script); arguments as `attention_html`'s."""
-    p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
-                k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
-    g = _layout(p, subtitle, font_size)
+def attention_svg(m: AttentionMap, *args, **kwargs) -> str:
+    """One head's `AttentionMap` (or `attention_map`'s arguments) as one self-contained SVG file (no script)."""
+    p = as_map(m, args, kwargs)
+    g = file_layout(p)
     f, x0, y0, cell, row_h = g.font, g.x0, g.y0, g.cell, g.row_h
     grid_w, grid_h = cell * p.n_k, row_h * p.n_q
     stops = "".join(
-        f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{_hex(c)}"/>' for i, c in enumerate(BLUES)
+        f'<stop offset="{i / (len(BLUES) - 1):.3f}" stop-color="{hex_colour(c)}"/>'
+        for i, c in enumerate(BLUES)
     )
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(g.width)}" height="{_num(g.height)}" '
-        f'viewBox="0 0 {_num(g.width)} {_num(g.height)}" font-family="{_text(FONT)}" font-size="{f}">',
-        f"<title>{_text(p.title)}</title>",
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{num(g.width)}" height="{num(g.height)}" '
+        f'viewBox="0 0 {num(g.width)} {num(g.height)}" font-family="{xml(FONT)}" font-size="{f}">',
+        f"<title>{xml(p.title)}</title>",
         '<defs><pattern id="mask" width="6" height="6" patternUnits="userSpaceOnUse" '
-        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{_hex(MASK_GREY)}"/>'
-        f'<rect width="1" height="6" fill="{_hex(MASK_LINE)}"/></pattern>'
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{hex_colour(MASK_GREY)}"/>'
+        f'<rect width="1" height="6" fill="{hex_colour(MASK_LINE)}"/></pattern>'
         f'<linearGradient id="bar" x1="0" y1="1" x2="0" y2="0">{stops}</linearGradient></defs>',
         '<rect width="100%" height="100%" fill="#fff"/>',
-        f'<text x="10" y="{f * 1.5:.1f}" font-size="{f * 1.3:.0f}" font-weight="600">{_text(p.title)}</text>',
+        f'<text x="10" y="{f * 1.5:.1f}" font-size="{f * 1.3:.0f}" font-weight="600">{xml(p.title)}</text>',
     ]
     for n, line in enumerate(g.lines, 1):
-        out.append(f'<text x="10" y="{f * 1.5 + n * f * 1.3:.1f}" fill="#555">{_text(line)}</text>')
+        out.append(f'<text x="10" y="{f * 1.5 + n * f * 1.3:.1f}" fill="#555">{xml(line)}</text>')
     if g.legend_y is not None:
         y = g.legend_y
         out.append(f'<rect x="10" y="{y - f:.1f}" width="{f * 1.6:.1f}" height="{f:.1f}" fill="url(#mask)"/>'
-                   f'<text x="{10 + f * 2:.1f}" y="{y - 1:.1f}">{_text(MASK_LEGEND)}</text>')  # fmt: skip
+                   f'<text x="{10 + f * 2:.1f}" y="{y - 1:.1f}">{xml(MASK_LEGEND)}</text>')  # fmt: skip
+    level, value = levels(p, LEVELS), cell_text(p)
     for i in range(p.n_q):
         top = y0 + i * row_h
         if i % p.step == 0:
             out.append(f'<text x="{x0 - 4:.1f}" y="{top + row_h / 2:.1f}" text-anchor="end" '
-                       f'dominant-baseline="central">{_raw(p.q_ticks[i])}</text>')  # fmt: skip
+                       f'dominant-baseline="central">{xml_label(p.ax.q_ticks[i])}</text>')  # fmt: skip
         for j in range(p.n_k):
-            lv = int(p.level[i, j])
+            lv = int(level[i, j])
             fill = "url(#mask)" if lv == -1 else "#fff" if lv == -2 else PALETTE[lv]
             out.append(
                 f'<rect x="{x0 + j * cell:.1f}" y="{top:.1f}" width="{cell + 0.3:.1f}" '
-                f'height="{row_h + 0.3:.1f}" fill="{fill}"><title>{_raw(p.q_hover[i])} · key '
-                f"{_raw(p.k_hover[j])}: {p.value[i][j]}</title></rect>"
+                f'height="{row_h + 0.3:.1f}" fill="{fill}"><title>{xml_label(p.ax.q_hover[i])} · key '
+                f"{xml_label(p.ax.k_hover[j])}: {value[i][j]}</title></rect>"
             )
-    for j, t in enumerate(p.k_ticks):
+    for j, t in enumerate(p.ax.k_ticks):
         cx, ty = x0 + (j + 0.5) * cell, y0 + grid_h + 4
         out.append(f'<text transform="translate({cx:.1f},{ty:.1f}) rotate(-90)" text-anchor="end" '
-                   f'dominant-baseline="central">{_raw(t)}</text>')  # fmt: skip
+                   f'dominant-baseline="central">{xml_label(t)}</text>')  # fmt: skip
     out.append(f'<text x="{x0 + grid_w / 2:.1f}" y="{g.height - f * 0.6:.1f}" text-anchor="middle">'
-               f"{_text(p.x_title)}</text>")  # fmt: skip
+               f"{xml(p.ax.x_title)}</text>")  # fmt: skip
     out.append(f'<text transform="translate({f * 1.1:.1f},{y0 + grid_h / 2:.1f}) rotate(-90)" '
-               f'text-anchor="middle">{_text(p.y_title)}</text>')  # fmt: skip
+               f'text-anchor="middle">{xml(p.ax.y_title)}</text>')  # fmt: skip
     bx = x0 + grid_w + 10
     out.append(f'<text x="{bx:.1f}" y="{y0 - 4:.1f}">weight</text>'
                f'<rect x="{bx:.1f}" y="{y0 + f * 0.6:.1f}" width="{BAR_PX}" height="{grid_h - f * 1.2:.1f}" '
@@ -127,7 +113,7 @@ def attention_svg(
     for i in range(TICKS):
         ty = y0 + grid_h - f * 0.6 - (grid_h - f * 1.2) * i / (TICKS - 1)
         out.append(f'<text x="{bx + BAR_PX + 3:.1f}" y="{ty:.1f}" dominant-baseline="central">'
-                   f"{_tick(p.scale_top * i / (TICKS - 1))}</text>")  # fmt: skip
+                   f"{tick(p.zmax * i / (TICKS - 1))}</text>")  # fmt: skip
     out.append("</svg>")
     return "".join(out)
 
@@ -144,30 +130,13 @@ def _font(px: int):
     return ImageFont.load_default(px)
 
 
-def attention_png(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    *,
-    kind: str | None = None,
-    layer: int | None = None,
-    head: int | None = None,
-    rows: str | None = None,
-    q_pos=None,
-    k_pos=None,
-    title: str | None = None,
-    subtitle: str = "",
-    zmax: float | None = 1.0,
-    font_size: int = 12,
-    scale: int = 2,
-) -> bytes:
-    """The heatmap as PNG bytes, `scale` × the SVG's size (2: sharp on a projector); arguments as
-    `attention_html`'s. The same layout as `attention_svg`."""
+def attention_png(m: AttentionMap, *args, scale: int = 2, **kwargs) -> bytes:
+    """One head's `AttentionMap` (or `attention_map`'s arguments) as PNG bytes, `scale` × the SVG's size
+    (2: sharp on a projector), drawn from the same layout as `attention_svg`."""
     from PIL import Image, ImageDraw
 
-    p = prepare(weights, q_tokens, k_tokens, kind=kind, layer=layer, head=head, rows=rows, q_pos=q_pos,
-                k_pos=k_pos, title=title, zmax=zmax, font_size=font_size)  # fmt: skip
-    g = _layout(p, subtitle, font_size)
+    p = as_map(m, args, kwargs)
+    g = file_layout(p)
     s = float(scale)
     f, x0, y0, cell, row_h = g.font * s, g.x0 * s, g.y0 * s, g.cell * s, g.row_h * s
     grid_w, grid_h = cell * p.n_k, row_h * p.n_q
@@ -202,15 +171,15 @@ def attention_png(
         draw.text((10 * s + f * 2, y - s), MASK_LEGEND, font=small, fill=text, anchor="ls")
     gx, gy = round(x0), round(y0)
     where = Image.new("L", (round(x0 + grid_w) - gx + 1, round(y0 + grid_h) - gy + 1), 0)  # masked cells
-    masked = ImageDraw.Draw(where)
+    masked, level = ImageDraw.Draw(where), levels(p, LEVELS)
     for i in range(p.n_q):
         top = y0 + i * row_h
         if i % p.step == 0:
-            label = html.unescape(p.q_ticks[i])
+            label = html.unescape(p.ax.q_ticks[i])
             draw.text((x0 - 4 * s, top + row_h / 2), label, font=small, fill=text, anchor="rm")
         y_a, y_b = round(top), round(top + row_h)  # whole pixels, so no seam shows between cells
         for j in range(p.n_k):
-            lv, x_a, x_b = int(p.level[i, j]), round(x0 + j * cell), round(x0 + (j + 1) * cell)
+            lv, x_a, x_b = int(level[i, j]), round(x0 + j * cell), round(x0 + (j + 1) * cell)
             if lv == -1:  # masked: hatched below, one pattern over the whole grid as in the SVG
                 masked.rectangle([x_a - gx, y_a - gy, x_b - 1 - gx, y_b - 1 - gy], fill=255)
             else:
@@ -218,12 +187,12 @@ def attention_png(
                 draw.rectangle([x_a, y_a, x_b - 1, y_b - 1], fill=colour)
     if p.masked:
         image.paste(hatched(*where.size), (gx, gy), where)
-    for j, t in enumerate(p.k_ticks):
+    for j, t in enumerate(p.ax.k_ticks):
         upright(html.unescape(t), x0 + (j + 0.5) * cell, y0 + grid_h + 4 * s)
-    draw.text((x0 + grid_w / 2, g.height * s - f * 0.6), p.x_title, font=small, fill=text, anchor="ms")
-    size = (round(draw.textlength(p.y_title, font=small)) + 4, round(f * 1.4))
+    draw.text((x0 + grid_w / 2, g.height * s - f * 0.6), p.ax.x_title, font=small, fill=text, anchor="ms")
+    size = (round(draw.textlength(p.ax.y_title, font=small)) + 4, round(f * 1.4))
     tile = Image.new("RGBA", size, (255, 255, 255, 0))
-    ImageDraw.Draw(tile).text((2, round(f * 0.7)), p.y_title, font=small, fill=text, anchor="lm")
+    ImageDraw.Draw(tile).text((2, round(f * 0.7)), p.ax.y_title, font=small, fill=text, anchor="lm")
     turned = tile.rotate(90, expand=True)
     image.paste(turned, (round(f * 0.4), round(y0 + grid_h / 2 - turned.height / 2)), turned)
     bx, top, bottom = x0 + grid_w + 10 * s, y0 + f * 0.6, y0 + grid_h - f * 0.6
@@ -234,8 +203,8 @@ def attention_png(
         draw.line([(bx, top + k), (bx + BAR_PX * s, top + k)], fill=colour)
     for i in range(TICKS):
         ty = bottom - (bottom - top) * i / (TICKS - 1)
-        tick = _tick(p.scale_top * i / (TICKS - 1))
-        draw.text((bx + (BAR_PX + 3) * s, ty), tick, font=small, fill=text, anchor="lm")
+        label = tick(p.zmax * i / (TICKS - 1))
+        draw.text((bx + (BAR_PX + 3) * s, ty), label, font=small, fill=text, anchor="lm")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)
     return out.getvalue()

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz._style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
-from viz.attention import SLIM_COLORBAR, _left_px, _margins, key_axis, key_axis_px
+from viz.attention import SLIM_COLORBAR, key_axis, key_axis_px, left_px, margins
 from viz.frames import attention_array
 from viz.labels import axes, predicted_pieces, row_mode
+from viz.style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
 
 CHOSEN_COLOR, OTHER_COLOR = "#e4572e", "#4c78a8"
 ROWS_TITLE = "layer, head"  # the step figures' y axis: one row per layer and head
@@ -83,18 +83,20 @@ def step_label(q_tokens: Sequence[str], step: int, rows: str | None = "both") ->
     }[rows or "both"]
 
 
-def _row_at_step(
+def attention_step(
     weights,
     q_tokens: Sequence[str],
     k_tokens: Sequence[str],
     step: int,
+    *,
     kind: str,
-    rows: str | None,
-    zmax: float,
-    font_size: int,
-    height: int | None,
+    rows: str | None = None,
+    zmax: float = 1.0,
+    font_size: int = 12,
+    height: int | None = None,
 ) -> go.Figure:
-    """Query row `step` of every layer × head of one kind -> (layers·heads, keys) heatmap."""
+    """Query row `step` of every layer × head of one kind (layers, heads, q_len, k_len) -> (layers·heads, keys)
+    heatmap. `rows` words the step in the title (reads / predicts / both; None = the kind's default)."""
     w = attention_array(weights, 4, f"{kind} attention")
     n_l, n_h, n_q, n_k = w.shape
     if not 0 <= step < n_q:
@@ -140,42 +142,25 @@ def _row_at_step(
     top, bottom = font_size * TOP, key_axis_px(ax, font_size)
     auto = int(min(1400, max(280, top + n_l * n_h * font_size * STEP_ROW_PITCH + bottom)))
     finish(fig, title, font_size, height or auto)
-    left = _left_px(row_lab, ROWS_TITLE, font_size)
-    fig.update_layout(margin={"t": round(top)} | _margins(left, bottom, font_size))
+    left = left_px(row_lab, ROWS_TITLE, font_size)
+    fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig
 
 
 def cross_attention_step(
-    weights,
-    q_tokens: Sequence[str],
-    k_tokens: Sequence[str],
-    step: int,
-    *,
-    rows: str | None = None,
-    zmax: float = 1.0,
-    font_size: int = 12,
-    height: int | None = None,
+    weights, q_tokens: Sequence[str], k_tokens: Sequence[str], step: int, **options
 ) -> go.Figure:
     """Cross-attention (layers, heads, tgt_len, src_len) row of decoder position `step`: layers·heads × source.
 
-    q_tokens: the decoder input pieces (tgt_tokens), k_tokens the source pieces; `rows` words the
-    step in the title (reads / predicts / both; None = cross-attention's default, predicted).
+    q_tokens: the decoder input pieces (tgt_tokens), k_tokens the source pieces; options: `attention_step`'s
+    (rows: None = cross-attention's default, predicted).
     """
-    return _row_at_step(weights, q_tokens, k_tokens, step, "cross", rows, zmax, font_size, height)
+    return attention_step(weights, q_tokens, k_tokens, step, kind="cross", **options)
 
 
-def self_attention_step(
-    weights,
-    tokens: Sequence[str],
-    step: int,
-    *,
-    rows: str | None = None,
-    zmax: float = 1.0,
-    font_size: int = 12,
-    height: int | None = None,
-) -> go.Figure:
+def self_attention_step(weights, tokens: Sequence[str], step: int, **options) -> go.Figure:
     """Decoder self-attention (layers, heads, tgt_len, tgt_len) row of `step`: layers·heads × positions 0..step.
 
-    tokens: the decoder input pieces (tgt_tokens), on both sides.
+    tokens: the decoder input pieces (tgt_tokens), on both sides; options: `attention_step`'s.
     """
-    return _row_at_step(weights, tokens, tokens, step, "decoder", rows, zmax, font_size, height)
+    return attention_step(weights, tokens, tokens, step, kind="decoder", **options)

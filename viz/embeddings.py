@@ -20,8 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz._style import esc, finish, panel_title
 from viz.frames import as_array, token_labels
+from viz.style import esc, finish, panel_title, panels
 
 WRAP_AT = 24  # characters: a longer panel title is written on two lines when panels stand three a row
 
@@ -201,18 +201,14 @@ def projection_scatter(
     n = len(stages)
     n_cols = n if n <= 4 else math.ceil(n / 2)
     n_rows = math.ceil(n / n_cols)
-    gap_x, gap_y = 0.04, 0.12 / max(n_rows - 1, 1) if n_rows > 1 else 0.0
-    w, h = (1 - gap_x * (n_cols - 1)) / n_cols, (1 - gap_y * (n_rows - 1)) / n_rows
+    gap_y = 0.12 / max(n_rows - 1, 1) if n_rows > 1 else 0.0
     # three or more panels a row leave a panel ~250 px on a laptop: a long stage name ("after L0 (residual
     # stream, not normalised)") goes on two lines instead of running into its neighbour's
     wrap = n_cols >= 3
     fig = go.Figure()
     layout: dict = {"annotations": []}
-    for i, s in enumerate(stages):
+    for i, (s, (sfx, x_dom, y_dom)) in enumerate(zip(stages, panels(n, n_cols, 0.04, gap_y), strict=True)):
         pts = frame[frame["stage"] == s]
-        r, c = divmod(i, n_cols)
-        sfx = "" if i == 0 else str(i + 1)
-        x0, y1 = c * (w + gap_x), 1 - r * (h + gap_y)
         name = esc(pts["stage_label"].iloc[0])
         others = pts[~pts["position"].isin(picked)]
         fig.add_trace(
@@ -250,13 +246,11 @@ def projection_scatter(
                 )
             )
         axis = {"showticklabels": False, "zeroline": False, "showgrid": True}
-        layout[f"xaxis{sfx}"] = dict(axis, domain=[x0, x0 + w], anchor=f"y{sfx}", range=_padded(pts["x"]))
-        layout[f"yaxis{sfx}"] = dict(
-            axis, domain=[max(0.0, y1 - h), y1], anchor=f"x{sfx}", range=_padded(pts["y"])
-        )
+        layout[f"xaxis{sfx}"] = dict(axis, domain=x_dom, anchor=f"y{sfx}", range=_padded(pts["x"]))
+        layout[f"yaxis{sfx}"] = dict(axis, domain=y_dom, anchor=f"x{sfx}", range=_padded(pts["y"]))
         if n > 1:
             shown = name.replace(" (", "<br>(", 1) if wrap and len(name) > WRAP_AT else name
-            layout["annotations"].append(panel_title(shown, x0 + w / 2, y1, font_size))
+            layout["annotations"].append(panel_title(shown, sum(x_dom) / 2, y_dom[1], font_size))
     fig.update_layout(layout, legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
     default = (
         f"Each stage projected on its own{_method_name(frame)}"

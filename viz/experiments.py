@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz._style import TOP, esc, esc_all, finish, panel_title
+from viz.style import TOP, esc, esc_all, finish, index_axis, panel_title, panels
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
@@ -65,20 +65,11 @@ def piece_score_frame(
 
 def _piece_axis(fig: go.Figure, pieces: Sequence[str], marked: Sequence[bool] | None = None) -> None:
     """Pieces as x tick labels (escaped); `marked` ones bold in the highlight colour."""
-    n = len(pieces)
-    marked = marked if marked is not None else [False] * n
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(n)),
-        ticktext=[
-            f'<span style="color:{AFTER_COLOR}"><b>{esc(p)}</b></span>' if m else esc(p)
-            for p, m in zip(pieces, marked, strict=True)
-        ],
-        tickangle=-45 if n > 6 else 0,
-        range=[-0.5, n - 0.5],
-        title_text="piece predicted (decoder position t predicts piece t + 1)",
-        automargin=True,
-    )
+    marked = marked if marked is not None else [False] * len(pieces)
+    ticks = [f'<span style="color:{AFTER_COLOR}"><b>{esc(p)}</b></span>' if m else esc(p)
+             for p, m in zip(pieces, marked, strict=True)]  # fmt: skip
+    title = "piece predicted (decoder position t predicts piece t + 1)"
+    fig.update_xaxes(index_axis(ticks, title, turn_after=6, automargin=True))
 
 
 def piece_scores_bar(
@@ -191,17 +182,8 @@ def align_pieces(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, str | No
             for k in range(n):
                 pa = a[i1 + k] if i1 + k < i2 else None
                 pb = b[j1 + k] if j1 + k < j2 else None
-                out.append(
-                    (
-                        "changed"
-                        if pa is not None and pb is not None
-                        else "removed"
-                        if pb is None
-                        else "added",
-                        pa,
-                        pb,
-                    )
-                )
+                tag = "changed" if pa is not None and pb is not None else "removed" if pb is None else "added"
+                out.append((tag, pa, pb))
         elif op == "delete":
             out += [("removed", a[i], None) for i in range(i1, i2)]
         else:
@@ -295,15 +277,15 @@ def head_effect_grid(
     if not kinds:
         raise ValueError("head_effect_grid needs a table with at least one head")
     limit = float(np.abs(table[value]).max()) or 1.0
-    gap = 0.06  # between panels, as a share of the width
-    width = (1.0 - gap * (len(kinds) - 1)) / len(kinds)
     traces, layout, shapes, titles = [], {}, [], []
-    for i, kind in enumerate(kinds):
+    for i, (kind, (sfx, x_dom, _)) in enumerate(
+        zip(kinds, panels(len(kinds), len(kinds), 0.06), strict=True)
+    ):
         part = table[table["kind"] == kind]
         n_l, n_h = int(part["layer"].max()) + 1, int(part["head_index"].max()) + 1
         z = np.full((n_l, n_h), np.nan)
         z[part["layer"].to_numpy(), part["head_index"].to_numpy()] = part[value].to_numpy()
-        x, y = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")  # panels side by side, axes of their own
+        x, y = f"x{sfx}", f"y{sfx}"  # panels side by side, axes of their own
         traces.append(
             go.Heatmap(
                 z=z,
@@ -325,26 +307,12 @@ def head_effect_grid(
                 ygap=2,
             )
         )
-        left = i * (width + gap)
-        layout["xaxis" if i == 0 else f"xaxis{i + 1}"] = {
-            "domain": [left, left + width],
-            "anchor": y,
-            "tickmode": "array",
-            "tickvals": list(range(n_h)),
-            "ticktext": [f"H{h}" for h in range(n_h)],
-            "showgrid": False,
-            "zeroline": False,
-        }
-        layout["yaxis" if i == 0 else f"yaxis{i + 1}"] = {
-            "anchor": x,
-            "tickmode": "array",
-            "tickvals": list(range(n_l)),
-            "ticktext": [f"L{layer}" for layer in range(n_l)],
-            "autorange": "reversed",
-            "showgrid": False,
-            "zeroline": False,
-        }
-        titles.append(panel_title(esc(KINDS[kind].title), left + width / 2, 1.0))
+        bare = {"showgrid": False, "zeroline": False}
+        layout[f"xaxis{sfx}"] = index_axis([f"H{h}" for h in range(n_h)], domain=x_dom, anchor=y, **bare)
+        layout[f"yaxis{sfx}"] = index_axis(
+            [f"L{layer}" for layer in range(n_l)], reverse=True, anchor=x, **bare
+        )
+        titles.append(panel_title(esc(KINDS[kind].title), sum(x_dom) / 2, 1.0))
         shapes += [
             {
                 "type": "rect",

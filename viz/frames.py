@@ -304,7 +304,8 @@ def topk_frame(
 # --- positional encoding (§3.5) ---------------------------------------------------------------
 
 
-def _pe_matrix(pe) -> np.ndarray:
+def pe_matrix(pe) -> np.ndarray:
+    """A positional encoding (positions, d_model) as a numpy array, its shape checked."""
     m = as_array(pe, "positional encoding")
     if m.ndim != 2:
         raise ValueError(f"positional encoding must have shape (positions, d_model), got {m.shape}")
@@ -316,7 +317,7 @@ def pe_frame(pe) -> pd.DataFrame:
 
     wavelength is the paper's 2π·10000^(2i/d_model) for the pair i = dim // 2.
     """
-    m = _pe_matrix(pe)
+    m = pe_matrix(pe)
     n, d = m.shape
     position, dim = (ix.ravel() for ix in np.indices(m.shape))
     return pd.DataFrame(
@@ -332,7 +333,7 @@ def pe_frame(pe) -> pd.DataFrame:
 
 def pe_similarity_matrix(pe, metric: str = "dot") -> np.ndarray:
     """(positions, d_model) -> (positions, positions) of PE(i)·PE(j), or their cosine."""
-    m = _pe_matrix(pe)
+    m = pe_matrix(pe)
     if metric == "cosine":
         norm = np.linalg.norm(m, axis=1, keepdims=True)
         m = m / np.where(norm > 0, norm, 1.0)

@@ -29,51 +29,23 @@ from collections.abc import Sequence
 import numpy as np
 from plotly.colors import qualitative
 
-from viz.attention import ROW_PITCH, kind_label  # the heatmaps' row pitch (× font size)
 from viz.frames import attention_array
+from viz.heatmap import ROW_PITCH, kind_label  # the heatmaps' row pitch (× font size)
 from viz.labels import axes, query_labels
+from viz.style import FONT, num, text_px, wrap_lines, xml
 
 MIN_FONT = 11  # px: the smallest label font
 MIN_WIDTH = 56  # × font size: the narrowest figure (the lines widen to it; longer texts wrap)
 SPAN = 24  # × font size: the lines' least horizontal span
 GAP = 0.6  # × font size between a label and the end of its lines
 LABEL_CHARS = 24  # a longer label is cut with "…" (the whole piece is in its tooltip)
-CHAR_W = 0.6  # × font size: the width of a character, rounded up (labels are measured, not rendered)
 DIM = 0.05  # opacity of the lines that are not the hovered piece's
 PALETTE = qualitative.D3  # bertviz's colours (d3 category10): dark enough at low opacity on white
-FONT = "Arial, Helvetica, 'DejaVu Sans', sans-serif"
 PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'"  # svg_page: CSS only, no script, no request
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _text(s: object) -> str:
-    """Data as XML text: <, >, &, quotes escaped; characters XML cannot hold (controls, lone surrogates) as �."""
-    return html.escape(_NOT_XML.sub("\ufffd", str(s)), quote=True)
 
 
 def _cut(label: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
-
-
-def _px(text: str, font: float) -> float:
-    return len(text) * font * CHAR_W
-
-
-def _wrap(text: str, font: float, width: float) -> list[str]:
-    """Text broken at spaces into lines of at most `width` px (a longer word gets a line of its own)."""
-    most = max(1, int(width / (font * CHAR_W)))
-    lines: list[str] = []
-    for word in text.split():
-        if lines and len(lines[-1]) + 1 + len(word) <= most:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
-    return lines
-
-
-def _num(x: float) -> str:
-    """A coordinate with at most one decimal, no trailing zeros: 97.5, 120."""
-    return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
 def _strongest(row: np.ndarray, labels: Sequence[str], n: int = 3) -> str:
@@ -142,26 +114,20 @@ def head_view(
     f = max(float(font_size), MIN_FONT)
     pitch, gap, pad = f * ROW_PITCH, f * GAP, f
     small = round(f * 0.9, 1)  # the colour key and the sides' description
-    left_w = max(max((_px(_cut(t), f) for t in q_lab), default=0), _px("query", f))
-    right_w = max(max((_px(_cut(t), f) for t in k_lab), default=0), _px("key", f))
-    key_w = sum(_px(f"head {h}", small) + 3.5 * small for h in heads)
+    left_w = max(max((text_px(_cut(t), f) for t in q_lab), default=0), text_px("query", f))
+    right_w = max(max((text_px(_cut(t), f) for t in k_lab), default=0), text_px("key", f))
+    key_w = sum(text_px(f"head {h}", small) + 3.5 * small for h in heads)
     labels_w = pad + left_w + 2 * gap + right_w + pad
     width = math.ceil(max(labels_w + SPAN * f, pad + key_w + pad, MIN_WIDTH * f))
     x_left = pad + left_w  # the left labels end here (anchored at their end)
     x1, x2 = x_left + gap, x_left + gap + (width - labels_w)  # the lines fill the width the labels leave
     x_right = x2 + gap  # the right labels start here
-    texts = [  # (text, font size, attributes): wrapped to the width, not widening it
+    texts = [
         (title, f * 1.2, ' font-weight="bold"'),
         (subtitle or "", f, ' fill="#555"'),
         (sides, small, ' fill="#555"'),
     ]
-    header, y = [], pad
-    for text, size, attrs in texts:
-        for line in _wrap(text, size, width - 2 * pad):
-            y += size * 1.3
-            header.append(
-                f'<text x="{_num(pad)}" y="{_num(y)}" font-size="{_num(size)}"{attrs}>{_text(line)}</text>'
-            )
+    header, y = _text_lines(texts, pad, width - 2 * pad)
     y += f * 2
     if key_w > x2 - x1:  # the colour key on a line of its own, else between the column headings
         header.append(_colour_key(heads, colour, pad, y, small))
@@ -169,8 +135,8 @@ def head_view(
     else:
         header.append(_colour_key(heads, colour, (x1 + x2 - key_w) / 2, y, small))
     header.append(
-        f'<g font-weight="bold"><text x="{_num(x_left)}" y="{_num(y)}" text-anchor="end">query</text>'
-        f'<text x="{_num(x_right)}" y="{_num(y)}">key</text></g>'
+        f'<g font-weight="bold"><text x="{num(x_left)}" y="{num(y)}" text-anchor="end">query</text>'
+        f'<text x="{num(x_right)}" y="{num(y)}">key</text></g>'
     )
     top = y + f * 0.6  # the first row's top
     height = math.ceil(top + max(n_q, n_k) * pitch + pad)
@@ -178,53 +144,77 @@ def head_view(
     def row_y(i: int) -> float:
         return top + (i + 0.5) * pitch
 
-    lines = []
+    lines = _lines(w_all, heads, colour, qn, kn, (x1, x2), row_y, threshold)
+    labels = _labels(w_all, heads, ax, q_lab, k_lab, (x_left, x_right), (left_w, right_w), row_y, pitch)
+
+    uid = _uid((title, subtitle, q_lab, k_lab, qn, kn, heads, f), w_all)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="head-view" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="{num(f)}">'
+        f"<title>{xml(title)}{xml(' — ' + subtitle) if subtitle else ''}</title>"
+        f"<style>{_css(uid, qn, kn, heads)}</style>"
+        f'<rect width="{width}" height="{height}" fill="#fff"/>'
+        + "".join(header)
+        + f'<g class="lines" fill="none" stroke-linecap="round">{lines}</g>'
+        + f'<g class="labels" fill="#222">{labels}</g></svg>'
+    )
+
+
+def _text_lines(texts: list[tuple[str, float, str]], pad: float, width: float) -> tuple[list[str], float]:
+    """(text, font size, attributes) each wrapped to `width` (not widening the figure), one `<text>` a line from
+    `pad` down: the lines and the baseline of the last."""
+    out, y = [], pad
+    for text, size, attrs in texts:
+        for line in wrap_lines(text, size, width):
+            y += size * 1.3
+            out.append(f'<text x="{num(pad)}" y="{num(y)}" font-size="{num(size)}"{attrs}>{xml(line)}</text>')
+    return out, y
+
+
+def _lines(w_all: np.ndarray, heads, colour: dict, qn, kn, xs: tuple, row_y, threshold: float) -> str:
+    """One path per query → key weight ≥ threshold, grouped by head: opacity and width grow with the weight."""
+    (x1, x2), groups = xs, []
     for h in heads:
         paths = []
-        for a in range(n_q):
+        for a in range(w_all.shape[1]):
             row = w_all[h, a]
             for b in np.flatnonzero(row >= threshold):
                 wt = min(float(row[b]), 1.0)
                 paths.append(
-                    f'<path class="q{qn[a]} k{kn[b]}" d="M{_num(x1)} {_num(row_y(a))}L{_num(x2)} '
-                    f'{_num(row_y(b))}" stroke-opacity="{wt:.3f}" stroke-width="{_num(1 + 3 * wt)}"/>'
+                    f'<path class="q{qn[a]} k{kn[b]}" d="M{num(x1)} {num(row_y(a))}L{num(x2)} '
+                    f'{num(row_y(b))}" stroke-opacity="{wt:.3f}" stroke-width="{num(1 + 3 * wt)}"/>'
                 )
-        lines.append(f'<g class="h h{h}" stroke="{colour[h]}">{"".join(paths)}</g>')
+        groups.append(f'<g class="h h{h}" stroke="{colour[h]}">{"".join(paths)}</g>')
+    return "".join(groups)
+
+
+def _labels(w_all: np.ndarray, heads, ax, q_lab, k_lab, xs: tuple, widths: tuple, row_y, pitch: float) -> str:
+    """The query labels (left) and key labels (right), each with a tooltip naming its strongest partners."""
 
     def tips(matrix: np.ndarray, other: Sequence[str], verb: str) -> list[str]:
         return ["; ".join(f"head {h} {verb} {_strongest(matrix[h, i], other)}" for h in heads)
                 for i in range(matrix.shape[1])]  # fmt: skip
 
-    q_tip = tips(w_all, k_lab, "reads")
-    k_tip = tips(w_all.transpose(0, 2, 1), q_lab, "is read by")
-    q_name = [html.unescape(t) for t in ax.q_hover]  # "3: reads ▁e, predicts ▁Mann", back to raw text:
-    k_name = [html.unescape(t) for t in ax.k_hover]  # escaped once, below
-    labels = [
-        _token(f"tq{qn[i]}", q_lab[i], f"{q_name[i]} — {q_tip[i]}", x_left, row_y(i), pitch, left_w, "end")
-        for i in range(n_q)
-    ] + [
-        _token(f"tk{kn[j]}", k_lab[j], f"{k_name[j]} — {k_tip[j]}", x_right, row_y(j), pitch, right_w,
-               "start")
-        for j in range(n_k)
-    ]  # fmt: skip
+    sides = [
+        ("tq", ax.q_pos, q_lab, ax.q_hover, tips(w_all, k_lab, "reads"), "end"),
+        ("tk", ax.k_pos, k_lab, ax.k_hover, tips(w_all.transpose(0, 2, 1), q_lab, "is read by"), "start"),
+    ]
+    # the hover "3: reads ▁e, predicts ▁Mann" back to raw text: escaped once, in _token
+    return "".join(
+        _token(f"{cls}{int(pos[i])}", lab[i], f"{html.unescape(hover[i])} — {tip[i]}", x, row_y(i), pitch, w,
+               anchor)
+        for (cls, pos, lab, hover, tip, anchor), x, w in zip(sides, xs, widths)
+        for i in range(len(lab))
+    )  # fmt: skip
 
-    uid = (
+
+def _uid(what: tuple, w_all: np.ndarray) -> str:
+    """An id for the SVG's CSS, from everything it draws (two head views on one page keep their own rules)."""
+    return (
         "hv"
         + hashlib.blake2b(
-            repr((title, subtitle, q_lab, k_lab, qn, kn, heads, f)).encode("utf-8", "surrogatepass")
-            + w_all.tobytes(),
-            digest_size=5,
+            repr(what).encode("utf-8", "surrogatepass") + w_all.tobytes(), digest_size=5
         ).hexdigest()
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="head-view" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="{_num(f)}">'
-        f"<title>{_text(title)}{_text(' — ' + subtitle) if subtitle else ''}</title>"
-        f"<style>{_css(uid, qn, kn, heads)}</style>"
-        f'<rect width="{width}" height="{height}" fill="#fff"/>'
-        + "".join(header)
-        + f'<g class="lines" fill="none" stroke-linecap="round">{"".join(lines)}</g>'
-        + f'<g class="labels" fill="#222">{"".join(labels)}</g></svg>'
     )
 
 
@@ -235,23 +225,23 @@ def _colour_key(heads: list[int], colour: dict, x: float, y: float, font: float)
         name = f"head {h}"
         items.append(
             f'<g class="hk hk{h}" tabindex="0"><title>{name}: hover or tap to see only its lines</title>'
-            f'<rect x="{_num(x - 2)}" y="{_num(y - font * 1.1)}" width="{_num(_px(name, font) + 2.4 * font + 4)}"'
-            f' height="{_num(font * 1.5)}" rx="3"/>'
-            f'<path d="M{_num(x)} {_num(y - font * 0.35)}h{_num(1.8 * font)}" stroke="{colour[h]}" '
-            f'stroke-width="4"/><text x="{_num(x + 2.4 * font)}" y="{_num(y)}">{name}</text></g>'
+            f'<rect x="{num(x - 2)}" y="{num(y - font * 1.1)}" width="{num(text_px(name, font) + 2.4 * font + 4)}"'
+            f' height="{num(font * 1.5)}" rx="3"/>'
+            f'<path d="M{num(x)} {num(y - font * 0.35)}h{num(1.8 * font)}" stroke="{colour[h]}" '
+            f'stroke-width="4"/><text x="{num(x + 2.4 * font)}" y="{num(y)}">{name}</text></g>'
         )
-        x += _px(name, font) + 3.5 * font
-    return f'<g class="key" font-size="{_num(font)}" fill="#222">{"".join(items)}</g>'
+        x += text_px(name, font) + 3.5 * font
+    return f'<g class="key" font-size="{num(font)}" fill="#222">{"".join(items)}</g>'
 
 
 def _token(cls: str, label: str, tip: str, x: float, y: float, pitch: float, w: float, anchor: str) -> str:
     """A label at the row's middle, on a row-high box that takes the hover (and the focus: tabindex)."""
     x0 = x - w - 2 if anchor == "end" else x - 2
     return (
-        f'<g class="tok {cls}" tabindex="0"><title>{_text(tip)}</title>'
-        f'<rect x="{_num(x0)}" y="{_num(y - pitch / 2)}" width="{_num(w + 4)}" height="{_num(pitch)}" rx="2"/>'
-        f'<text x="{_num(x)}" y="{_num(y)}" dominant-baseline="central" text-anchor="{anchor}">'
-        f"{_text(_cut(label))}</text></g>"
+        f'<g class="tok {cls}" tabindex="0"><title>{xml(tip)}</title>'
+        f'<rect x="{num(x0)}" y="{num(y - pitch / 2)}" width="{num(w + 4)}" height="{num(pitch)}" rx="2"/>'
+        f'<text x="{num(x)}" y="{num(y)}" dominant-baseline="central" text-anchor="{anchor}">'
+        f"{xml(_cut(label))}</text></g>"
     )
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from transformer.kinds import KINDS, ROW_LABELS, check_rows, key_title, query_title
-from viz._style import esc
+from viz.style import esc
 
 END = "</s>"  # what the last decoder row predicts: the end of the sentence
 

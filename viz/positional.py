@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz._style import DIVERGING_COLORSCALE, esc, esc_all, finish
-from viz.frames import as_array, embedding_sum_frame, pe_frame, pe_similarity_matrix
+from viz.frames import embedding_sum_frame, pe_frame, pe_matrix, pe_similarity_matrix
+from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish, index_axis, panels
 
 
 def sinusoidal_pe(max_len: int, d_model: int) -> np.ndarray:
@@ -64,12 +64,14 @@ def sinusoid_curves(
 
 
 def pe_heatmap(
-    pe, *, font_size: int = 12, height: int | None = None, dim_title: str = "dimension (even = sin, odd = cos)"
+    pe,
+    *,
+    font_size: int = 12,
+    height: int | None = None,
+    dim_title: str = "dimension (even = sin, odd = cos)",
 ) -> go.Figure:
     """Position (rows, 0 on top) × dimension (columns) heatmap of the encoding, colour in [-1, 1]."""
-    m = as_array(pe, "positional encoding")
-    if m.ndim != 2:
-        raise ValueError(f"positional encoding must have shape (positions, d_model), got {m.shape}")
+    m = pe_matrix(pe)
     fig = go.Figure(
         go.Heatmap(
             z=m,
@@ -131,7 +133,7 @@ def embedding_sum_view(
     frame = embedding_sum_frame(token_emb, pe, total, tokens)
     if max_dims is not None:
         frame = frame[frame["dim"] < max_dims]
-    panels = {
+    names = {
         "token": "token embedding × √d_model",
         "position": "positional encoding",
         "sum": "sum = encoder input",
@@ -140,43 +142,16 @@ def embedding_sum_view(
     n_tok, n_dim = len(tokens), int(frame["dim"].max()) + 1
     labels = np.array([f"{p}: {esc(t)}" for p, t in enumerate(tokens)], dtype=object)
     custom = np.broadcast_to(labels[:, None], (n_tok, n_dim))
-    gap = 0.03
-    width = (1 - 2 * gap) / 3
     fig = go.Figure()
-    for n, (component, name) in enumerate(panels.items()):
+    for (component, name), (sfx, x_dom, _) in zip(names.items(), panels(3, 3, 0.03), strict=True):
         z = frame.loc[frame["component"] == component, "value"].to_numpy().reshape(n_tok, n_dim)
-        sfx = "" if n == 0 else str(n + 1)
-        fig.add_trace(
-            go.Heatmap(
-                z=z,
-                customdata=custom,
-                xaxis=f"x{sfx}",
-                yaxis="y",
-                coloraxis="coloraxis",
-                name=name,
-                hovertemplate=f"{name}<br>token %{{customdata}}<br>dim %{{x}}<br>value %{{z:.6f}}<extra></extra>",
-            )
-        )
-        fig.update_layout(
-            {
-                f"xaxis{sfx}": {
-                    "domain": [n * (width + gap), n * (width + gap) + width],
-                    "anchor": "y",
-                    "title": {"text": f"{name}<br>dimension"},
-                    "showgrid": False,
-                }
-            }
-        )
+        fig.add_trace(go.Heatmap(z=z, customdata=custom, xaxis=f"x{sfx}", yaxis="y", coloraxis="coloraxis", name=name,
+                                 hovertemplate=f"{name}<br>token %{{customdata}}<br>dim %{{x}}<br>value %{{z:.6f}}"
+                                 "<extra></extra>"))  # fmt: skip
+        fig.update_layout({f"xaxis{sfx}": {"domain": x_dom, "anchor": "y", "title": {"text": f"{name}<br>dimension"},
+                                           "showgrid": False}})  # fmt: skip
     fig.update_layout(
-        yaxis={
-            "title": {"text": "token (position)"},
-            "tickmode": "array",
-            "tickvals": list(range(n_tok)),
-            "ticktext": esc_all(tokens),
-            "autorange": "reversed",
-            "showgrid": False,
-            "automargin": True,
-        },
+        yaxis=index_axis(esc_all(tokens), "token (position)", reverse=True, showgrid=False, automargin=True),
         coloraxis={
             "colorscale": DIVERGING_COLORSCALE,
             "cmin": -limit,

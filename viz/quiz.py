@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from viz._style import esc, esc_all, finish
 from viz.frames import as_array
+from viz.style import esc, esc_all, finish, index_axis
 
 MODEL_COLOR = "#08519c"  # the word the model reads most
 OTHER_COLOR = "#9ecae1"
@@ -76,14 +76,7 @@ def quiz_reveal(
                     customdata=[labels[i] for i in where],
                 )
             )
-    fig.update_xaxes(
-        title_text="English piece (source)",
-        tickmode="array",
-        tickvals=list(range(n)),
-        ticktext=labels,
-        tickangle=-45 if n > 8 else 0,
-        range=[-0.5, n - 0.5],
-    )
+    fig.update_xaxes(index_axis(labels, "English piece (source)", turn_after=8))
     fig.update_yaxes(title_text="attention weight", range=[0, top * 1.35 + 0.05])
     fig.update_layout(barmode="overlay", bargap=0.25)
     return finish(fig, title, font_size, height or int(300 + font_size * 6))

@@ -19,14 +19,14 @@ import streamlit as st
 
 import viz
 from app_support import models, state
-from app_support.figures import masked_scores, matrix_heatmap
 from app_support.safe_text import md_code
 from app_support.stages import Stage, layer_stages
 from app_support.views import Ctx, chart, controls, figure
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from transformer.layers import ACTIVATION_FORMULAS
-from viz._style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
+from viz.matrix import masked_scores, matrix_heatmap
+from viz.style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
 

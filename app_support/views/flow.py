@@ -1,6 +1,6 @@
 """Attention flow beside raw attention (the Attention view's "Attention flow (rollout)" panel).
 
-Rollout (Abnar & Zuidema, 2020; `viz.flow`) follows attention through the encoder's layers, counting
+Rollout (Abnar & Zuidema, 2020; `transformer.analysis`) follows attention through the encoder's layers, counting
 the residual connection, so its columns are the *input* pieces rather than the encoder's mixed
 outputs. For cross-attention it is composed with the chosen cross-attention row; for the encoder it
 is shown up to the chosen layer. Raw and flow stand side by side, each with one line on what it is.
@@ -14,6 +14,7 @@ import streamlit as st
 
 import viz
 from app_support.views import Ctx, chart
+from transformer import analysis
 from transformer.kinds import KINDS, MEAN_HEAD
 
 CAVEAT = {  # one line each, above its figure
@@ -51,11 +52,11 @@ def render(
         st.info(DECODER)
         return
     t = ctx.trace
-    rollout = viz.attention_rollout(t.attention["encoder"])  # (encoder layers, S, S)
+    rollout = analysis.attention_rollout(t.attention["encoder"])  # (encoder layers, S, S)
     raw = viz.head_weights(t.attention[kind], layer, head)
     who = "mean of heads" if head == MEAN_HEAD else f"H{head}"  # as the pickers say: fits half a page
     if kind == "cross":
-        flow = viz.cross_relevance(raw, rollout[-1])
+        flow = analysis.cross_relevance(raw, rollout[-1])
         flow_title = f"Attention flow: L{layer} {who}"
     else:
         flow = rollout[layer]

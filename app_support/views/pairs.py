@@ -18,6 +18,7 @@ import viz
 from app_support import models, state
 from app_support.safe_text import md_code, without_lone_surrogates
 from app_support.views import Ctx, attention, chart, controls
+from transformer import analysis
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _who(head: int) -> str:
     return "mean over heads" if head == MEAN_HEAD else f"head {head}"
 
 
-def _lined_up_note(what: str, p: viz.Pairing, a_labels, b_labels) -> str | None:
+def _lined_up_note(what: str, p: analysis.Pairing, a_labels, b_labels) -> str | None:
     """None when every piece pairs up, else one sentence saying what the difference leaves out."""
     if p.lined_up:
         return None
@@ -169,7 +170,7 @@ def render(ctx: Ctx) -> None:
     st.subheader("Difference: second − first")
     (wa, qa, ka), (wb, qb, kb) = sides
     q_la, q_lb = viz.query_labels(kind, qa, rows), viz.query_labels(kind, qb, rows)
-    row_pairs, col_pairs = viz.pair_positions(q_la, q_lb), viz.pair_positions(ka, kb)
+    row_pairs, col_pairs = analysis.pair_positions(q_la, q_lb), analysis.pair_positions(ka, kb)
     for what, p, la, lb in (("rows", row_pairs, q_la, q_lb), ("columns", col_pairs, ka, kb)):
         note = _lined_up_note(what, p, la, lb)
         if note:
@@ -177,7 +178,7 @@ def render(ctx: Ctx) -> None:
     if not len(row_pairs) or not len(col_pairs):
         st.info("No rows or no columns pair up, so there is no difference to draw.")
     else:
-        diff = viz.attention_difference(wa, wb, row_pairs, col_pairs)
+        diff = analysis.attention_difference(wa, wb, row_pairs, col_pairs)
         fig = viz.difference_heatmap(
             diff, row_pairs.labels(q_la, q_lb), col_pairs.labels(ka, kb),
             title=f"{KINDS[kind].title}, L{layer}, {_who(head)}: second − first",
@@ -204,12 +205,12 @@ def render(ctx: Ctx) -> None:
     for side in ("encoder", "decoder"):
         tokens_a = ta.src_tokens if side == "encoder" else ta.tgt_tokens
         tokens_b = tb.src_tokens if side == "encoder" else tb.tgt_tokens
-        p = viz.pair_positions(tokens_a, tokens_b)
+        p = analysis.pair_positions(tokens_a, tokens_b)
         with st.container():
             if not len(p):
                 st.info(f"No {side} position pairs up.")
                 continue
-            shift = viz.stream_shift(ta.hidden[side], tb.hidden[side], p)
+            shift = analysis.stream_shift(ta.hidden[side], tb.hidden[side], p)
             fig = viz.stream_shift_heatmap(
                 shift, p.labels(tokens_a, tokens_b),
                 title=f"{side.title()}: how far each position moved",
@@ -217,7 +218,7 @@ def render(ctx: Ctx) -> None:
                 font_size=ctx.font,
             )  # fmt: skip
             chart(both, fig, f"fig_pair_shift_{side}", "pair", "stream", side)
-            most = viz.most_moved_layer(shift)
+            most = analysis.most_moved_layer(shift)
             if most is not None:
                 layer_no, before, after = most
                 st.caption(
