@@ -1,11 +1,14 @@
 """Hook points: one naming scheme, each point's shape, and capture that changes no output bit."""
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+import transformer
 from tests.conftest import tiny_config
-from transformer import Transformer, count_hooks, hooks, record
+from transformer import Transformer, count_hooks, hooks, load_pretrained, record
 from transformer.capture import hook_points
 from transformer.trace import capture_trace
 
@@ -143,3 +146,16 @@ def test_trace_is_built_from_hook_points_only(tiny_pretrained):
     assert "encoder.layers.0.ff.hook_activation" not in t.activations  # only with full=True
     full = tiny_pretrained.trace("The house is old.", full=True)
     assert set(full.activations) == set(hook_points(tiny_pretrained.model))
+
+
+def test_the_default_model_has_the_120_hook_points_the_app_and_readme_name():
+    model = load_pretrained("en-de").model
+    assert set(hook_points(model)) == set(expected_shapes(model.config))
+    assert len(hook_points(model)) == 120
+
+
+def test_every_hook_point_is_declared_as_an_attribute_a_search_finds(model):
+    """`self.hook_resid_mid = HookPoint()` is written out in the source, not made in a loop."""
+    source = "".join(p.read_text() for p in Path(transformer.__file__).parent.glob("*.py"))
+    for path in hook_points(model):
+        assert f"self.{path.rsplit('.', 1)[-1]} = HookPoint()" in source, path
