@@ -119,20 +119,20 @@ def test_memory_is_what_cross_attention_reads_and_its_keys_come_from_it(model):
     src, tgt = pair()
     t = capture_trace(model, src[0].tolist(), tgt[0].tolist(), full=True)
     with torch.no_grad():
-        torch.testing.assert_close(t["memory"], model.encode(src)[0])
+        torch.testing.assert_close(t.memory, model.encode(src)[0])
         d = model.config.d_model
         for i, layer in enumerate(model.decoder.layers):
             attn = layer.cross_attn
-            kv = F.linear(t["memory"], attn.w_qkv.weight[d:], attn.w_qkv.bias[d:])  # (S, 2d)
+            kv = F.linear(t.memory, attn.w_qkv.weight[d:], attn.w_qkv.bias[d:])  # (S, 2d)
             k = kv[:, :d].view(S, attn.n_heads, attn.d_k).transpose(0, 1)
-            torch.testing.assert_close(t["qkv"]["cross"]["k"][i], k)
-        torch.testing.assert_close(t["logits"], model.generator(t["decoder_output"]))
-    last = t["hidden"]["encoder"][-1]
+            torch.testing.assert_close(t.qkv["cross"]["k"][i], k)
+        torch.testing.assert_close(t.logits, model.generator(t.decoder_output))
+    last = t.hidden["encoder"][-1]
     if model.config.norm == "pre":  # the final LayerNorm sits between the last layer and the memory
-        assert not torch.allclose(t["memory"], last, atol=1e-3)
-        torch.testing.assert_close(t["memory"], model.encoder.norm(last))
+        assert not torch.allclose(t.memory, last, atol=1e-3)
+        torch.testing.assert_close(t.memory, model.encoder.norm(last))
     else:
-        assert torch.equal(t["memory"], last)
+        assert torch.equal(t.memory, last)
 
 
 def test_trace_is_built_from_hook_points_only(tiny_pretrained):

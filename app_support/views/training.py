@@ -64,7 +64,7 @@ def snapshot_run(
     """Attention of the snapshot on the given source and decoder input, and its own greedy output."""
     m = snapshot_model(path, stamp, snap_stamp, step)
     captured = capture_trace(m.model, list(src_ids), list(tgt_ids))
-    attention = {k: v.detach().cpu().float().numpy() for k, v in captured["attention"].items()}
+    attention = {k: v.detach().cpu().float().numpy() for k, v in captured.attention.items()}
     ids = m.translate_ids(list(src_ids), beam=1)
     # an untrained model may write only special pieces (<s> <s> ...), which decode to nothing: show those
     own = m.tokenizer.decode(ids) or " ".join(m.tokenizer.pieces(ids[1:]))
