@@ -122,8 +122,10 @@ def test_every_shipped_model_agrees_with_nn_transformer_on_a_sentence(name):
 
 
 def test_both_masks_go_in_one_order_everywhere():
-    """src_mask before tgt_mask in every decoder signature (nn.Transformer's order), so passing them
-    positionally from one to the next cannot swap them."""
-    for fn in (Transformer.decode, Decoder.forward, DecoderLayer.forward):
-        names = list(inspect.signature(fn).parameters)
-        assert names.index("src_mask") < names.index("tgt_mask"), fn.__qualname__
+    """(ids or x, memory, src_mask, tgt_mask) in every decoder signature (nn.Transformer's order), so
+    passing them positionally from one to the next cannot swap them."""
+    for fn in (Decoder.forward, DecoderLayer.forward):
+        assert list(inspect.signature(fn).parameters)[2:5] == ["memory", "src_mask", "tgt_mask"], (
+            fn.__qualname__
+        )
+    assert list(inspect.signature(Transformer.decode).parameters)[2:4] == ["memory", "src_mask"]

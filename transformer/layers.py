@@ -75,10 +75,7 @@ class ResidualLayer(nn.Module):
 class EncoderLayer(ResidualLayer):
     """Self-attention, then feed-forward; each a sub-layer with residual + LayerNorm. Output (B, S, d_model).
 
-        resid_pre ─ self-attention ─ resid_mid ─ feed-forward ─ resid_post
-
-    Every hook point is (B, S, d_model): the residual stream before, between and after the
-    sub-layers, and what each sub-layer reads (`_in`) and adds to the stream (`_out`).
+    The residual stream and its hook points: resid_pre ─ self-attention ─ resid_mid ─ feed-forward ─ resid_post.
     """
 
     def __init__(self, config: TransformerConfig):
@@ -113,10 +110,8 @@ class EncoderLayer(ResidualLayer):
 class DecoderLayer(ResidualLayer):
     """Masked self-attention, cross-attention over the encoder output, feed-forward. Output (B, T, d_model).
 
-        resid_pre ─ masked self-attention ─ resid_mid ─ cross-attention ─ resid_mid2 ─ feed-forward ─ resid_post
-
-    Every hook point is (B, T, d_model): the residual stream before, between and after the
-    sub-layers, and what each sub-layer reads (`_in`) and adds to the stream (`_out`).
+    The residual stream and its hook points: resid_pre ─ masked self-attention ─ resid_mid ─
+    cross-attention ─ resid_mid2 ─ feed-forward ─ resid_post.
     """
 
     def __init__(self, config: TransformerConfig):

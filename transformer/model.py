@@ -133,18 +133,13 @@ class Transformer(nn.Module):
         return self.encoder(src, src_mask)
 
     def decode(
-        self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor | None = None,
-        tgt_mask: torch.Tensor | None = None,
-        cache: list[dict] | None = None,
-        offset: int = 0,
+        self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(B, T) ids -> decoder output (B, T, d_model). With a cache, tgt holds only the new positions."""
-        if tgt_mask is None and cache is None:
-            tgt_mask = self.tgt_mask(tgt)
-        return self.decoder(tgt, memory, src_mask, tgt_mask, cache, offset)
+        """(B, T) ids -> decoder output (B, T, d_model), each position seeing itself and those before.
+
+        (Decoding one new position at a time calls `self.decoder` with a KV cache, decoding.py.)
+        """
+        return self.decoder(tgt, memory, src_mask, self.tgt_mask(tgt))
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> logits (B, T, V), or (B, d_model) -> (B, V) for the last position of
