@@ -480,16 +480,18 @@ class Run:
             self.taken = {e["step"] for e in index["snapshots"] if e["step"] <= self.steps_done}
 
     def start(self) -> None:
-        """Start the clocks, the progress bar and the first epoch's batches (a snapshot at step 0 if planned)."""
+        """Start the clocks and the progress bar; the snapshot of step 0 (the initialisation) if planned."""
         args = self.args
         self.model.train()
         self.run_start = self.last_save = time.monotonic()
         self.started = self.run_start - self.elapsed  # `elapsed` counts training time across resumed runs
-        self.bar = tqdm(total=args.steps, initial=self.steps_done, disable=args.quiet or self.rank != 0, mininterval=1 if sys.stderr.isatty() else 30,
+        quiet = args.quiet or self.rank != 0
+        interval = 1 if sys.stderr.isatty() else 30  # a log file gets a line every 30 s, not every step
+        self.bar = tqdm(total=args.steps, initial=self.steps_done, disable=quiet, mininterval=interval,
                         desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
         self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.monotonic()
         if self.steps_done in self.planned and self.steps_done not in self.taken:
-            self.snapshot()  # step 0: the initialisation
+            self.snapshot()
 
     def epoch_batches(self) -> list:
         """This epoch's batches (index lists), shuffled by seed and epoch; an equal share per rank."""
@@ -592,6 +594,7 @@ class Run:
         self.taken.add(self.steps_done)
 
     def meta(self) -> dict:
+        """A checkpoint's metadata.json: the run's, where it stands, the latest validation."""
         meta = {
             **self.metadata,
             "step": self.steps_done,
@@ -626,8 +629,10 @@ class Run:
             self.checkpoint()
             if finished:
                 export = Path(self.args.export) if self.args.export else self.out / "model"
-                meta = {**self.metadata, "step": self.steps_done, "epoch": self.epoch,
-                        "train_seconds": round(self.elapsed, 1), "metrics": self.metrics}  # fmt: skip
+                meta = {
+                    **self.meta(),
+                    "metrics": self.metrics,
+                }  # the final model records them even when empty
                 save_model(
                     export, self.model, self.tok, meta, snapshots=self.snap_dir if self.planned else None
                 )
