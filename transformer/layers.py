@@ -54,6 +54,9 @@ class ResidualLayer(nn.Module):
 
     post-norm (the paper):  LayerNorm(x + Dropout(Sublayer(x)))
     pre-norm:               x + Dropout(Sublayer(LayerNorm(x)))
+
+    A layer declares its hook points, each (B, T, d_model): the residual stream before, between and
+    after its sub-layers (`hook_resid_*`), and what each sub-layer reads (`_in`) and adds (`_out`).
     """
 
     def __init__(self, config: TransformerConfig):
