@@ -255,8 +255,8 @@ def get_anatomy(run: Run) -> AnatomyData:
     captured = capture_trace(
         m.model, td.src_ids, td.tgt_ids, full=True, interventions=heads_off.hooks(run.off)
     )
-    qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured["qkv"].items()}
-    return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured["activations"].items()})
+    qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured.qkv.items()}
+    return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured.activations.items()})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -1,12 +1,17 @@
 """Capture: per-call, per-thread hooks that leave nothing behind; what a trace holds."""
 
+import json
+import math
+import pickle
 import threading
 
+import numpy as np
 import pytest
 import torch
 
-from transformer import count_hooks, hooks, zero_heads
+from transformer import Trace, count_hooks, hooks, zero_heads
 from transformer.capture import attention_path
+from transformer.trace import capture_trace
 
 
 def test_trace_shapes_and_rows_sum_to_one(tiny_pretrained):
@@ -128,3 +133,38 @@ def test_trace_to_json_round_trips_tokens(tiny_pretrained):
     data = json.loads(t.to_json())
     assert data["src_tokens"] == t.src_tokens
     assert len(data["attention"]["cross"]) == tiny_pretrained.config.n_decoder_layers
+
+
+def test_capture_trace_returns_a_trace_with_the_models_norm_and_the_chosen_pieces_logprobs(tiny_pretrained):
+    m = tiny_pretrained
+    src_ids, _ = m.encode_source("The house is old.")
+    tgt_ids = [m.config.start_id, 7, 9, 11]
+    t = capture_trace(m.model, src_ids, tgt_ids)
+    assert isinstance(t, Trace) and t.norm == m.config.norm
+    following = [7, 9, 11, m.config.eos_id]  # what each row was to predict, eos after the last
+    expected = [math.log(t.probs[row, i].item()) for row, i in enumerate(following)]
+    assert t.logprobs == pytest.approx(expected, abs=1e-6)
+    assert t.mean_logprob == pytest.approx(sum(expected) / 4, abs=1e-6)
+
+
+def test_next_token_is_the_piece_read_next_and_the_end_piece_after_the_last(tiny_pretrained):
+    t = tiny_pretrained.trace("The house is old.")
+    assert [t.next_token(s) for s in range(len(t.tgt_tokens))] == [*t.tgt_tokens[1:], "</s>"]
+
+
+def test_numpy_trace_holds_float32_arrays_and_pickles(tiny_pretrained):
+    t = tiny_pretrained.trace("The house is old.", full=True)
+    n = t.numpy()
+    back = pickle.loads(pickle.dumps(n))
+    for got in (n, back):
+        assert got.attention["cross"].dtype == np.float32 and isinstance(got.memory, np.ndarray)
+        np.testing.assert_array_equal(got.attention["cross"], t.attention["cross"].numpy())
+        np.testing.assert_array_equal(got.hidden["decoder"], t.hidden["decoder"].numpy())
+        np.testing.assert_array_equal(got.qkv["encoder"]["q"], t.qkv["encoder"]["q"].numpy())
+        assert got.tgt_tokens == t.tgt_tokens and got.logprobs == t.logprobs
+        assert got.n_layers == t.n_layers and got.n_heads == t.n_heads and got.norm == t.norm
+    assert n.activations == {}  # copies of the fields above, left out unless asked for
+    kept = t.numpy(activations=True).activations
+    assert set(kept) == set(t.activations)
+    assert all(a.dtype == np.float32 for a in kept.values())
+    assert json.loads(n.to_json()) == json.loads(t.to_json())

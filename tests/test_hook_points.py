@@ -1,11 +1,14 @@
 """Hook points: one naming scheme, each point's shape, and capture that changes no output bit."""
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+import transformer
 from tests.conftest import tiny_config
-from transformer import Transformer, count_hooks, hooks, record
+from transformer import Transformer, count_hooks, hooks, load_pretrained, record
 from transformer.capture import hook_points
 from transformer.trace import capture_trace
 
@@ -116,20 +119,20 @@ def test_memory_is_what_cross_attention_reads_and_its_keys_come_from_it(model):
     src, tgt = pair()
     t = capture_trace(model, src[0].tolist(), tgt[0].tolist(), full=True)
     with torch.no_grad():
-        torch.testing.assert_close(t["memory"], model.encode(src)[0])
+        torch.testing.assert_close(t.memory, model.encode(src)[0])
         d = model.config.d_model
         for i, layer in enumerate(model.decoder.layers):
             attn = layer.cross_attn
-            kv = F.linear(t["memory"], attn.w_qkv.weight[d:], attn.w_qkv.bias[d:])  # (S, 2d)
+            kv = F.linear(t.memory, attn.w_qkv.weight[d:], attn.w_qkv.bias[d:])  # (S, 2d)
             k = kv[:, :d].view(S, attn.n_heads, attn.d_k).transpose(0, 1)
-            torch.testing.assert_close(t["qkv"]["cross"]["k"][i], k)
-        torch.testing.assert_close(t["logits"], model.generator(t["decoder_output"]))
-    last = t["hidden"]["encoder"][-1]
+            torch.testing.assert_close(t.qkv["cross"]["k"][i], k)
+        torch.testing.assert_close(t.logits, model.generator(t.decoder_output))
+    last = t.hidden["encoder"][-1]
     if model.config.norm == "pre":  # the final LayerNorm sits between the last layer and the memory
-        assert not torch.allclose(t["memory"], last, atol=1e-3)
-        torch.testing.assert_close(t["memory"], model.encoder.norm(last))
+        assert not torch.allclose(t.memory, last, atol=1e-3)
+        torch.testing.assert_close(t.memory, model.encoder.norm(last))
     else:
-        assert torch.equal(t["memory"], last)
+        assert torch.equal(t.memory, last)
 
 
 def test_trace_is_built_from_hook_points_only(tiny_pretrained):
@@ -143,3 +146,16 @@ def test_trace_is_built_from_hook_points_only(tiny_pretrained):
     assert "encoder.layers.0.ff.hook_activation" not in t.activations  # only with full=True
     full = tiny_pretrained.trace("The house is old.", full=True)
     assert set(full.activations) == set(hook_points(tiny_pretrained.model))
+
+
+def test_the_default_model_has_the_120_hook_points_the_app_and_readme_name():
+    model = load_pretrained("en-de").model
+    assert set(hook_points(model)) == set(expected_shapes(model.config))
+    assert len(hook_points(model)) == 120
+
+
+def test_every_hook_point_is_declared_as_an_attribute_a_search_finds(model):
+    """`self.hook_resid_mid = HookPoint()` is written out in the source, not made in a loop."""
+    source = "".join(p.read_text() for p in Path(transformer.__file__).parent.glob("*.py"))
+    for path in hook_points(model):
+        assert f"self.{path.rsplit('.', 1)[-1]} = HookPoint()" in source, path

@@ -119,15 +119,15 @@ def test_logits_and_every_attention_map_agree_with_transformers(marian, ours, i)
     tgt = [ours.config.start_id] + ours.tokenizer.encode_target(DE[i])
     theirs = reference_pass(ref, src, tgt)
     got = capture_trace(ours.model, src, tgt)
-    assert (got["logits"] - theirs.logits[0]).abs().max() <= TOL
+    assert (got.logits - theirs.logits[0]).abs().max() <= TOL
     for kind, name in (
         ("encoder", "encoder_attentions"),
         ("decoder", "decoder_attentions"),
         ("cross", "cross_attentions"),
     ):
         expected = torch.stack([a[0] for a in getattr(theirs, name)])  # (layers, heads, T_q, T_k)
-        assert got["attention"][kind].shape == expected.shape
-        assert (got["attention"][kind] - expected).abs().max() <= TOL, kind
+        assert got.attention[kind].shape == expected.shape
+        assert (got.attention[kind] - expected).abs().max() <= TOL, kind
 
 
 def test_greedy_decoding_equals_generate(marian, ours):

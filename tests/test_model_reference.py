@@ -1,13 +1,17 @@
 """The whole model against torch.nn.Transformer with copied weights (plus our embeddings and projection)."""
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
 
 from tests.conftest import tiny_config
-from transformer import Transformer
+from transformer import Transformer, available_models, load_pretrained
 from transformer.attention import MultiHeadAttention
 from transformer.capture import hook_points, hooks
+from transformer.layers import DecoderLayer
+from transformer.model import Decoder
 
 
 def copy_attention(ours: MultiHeadAttention, ref: nn.MultiheadAttention) -> None:
@@ -101,3 +105,27 @@ def test_dropout_is_active_in_training_only():
     assert not torch.allclose(model(src, tgt), model(src, tgt))
     model.eval()
     torch.testing.assert_close(model(src, tgt), model(src, tgt))
+
+
+@pytest.mark.parametrize("name", sorted(available_models()))
+def test_every_shipped_model_agrees_with_nn_transformer_on_a_sentence(name):
+    """The shipped weights, copied into nn.Transformer, give the same logits: a change to how our
+    layers compute (the sub-layers, the masks, the output projection) would show here."""
+    m = load_pretrained(name)
+    src_ids, _ = m.encode_source("The house is old." if name == "en-de" else "a b c d")
+    src = torch.tensor([src_ids])
+    tgt = torch.tensor([m.translate_ids(src_ids, beam=1)])
+    with torch.no_grad():
+        ours = m.model(src, tgt)
+        theirs = reference_logits(m.model, reference_for(m.model), src, tgt)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_both_masks_go_in_one_order_everywhere():
+    """(ids or x, memory, src_mask, tgt_mask) in every decoder signature (nn.Transformer's order), so
+    passing them positionally from one to the next cannot swap them."""
+    for fn in (Decoder.forward, DecoderLayer.forward):
+        assert list(inspect.signature(fn).parameters)[2:5] == ["memory", "src_mask", "tgt_mask"], (
+            fn.__qualname__
+        )
+    assert list(inspect.signature(Transformer.decode).parameters)[2:4] == ["memory", "src_mask"]

@@ -13,7 +13,7 @@ from transformer import load_pretrained
 from transformer.data import synthetic_pairs
 from transformer.decoding import DEFAULT_ALPHA
 from transformer.evaluate import METRICS, translate_encoded
-from transformer.train import build_parser, noam_schedule, train
+from transformer.train import build_parser, noam_schedule, setup, train
 
 TINY = (
     "--task reverse --d-model 32 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 64 --max-len 24 "
@@ -76,6 +76,23 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert torch.equal(a[name], b[name]), name
     trainer = json.loads((split / "checkpoints" / "step-00000040" / "trainer.json").read_text())
     assert trainer["scheduler"]["last_epoch"] == 40
+
+
+def test_a_run_taken_one_step_at_a_time_equals_train(tmp_path):
+    """What a live view does (setup, then step() while it says go on, then finish) is train() itself:
+    the same weights, and the run stands where a caller can read it between steps."""
+    common = [*TINY, "--dropout", "0.2", "--steps", "12", "--save-every", "12"]
+    train([*common, "--out", str(tmp_path / "whole")])
+    run = setup([*common, "--out", str(tmp_path / "stepped")])
+    assert run.steps_done == 0 and run.model.training
+    assert run.step() and run.steps_done == 1 and run.batch_pos == 1
+    while run.step():
+        assert 1 < run.steps_done < 12
+    assert run.steps_done == 12 and not run.step()  # nothing more to do, and nothing done
+    result = run.finish()
+    assert result["step"] == 12 and not result["model"].training
+    a, b = final_weights(tmp_path / "whole"), final_weights(tmp_path / "stepped")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_log_holds_one_run_a_fresh_run_restarts_it_and_a_resumed_one_goes_on(tmp_path):

@@ -84,8 +84,12 @@ class MultiHeadAttention(nn.Module):
         self.w_qkv = nn.Linear(d_model, 3 * d_model)
         self.w_o = nn.Linear(d_model, d_model)
         self.dropout = dropout
-        self.hook_q, self.hook_k, self.hook_v = HookPoint(), HookPoint(), HookPoint()
-        self.hook_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
+        self.hook_q = HookPoint()  # (B, H, T_q, d_k)
+        self.hook_k = HookPoint()  # (B, H, T_k, d_k)
+        self.hook_v = HookPoint()  # (B, H, T_k, d_k)
+        self.hook_scores = HookPoint()  # (B, H, T_q, T_k) Q Kᵀ / √d_k, -inf where masked
+        self.hook_pattern = HookPoint()  # (B, H, T_q, T_k) the attention weights
+        self.hook_z = HookPoint()  # (B, H, T_q, d_k) each head's output, before W_O
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, d_model) -> (B, H, T, d_k)"""

@@ -191,6 +191,12 @@ def pack_attention_projections(state: dict[str, torch.Tensor]) -> dict[str, torc
     return out
 
 
+def mismatch(what: str, found: list[str], sep: str = ", ") -> list[str]:
+    """One clause of a "weights do not match" message: [] when nothing was found, else
+    ["<what with the count>, e.g. <the first three>"]."""
+    return [f"{what.format(len(found))}, e.g. {sep.join(found[:3])}"] if found else []
+
+
 def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path) -> dict[str, torch.Tensor]:
     """Match a weights dict against the model's parameters; fill tied names; raise on any mismatch."""
     expected = model.state_dict()
@@ -210,15 +216,12 @@ def check_state(model: Transformer, state: dict[str, torch.Tensor], source: Path
     not_float = [
         f"{n}: {state[n].dtype}" for n in expected if n in state and not state[n].is_floating_point()
     ]
-    problems = []
-    if not_float:
-        problems.append(f"{len(not_float)} tensor(s) not floating point, e.g. {', '.join(not_float[:3])}")
-    if missing:
-        problems.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensor(s), e.g. {', '.join(unexpected[:3])}")
-    if wrong:
-        problems.append(f"{len(wrong)} shape mismatch(es), e.g. {'; '.join(wrong[:3])}")
+    problems = [
+        *mismatch("{} tensor(s) not floating point", not_float),
+        *mismatch("missing {} tensor(s)", missing),
+        *mismatch("{} unexpected tensor(s)", unexpected),
+        *mismatch("{} shape mismatch(es)", wrong, "; "),
+    ]
     if problems:
         raise CheckpointError(f"weights in {source} do not match config.json: " + "; ".join(problems))
     full = dict(state)

@@ -16,8 +16,8 @@ DEFAULT_ALPHA = 0.6  # the paper's length penalty (§6.1), for a model whose met
 
 def _step_logits(model: Transformer, ys, memory, src_mask, cache, t: int) -> torch.Tensor:
     """Next-token logits (B, V) for the last position of ys (B, t+1)."""
-    if cache is not None:
-        h = model.decode(ys[:, -1:], memory, src_mask, cache=cache, offset=t)
+    if cache is not None:  # only the newest position; it may see every earlier one, so no tgt_mask
+        h = model.decoder(ys[:, -1:], memory, src_mask, cache=cache, offset=t)
     else:  # recompute the whole prefix: the slow reference the cache must agree with
         h = model.decode(ys, memory, src_mask)
     return model.project(h[:, -1])

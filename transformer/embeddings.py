@@ -123,9 +123,9 @@ class InputEmbedding(nn.Module):
             self.position = SinusoidalPositionalEncoding(config.max_len, config.d_model, split)
         self.max_len = config.max_len
         self.dropout = nn.Dropout(config.dropout)
-        self.hook_token = HookPoint()
-        self.hook_position = HookPoint()
-        self.hook_input = HookPoint()
+        self.hook_token = HookPoint()  # (B, T, d_model) token embedding × √d_model
+        self.hook_position = HookPoint()  # (B, T, d_model) the positional encoding rows used
+        self.hook_input = HookPoint()  # (B, T, d_model) their sum, before dropout
 
     def forward(self, ids: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """(B, T) int -> (B, T, d_model); `offset` is the first position (for incremental decoding)."""

@@ -45,6 +45,7 @@ from .checkpoint import (
     CheckpointError,
     check_state,
     load_weights,
+    mismatch,
     read_json,
     write_atomic_dir,
     write_model_files,
@@ -248,17 +249,15 @@ def convert_state(state: dict[str, torch.Tensor], config: TransformerConfig) -> 
             for theirs, mine in (("fc1", "linear1"), ("fc2", "linear2")):
                 for part in ("weight", "bias"):
                     out[f"{ours}.ff.{mine}.{part}"] = take(f"{hf}.{theirs}.{part}")
-    problems = []
-    if wrong:
-        problems.append(f"{len(wrong)} shape mismatch(es), e.g. {'; '.join(wrong[:3])}")
-    if missing:
-        problems.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
-    if state:
-        left = sorted(state)
-        problems.append(
-            f"{len(left)} tensor(s) this conversion does not know (another architecture, or more layers "
-            f"than config.json says?), e.g. {', '.join(left[:3])}"
-        )
+    unknown = (
+        "{} tensor(s) this conversion does not know (another architecture, or more layers than "
+        "config.json says?)"
+    )
+    problems = [
+        *mismatch("{} shape mismatch(es)", wrong, "; "),
+        *mismatch("missing {} tensor(s)", missing),
+        *mismatch(unknown, sorted(state)),
+    ]
     if problems:
         raise MarianError(
             "model.safetensors does not match a Marian model of config.json: " + "; ".join(problems)

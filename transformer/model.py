@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import causal_mask, padding_mask
+from .attention import MultiHeadAttention, causal_mask, padding_mask
 from .capture import HookPoint
 from .config import TransformerConfig
 from .embeddings import InputEmbedding, TokenEmbedding
-from .layers import DecoderLayer, EncoderLayer
+from .layers import DecoderLayer, EncoderLayer, FeedForward
 
 
 class Encoder(nn.Module):
@@ -31,7 +31,7 @@ class Encoder(nn.Module):
         self.embed = InputEmbedding(config, config.src_vocab_size, token)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_encoder_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
-        self.hook_memory = HookPoint()
+        self.hook_memory = HookPoint()  # (B, S, d_model)
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         """src: (B, S) ids -> memory (B, S, d_model)"""
@@ -53,21 +53,21 @@ class Decoder(nn.Module):
         self.embed = InputEmbedding(config, config.tgt_vocab_size, token)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.n_decoder_layers))
         self.norm = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps) if config.norm == "pre" else None
-        self.hook_output = HookPoint()
+        self.hook_output = HookPoint()  # (B, T, d_model)
 
     def forward(
         self,
         tgt: torch.Tensor,
         memory: torch.Tensor,
-        tgt_mask: torch.Tensor | None = None,
         src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
         cache: list[dict] | None = None,
         offset: int = 0,
     ) -> torch.Tensor:
         """tgt: (B, T) ids at positions offset..offset+T-1 -> (B, T, d_model)"""
         x = self.embed(tgt, offset)
         for i, layer in enumerate(self.layers):
-            x = layer(x, memory, tgt_mask, src_mask, None if cache is None else cache[i])
+            x = layer(x, memory, src_mask, tgt_mask, None if cache is None else cache[i])
         return self.hook_output(x if self.norm is None else self.norm(x))
 
 
@@ -91,17 +91,23 @@ class Transformer(nn.Module):
         if config.tie_embeddings:  # §3.4: the pre-softmax projection shares the embedding matrix
             self.generator.weight = shared.weight
         nn.init.zeros_(self.generator.bias)
-        self.hook_logits = HookPoint()
+        self.hook_logits = HookPoint()  # (B, T, V)
         self._init_weights()
 
     def _init_weights(self):
-        # Xavier for every matrix except embeddings (normal, std d_model^-0.5, set in TokenEmbedding);
-        # the stacked W_Q, W_K, W_V are three (d_model, d_model) matrices, initialised one by one
-        embeddings = {id(m.weight) for m in self.modules() if isinstance(m, TokenEmbedding)}
-        for name, p in self.named_parameters():
-            if p.dim() > 1 and id(p) not in embeddings and "position" not in name:
-                for matrix in p.chunk(3) if name.endswith("w_qkv.weight") else (p,):
+        """Xavier-uniform for every weight matrix: W_Q, W_K and W_V one by one (they are stacked in
+        w_qkv), W_O, the feed-forward W1 and W2, and the output projection unless it is the shared
+        embedding. Embeddings keep their normal(0, d_model^-0.5) from TokenEmbedding, learned
+        positions theirs, biases and LayerNorms PyTorch's defaults."""
+        for m in self.modules():
+            if isinstance(m, MultiHeadAttention):
+                for matrix in (*m.w_qkv.weight.chunk(3), m.w_o.weight):
                     nn.init.xavier_uniform_(matrix)
+            elif isinstance(m, FeedForward):
+                nn.init.xavier_uniform_(m.linear1.weight)
+                nn.init.xavier_uniform_(m.linear2.weight)
+        if not self.config.tie_embeddings:
+            nn.init.xavier_uniform_(self.generator.weight)
 
     # -- masks -------------------------------------------------------------------------------
     def src_mask(self, src: torch.Tensor) -> torch.Tensor | None:
@@ -127,31 +133,18 @@ class Transformer(nn.Module):
         return self.encoder(src, src_mask)
 
     def decode(
-        self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor | None = None,
-        tgt_mask: torch.Tensor | None = None,
-        cache: list[dict] | None = None,
-        offset: int = 0,
+        self, tgt: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """(B, T) ids -> decoder output (B, T, d_model). With a cache, tgt holds only the new positions."""
-        if tgt_mask is None and cache is None:
-            tgt_mask = self.tgt_mask(tgt)
-        return self.decoder(tgt, memory, tgt_mask, src_mask, cache, offset)
+        """(B, T) ids -> decoder output (B, T, d_model), each position seeing itself and those before.
+
+        (Decoding one new position at a time calls `self.decoder` with a KV cache, decoding.py.)
+        """
+        return self.decoder(tgt, memory, src_mask, self.tgt_mask(tgt))
 
     def project(self, h: torch.Tensor) -> torch.Tensor:
-        """(B, T, d_model) -> logits (B, T, V); softmax of these is the output distribution.
-
-        (B, d_model) -> (B, V) for the last position of each row being decoded (decoding.py).
-        """
-        if h.dim() == 3:
-            return self.hook_logits(self.generator(h))
-        # h Wᵀ + b written as (W hᵀ)ᵀ, the same sums. With the (V, d_model) matrix as the first factor,
-        # MKL reads it where it lies; as the second (nn.Linear's order) it first copies all of it into a
-        # packed buffer, at every step for a few rows (8 MB for en-de). Beam 4 takes a fifth less time.
-        logits = torch.addmm(self.generator.bias[:, None], self.generator.weight, h.T)  # (V, B)
-        return self.hook_logits(logits.T.contiguous())
+        """(B, T, d_model) -> logits (B, T, V), or (B, d_model) -> (B, V) for the last position of
+        each row being decoded (decoding.py); softmax of these is the output distribution."""
+        return self.hook_logits(self.generator(h))
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         """src (B, S), tgt (B, T) decoder input ids (starting with config.start_id) -> logits (B, T, V)"""

@@ -7,7 +7,7 @@ t = m.trace("The house is old.")          # greedy-decode, then capture one teac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -134,19 +134,18 @@ class Pretrained:
         else:
             tgt_ids = [self.config.start_id] + self.tokenizer.encode_target(target)[: self.config.max_len - 1]
         captured = capture_trace(self.model, src_ids, tgt_ids, full=full, interventions=interventions)
-        predicted = captured["probs"].argmax(-1).tolist()
-        return Trace(  # texts as encoded: a lone surrogate would make to_json() unwritable as UTF-8
+        pieces = self.tokenizer.pieces
+        return replace(  # texts as encoded: a lone surrogate would make to_json() unwritable as UTF-8
+            captured,
             src_text=clean_text(text),
             tgt_text=self.tokenizer.decode(tgt_ids) if target is None else clean_text(target),
-            src_tokens=self.tokenizer.pieces(src_ids),
-            tgt_tokens=self.tokenizer.pieces(tgt_ids),
-            src_ids=src_ids,
-            tgt_ids=tgt_ids,
-            output_tokens=self.tokenizer.pieces(predicted),
+            src_tokens=pieces(src_ids),
+            tgt_tokens=pieces(tgt_ids),
+            output_tokens=pieces(captured.probs.argmax(-1).tolist()),
+            end_token=pieces([self.config.eos_id])[0],
             truncated=truncated,
             generated=target is None,
             meta={"model": self.name},
-            **captured,
         )
 
 

@@ -23,6 +23,12 @@ points and builds the trace from what they saw, and from nothing else, batch dim
 With full=True `activations` holds every hook point (each sub-layer's input and output, the
 feed-forward activations, Q/K/V, ...); by default only what the fields above need.
 
+Besides the tensors, a trace carries what the app shows beside them: `logprobs` (per decoder row,
+log P of the piece the translation continued with, then of `</s>` after the last; their mean is
+`mean_logprob`), `norm` ("pre" | "post", where the LayerNorms sit), `n_layers`, `n_heads` and
+`next_token(step)`. `trace.numpy()` is the same trace with float32 numpy arrays instead of tensors:
+picklable, safe to share, cheap to copy (what a cache hands out).
+
 `tgt_tokens` are the decoder's *input* (starting with "<s>", or the start piece of a converted Marian
 model, "<pad>"): decoder position t reads
 tgt_tokens[t] and predicts the next piece, tgt_tokens[t + 1] (the model's own first choice there
@@ -32,33 +38,43 @@ is `output_tokens[t]`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from .capture import HookFn, hook_points, hooks, record
 from .kinds import KINDS
 from .model import Transformer
 
+Array = torch.Tensor | np.ndarray  # a tensor as captured; float32 numpy after `Trace.numpy()`
+
 
 @dataclass
 class Trace:
-    src_text: str
-    tgt_text: str
-    src_tokens: list[str]
-    tgt_tokens: list[str]
+    """One teacher-forced pass (shapes in the module docstring). `capture_trace` fills what the
+    model computed; `Pretrained.trace` adds the texts and pieces."""
+
     src_ids: list[int]
-    tgt_ids: list[int]
-    attention: dict[str, torch.Tensor]
-    embeddings: dict[str, torch.Tensor]
-    hidden: dict[str, torch.Tensor]
-    logits: torch.Tensor
-    probs: torch.Tensor
-    output_tokens: list[str]
-    memory: torch.Tensor | None = None
-    decoder_output: torch.Tensor | None = None
-    activations: dict[str, torch.Tensor] = field(default_factory=dict)
-    qkv: dict[str, dict[str, torch.Tensor]] | None = None
+    tgt_ids: list[int]  # the decoder's input, starting with config.start_id
+    attention: dict[str, Array]  # kind -> (L, H, T_q, T_k)
+    embeddings: dict[str, Array]  # src_token | src_position | src_input | tgt_... -> (T, d_model)
+    hidden: dict[str, Array]  # encoder | decoder -> (L + 1, T, d_model), the residual stream
+    memory: Array  # (S, d_model) what cross-attention reads
+    decoder_output: Array  # (T, d_model) what the output projection reads
+    logits: Array  # (T, V)
+    probs: Array  # (T, V)
+    logprobs: tuple[float, ...] = ()  # per decoder row: log P of the piece the translation continued with
+    norm: str = "post"  # "pre" | "post": where the model's LayerNorms sit
+    activations: dict[str, Array] = field(default_factory=dict)  # hook point path -> its output
+    qkv: dict[str, dict[str, Array]] | None = None  # full=True: kind -> q | k | v | scores | z
+    # what the tokenizer and the run add (Pretrained.trace); empty after a bare capture_trace
+    src_text: str = ""
+    tgt_text: str = ""
+    src_tokens: list[str] = field(default_factory=list)
+    tgt_tokens: list[str] = field(default_factory=list)  # decoder input, starts with "<s>"
+    output_tokens: list[str] = field(default_factory=list)  # most likely next piece at each row
+    end_token: str = "</s>"  # the piece after the last: what the last row was to predict
     truncated: bool = False  # the source was longer than the model's max_len and was cut
     generated: bool = True  # tgt came from greedy decoding (False: the caller gave a target)
     meta: dict = field(default_factory=dict)
@@ -71,13 +87,52 @@ class Trace:
     def n_heads(self) -> int:
         return self.attention["encoder"].shape[1]
 
+    @property
+    def mean_logprob(self) -> float:
+        """How sure the model is of its translation: the mean of `logprobs` (0.0 when there are none)."""
+        return float(np.mean(self.logprobs)) if self.logprobs else 0.0
+
+    def next_token(self, step: int) -> str:
+        """The piece the translation actually continued with after decoder position `step`."""
+        return [*self.tgt_tokens[1:], self.end_token][step]
+
+    def numpy(self, activations: bool = False) -> Trace:
+        """This trace with float32 numpy arrays for tensors: picklable, safe to share, cheap to copy.
+
+        activations: keep `activations` too (every recorded hook point; mostly the same arrays as
+        the fields above, so left out unless asked for).
+        """
+
+        def each(arrays: dict) -> dict:
+            return {k: _float32(v) for k, v in arrays.items()}
+
+        return replace(
+            self,
+            src_ids=list(self.src_ids),
+            tgt_ids=list(self.tgt_ids),
+            attention=each(self.attention),
+            embeddings=each(self.embeddings),
+            hidden=each(self.hidden),
+            memory=_float32(self.memory),
+            decoder_output=_float32(self.decoder_output),
+            logits=_float32(self.logits),
+            probs=_float32(self.probs),
+            activations=each(self.activations) if activations else {},
+            qkv=None if self.qkv is None else {kind: each(parts) for kind, parts in self.qkv.items()},
+            src_tokens=list(self.src_tokens),
+            tgt_tokens=list(self.tgt_tokens),
+            output_tokens=list(self.output_tokens),
+            meta=dict(self.meta),
+        )
+
     def to_dict(self, include_hidden: bool = True) -> dict:
         """JSON-ready nested lists (floats rounded to 6 digits); probabilities are reduced to the top 10."""
 
-        def arr(t: torch.Tensor):
-            return torch.round(t.float(), decimals=6).tolist()
+        def arr(t: Array):
+            return torch.round(torch.as_tensor(t).float(), decimals=6).tolist()
 
-        top = self.probs.topk(min(10, self.probs.shape[-1]), dim=-1)
+        probs = torch.as_tensor(self.probs)
+        top = probs.topk(min(10, probs.shape[-1]), dim=-1)
         out = {
             "src_text": self.src_text,
             "tgt_text": self.tgt_text,
@@ -100,6 +155,22 @@ class Trace:
 
     def to_json(self, include_hidden: bool = True) -> str:
         return json.dumps(self.to_dict(include_hidden), ensure_ascii=False)
+
+
+def _float32(t: Array) -> np.ndarray:
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().float().numpy()
+    return np.asarray(t, dtype=np.float32)
+
+
+def chosen_logprobs(probs: torch.Tensor, tgt_ids: list[int], eos_id: int) -> tuple[float, ...]:
+    """log P(piece t + 1 | pieces 0..t) of the pieces the translation has, then of eos after the last.
+
+    probs: (T, V) with T = len(tgt_ids) -> T floats.
+    """
+    following = torch.tensor([*list(tgt_ids)[1:], eos_id], device=probs.device)
+    chosen = probs[torch.arange(len(following), device=probs.device), following]
+    return tuple(chosen.clamp_min(1e-30).log().tolist())
 
 
 ATTENTION_PARTS = ("q", "k", "v", "scores", "z")  # besides the pattern, what full=True stacks per kind
@@ -135,8 +206,8 @@ def capture_trace(
     tgt_ids: list[int],
     full: bool = False,
     interventions: list[tuple[str, HookFn]] | None = None,
-) -> dict:
-    """Run one teacher-forced pass and return the trace's tensors, all read from hook points.
+) -> Trace:
+    """Run one teacher-forced pass and return its Trace, every tensor read from a hook point.
 
     src_ids: source ids (with eos); tgt_ids: decoder input ids (starting with model.config.start_id).
     full: record every hook point (else `_default_points`).
@@ -166,21 +237,26 @@ def capture_trace(
         )
 
     logits = got["hook_logits"]
-    result = {
-        "activations": got,
-        "attention": {kind: per_layer(kind, "pattern") for kind in KINDS},
-        "embeddings": {
-            f"{side}_{what}": got[f"{stack}.embed.hook_{what}"]
-            for side, stack in (("src", "encoder"), ("tgt", "decoder"))
-            for what in ("token", "position", "input")
-        },
-        "hidden": {stack: stream(stack) for stack in ("encoder", "decoder")},
-        "memory": got["encoder.hook_memory"],
-        "decoder_output": got["decoder.hook_output"],
-        "logits": logits,
-        "probs": logits.softmax(-1),
-        "qkv": None,
+    probs = logits.softmax(-1)
+    embeddings = {
+        f"{side}_{what}": got[f"{stack}.embed.hook_{what}"]
+        for side, stack in (("src", "encoder"), ("tgt", "decoder"))
+        for what in ("token", "position", "input")
     }
-    if full:
-        result["qkv"] = {kind: {part: per_layer(kind, part) for part in ATTENTION_PARTS} for kind in KINDS}
-    return result
+    return Trace(
+        src_ids=list(src_ids),
+        tgt_ids=list(tgt_ids),
+        attention={kind: per_layer(kind, "pattern") for kind in KINDS},
+        embeddings=embeddings,
+        hidden={stack: stream(stack) for stack in ("encoder", "decoder")},
+        memory=got["encoder.hook_memory"],
+        decoder_output=got["decoder.hook_output"],
+        logits=logits,
+        probs=probs,
+        logprobs=chosen_logprobs(probs, tgt_ids, model.config.eos_id),
+        norm=model.config.norm,
+        activations=got,
+        qkv={kind: {part: per_layer(kind, part) for part in ATTENTION_PARTS} for kind in KINDS}
+        if full
+        else None,
+    )

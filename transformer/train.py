@@ -23,7 +23,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import torch
 from torch import nn
@@ -285,7 +288,16 @@ def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
 
 
 def train(argv: list[str] | None = None) -> dict:
-    """Run training; returns {"out", "step", "metrics", "model", "tokenizer"}."""
+    """Run training; returns {"out", "step", "metrics", "model", "tokenizer", "stopped"}."""
+    run = setup(argv)
+    while run.step():
+        pass
+    return run.finish()
+
+
+def setup(argv: list[str] | None = None) -> Run:
+    """Everything before the first step: data, tokenizer, model, optimizer (fresh, from --init or
+    resumed from OUT/LATEST), the log, the snapshot plan. `Run.step()` then trains one step at a time."""
     args = build_parser().parse_args(argv)
     reached = parse_early_stop(args.early_stop)
     rank, world = setup_distributed()
@@ -296,7 +308,57 @@ def train(argv: list[str] | None = None) -> dict:
         device = torch.device(f"cuda:{rank}" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
+    state, init = starting_point(args, out, rank, world)
+    given_tok = state["tokenizer"] if state else init[1] if init else None
+    tok, train_pairs, valid_pairs, source = load_data(args, out, given_tok)
+    config = state["config"] if state else init[0].config if init else config_from_args(args, tok)
+    torch.manual_seed(args.seed)
+    model = Transformer(config).to(device)
+    if rank == 0:
+        check_output_dir(out, model.num_parameters())
+    train_data = D.encode_pairs(tok, train_pairs, config.max_len, config.eos_id)
+    valid_data = D.encode_pairs(tok, valid_pairs, config.max_len, config.eos_id)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, noam_schedule(config.d_model, args.warmup, args.lr_factor)
+    )
+    position = {}  # where a resumed run stands
+    if init:
+        model.load_state_dict(init[0].state_dict())
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        position = {"steps_done": state["step"], **{k: state[k] for k in ("epoch", "batch_pos", "elapsed")}}
+    ddp_model = model
+    if world > 1:
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    criterion = nn.CrossEntropyLoss(
+        ignore_index=config.pad_id, label_smoothing=args.label_smoothing, reduction="sum"
+    )
+    metadata = run_metadata(args, source, valid_pairs, model, train_data.dropped, device, world)
+    log = None
+    if rank == 0:
+        print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
+              f"({train_data.dropped} dropped as longer than {config.max_len}); device {device}", file=sys.stderr)  # fmt: skip
+        # a resumed run appends; a fresh run starts the log again, or a card would plot two runs as one curve
+        log = open(out / "log.jsonl", "a" if state is not None else "w")
+    run = Run(
+        args, out, rank, world, device, tok, model, ddp_model, reached, train_data, valid_data,
+        optimizer, scheduler, criterion, metadata, log, **position,
+    )  # fmt: skip
+    if rank == 0 and threading_is_main():
+        signal.signal(signal.SIGTERM, run.request_stop)
+    run.plan_snapshots(resumed=state is not None)
+    run.start()
+    return run
 
+
+def starting_point(args, out: Path, rank: int, world: int):
+    """(trainer state to resume from or None, (model, tokenizer, metadata) of --init or None)."""
     if rank == 0 and out.is_dir():  # a killed run's half-written checkpoint must not linger or mislead
         for line in recover_interrupted_writes(out):
             print(line, file=sys.stderr)
@@ -313,217 +375,281 @@ def train(argv: list[str] | None = None) -> dict:
             init = load_model(args.init)
         except CheckpointError as e:
             raise SystemExit(f"error: --init: {e}") from None
-    given_tok = state["tokenizer"] if state else init[1] if init else None
-    tok, train_pairs, valid_pairs, source = load_data(args, out, given_tok)
-    if state:
-        config = state["config"]
-    elif init:
-        config = init[0].config
-    else:
-        config = TransformerConfig(
-            src_vocab_size=tok.vocab_size, tgt_vocab_size=tok.vocab_size, d_model=args.d_model, n_heads=args.heads,
-            n_encoder_layers=args.enc_layers, n_decoder_layers=args.dec_layers, d_ff=args.d_ff,
-            dropout=args.dropout, max_len=args.max_len, positional=args.positional, norm=args.norm,
-            tie_embeddings=not args.no_tie,
-        )  # fmt: skip
-    torch.manual_seed(args.seed)
-    model = Transformer(config).to(device)
-    if rank == 0:
-        check_output_dir(out, model.num_parameters())
-    train_data = D.encode_pairs(tok, train_pairs, config.max_len, config.eos_id)
-    valid_data = D.encode_pairs(tok, valid_pairs, config.max_len, config.eos_id)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, noam_schedule(config.d_model, args.warmup, args.lr_factor)
-    )
-    step, epoch, batch_pos, elapsed = 0, 0, 0, 0.0
-    if init:
-        model.load_state_dict(init[0].state_dict())
-    if state:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        step, epoch, batch_pos, elapsed = state["step"], state["epoch"], state["batch_pos"], state["elapsed"]
-    ddp_model = model
-    if world > 1:
-        ddp_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    criterion = nn.CrossEntropyLoss(
-        ignore_index=config.pad_id, label_smoothing=args.label_smoothing, reduction="sum"
-    )
+    return state, init
+
+
+def config_from_args(args, tok: Tokenizer) -> TransformerConfig:
+    """A fresh model's config: the command line's sizes, the tokenizer's vocabulary."""
+    return TransformerConfig(
+        src_vocab_size=tok.vocab_size, tgt_vocab_size=tok.vocab_size, d_model=args.d_model, n_heads=args.heads,
+        n_encoder_layers=args.enc_layers, n_decoder_layers=args.dec_layers, d_ff=args.d_ff,
+        dropout=args.dropout, max_len=args.max_len, positional=args.positional, norm=args.norm,
+        tie_embeddings=not args.no_tie,
+    )  # fmt: skip
+
+
+def run_metadata(args, source, valid_pairs, model: Transformer, dropped: int, device, world: int) -> dict:
+    """What every checkpoint and the final model record about the run (metadata.json)."""
     # guards against degenerate loops for text; a synthetic task's outputs legitimately repeat symbols
     generation = {
         "alpha": DEFAULT_ALPHA,
         "max_repeat": None if args.task else 3,
         "no_repeat_ngram": None if args.task else 3,
     }
-    examples = [s for s, _ in valid_pairs[:8]]
     train_args = {
         **vars(args),
         **{k: portable(getattr(args, k)) for k in ("data", "out", "export", "tokenizer", "init")},
     }
-    metadata = {
+    return {
         "source": source,
         "train_args": train_args,
         "generation": generation,
-        "examples": examples,
+        "examples": [s for s, _ in valid_pairs[:8]],
         "parameters": model.num_parameters(),
-        "dropped_too_long": train_data.dropped,
+        "dropped_too_long": dropped,
         "hardware": describe_hardware(device, world),
     }
-    if rank == 0:
-        print(f"model: {model.num_parameters():,} parameters; {len(train_data.src):,} training pairs "
-              f"({train_data.dropped} dropped as longer than {config.max_len}); device {device}", file=sys.stderr)  # fmt: skip
-    # a resumed run appends; a fresh run starts the log again, or a card would plot two runs as one curve
-    log = open(out / "log.jsonl", "a" if state is not None else "w") if rank == 0 else None
 
-    stop = {"signal": None}
 
-    def request_stop(signum, _frame):
-        stop["signal"] = signum
+@dataclass(eq=False)
+class Run:
+    """A training run between steps: what `setup` built and where the loop stands.
 
-    if rank == 0 and threading_is_main():
-        signal.signal(signal.SIGTERM, request_stop)
+    steps_done counts optimizer steps; epoch and batch_pos say which batch comes next (with the
+    RNG state, what a checkpoint keeps so that --resume continues exactly).
+    """
 
-    def checkpoint(metrics: dict | None = None):
-        if rank != 0:
+    args: argparse.Namespace
+    out: Path
+    rank: int
+    world: int
+    device: torch.device
+    tok: Tokenizer
+    model: Transformer
+    ddp_model: nn.Module  # the model, or its DistributedDataParallel wrapper when world > 1
+    reached: Callable[[dict], bool]  # --early-stop: whether validation metrics reached the target
+    train_data: D.EncodedPairs
+    valid_data: D.EncodedPairs
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    criterion: nn.Module
+    metadata: dict  # what every checkpoint records about the run (run_metadata)
+    log: TextIO | None  # OUT/log.jsonl, on rank 0
+    steps_done: int = 0
+    epoch: int = 0
+    batch_pos: int = 0
+    elapsed: float = 0.0  # training seconds, across resumed runs
+    stopped: str | int | None = None  # why the run stops early: a signal number, "time", "early-stop"
+    metrics: dict = field(default_factory=dict)  # the latest validation
+    validated_at: int | None = None  # the step `metrics` describe
+    planned: list[int] = field(default_factory=list)  # snapshot steps
+    taken: set[int] = field(default_factory=set)
+    batches: list | None = None  # this epoch's batches, made when its first step comes
+    # set by start(): the clocks, the progress bar, the training loss since the last log line
+    run_start: float = 0.0
+    started: float = 0.0
+    last_save: float = 0.0
+    bar: tqdm | None = None
+    window_loss: torch.Tensor | float = 0.0
+    window_tokens: int = 0
+    window_start: float = 0.0
+
+    @property
+    def snap_dir(self) -> Path:
+        return self.out / SNAPSHOTS
+
+    def request_stop(self, signum, _frame) -> None:
+        self.stopped = signum
+
+    def plan_snapshots(self, resumed: bool) -> None:
+        """The schedule is fixed when a run starts and kept in the index, so --resume keeps it."""
+        args = self.args
+        if self.rank != 0:
             return
-        meta = {**metadata, "step": step, "epoch": epoch, "train_seconds": round(elapsed, 1)}
-        if metrics:
-            meta["metrics"] = metrics
-        save_checkpoint(
-            out, model, tok, meta, optimizer, scheduler, step, epoch, batch_pos, elapsed, args.keep
-        )
-
-    # snapshots: the schedule is fixed when a run starts and kept in the index, so --resume keeps it
-    snap_dir, planned, taken = out / SNAPSHOTS, [], set()
-    if rank == 0 and state is None and snap_dir.is_dir():
-        shutil.rmtree(snap_dir)  # a fresh run: an earlier run's snapshots would mislead
-        print(f"removed {snap_dir}, left by an earlier run in {out}", file=sys.stderr)
-    if rank == 0 and (args.snapshots or state is not None):  # a resumed run goes on as it began
-        try:
-            index = read_snapshot_index(snap_dir)
-        except CheckpointError as e:
-            raise SystemExit(f"error: snapshots: {e}") from None
-        planned = index["planned"] or (
-            snapshot_schedule(args.snapshots, args.steps) if args.snapshots else []
-        )
-        taken = {e["step"] for e in index["snapshots"] if e["step"] <= step}
-
-    def snapshot(known: dict | None = None) -> None:
-        """Keep the weights of this step, with its validation metrics (computed unless `known`)."""
-        info = known or evaluate(model, tok, valid_data, args.valid_samples, args.max_tokens, device)
-        model.train()
-        write_snapshot(snap_dir, model, step, {"epoch": epoch, "elapsed": round(elapsed, 1), **info}, planned)
-        taken.add(step)
-
-    def validate() -> dict:
-        metrics = evaluate(model, tok, valid_data, args.valid_samples, args.max_tokens, device)
-        model.train()
-        if log:
-            log.write(
-                json.dumps({"step": step, "epoch": epoch, "elapsed": round(elapsed, 1), **metrics}) + "\n"
+        if not resumed and self.snap_dir.is_dir():
+            shutil.rmtree(self.snap_dir)  # a fresh run: an earlier run's snapshots would mislead
+            print(f"removed {self.snap_dir}, left by an earlier run in {self.out}", file=sys.stderr)
+        if args.snapshots or resumed:  # a resumed run goes on as it began
+            try:
+                index = read_snapshot_index(self.snap_dir)
+            except CheckpointError as e:
+                raise SystemExit(f"error: snapshots: {e}") from None
+            self.planned = index["planned"] or (
+                snapshot_schedule(args.snapshots, args.steps) if args.snapshots else []
             )
-            log.flush()
+            self.taken = {e["step"] for e in index["snapshots"] if e["step"] <= self.steps_done}
+
+    def start(self) -> None:
+        """Start the clocks and the progress bar; the snapshot of step 0 (the initialisation) if planned."""
+        args = self.args
+        self.model.train()
+        self.run_start = self.last_save = time.monotonic()
+        self.started = self.run_start - self.elapsed  # `elapsed` counts training time across resumed runs
+        quiet = args.quiet or self.rank != 0
+        interval = 1 if sys.stderr.isatty() else 30  # a log file gets a line every 30 s, not every step
+        self.bar = tqdm(total=args.steps, initial=self.steps_done, disable=quiet, mininterval=interval,
+                        desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
+        self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.monotonic()
+        if self.steps_done in self.planned and self.steps_done not in self.taken:
+            self.snapshot()
+
+    def epoch_batches(self) -> list:
+        """This epoch's batches (index lists), shuffled by seed and epoch; an equal share per rank."""
+        batches = D.make_batches(self.train_data, self.args.max_tokens, self.args.seed, self.epoch)
+        return batches[: len(batches) - len(batches) % self.world][self.rank :: self.world]
+
+    @property
+    def running(self) -> bool:
+        return self.steps_done < self.args.steps and self.stopped is None
+
+    def step(self) -> bool:
+        """One optimizer step on the next batch, then what falls due at it (log line, validation,
+        snapshot, checkpoint). Returns whether there is another step to take."""
+        if not self.running:
+            return False
+        while self.batches is None or self.batch_pos >= len(self.batches):
+            if self.batches is not None:  # resumed from a checkpoint taken at an epoch's last step
+                self.epoch, self.batch_pos = self.epoch + 1, 0
+            self.batches = self.epoch_batches()
+        args, config = self.args, self.model.config
+        batch = D.collate(
+            self.train_data, self.batches[self.batch_pos], config.pad_id, config.start_id, config.eos_id
+        ).to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            logits = self.ddp_model(batch.src, batch.tgt_in)  # (B, T, V)
+        loss = (
+            self.criterion(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1))
+            / batch.n_tokens
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if args.clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), args.clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.steps_done += 1
+        self.batch_pos += 1
+        self.elapsed = time.monotonic() - self.started
+        self.window_loss += loss.detach() * batch.n_tokens  # no .item() here: a GPU need not wait every step
+        self.window_tokens += batch.n_tokens
+        self.bar.update(1)
+        self.after_step()
+        return self.running
+
+    def after_step(self) -> None:
+        """What falls due at this step: a log line, the time limit, validation, a snapshot, a checkpoint."""
+        args, n = self.args, self.steps_done
+        if n % args.log_every == 0 and self.log:
+            self.log_training()
+        if args.max_minutes is not None and time.monotonic() - self.run_start > args.max_minutes * 60:
+            self.stopped = "time"
+        if n % args.valid_every == 0 and self.rank == 0:
+            self.metrics, self.validated_at = self.validate(), n
+            self.bar.write(f"step {n}: " + ", ".join(f"{k} {v}" for k, v in self.metrics.items()))
+            if self.reached(self.metrics):
+                self.stopped = "early-stop"
+        if n in self.planned and self.rank == 0:
+            self.snapshot(self.metrics if self.validated_at == n else None)
+        if n % args.save_every == 0 or time.monotonic() - self.last_save > args.save_minutes * 60:
+            self.checkpoint()
+            self.last_save = time.monotonic()
+        if self.batch_pos >= len(self.batches):  # the epoch is used up: the next step starts the next one
+            self.epoch, self.batch_pos, self.batches = self.epoch + 1, 0, None
+
+    def log_training(self) -> None:
+        rate = self.window_tokens / max(time.monotonic() - self.window_start, 1e-9)
+        line = {"step": self.steps_done, "epoch": self.epoch, "train_loss": round(float(self.window_loss) / self.window_tokens, 4),
+                "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": round(rate), "elapsed": round(self.elapsed, 1)}  # fmt: skip
+        self.log.write(json.dumps(line) + "\n")
+        self.log.flush()
+        self.bar.set_postfix(loss=line["train_loss"], lr=f"{line['lr']:.2e}", tok_s=line["tokens_per_s"])
+        self.window_loss, self.window_tokens, self.window_start = 0.0, 0, time.monotonic()
+        release_memory()
+
+    def evaluate(self) -> dict:
+        args = self.args
+        metrics = evaluate(
+            self.model, self.tok, self.valid_data, args.valid_samples, args.max_tokens, self.device
+        )
+        self.model.train()
         return metrics
 
-    model.train()
-    run_start = last_save = time.monotonic()
-    started = run_start - elapsed  # `elapsed` counts training time across resumed runs
-    bar = tqdm(total=args.steps, initial=step, disable=args.quiet or rank != 0, mininterval=1 if sys.stderr.isatty() else 30,
-               desc="train", unit="step", dynamic_ncols=True)  # fmt: skip
-    window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
-    metrics: dict = {}
-    validated_at = None  # the step `metrics` describe
-    if step in planned and step not in taken:
-        snapshot()  # step 0: the initialisation
-    while step < args.steps and stop["signal"] is None:
-        batches = D.make_batches(train_data, args.max_tokens, args.seed, epoch)
-        batches = batches[: len(batches) - len(batches) % world][rank::world]  # equal share per rank
-        while batch_pos < len(batches) and step < args.steps and stop["signal"] is None:
-            batch = D.collate(
-                train_data, batches[batch_pos], config.pad_id, config.start_id, config.eos_id
-            ).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-                logits = ddp_model(batch.src, batch.tgt_in)
-            loss = (
-                criterion(logits.float().reshape(-1, logits.shape[-1]), batch.tgt_out.reshape(-1))
-                / batch.n_tokens
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if args.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            batch_pos += 1
-            elapsed = time.monotonic() - started
-            window_loss += loss.detach() * batch.n_tokens  # no .item() here: a GPU need not wait every step
-            window_tokens += batch.n_tokens
-            bar.update(1)
-            if step % args.log_every == 0 and log:
-                rate = window_tokens / max(time.monotonic() - window_start, 1e-9)
-                line = {"step": step, "epoch": epoch, "train_loss": round(float(window_loss) / window_tokens, 4),
-                        "lr": scheduler.get_last_lr()[0], "tokens_per_s": round(rate), "elapsed": round(elapsed, 1)}  # fmt: skip
-                log.write(json.dumps(line) + "\n")
-                log.flush()
-                bar.set_postfix(loss=line["train_loss"], lr=f"{line['lr']:.2e}", tok_s=line["tokens_per_s"])
-                window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
-                release_memory()
-            if args.max_minutes is not None and time.monotonic() - run_start > args.max_minutes * 60:
-                stop["signal"] = "time"
-            if step % args.valid_every == 0 and rank == 0:
-                metrics, validated_at = validate(), step
-                bar.write(f"step {step}: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
-                if reached(metrics):
-                    stop["signal"] = "early-stop"
-            if step in planned and rank == 0:
-                snapshot(metrics if validated_at == step else None)
-            if step % args.save_every == 0 or time.monotonic() - last_save > args.save_minutes * 60:
-                checkpoint(metrics)
-                last_save = time.monotonic()
-        if batch_pos >= len(batches):
-            epoch, batch_pos = epoch + 1, 0
-    bar.close()
-    if rank == 0:
-        finished = stop["signal"] in (None, "early-stop")
-        if stop["signal"] is None and validated_at != step:  # ran every step: one last validation
-            metrics = validate()
-        if finished:
-            print("final: " + ", ".join(f"{k} {v}" for k, v in metrics.items()), file=sys.stderr)
-            if planned and step not in taken:  # stopped early, before the last planned step
-                snapshot(metrics)
-        checkpoint(metrics)
-        if finished:
-            meta = {
-                **metadata,
-                "step": step,
-                "epoch": epoch,
-                "train_seconds": round(elapsed, 1),
-                "metrics": metrics,
+    def validate(self) -> dict:
+        metrics = self.evaluate()
+        if self.log:
+            line = {
+                "step": self.steps_done,
+                "epoch": self.epoch,
+                "elapsed": round(self.elapsed, 1),
+                **metrics,
             }
-            export = Path(args.export) if args.export else out / "model"
-            save_model(export, model, tok, meta, snapshots=snap_dir if planned else None)
-        else:
-            print(f"stopped ({stop['signal']}) at step {step}; continue with --resume", file=sys.stderr)
-    if log:
-        log.close()
-    if world > 1:
-        import torch.distributed as dist
+            self.log.write(json.dumps(line) + "\n")
+            self.log.flush()
+        return metrics
 
-        dist.destroy_process_group()
-    model.eval()
-    return {
-        "out": out,
-        "step": step,
-        "metrics": metrics,
-        "model": model,
-        "tokenizer": tok,
-        "stopped": stop["signal"],
-    }
+    def snapshot(self, known: dict | None = None) -> None:
+        """Keep the weights of this step, with its validation metrics (computed unless `known`)."""
+        info = {"epoch": self.epoch, "elapsed": round(self.elapsed, 1), **(known or self.evaluate())}
+        write_snapshot(self.snap_dir, self.model, self.steps_done, info, self.planned)
+        self.taken.add(self.steps_done)
+
+    def meta(self) -> dict:
+        """A checkpoint's metadata.json: the run's, where it stands, the latest validation."""
+        meta = {
+            **self.metadata,
+            "step": self.steps_done,
+            "epoch": self.epoch,
+            "train_seconds": round(self.elapsed, 1),
+        }
+        return {**meta, "metrics": self.metrics} if self.metrics else meta
+
+    def checkpoint(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(
+                self.out, self.model, self.tok, self.meta(), self.optimizer, self.scheduler,
+                self.steps_done, self.epoch, self.batch_pos, self.elapsed, self.args.keep,
+            )  # fmt: skip
+
+    def finish(self) -> dict:
+        """After the last step: a last validation, the final checkpoint and the exported model.
+        Returns {"out", "step", "metrics", "model", "tokenizer", "stopped"}."""
+        self.bar.close()
+        if self.rank == 0:
+            finished = self.stopped in (None, "early-stop")
+            if (
+                self.stopped is None and self.validated_at != self.steps_done
+            ):  # ran every step: one last validation
+                self.metrics = self.validate()
+            if finished:
+                print("final: " + ", ".join(f"{k} {v}" for k, v in self.metrics.items()), file=sys.stderr)
+                if (
+                    self.planned and self.steps_done not in self.taken
+                ):  # stopped early, before the last planned step
+                    self.snapshot(self.metrics)
+            self.checkpoint()
+            if finished:
+                export = Path(self.args.export) if self.args.export else self.out / "model"
+                meta = {
+                    **self.meta(),
+                    "metrics": self.metrics,
+                }  # the final model records them even when empty
+                save_model(
+                    export, self.model, self.tok, meta, snapshots=self.snap_dir if self.planned else None
+                )
+            else:
+                print(
+                    f"stopped ({self.stopped}) at step {self.steps_done}; continue with --resume",
+                    file=sys.stderr,
+                )
+        if self.log:
+            self.log.close()
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+        self.model.eval()
+        return {"out": self.out, "step": self.steps_done, "metrics": self.metrics, "model": self.model,
+                "tokenizer": self.tok, "stopped": self.stopped}  # fmt: skip
 
 
 def describe_hardware(device: torch.device, world: int = 1) -> str:

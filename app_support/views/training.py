@@ -57,7 +57,7 @@ def snapshot_run(run: Run) -> SnapshotRun:
     t = models.get_trace(run.final)
     m = snapshot_model(run.path, run.stamp, run.snapshot)
     captured = capture_trace(m.model, t.src_ids, t.tgt_ids)
-    attention = {k: v.detach().cpu().float().numpy() for k, v in captured["attention"].items()}
+    attention = {k: v.detach().cpu().float().numpy() for k, v in captured.attention.items()}
     ids = m.translate_ids(t.src_ids, beam=1)
     # an untrained model may write only special pieces (<s> <s> ...), which decode to nothing: show those
     own = m.tokenizer.decode(ids) or " ".join(m.tokenizer.pieces(ids[1:]))
