@@ -7,12 +7,10 @@ tests that need one are skipped otherwise.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,73 +21,26 @@ from streamlit.testing.v1 import AppTest
 from app_support import export, models, state
 from app_support.stages import layer_stages
 from app_support.views import attention as attention_view
-from tests.heatmap_reader import HtmlHeatmap, read_heatmap
-from transformer import available_models, load_pretrained
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TOY = "reverse"
-MODELS = available_models()
-needs_toy = pytest.mark.skipif(TOY not in MODELS, reason=f"toy model {TOY!r} not in assets/ yet")
-needs_model = pytest.mark.skipif(not MODELS, reason="no model in assets/ yet")
-
-
-def run_app(**params: str) -> AppTest:
-    """A fresh session of the app opened with these URL parameters."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def figures(at: AppTest) -> list[dict]:
-    """Every Plotly figure on the page, as the JSON sent to the browser."""
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def z_of(trace: dict) -> np.ndarray:
-    """A heatmap's z, decoding Plotly's base64 typed arrays when present."""
-    z = trace["z"]
-    if isinstance(z, dict):
-        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
-        shape = z.get("shape")
-        if isinstance(shape, str):
-            shape = [int(n) for n in shape.split(",")]
-        return flat.reshape(shape) if shape else flat
-    return np.asarray(z, dtype=float)
-
-
-def heatmaps(fig: dict) -> list[np.ndarray]:
-    return [z_of(t) for t in fig["data"] if t.get("type") == "heatmap"]
-
-
-def title(fig: dict) -> str:
-    return fig["layout"]["title"]["text"]
-
-
-def attention_html(at: AppTest) -> list[str]:
-    """The HTML of every attention heatmap on the page (the Attention view draws them with st.html)."""
-    return [e.proto.body for e in at.get("html") if "attn-hm" in e.proto.body]
-
-
-def attention_maps(at: AppTest) -> list[HtmlHeatmap]:
-    """Every HTML attention heatmap on the page, read back (tests/heatmap_reader.py)."""
-    return [read_heatmap(body) for body in attention_html(at)]
-
-
-def font_px(body: str) -> int:
-    """The font size an HTML attention heatmap is drawn at (its root element's style): the largest it can be
-    when the figure is fitted to a height (clamp(least, fitted, font_size))."""
-    fitted = r"(?:clamp\(\d+px,calc\(.*?\),)?"
-    found = re.search(rf'<div class="attn-hm[^"]*"[^>]*style="font-size:{fitted}(\d+)px', body)
-    assert found, body[:300]
-    return int(found.group(1))
-
-
-def assert_clean(at: AppTest) -> None:
-    """No exception and no error box."""
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
+from tests.support.apptest import (
+    MODELS,
+    TOY,
+    assert_clean,
+    attention_html,
+    attention_maps,
+    decoder_pieces,
+    figures,
+    font_px,
+    head_views,
+    heatmaps,
+    needs_model,
+    needs_toy,
+    open_checkpoint,
+    run_app,
+    title,
+    z_of,
+)
+from tests.support.heatmap_reader import read_heatmap
+from transformer import load_pretrained
 
 # --- every view renders ---------------------------------------------------------------------------
 
@@ -227,11 +178,6 @@ def test_model_view_draws_every_layer_and_head():
     assert len(heatmaps(figures(at)[0])) == cfg["n_decoder_layers"] * cfg["n_heads"]
 
 
-def head_views(at: AppTest) -> list[str]:
-    """The page of every iframe on the page (the head view's SVG, under its script-free policy)."""
-    return [el.proto.srcdoc for el in at.get("iframe")]
-
-
 @needs_toy
 def test_head_view_draws_only_chosen_heads():
     """The head view is an SVG page in an iframe (hover a piece: only its lines): its lines and colour key
@@ -294,12 +240,6 @@ def test_decoding_step_moves_the_prediction():
 def y_ticks(at: AppTest, n: int = 0) -> list[str]:
     """Every row label of the n-th attention heatmap on the page, as text (unescaped)."""
     return attention_maps(at)[n].y_labels
-
-
-def decoder_pieces(text: str) -> tuple[list[str], list[str]]:
-    """(pieces the toy's decoder rows read, pieces they predict), as text: "</s>", not "&lt;/s&gt;"."""
-    tgt = list(load_pretrained(TOY).trace(text).tgt_tokens)
-    return tgt, [*tgt[1:], "</s>"]
 
 
 def plotly_escaped(labels: list[str]) -> list[str]:
@@ -365,13 +305,6 @@ def test_row_labels_round_trip_through_the_url():
     assert anatomy.segmented_control(key="rows_pick").value == "read"
     q = next(f for f in figures(anatomy) if title(f).startswith("Q ("))  # Anatomy still draws with Plotly
     assert q["layout"]["yaxis"]["ticktext"] == plotly_escaped(decoder_pieces("c a f b")[0])
-
-
-def anatomy_sections(at: AppTest):
-    """Open each Anatomy section in turn with its picker, as a person would; yields each section's number."""
-    for number in state.ANATOMY_SECTIONS:
-        at.segmented_control(key="ana_section").set_value(number).run()
-        yield number
 
 
 @pytest.mark.parametrize("model", [TOY, None], ids=["toy", "default"])
@@ -569,15 +502,6 @@ def test_user_text_never_reaches_markdown():
 
 
 # --- checkpoints ------------------------------------------------------------------------------------
-
-
-def open_checkpoint(path: str) -> AppTest:
-    """A fresh session with "Custom checkpoint…" picked and `path` typed into the directory field."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["model"] = state.CUSTOM
-    at.session_state["ckpt"] = path
-    at.session_state["text"] = "c a f b"
-    return at.run()
 
 
 def test_corrupt_checkpoint_shows_an_error(tmp_path, monkeypatch):

@@ -4,9 +4,9 @@ has read so far and what it predicts, with the right plural, a long prefix short
 from __future__ import annotations
 
 import pytest
-from test_app import MODELS, TOY, assert_clean, decoder_pieces, needs_toy, run_app
 
 from app_support.views import decoding as decoding_view
+from tests.support.apptest import MODELS, TOY, assert_clean, decoder_pieces, needs_toy, run_app
 from transformer import load_pretrained
 
 

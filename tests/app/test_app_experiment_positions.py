@@ -6,9 +6,8 @@ the end of a shorter one is fitted with the usual notice."""
 
 from __future__ import annotations
 
-from test_app import TOY, assert_clean, figures, needs_toy, run_app, title
-
 from app_support import heads_off
+from tests.support.apptest import TOY, assert_clean, figures, needs_toy, run_app, title
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"  # the toy model translates it as "e d b f a c": <s> + 6 pieces, decoder steps 0–6

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_app import MODELS, TOY, assert_clean, figures, heatmaps, needs_toy, run_app, title, z_of
 
 import viz
+from tests.support.apptest import (
+    MODELS,
+    TOY,
+    assert_clean,
+    figures,
+    heatmaps,
+    needs_toy,
+    run_app,
+    title,
+    z_of,
+)
 from transformer import load_pretrained
 
 EN_DE = "en-de"
@@ -203,7 +213,7 @@ def test_quiz_on_a_sentence_outside_the_set_uses_the_translation_and_ignores_a_b
 @needs_en_de
 def test_a_hostile_second_sentence_is_shown_only_as_code():
     """Markdown, a link, HTML and a colour directive in text2: shown as code (and in the figures, escaped)."""
-    from tests.test_app_text_paths import HOSTILE, assert_only_in_code
+    from tests.support.hostile_markdown import HOSTILE, assert_only_in_code
 
     at = run_app(model=EN_DE, view="pairs", text=CAT, text2=HOSTILE)
     assert_only_in_code(at)

@@ -18,7 +18,15 @@ from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from app_support import export, state
-from tests.test_app import TOY, anatomy_sections, assert_clean, attention_maps, figures, needs_toy, run_app
+from tests.support.apptest import (
+    TOY,
+    anatomy_sections,
+    assert_clean,
+    attention_maps,
+    figures,
+    needs_toy,
+    run_app,
+)
 
 TEXT = "c a f b"
 

@@ -8,11 +8,20 @@ import re
 
 import numpy as np
 import pytest
-from test_app import TOY, assert_clean, attention_maps, figures, heatmaps, needs_toy, run_app, title
 
 from app_support import state
 from app_support.experiments import TARGET_LIMIT
 from app_support.views import heads as heads_view
+from tests.support.apptest import (
+    TOY,
+    assert_clean,
+    attention_maps,
+    figures,
+    heatmaps,
+    needs_toy,
+    run_app,
+    title,
+)
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"

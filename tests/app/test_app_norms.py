@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.test_app import MODELS, figures, heatmaps, run_app, title
+from tests.support.apptest import MODELS, figures, heatmaps, run_app, title
 from transformer import load_pretrained
 
 pytestmark = pytest.mark.skipif(not {"en-de", "reverse"} <= set(MODELS), reason="needs en-de and reverse")

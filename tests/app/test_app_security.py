@@ -14,8 +14,17 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import export, model_dirs, models, state
 from app_support.safe_text import without_lone_surrogates
-from tests.heatmap_reader import HtmlHeatmap
-from tests.test_app import APP, MODELS, TOY, attention_maps, figures, needs_toy, open_checkpoint, run_app
+from tests.support.apptest import (
+    APP,
+    MODELS,
+    TOY,
+    attention_maps,
+    figures,
+    needs_toy,
+    open_checkpoint,
+    run_app,
+)
+from tests.support.heatmap_reader import HtmlHeatmap
 
 
 def assert_drawn(at: AppTest) -> list[HtmlHeatmap]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from app_support import models
-from tests.test_app import MODELS, TOY, assert_clean, attention_maps, figures, heatmaps, run_app, title
+from tests.support.apptest import MODELS, TOY, assert_clean, attention_maps, figures, heatmaps, run_app, title
 from transformer import load_pretrained
 from transformer.checkpoint import list_snapshots, snapshot_file
 

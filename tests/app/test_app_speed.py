@@ -22,7 +22,7 @@ from app_support import models, state
 from app_support.views import _with_sentence
 from transformer import available_models
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_served_configuration_runs_no_file_watcher():

@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
 from app_support import state
-from tests.heatmap_reader import read_heatmap
-from tests.test_app import MODELS, TOY, assert_clean, figures, head_views, needs_toy, run_app
+from tests.support.apptest import MODELS, TOY, assert_clean, figures, head_views, needs_toy, run_app
+from tests.support.heatmap_reader import read_heatmap
 from transformer.checkpoint import list_snapshots
 
 TEXT = "c a f b d"

@@ -16,9 +16,9 @@ import pytest
 from sacrebleu.metrics import CHRF
 
 from app_support import examples, models, notices, state
-from tests.test_app import MODELS, TOY, assert_clean, run_app
+from tests.support.apptest import MODELS, TOY, assert_clean, run_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EN_DE = "en-de"
 needs_en_de = pytest.mark.skipif(EN_DE not in MODELS, reason="en-de not in assets/")
 CHRF_MIN = 70.0  # per example, against the German reference written with it

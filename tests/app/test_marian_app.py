@@ -12,15 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("transformers")
 
-from marian_support import tiny_marian_dir  # noqa: E402
-
 from app_support import models, state  # noqa: E402
 from app_support.model_dirs import ENV, allowed_dirs, discover  # noqa: E402
-from tests.test_app import attention_maps, z_of  # noqa: E402
+from tests.support.apptest import attention_maps, z_of  # noqa: E402
+from tests.support.marian import tiny_marian_dir  # noqa: E402
 from transformer.embeddings import split_sinusoidal_table  # noqa: E402
 from transformer.marian import convert  # noqa: E402
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 LABEL = "allowed/tiny-marian"  # the allowed folder's name, then the path inside it
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import html
 import json
 
-import browser_support
 import pytest
-from browser_support import (
+
+from tests.support.browser import (
     LONG_SENTENCE,
     PROJECTOR,
     SMALL_SCREEN,
@@ -34,9 +34,6 @@ from browser_support import (
     wait_for_y_ticks,
     wait_idle,
 )
-
-# pytest fixtures shared with the load test: one server per module, one Chromium, a fresh context per test
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -137,7 +134,6 @@ def test_exports_download_the_attention_csv_and_the_trace_json(app_server, page,
 
 
 # --- issue 12: the first screen, the projector, long sentences ------------------------------------------
-
 
 
 def open_page(browser, url: str, viewport: dict):

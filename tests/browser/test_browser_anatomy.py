@@ -11,9 +11,10 @@ written there is cut short, outside its figure or under an axis title, and no fi
 
 from __future__ import annotations
 
-import browser_support
 import pytest
-from browser_support import (
+
+from app_support import state
+from tests.support.browser import (
     LONG_SENTENCE,
     MARGINS_JS,
     PROJECTOR,
@@ -22,10 +23,6 @@ from browser_support import (
     needs_en_de_default,
     wait_idle,
 )
-
-from app_support import state
-
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
 pytestmark = [
     pytest.mark.browser,

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import browser_support
 import pytest
-from browser_support import (
+
+from tests.support.browser import (
     MARGINS_JS,
     PROJECTOR,
     SMALL_SCREEN,
@@ -20,8 +20,6 @@ from browser_support import (
     tick_boxes,
     wait_idle,
 )
-
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
 pytestmark = [
     pytest.mark.browser,

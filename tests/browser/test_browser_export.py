@@ -7,12 +7,10 @@ from __future__ import annotations
 import io
 from xml.etree import ElementTree
 
-import browser_support
 import pytest
-from browser_support import app_url, wait_idle
 from PIL import Image
 
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
+from tests.support.browser import app_url, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import browser_support
 import pytest
-from browser_support import app_url, wait_idle
 
+import tests.support.browser as browser_support
+from tests.support.browser import app_url, wait_idle
 from transformer import available_models
-
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
 pytestmark = [
     pytest.mark.browser,

@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import browser_support
 import pytest
-from browser_support import app_url, needs_en_de_default, wait_idle
 
-app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
+from tests.support.browser import app_url, needs_en_de_default, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -4,7 +4,7 @@ Each session types its own sentences of the toy `reverse` model (letter sequence
 run), and after every submission must see exactly its own sentence's pieces as the row labels of every
 heatmap: zero cross-talk, no exception and no error box. Sessions, sentences served, sentences per
 second sustained while all sessions typed, latency (submit -> heatmaps updated, p50/p95), the server's
-CPU seconds per sentence, errors and cross-talk are printed and recorded (tests/reliability_report.py).
+CPU seconds per sentence, errors and cross-talk are printed and recorded (tests/support/reliability_report.py).
 The 16 Chromium pages share the machine's cores with the server: in a classroom they run on the
 students' own machines.
 
@@ -22,14 +22,12 @@ import statistics
 import time
 from pathlib import Path
 
-import browser_support
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, app_url
-from reliability_report import record
 
+import tests.support.browser as browser_support
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, app_url
+from tests.support.reliability_report import record
 from transformer import available_models
-
-app_server = browser_support.app_server
 
 pytestmark = [
     pytest.mark.load,

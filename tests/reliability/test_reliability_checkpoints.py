@@ -16,10 +16,10 @@ import threading
 
 import pytest
 import torch
-from reliability_report import survived
 from safetensors.torch import load_file, save_file
 
-from tests.conftest import tiny_config
+from tests.support.reliability_report import survived
+from tests.support.tiny import tiny_config
 from transformer import CheckpointError, Transformer, load_model, load_pretrained, save_model
 from transformer.pretrained import ASSETS
 from transformer.train_state import load_train_state

@@ -16,10 +16,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_report import count, record
 
 import viz
-from tests.test_viz_escaping import strings_in
+from tests.support.figure_json import strings_in
+from tests.support.reliability_report import count, record
 from transformer import Pretrained, Trace, count_hooks, load_pretrained
 from transformer.tokenizer import UNK_ID, clean_text
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("transformer", "viz", "app.py", "app_support")
 
 CODE_BUILTINS = {"eval", "exec", "compile", "__import__"}

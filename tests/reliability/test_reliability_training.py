@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_report import survived
 from safetensors.torch import load_file
 
 import transformer.checkpoint as checkpoint
 import transformer.train as train_module
 import transformer.train_state as train_state
-from tests.test_train import TINY
+from tests.support.reliability_report import survived
+from tests.support.tiny import TINY
 from transformer import load_pretrained
 from transformer.train import train
 from transformer.train_state import load_train_state
@@ -77,7 +77,7 @@ sys.exit(main(sys.argv[1:]))
 
 def run_until(script: str, marker: str, args: list[str], **env) -> Path:
     """Run `script` with train args until it prints `marker PATH`, SIGKILL it there, return PATH."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     child_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), **env}
     proc = subprocess.Popen(
         [sys.executable, "-c", script, *args],

@@ -1,9 +1,10 @@
 """Shared Playwright helpers and fixtures: a real `streamlit run app.py` server and Debian's Chromium.
 
-Used by tests/test_browser.py, benchmarks/app_benchmark.py and any later load test:
+Used by the browser tier (tests/browser/), the load test (tests/reliability/test_load.py) and
+benchmarks/app_benchmark.py. In pytest, tests/conftest.py's fixtures `app_server` (one server per run),
+`browser` (one Chromium per run) and `page` (a fresh context per test) are built from these; outside pytest:
 
-    app_server, browser, page = bs.app_server, bs.browser, bs.page   # its pytest fixtures, in a test module
-    with running_app() as url, chromium() as b: ...                   # outside pytest
+    with running_app() as url, chromium() as b: ...
 
 Never downloads anything: Playwright drives the system Chromium at CHROMIUM.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # scripts (benchmarks/) import this module without pytest's pythonpath
     sys.path.insert(0, str(ROOT))
 
@@ -438,33 +439,3 @@ def save_readme_screenshot(page, height: int = 1250) -> Path | None:
     page.set_viewport_size(VIEWPORT)
     _small_png(SCREENSHOT)
     return SCREENSHOT
-
-
-# --- pytest fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_server() -> Iterator[str]:
-    """One app server per test module; its URL."""
-    reason = skip_reason()
-    if reason:
-        pytest.skip(reason)
-    with running_app() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(app_server) -> Iterator:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser) -> Iterator:
-    """A fresh browser context (own session, own cookies) per test."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()

@@ -1,9 +1,10 @@
 """The reliability tests' figures, collected while they run: `record(key, value)` and `count(key)`.
 
 Written as JSON after every call to REPORT (the path in $RELIABILITY_REPORT, else
-reliability-report.json in pytest's base temporary directory, set by tests/conftest.py), printed as a
-"Reliability" block at the end of the run, and turned into the README's section by
-benchmarks/reliability_summary.py.
+reliability-report.json in the system's temporary directory), printed as a "Reliability" block at the
+end of the run (tests/conftest.py), and turned into the README's section by
+benchmarks/reliability_summary.py. Under pytest-xdist each worker writes its own part beside REPORT
+(reliability-report.gw0.json, ...) and the main process merges them into REPORT at the end (`collect`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,56 @@ from pathlib import Path
 ENV = "RELIABILITY_REPORT"
 REPORT = Path(os.environ.get(ENV) or Path(tempfile.gettempdir()) / "reliability-report.json")
 FIGURES: dict[str, object] = {}
+_OUT = [REPORT]  # where this process writes: REPORT, or its worker's part under xdist
+
+
+def _part(worker: str) -> Path:
+    return REPORT.with_name(f"{REPORT.stem}.{worker}{REPORT.suffix}")
+
+
+def _parts() -> list[Path]:
+    return sorted(REPORT.parent.glob(f"{REPORT.stem}.*{REPORT.suffix}"))
 
 
 def _write() -> None:
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _OUT[0].parent.mkdir(parents=True, exist_ok=True)
+    _OUT[0].write_text(json.dumps(FIGURES, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def start(worker: str | None = None) -> None:
+    """A new run: forget the figures; the main process (worker None) removes the last run's report and
+    parts, an xdist worker ("gw0", ...) writes its own part from now on."""
+    FIGURES.clear()
+    _OUT[0] = _part(worker) if worker else REPORT
+    for stale in [_OUT[0]] if worker else [REPORT, *_parts()]:
+        stale.unlink(missing_ok=True)
+
+
+def merge(parts: list[dict[str, object]]) -> dict[str, object]:
+    """One report from the workers' parts: counts add up, lists of cases join, other figures are kept."""
+    merged: dict[str, object] = {}
+    for part in parts:
+        for key, value in part.items():
+            old = merged.get(key)
+            if isinstance(old, list) and isinstance(value, list):
+                merged[key] = old + [v for v in value if v not in old]
+            elif isinstance(old, int) and isinstance(value, int):
+                merged[key] = old + value
+            else:
+                merged[key] = value
+    return merged
+
+
+def collect() -> dict[str, object]:
+    """This run's figures (the main process, after the run): REPORT, with the workers' parts merged into
+    it and removed. Empty when no test recorded anything."""
+    paths = [p for p in [REPORT, *_parts()] if p.exists()]
+    figures = merge([json.loads(p.read_text(encoding="utf-8")) for p in paths])
+    if figures and paths != [REPORT]:
+        REPORT.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        for part in _parts():
+            part.unlink()
+    return figures
 
 
 def record(key: str, value: object) -> None:

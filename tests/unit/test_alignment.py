@@ -9,7 +9,7 @@ import torch
 from tools.alignment import alignment_scores, best_layer_summary, word_attention, word_spans
 from transformer import load_pretrained
 
-SET = Path(__file__).resolve().parent.parent / "eval" / "everyday_en_de.json"
+SET = Path(__file__).resolve().parents[2] / "eval" / "everyday_en_de.json"
 
 
 @pytest.mark.parametrize(

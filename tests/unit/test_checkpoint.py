@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer import CheckpointError, Transformer, load_model, load_pretrained, save_model
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer import Transformer, record
 from transformer.decoding import beam_search, block_ngrams, block_repeats, greedy_decode, length_penalty
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer.embeddings import InputEmbedding, sinusoidal_table
 
 

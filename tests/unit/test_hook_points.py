@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer import Transformer, count_hooks, hooks, record
 from transformer.capture import hook_points
 from transformer.trace import capture_trace

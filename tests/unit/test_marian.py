@@ -15,8 +15,7 @@ from safetensors.torch import load_file, save_file
 
 pytest.importorskip("transformers")
 
-from marian_support import DE, EN, load_reference, tiny_marian_dir  # noqa: E402
-
+from tests.support.marian import DE, EN, load_reference, tiny_marian_dir  # noqa: E402
 from transformer import load_pretrained  # noqa: E402
 from transformer.capture import hook_points  # noqa: E402
 from transformer.checkpoint import CheckpointError  # noqa: E402
@@ -26,7 +25,7 @@ from transformer.tokenizer import MarianTokenizer  # noqa: E402
 from transformer.trace import capture_trace  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-5
 ODD = ["", "naïve café 🐈", "  several   spaces  ", ">>de<< The house is old.", "ÜBER ALLES zzz 123"]
 

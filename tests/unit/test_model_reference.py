@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer import Transformer
 from transformer.attention import MultiHeadAttention
 from transformer.capture import hook_points, hooks

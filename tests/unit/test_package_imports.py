@@ -7,7 +7,7 @@ import ast
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "transformer"
 ALLOWED = frozenset({"torch", "numpy", "sentencepiece", "safetensors", "tqdm", PACKAGE}) | frozenset(
     sys.stdlib_module_names

@@ -186,7 +186,7 @@ def test_a_step_that_was_not_kept_names_the_steps_there_are(snap_dir, tiny_pretr
 
 
 def test_a_snapshot_of_another_shape_is_refused(snap_dir, tiny_pretrained):
-    from tests.conftest import tiny_config
+    from tests.support.tiny import tiny_config
 
     wider = Transformer(tiny_config(src_vocab_size=tiny_pretrained.config.src_vocab_size,
                                     tgt_vocab_size=tiny_pretrained.config.tgt_vocab_size, d_ff=128))  # fmt: skip

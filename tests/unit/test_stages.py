@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from app_support.stages import layer_stages, stream_stages
-from tests.conftest import tiny_config
+from tests.support.tiny import tiny_config
 from transformer import Transformer, record
 from transformer.capture import hook_points
 

@@ -9,17 +9,12 @@ import sys
 import pytest
 import torch
 
+from tests.support.tiny import TINY
 from transformer import load_pretrained
 from transformer.data import synthetic_pairs
 from transformer.decoding import DEFAULT_ALPHA
 from transformer.evaluate import METRICS, translate_encoded
 from transformer.train import build_parser, noam_schedule, train
-
-TINY = (
-    "--task reverse --d-model 32 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 64 --max-len 24 "
-    "--task-max-len 6 --task-size 2000 --max-tokens 256 --warmup 20 --valid-every 1000 --valid-samples 20 "
-    "--quiet --threads 1"
-).split()
 
 REVERSE = (
     "--task reverse --d-model 64 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 128 --dropout 0.0 "

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.heatmap_reader import read_heatmap
-from tests.test_viz_attention_html import AS_SHOWN, HOSTILE, SRC, TGT, weights
+from tests.support.heatmap_reader import read_heatmap
+from tests.support.heatmap_samples import AS_SHOWN, HOSTILE, SRC, TGT, weights
 from viz.attention import MASK_LEGEND
 from viz.attention_files import MASK_GREY, MASK_LINE, _layout, attention_png, attention_svg
 from viz.attention_html import BAR_PX, LEVELS, PALETTE, attention_html, prepare

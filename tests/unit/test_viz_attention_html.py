@@ -18,23 +18,14 @@ import numpy as np
 import pytest
 
 import viz
-from tests.heatmap_reader import read_heatmap
+from tests.support.heatmap_reader import read_heatmap
+from tests.support.heatmap_samples import AS_SHOWN, HOSTILE, SRC, TGT, weights
 from viz.attention import HEIGHT_MAX, LABEL_PITCH, MASK_LEGEND, ROW_PITCH
 from viz.attention_files import attention_png, attention_svg
 from viz.attention_html import BLUES, LEVELS, PALETTE, attention_html, blues, prepare
 
-SRC = ["▁The", "▁<b>", "▁a&b", '▁"q"', "▁old", "</s>"]  # pieces read by the encoder (markup on purpose)
-TGT = ["<s>", "▁Das", "▁<i>", "▁alt", "▁&"]  # pieces read by the decoder, from the start piece
 SIDES = {"encoder": (SRC, SRC), "decoder": (TGT, TGT), "cross": (TGT, SRC)}
 ROWS = ["read", "predicted", "both", None]
-
-
-def weights(n_q: int, n_k: int, *, kind: str = "encoder", seed: int = 0) -> np.ndarray:
-    """Rows that sum to 1 (decoder: over the keys up to the row's own position), float32 as the app's."""
-    w = np.random.default_rng(seed).random((n_q, n_k))
-    if kind == "decoder":
-        w = np.tril(w)
-    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def both(w, q, k, **kw):
@@ -173,26 +164,6 @@ def test_a_weight_not_captured_is_not_mistaken_for_the_mask_or_a_zero():
 
 # --- (c) hostile pieces are text -------------------------------------------------------------------------
 
-HOSTILE = [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    '"quoted"',
-    "a&b",
-    "c\x00\x07\x1b[31m\x7f",
-    "\ud800",
-    "</div></div><style>*{display:none}</style>",
-    "</s>",
-]
-AS_SHOWN = [  # what a reader sees: characters HTML/XML cannot hold (controls, a lone surrogate) as U+FFFD
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    '"quoted"',
-    "a&b",
-    "c\ufffd\ufffd\ufffd[31m\x7f",
-    "\ufffd",
-    "</div></div><style>*{display:none}</style>",
-    "</s>",
-]
 ATTRS = {"class", "style", "title", "data-v", "data-rows", "data-cols", "role", "aria-label"}
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import viz
+from tests.support.figure_json import strings_in
 
 EVIL = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
@@ -49,19 +50,6 @@ BUILDERS = {
     "projection": lambda: viz.projection_scatter(projection(), chosen=[1, 2]),
     "token_path": lambda: viz.token_path(projection(), positions=1),
 }
-
-
-def strings_in(obj) -> list[str]:
-    """Every string in a figure dict, including those inside numpy object arrays (customdata)."""
-    if isinstance(obj, str):
-        return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in strings_in(v)]
-    if isinstance(obj, np.ndarray):
-        return [s for v in obj.ravel().tolist() for s in strings_in(v)] if obj.dtype == object else []
-    if isinstance(obj, list | tuple):
-        return [s for v in obj for s in strings_in(v)]
-    return []
 
 
 @pytest.mark.parametrize("name", BUILDERS)

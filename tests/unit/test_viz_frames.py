@@ -288,7 +288,7 @@ def test_token_labels_make_repeated_words_distinct():
 def test_viz_imports_no_streamlit_and_never_torch_itself():
     """Figures work without Streamlit. viz reads tensors duck-typed; torch arrives only through
     `transformer/__init__.py` when viz imports `transformer.kinds` (the package imports torch)."""
-    viz_dir = Path(__file__).parents[1] / "viz"
+    viz_dir = Path(__file__).parents[2] / "viz"
     assert not [f.name for f in viz_dir.glob("*.py") if "import torch" in f.read_text(encoding="utf-8")]
     code = "import sys, viz; bad = {'streamlit'} & set(sys.modules); assert not bad, bad"
     result = subprocess.run(
@@ -296,6 +296,6 @@ def test_viz_imports_no_streamlit_and_never_torch_itself():
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[2],
     )
     assert result.returncode == 0, result.stderr
