@@ -114,3 +114,9 @@ def pytest_terminal_summary(terminalreporter):
     for line in reliability_report.summary_lines(figures):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"(written to {reliability_report.REPORT})")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use, at most 4 (each worker that reaches a browser
+    test starts its own server and Chromium)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

@@ -197,7 +197,7 @@ def test_head_view_draws_only_chosen_heads():
     assert "c a f b" in svg.find("s:title", ns).text  # the sentence: a saved SVG says what it shows
     assert [b.proto.label for b in at.get("download_button") if b.proto.id.endswith("dl_head_view")] == [
         "Download the head view (SVG, for slides)"
-    ]  # named and checked in a real download: tests/test_browser.py
+    ]  # named and checked in a real download: tests/browser/test_browser.py
     assert "head" not in [w.key for w in at.segmented_control]  # the heads are picked above, not here
 
 

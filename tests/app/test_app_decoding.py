@@ -112,7 +112,7 @@ def test_hostile_pieces_are_listed_as_text_never_as_markdown():
     ]
     hostile = ("`", "<0x3C>", "<0x3E>", "<s>", "<b>", "**alte")
     # the line above the view says the typed translation, all of it in one code span (app.py, md_code; the
-    # CommonMark check of that path: tests/test_app_text_paths.py); no other markdown carries any of it
+    # CommonMark check of that path: tests/app/test_app_text_paths.py); no other markdown carries any of it
     said_above = [m.value for m in at.markdown if m.value.startswith("**Your translation:** ``")]
     assert said_above == [f"**Your translation:** `` {typed} ``"]
     others = [m.value for m in at.markdown if m.value not in said_above]

@@ -26,7 +26,7 @@ from transformer import load_pretrained
 
 TEXT = "c a f b d e"
 REVERSED = "e d b f a c"
-ANTI = "cross.1.0,cross.1.1,cross.1.2,cross.1.3"  # the reverse model's anti-diagonal heads (tests/test_heads_off)
+ANTI = "cross.1.0,cross.1.1,cross.1.2,cross.1.3"  # the reverse model's anti-diagonal heads (tests/unit/test_heads_off)
 ANTI_OFF = tuple(("cross", 1, h) for h in range(4))
 BASE = {"model": TOY, "text": TEXT}
 

@@ -1,5 +1,5 @@
 """A converted Marian model in the app: found in an allowed folder, offered in the picker, every view
-drawn (AppTest, on the tiny random model of tests/marian_support.py), and what `discover` lists."""
+drawn (AppTest, on the tiny random model of tests/support/marian.py), and what `discover` lists."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a person sees, in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
 
-UPDATE_SCREENSHOT=1 pytest -m browser tests/test_browser.py  also rewrites docs/screenshot.png.
+UPDATE_SCREENSHOT=1 pytest -m browser tests/browser/test_browser.py  also rewrites docs/screenshot.png.
 """
 
 from __future__ import annotations

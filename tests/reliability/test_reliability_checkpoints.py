@@ -1,6 +1,6 @@
 """Broken, foreign and hostile checkpoint directories: one clear CheckpointError each, nothing unpickled.
 
-Complements tests/test_checkpoint.py (half-truncated weights, config/weights mismatch, a pickled
+Complements tests/unit/test_checkpoint.py (half-truncated weights, config/weights mismatch, a pickled
 model.safetensors, a missing config, garbage tokenizer, unknown config field, non-object
 metadata, a missing directory, a missing tensor), which it does not repeat.
 """

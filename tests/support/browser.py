@@ -165,7 +165,7 @@ _ROW_LABELS_JS = (
 )
 _ESCAPE_JS = "t => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')"
 _ESCAPED_ROW_LABELS_JS = f"el => ({_ROW_LABELS_JS})(el).map({_ESCAPE_JS})"
-# every HTML heatmap's shown row labels, escaped, in page order (tests/test_load.py waits on them)
+# every HTML heatmap's shown row labels, escaped, in page order (tests/reliability/test_load.py waits on them)
 HTML_ROW_LABELS_JS = f"() => Array.from(document.querySelectorAll('.attn-hm')).map({_ESCAPED_ROW_LABELS_JS})"
 
 
@@ -269,8 +269,8 @@ def overlapping(boxes: list[dict], slack: float = 0.5) -> list[tuple[str, str]]:
 
 
 # every Plotly figure on the page: the margins asked for (None where Plotly computes them) and those it drew
-# with, tick labels outside the figure, and tick labels under an axis title (tests/test_browser_anatomy.py,
-# tests/test_browser_decoding.py)
+# with, tick labels outside the figure, and tick labels under an axis title (tests/browser/test_browser_anatomy.py,
+# tests/browser/test_browser_decoding.py)
 MARGINS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
     const box = el.getBoundingClientRect(), size = el._fullLayout._size, asked = el.layout.margin || {};
     const outside = Array.from(el.querySelectorAll('g[class$="tick"] > text')).filter(t => {

@@ -1,5 +1,5 @@
 """`transformer.marian`: a Marian (opus-mt) checkpoint converted into our modules computes what
-`transformers` computes, offline, on a tiny random MarianMTModel (tests/marian_support.py)."""
+`transformers` computes, offline, on a tiny random MarianMTModel (tests/support/marian.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The SVG must hold the HTML figure's labels, one named cell per weight and token 
 is read back pixel by pixel: it is `scale` × the SVG's size (one layout, `_layout`), each cell's centre is
 the colour of its level on the Blues palette (`viz.attention_html.PALETTE`), the causal mask is hatched
 grey and never blue, and hostile or non-Latin pieces never break it. (Bad input is refused alike by the
-HTML, SVG and PNG: tests/test_viz_attention_html.py.)
+HTML, SVG and PNG: tests/unit/test_viz_attention_html.py.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """viz.attention_html: one head's attention as a script-free HTML heatmap. Read back with
-tests/heatmap_reader.py, the way a browser is given it. (The same figure as an SVG or PNG file for slides,
-viz.attention_files: tests/test_viz_attention_files.py; bad input is refused alike by all three, here.)
+tests/support/heatmap_reader.py, the way a browser is given it. (The same figure as an SVG or PNG file for slides,
+viz.attention_files: tests/unit/test_viz_attention_files.py; bad input is refused alike by all three, here.)
 
 Labels and titles must be the Plotly heatmap's (`viz.attention_heatmap`, which it replaced in the app's
 Attention view), weights exact to 3 decimals, the causal mask marked, token text only ever text, colours

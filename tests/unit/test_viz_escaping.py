@@ -1,6 +1,6 @@
 """Tokens come from user text: HTML in a token must be shown, never interpreted, in every figure.
 
-(The head view is SVG, not Plotly: tests/test_viz_head_view.py checks its escaping.)
+(The head view is SVG, not Plotly: tests/unit/test_viz_head_view.py checks its escaping.)
 """
 
 import numpy as np

@@ -252,7 +252,7 @@ def test_heatmap_of_128_pieces_writes_every_kth_row_and_hovers_all():
 
 def test_heatmap_key_axis_lets_plotly_thin_its_labels_to_the_width():
     """Keys are categories, one per column, written through labelalias: Plotly writes every k-th to fit
-    the figure's width (tests/test_browser.py checks what Chromium draws) and turns them, never at 45°."""
+    the figure's width (tests/browser/test_browser.py checks what Chromium draws) and turns them, never at 45°."""
     w, tokens = long_sentence(128)
     fig = attention_heatmap(w, tokens, tokens, kind="encoder")
     assert fig.layout.xaxis.type == "category" and fig.layout.xaxis.tickmode is None

@@ -1,7 +1,7 @@
 """viz.head_view: one layer's attention (heads, q_len, k_len) -> an SVG string whose hover is CSS only.
 
 The SVG is parsed as XML here (a file saved for slides must be well-formed): its lines, labels and
-style rules are read back as a browser would find them. tests/test_browser.py hovers it in Chromium.
+style rules are read back as a browser would find them. tests/browser/test_browser.py hovers it in Chromium.
 """
 
 import re
