@@ -33,12 +33,49 @@ TIERS = ("unit", "app", "browser", "reliability")
 HERE = Path(__file__).resolve().parent
 
 
+DURATIONS = "tiers/file_seconds"  # pytest's cache: seconds each test file took in the last run
+
+
+def _tier(item) -> str:
+    return Path(item.path).resolve().relative_to(HERE).parts[0]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark every test with its tier, the folder it lives in, so `-m <tier>` selects it."""
+    """Mark every test with its tier, the folder it lives in, so `-m <tier>` selects it; then put the
+    longest files first, so that pytest-xdist (`--dist loadfile`, one file per worker at a time) does not
+    end on one long file while the other workers idle. "Longest" is what the last run took (pytest's
+    cache), else: a file with a `slow` test, then by tier (the load test, browser, app, unit)."""
     for item in items:
-        tier = Path(item.path).resolve().relative_to(HERE).parts[0]
-        if tier in TIERS:
-            item.add_marker(getattr(pytest.mark, tier))
+        if _tier(item) in TIERS:
+            item.add_marker(getattr(pytest.mark, _tier(item)))
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    last = cache.get(DURATIONS, {}) if cache else {}
+    order = {"reliability": 0, "browser": 1, "app": 2, "unit": 3}
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def longest_first(item) -> tuple:
+        file = item.nodeid.split("::")[0]
+        return (-last.get(file, 0.0), file not in slow, order.get(_tier(item), 4), file)
+
+    position = {item: i for i, item in enumerate(items)}  # stable: tests keep their order inside a file
+    items.sort(key=lambda item: (*longest_first(item), position[item]))
+
+
+def pytest_runtest_logreport(report):
+    """Add up each file's seconds (setup, call, teardown) in the main process, for the next run's order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        file = report.nodeid.split("::")[0]
+        _SECONDS[file] = _SECONDS.get(file, 0.0) + report.duration
+
+
+_SECONDS: dict[str, float] = {}
+
+
+def pytest_sessionfinish(session):
+    """Keep this run's file durations (a whole run's only: a run of a few files keeps the others')."""
+    cache = getattr(session.config, "cache", None)
+    if "PYTEST_XDIST_WORKER" not in os.environ and cache and _SECONDS:
+        cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
 
 
 # --- tiny things ----------------------------------------------------------------------------------

@@ -286,78 +286,6 @@ def _lit(looks: list[dict]) -> list[int]:
     return [i for i, bg in enumerate(backgrounds) if bg != plain]
 
 
-@needs_en_de_default
-@TEACHER_SCREENS
-def test_hovering_a_heatmap_cell_shows_its_weight_and_lights_its_row_and_key(
-    app_server, browser, viewport, present
-):
-    """35 pieces, so key labels are thinned at 1280 × 720 (projected, the figure's font shrinks to fit the
-    screen, and all may be written): hovering a cell in a column whose label is not written shows the cell's
-    weight (its ::after reads data-v), lights up its row's label and its key's label (that one only while
-    hovered: it comes back, then goes again), and no other label; in both heatmaps."""
-    url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
-    context, page = open_page(browser, url, viewport)
-    try:
-        wait_for_heatmaps(page, rows=35, count=2)
-        for n in (0, 1):
-            before = page.evaluate(CELL_JS, [n, 0, 0])
-            assert before["after"] in ("none", "normal")  # no weight shown while nothing is hovered
-            assert _lit(before["rows"]) == [] and _lit(before["keys"]) == []
-            thinned = [j for j, k in enumerate(before["keys"]) if k["visibility"] == "hidden"]
-            # projected, the figure's font shrinks to fit the screen: all 35 may be written
-            if present == "0":
-                assert thinned, "35 key labels should not all be written at this size"
-            # a row mid-figure, a key whose label is thinned away (if any is)
-            i, j = 17, thinned[len(thinned) // 2] if thinned else 20
-            page.locator(HEATMAP).nth(n).locator(".r").nth(i).locator("i").nth(j).hover()
-            hovered = page.evaluate(CELL_JS, [n, i, j])
-            assert _unquoted(hovered["after"]) == hovered["v"] and float(hovered["v"]) >= 0, hovered["after"]
-            assert _lit(hovered["rows"]) == [i] and _lit(hovered["keys"]) == [j]
-            assert hovered["rows"][i]["bg"] != before["rows"][i]["bg"]
-            assert hovered["keys"][j]["bg"] != before["keys"][j]["bg"]
-            assert hovered["keys"][j]["visibility"] == "visible"  # a thinned key label, written while hovered
-            others = [x for x in range(len(before["keys"])) if x != j]  # every other key label as before
-            assert [hovered["keys"][x]["visibility"] for x in others] == [
-                before["keys"][x]["visibility"] for x in others
-            ]
-            label = page.locator(HEATMAP).nth(n).locator(".x>span").nth(j + 1).bounding_box()
-            assert label and label["width"] > 0 and label["height"] > 0
-            page.mouse.move(2, 2)  # off the figure: back as it was
-            page.wait_for_function(
-                "([n, j, v]) => getComputedStyle(document.querySelectorAll('.attn-hm')[n]"
-                ".querySelectorAll('.x>span')[j + 1]).visibility === v",
-                arg=[n, j, before["keys"][j]["visibility"]],
-                timeout=5_000,
-            )
-            after = page.evaluate(CELL_JS, [n, i, j])
-            assert after["after"] in ("none", "normal") and _lit(after["rows"]) == [] == _lit(after["keys"])
-    finally:
-        context.close()
-
-
-@needs_en_de_default
-@TEACHER_SCREENS
-def test_a_35_piece_heatmap_fills_its_column_and_writes_key_labels_apart(
-    app_server, browser, viewport, present
-):
-    """On a 35-piece sentence each heatmap's cells take most of its column (at least 60 % of it), and the key
-    labels it writes stand apart: none on another, none cut short or outside the figure."""
-    url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
-    context, page = open_page(browser, url, viewport)
-    try:
-        wait_for_heatmaps(page, rows=35, count=2)
-        for n, key in enumerate(HEATMAP_KEYS):
-            keys = tick_boxes(page, n, "x")
-            assert len(keys) >= 2 and not overlapping(keys), overlapping(keys)
-            assert page.evaluate(KEY_LABELS_CUT_JS, n) == []
-            column = page.locator(f".st-key-{key}").bounding_box()
-            area = plot_area(page, n)
-            assert area["width"] >= 0.6 * column["width"], (area, column)
-            assert column["x"] <= area["x"] and area["x"] + area["width"] <= column["x"] + column["width"]
-    finally:
-        context.close()
-
-
 # every label a heatmap writes (row labels, key labels) that its box cuts short with an ellipsis
 LABELS_CUT_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(el =>
     Array.from(el.querySelectorAll('.r>.yl, .x>span:not(:first-child)'))
@@ -383,31 +311,88 @@ def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport
         context.close()
 
 
-@needs_en_de_default
-@pytest.mark.parametrize(
-    "viewport, present",
-    [(SMALL_SCREEN, "0"), (PROJECTOR, "1")],
-    ids=["1280x720", "projector"],
-)
-def test_key_labels_are_thinned_no_further_than_they_must(app_server, browser, viewport, present):
+def _fills_its_column_and_writes_key_labels_apart(page) -> None:
+    """On a 35-piece sentence each heatmap's cells take most of its column (at least 60 % of it), and the key
+    labels it writes stand apart: none on another, none cut short or outside the figure."""
+    for n, key in enumerate(HEATMAP_KEYS):
+        keys = tick_boxes(page, n, "x")
+        assert len(keys) >= 2 and not overlapping(keys), overlapping(keys)
+        assert page.evaluate(KEY_LABELS_CUT_JS, n) == []
+        column = page.locator(f".st-key-{key}").bounding_box()
+        area = plot_area(page, n)
+        assert area["width"] >= 0.6 * column["width"], (area, column)
+        assert column["x"] <= area["x"] and area["x"] + area["width"] <= column["x"] + column["width"]
+
+
+def _key_labels_are_thinned_no_further_than_they_must(page) -> None:
     """The key labels written are about as many as fit: when some are thinned away, two written neighbours
     lie less than two label pitches (LABEL_PITCH × the font) apart, else a label would fit between them."""
     from viz.attention import LABEL_PITCH
 
+    for n in (0, 1):
+        font = page.evaluate(  # computed: a projected figure's font is fitted to the screen (a clamp())
+            "(n) => parseFloat(getComputedStyle(document.querySelectorAll('.attn-hm')[n]).fontSize)", n
+        )
+        keys = tick_boxes(page, n, "x")
+        if len(keys) == 35:  # none thinned
+            continue
+        centres = [k["x"] + k["width"] / 2 for k in keys]
+        gaps = [b - a for a, b in zip(centres, centres[1:])]
+        assert gaps and max(gaps) < 2 * LABEL_PITCH * font, (len(keys), gaps, LABEL_PITCH * font)
+
+
+def _hovering_a_cell_shows_its_weight_and_lights_its_row_and_key(page, present: str) -> None:
+    """35 pieces, so key labels are thinned at 1280 × 720 (projected, the figure's font shrinks to fit the
+    screen, and all may be written): hovering a cell in a column whose label is not written shows the cell's
+    weight (its ::after reads data-v), lights up its row's label and its key's label (that one only while
+    hovered: it comes back, then goes again), and no other label; in both heatmaps."""
+    for n in (0, 1):
+        before = page.evaluate(CELL_JS, [n, 0, 0])
+        assert before["after"] in ("none", "normal")  # no weight shown while nothing is hovered
+        assert _lit(before["rows"]) == [] and _lit(before["keys"]) == []
+        thinned = [j for j, k in enumerate(before["keys"]) if k["visibility"] == "hidden"]
+        # projected, the figure's font shrinks to fit the screen: all 35 may be written
+        if present == "0":
+            assert thinned, "35 key labels should not all be written at this size"
+        # a row mid-figure, a key whose label is thinned away (if any is)
+        i, j = 17, thinned[len(thinned) // 2] if thinned else 20
+        page.locator(HEATMAP).nth(n).locator(".r").nth(i).locator("i").nth(j).hover()
+        hovered = page.evaluate(CELL_JS, [n, i, j])
+        assert _unquoted(hovered["after"]) == hovered["v"] and float(hovered["v"]) >= 0, hovered["after"]
+        assert _lit(hovered["rows"]) == [i] and _lit(hovered["keys"]) == [j]
+        assert hovered["rows"][i]["bg"] != before["rows"][i]["bg"]
+        assert hovered["keys"][j]["bg"] != before["keys"][j]["bg"]
+        assert hovered["keys"][j]["visibility"] == "visible"  # a thinned key label, written while hovered
+        others = [x for x in range(len(before["keys"])) if x != j]  # every other key label as before
+        assert [hovered["keys"][x]["visibility"] for x in others] == [
+            before["keys"][x]["visibility"] for x in others
+        ]
+        label = page.locator(HEATMAP).nth(n).locator(".x>span").nth(j + 1).bounding_box()
+        assert label and label["width"] > 0 and label["height"] > 0
+        page.mouse.move(2, 2)  # off the figure: back as it was
+        page.wait_for_function(
+            "([n, j, v]) => getComputedStyle(document.querySelectorAll('.attn-hm')[n]"
+            ".querySelectorAll('.x>span')[j + 1]).visibility === v",
+            arg=[n, j, before["keys"][j]["visibility"]],
+            timeout=5_000,
+        )
+        after = page.evaluate(CELL_JS, [n, i, j])
+        assert after["after"] in ("none", "normal") and _lit(after["rows"]) == [] == _lit(after["keys"])
+
+
+@needs_en_de_default
+@TEACHER_SCREENS
+def test_a_35_piece_heatmap_on_a_teachers_screen(app_server, browser, viewport, present):
+    """One load of the 35-piece sentence at 1280 × 720 and projected, three checks (each below): the heatmaps
+    fill their columns with key labels apart, key labels are thinned no further than they must, and hovering
+    a cell shows its weight and lights its row and key (last: it hovers)."""
     url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
     context, page = open_page(browser, url, viewport)
     try:
         wait_for_heatmaps(page, rows=35, count=2)
-        for n in (0, 1):
-            font = page.evaluate(  # computed: a projected figure's font is fitted to the screen (a clamp())
-                "(n) => parseFloat(getComputedStyle(document.querySelectorAll('.attn-hm')[n]).fontSize)", n
-            )
-            keys = tick_boxes(page, n, "x")
-            if len(keys) == 35:  # none thinned
-                continue
-            centres = [k["x"] + k["width"] / 2 for k in keys]
-            gaps = [b - a for a, b in zip(centres, centres[1:])]
-            assert gaps and max(gaps) < 2 * LABEL_PITCH * font, (len(keys), gaps, LABEL_PITCH * font)
+        _fills_its_column_and_writes_key_labels_apart(page)
+        _key_labels_are_thinned_no_further_than_they_must(page)
+        _hovering_a_cell_shows_its_weight_and_lights_its_row_and_key(page, present)
     finally:
         context.close()
 

@@ -71,12 +71,21 @@ def _shot(page, name: str) -> None:
         page.screenshot(path=str(Path(where) / name))
 
 
+def _the_pieces_of_the_listing_are_text(page) -> None:
+    """At step 0 the listing shows "<s>" as written: the page gains no <s> (strikethrough) element."""
+    listing = page.locator("[data-testid='stCode'] pre").filter(has_text="← predicts")
+    first = listing.inner_text().splitlines()[0].split()
+    assert first == ["0", "<s>", "←", "reads"]
+    assert page.locator(".stMain s").count() == 0
+
+
 @SCREENS
 @pytest.mark.parametrize("last", [False, True], ids=["step0", "last-step"])
 def test_the_top_k_chart_starts_on_the_first_screen(app_server, browser, viewport, present, last):
     """With the 30-piece sentence, at its first and its last step (28 pieces read): the bars of the top-k chart
     (Plotly's plot area, not just the title) start inside the window, below the statement's first line and
-    beside its listing; at 1280 × 720 half of them show, on the projector all of them."""
+    beside its listing; at 1280 × 720 half of them show, on the projector all of them. At step 0 at 1280 × 720
+    the listing's pieces are text (`_the_pieces_of_the_listing_are_text`)."""
     read, _ = decoder_pieces(TEACHER)
     step = len(read) - 1 if last else 0
     context, page = open_decoding(browser, app_server, viewport, present, step)
@@ -96,18 +105,8 @@ def test_the_top_k_chart_starts_on_the_first_screen(app_server, browser, viewpor
         _shot(
             page, f"decoding_{'present' if present == '1' else 'normal'}_{viewport['width']}_step{step}.png"
         )
-    finally:
-        context.close()
-
-
-def test_the_pieces_of_the_listing_are_text(app_server, browser):
-    """At step 0 the listing shows "<s>" as written: the page gains no <s> (strikethrough) element."""
-    context, page = open_decoding(browser, app_server, SMALL_SCREEN, "0", 0)
-    try:
-        listing = page.locator("[data-testid='stCode'] pre").filter(has_text="← predicts")
-        first = listing.inner_text().splitlines()[0].split()
-        assert first == ["0", "<s>", "←", "reads"]
-        assert page.locator(".stMain s").count() == 0
+        if step == 0 and present == "0":  # the listing's pieces, checked on this same page
+            _the_pieces_of_the_listing_are_text(page)
     finally:
         context.close()
 

@@ -28,7 +28,8 @@ PICKLE_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "
 LOADERS = {("torch", "load"), ("yaml", "load"), ("numpy", "load"), ("np", "load")}  # np: allow_pickle
 HTML_FUNCTIONS = {"html", "iframe"}  # st.html, components.html, components.v1.html, st.iframe
 SCRIPT_FREE_PAGES = {"svg_page"}  # viz.svg_page: a page under a CSP that allows inline CSS only
-ESCAPED_FIGURES = {"attention_html"}  # viz.attention_html: tests/unit/test_viz_attention_html.py (hostile pieces)
+# viz.attention_html: tests/unit/test_viz_attention_html.py (hostile pieces)
+ESCAPED_FIGURES = {"attention_html"}
 
 
 def python_files() -> list[Path]:

@@ -288,6 +288,7 @@ def read_tsv(path: Path) -> list[list[str]]:
     return [line.split("\t") for line in path.read_text(encoding="utf-8").split("\n")[:-1]]
 
 
+@pytest.mark.slow  # every entry of the two Debian dictionaries
 def test_real_dictionaries(tmp_path):
     if not (REAL_DIR / "freedict-eng-deu.dict.dz").exists():
         pytest.skip(
