@@ -36,8 +36,13 @@ HERE = Path(__file__).resolve().parent
 DURATIONS = "tiers/file_seconds"  # pytest's cache: seconds each test file took in the last run
 
 
+_SECONDS: dict[str, float] = {}  # this run's seconds per test file (main process)
+
+
 def _tier(item) -> str:
-    return Path(item.path).resolve().relative_to(HERE).parts[0]
+    """The tier folder a test lives in ("" outside tests/)."""
+    path = Path(item.path).resolve()
+    return path.relative_to(HERE).parts[0] if path.is_relative_to(HERE) else ""
 
 
 def pytest_collection_modifyitems(config, items):
@@ -68,11 +73,8 @@ def pytest_runtest_logreport(report):
         _SECONDS[file] = _SECONDS.get(file, 0.0) + report.duration
 
 
-_SECONDS: dict[str, float] = {}
-
-
 def pytest_sessionfinish(session):
-    """Keep this run's file durations (a whole run's only: a run of a few files keeps the others')."""
+    """Keep this run's seconds per file for the next run's order (files it did not run keep theirs)."""
     cache = getattr(session.config, "cache", None)
     if "PYTEST_XDIST_WORKER" not in os.environ and cache and _SECONDS:
         cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
@@ -156,4 +158,5 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core this process may use, at most 4 (each worker that reaches a browser
     test starts its own server and Chromium)."""
-    return max(1, min(len(os.sched_getaffinity(0)), 4))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 4))
