@@ -15,6 +15,7 @@ Helpers live in tests/support/ (imported as `tests.support.<module>`), never in 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,40 @@ def pytest_sessionfinish(session):
     cache = getattr(session.config, "cache", None)
     if "PYTEST_XDIST_WORKER" not in os.environ and cache and _SECONDS:
         cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
+
+
+# --- tests that need the machine to themselves ----------------------------------------------------
+
+ALONE_LOCKS = (
+    Path(tempfile.gettempdir())
+    / f"pytest-alone-{os.getuid()}-{os.environ.get('PYTEST_XDIST_TESTRUNUID', 'serial')}"
+)
+
+
+@pytest.fixture(autouse=True)
+def _alone_or_together(request) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `alone` runs while no other worker runs a test (a time budget, the
+    load test); every other test may share the machine. A readers-writer lock over the workers of this run
+    (flock): each test holds the main lock shared, an `alone` test holds it exclusively; the turnstile
+    makes a waiting `alone` test go before tests that come after it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    import fcntl
+
+    ALONE_LOCKS.mkdir(exist_ok=True)
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(ALONE_LOCKS / "turnstile", "a") as turnstile, open(ALONE_LOCKS / "main", "a") as main:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(main, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(main, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
 
 
 # --- tiny things ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ REVERSE = (
 
 
 @pytest.mark.slow
+@pytest.mark.alone  # a one-minute budget of wall time: no other test may share the CPU meanwhile
 def test_reverse_task_learns_within_a_minute_and_attends_anti_diagonally(tmp_path):
     result = train([*REVERSE, "--out", str(tmp_path / "run")])
     model, tok = result["model"], result["tokenizer"]
