@@ -15,7 +15,6 @@ Helpers live in tests/support/ (imported as `tests.support.<module>`), never in 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,14 +82,9 @@ def pytest_sessionfinish(session):
 
 # --- tests that need the machine to themselves ----------------------------------------------------
 
-ALONE_LOCKS = (
-    Path(tempfile.gettempdir())
-    / f"pytest-alone-{os.getuid()}-{os.environ.get('PYTEST_XDIST_TESTRUNUID', 'serial')}"
-)
-
 
 @pytest.fixture(autouse=True)
-def _alone_or_together(request) -> Iterator[None]:
+def _alone_or_together(request, tmp_path_factory) -> Iterator[None]:
     """Under pytest-xdist, a test marked `alone` runs while no other worker runs a test (a time budget, the
     load test); every other test may share the machine. A readers-writer lock over the workers of this run
     (flock): each test holds the main lock shared, an `alone` test holds it exclusively; the turnstile
@@ -100,9 +94,9 @@ def _alone_or_together(request) -> Iterator[None]:
         return
     import fcntl
 
-    ALONE_LOCKS.mkdir(exist_ok=True)
+    locks = tmp_path_factory.getbasetemp().parent  # the run's base temporary directory, shared by its workers
     alone = request.node.get_closest_marker("alone") is not None
-    with open(ALONE_LOCKS / "turnstile", "a") as turnstile, open(ALONE_LOCKS / "main", "a") as main:
+    with open(locks / "alone.turnstile", "a") as turnstile, open(locks / "alone.lock", "a") as main:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         fcntl.flock(main, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         if not alone:
