@@ -15,11 +15,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import state
-from tests.support.figure_json import heatmaps, title, z_of
+
+# the figure readers, re-exported (`x as x`): an app test imports its helpers from this one module
+from tests.support.figure_json import heatmaps as heatmaps
+from tests.support.figure_json import title as title
+from tests.support.figure_json import z_of as z_of
 from tests.support.heatmap_reader import HtmlHeatmap, read_heatmap
 from transformer import available_models, load_pretrained
-
-__all__ = ["heatmaps", "title", "z_of"]  # figure readers, re-exported: an app test imports one module
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TOY = "reverse"
