@@ -1,6 +1,6 @@
 """Curated example sentences, grouped by what they show, and the picker that offers them.
 
-Every English example for `en-de` comes with the German a teacher would write; tests/test_examples.py
+Every English example for `en-de` comes with the German a teacher would write; tests/app/test_examples.py
 checks that the shipped model translates each one well at the app's default beam (chrF against that
 reference, no `<unk>`, no repeated pieces, not flagged as unsure). The groups follow what German does
 differently from English, which is where cross-attention has something to show: the verb in second

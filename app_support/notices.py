@@ -22,7 +22,7 @@ from app_support.safe_text import md_code
 # the model counts as unsure. Chosen with en-de at beam 4 on the 30 everyday sentences of
 # eval/everyday_en_de.json (min −1.03, median −0.50; only "Today I go to school." → "Zutag habe ich die
 # Schule gehen." falls below) against the 30 nonsense inputs of eval/nonsense_en.json (median −1.12; 26
-# of 30 below): −0.9 maximises (everyday above) + (nonsense below). tests/test_examples.py recomputes both.
+# of 30 below): −0.9 maximises (everyday above) + (nonsense below). tests/app/test_examples.py recomputes both.
 UNSURE_BELOW = -0.9
 BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 SHOWN = 8  # unreadable words or characters named in a notice, at most

@@ -48,10 +48,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import browser_support as bs  # noqa: E402  (after the path setup)
-
+import tests.support.browser as bs  # noqa: E402  (after the path setup)
 from transformer import available_models, load_pretrained  # noqa: E402
 
 ROOT = bs.ROOT

@@ -2,7 +2,7 @@
 
     python benchmarks/experiments_benchmark.py [--model en-de] [--repeats 5]
 
-On `en-de` with 15-word sentences, in the same headless Chromium the tests use (tests/browser_support):
+On `en-de` with 15-word sentences, in the same headless Chromium the tests use (tests/support/browser.py):
 
 1. heads off: clicking one head of the grid in "Switch heads off" -> every figure of the view redrawn with
    the sentence translated again with that head off (a new set each time, so nothing is cached). Target ≤ 1 s.
@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-import browser_support as bs  # noqa: E402  (after the path setup)
+import tests.support.browser as bs  # noqa: E402  (after the path setup)
 
 SENTENCES = [  # 15 words each
     "The old man who lives near the river walked slowly to the station this morning.",

@@ -3,7 +3,7 @@
     python benchmarks/reliability_summary.py                 # run the tests, then rewrite the README block
     python benchmarks/reliability_summary.py --from-json F   # only rewrite it from a report the tests wrote
 
-The tests record their figures through tests/reliability_report.py; the block between
+The tests record their figures through tests/support/reliability_report.py; the block between
 <!-- reliability:start --> and <!-- reliability:end --> in README.md is replaced by them.
 """
 
@@ -20,10 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
-TESTS = [
-    "tests/test_load.py",
-    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("tests/test_reliability_*.py")),
-]
+TESTS = ["tests/reliability"]  # the load test and the test_reliability_*.py files
 
 
 def run_tests(report: Path) -> int:
@@ -51,14 +48,14 @@ def markdown(f: dict) -> str:
             f"server CPU {load.get('server_cpu_per_sentence_s', '?')} s a sentence; on {load.get('cpus', '?')} "
             f"CPU cores shared with the 16 browsers, load average {load.get('load_average_1min', '?')} at the end); "
             f"cross-talk {load['crosstalk']}, errors {load['errors']}, timeouts {load['timeouts']} "
-            "(`tests/test_load.py`)."
+            "(`tests/reliability/test_load.py`)."
         )
     if "bad_inputs_through_the_library" in f or "hypothesis_examples" in f:
         lines.append(
             f"- **Hostile text:** {f.get('bad_inputs_through_the_library', 0)} bad inputs (empty, 10,000 "
             "characters, emoji, RTL, NUL, unpaired surrogates, HTML, Markdown, …) translated, traced and "
             f"drawn, and {f.get('hypothesis_examples', 0)} Hypothesis examples of arbitrary Unicode through "
-            "the whole pipeline (`tests/test_reliability_inputs.py`)."
+            "the whole pipeline (`tests/reliability/test_reliability_inputs.py`)."
         )
     if "rss_growth_over_400_traces_mib" in f:
         lines.append(
@@ -68,12 +65,12 @@ def markdown(f: dict) -> str:
     if f.get("faults_survived"):
         lines.append(
             f"- **Faults survived, nothing lost:** {len(f['faults_survived'])} "
-            f"({', '.join(f['faults_survived'])}) (`tests/test_reliability_training.py`)."
+            f"({', '.join(f['faults_survived'])}) (`tests/reliability/test_reliability_training.py`)."
         )
     if f.get("broken_checkpoints_refused"):
         lines.append(
             f"- **Broken checkpoints refused** with one clear error each: {len(f['broken_checkpoints_refused'])} "
-            "cases, no pickle ever unpickled (`tests/test_reliability_checkpoints.py`)."
+            "cases, no pickle ever unpickled (`tests/reliability/test_reliability_checkpoints.py`)."
         )
     return "\n".join(lines)
 

@@ -1,35 +1,115 @@
-"""Shared fixtures: tiny configs, a tiny tokenizer, a tiny (untrained) Pretrained model."""
+"""What every tier shares: the tier markers (given by folder), tiny fixtures, one app server and one
+Chromium per run (per xdist worker), and the "Reliability" block at the end of a run.
+
+Tiers, one folder each (`python -m pytest tests/unit`, or `-m unit` / `-m app` / `-m browser` /
+`-m reliability` from anywhere):
+
+    tests/unit/          the model, viz, tools and app_support without Streamlit running: fast, no server
+    tests/app/           the app through Streamlit's AppTest (the script runs in-process, no browser)
+    tests/browser/       headless Chromium against a real `streamlit run app.py`
+    tests/reliability/   hostile inputs, broken checkpoints, killed training runs, many sessions at once
+
+Helpers live in tests/support/ (imported as `tests.support.<module>`), never in a test module.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
-from transformer import Pretrained, Tokenizer, Transformer, TransformerConfig
+from tests.support import reliability_report
+from tests.support.tiny import SENTENCES, tiny_config
+from transformer import Pretrained, Tokenizer, Transformer
 
 # The small tensors of these tests gain nothing from a second thread, and with other processes on the
 # two cores, OpenMP's barrier waits can make every tiny op a hundred times slower.
 torch.set_num_threads(1)
 
-SENTENCES = [
-    "The house is old.",
-    "The cat sleeps on the warm mat.",
-    "I live in a small village near the river.",
-    "Das Haus ist alt.",
-    "Die Katze schläft auf der warmen Matte.",
-    "Ich wohne in einem kleinen Dorf am Fluss.",
-    "Where is the station? It is over there.",
-    "Wo ist der Bahnhof? Er ist dort drüben.",
-]
+TIERS = ("unit", "app", "browser", "reliability")
+HERE = Path(__file__).resolve().parent
 
 
-def tiny_config(**overrides) -> TransformerConfig:
-    base = {
-        "src_vocab_size": 64, "tgt_vocab_size": 64, "d_model": 32, "n_heads": 4, "n_encoder_layers": 2, "n_decoder_layers": 2,
-        "d_ff": 64, "dropout": 0.0, "max_len": 64,
-    }  # fmt: skip
-    base.update(overrides)
-    return TransformerConfig(**base)
+DURATIONS = "tiers/file_seconds"  # pytest's cache: seconds each test file took in the last run
+
+
+_SECONDS: dict[str, float] = {}  # this run's seconds per test file (main process)
+
+
+def _tier(item) -> str:
+    """The tier folder a test lives in ("" outside tests/)."""
+    path = Path(item.path).resolve()
+    return path.relative_to(HERE).parts[0] if path.is_relative_to(HERE) else ""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test with its tier, the folder it lives in, so `-m <tier>` selects it; then put the
+    longest files first, so that pytest-xdist (`--dist loadfile`, one file per worker at a time) does not
+    end on one long file while the other workers idle. "Longest" is what the last run took (pytest's
+    cache), else: a file with a `slow` test, then by tier (the load test, browser, app, unit)."""
+    for item in items:
+        if _tier(item) in TIERS:
+            item.add_marker(getattr(pytest.mark, _tier(item)))
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    last = cache.get(DURATIONS, {}) if cache else {}
+    order = {"reliability": 0, "browser": 1, "app": 2, "unit": 3}
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def longest_first(item) -> tuple:
+        file = item.nodeid.split("::")[0]
+        return (-last.get(file, 0.0), file not in slow, order.get(_tier(item), 4), file)
+
+    position = {item: i for i, item in enumerate(items)}  # stable: tests keep their order inside a file
+    items.sort(key=lambda item: (*longest_first(item), position[item]))
+
+
+def pytest_runtest_logreport(report):
+    """Add up each file's seconds (setup, call, teardown) in the main process, for the next run's order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        file = report.nodeid.split("::")[0]
+        _SECONDS[file] = _SECONDS.get(file, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """Keep this run's seconds per file for the next run's order (files it did not run keep theirs)."""
+    cache = getattr(session.config, "cache", None)
+    if "PYTEST_XDIST_WORKER" not in os.environ and cache and _SECONDS:
+        cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
+
+
+# --- tests that need the machine to themselves ----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _alone_or_together(request, tmp_path_factory) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `alone` runs while no other worker runs a test (a time budget, the
+    load test); every other test may share the machine. A readers-writer lock over the workers of this run
+    (flock): each test holds the main lock shared, an `alone` test holds it exclusively; the turnstile
+    makes a waiting `alone` test go before tests that come after it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    import fcntl
+
+    locks = tmp_path_factory.getbasetemp().parent  # the run's base temporary directory, shared by its workers
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(locks / "alone.turnstile", "a") as turnstile, open(locks / "alone.lock", "a") as main:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(main, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(main, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+# --- tiny things ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -47,26 +127,65 @@ def tiny_pretrained(tokenizer) -> Pretrained:
     return Pretrained(model=Transformer(cfg).eval(), tokenizer=tokenizer, name="tiny")
 
 
-# --- the reliability figures (tests/reliability_report.py) -------------------------------------------
+# --- a real server and a real browser (tests/support/browser.py) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[str]:
+    """One `streamlit run app.py` (default settings) for every test of the run that asks for it; its URL.
+    Sessions never share state but the model cache, which is what a class shares too."""
+    from tests.support import browser as bs
+
+    reason = bs.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with bs.running_app() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser(app_server) -> Iterator:
+    """One headless Chromium for the run; each test opens its own context (own session, own cookies)."""
+    from tests.support import browser as bs
+
+    with bs.chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    """A fresh browser context (own session, own cookies) per test."""
+    from tests.support import browser as bs
+
+    context = browser.new_context(viewport=bs.VIEWPORT)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+# --- the reliability figures (tests/support/reliability_report.py) ---------------------------------
 
 
 def pytest_sessionstart(session):
-    import reliability_report
-
-    reliability_report.FIGURES.clear()
-    reliability_report.REPORT.unlink(missing_ok=True)  # figures of this run only
+    """Figures of this run only: the main process clears the report, each xdist worker its own part."""
+    reliability_report.start(worker=os.environ.get("PYTEST_XDIST_WORKER"))
 
 
 def pytest_terminal_summary(terminalreporter):
     """A "Reliability" block with what the reliability and load tests recorded in this run."""
-    import json
-
-    import reliability_report
-
-    if not reliability_report.REPORT.exists():
+    figures = reliability_report.collect()
+    if not figures:
         return
-    figures = json.loads(reliability_report.REPORT.read_text(encoding="utf-8"))
     terminalreporter.section("Reliability")
     for line in reliability_report.summary_lines(figures):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"(written to {reliability_report.REPORT})")
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker per core this process may use, at most 4 (each worker that reaches a browser
+    test starts its own server and Chromium)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 4))

@@ -1,0 +1,132 @@
+"""The Attention view's "Watch attention form during training" (app_support.views.training) through
+AppTest: a slider over the training snapshots a model directory carries; on `reverse`, cross-attention
+goes from near-uniform at the initialisation to the anti-diagonal at the last step."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from app_support import models
+from tests.support.apptest import MODELS, TOY, assert_clean, attention_maps, figures, heatmaps, run_app, title
+from transformer import load_pretrained
+from transformer.checkpoint import list_snapshots, snapshot_file
+
+TEXT = "c a f b h e"
+N = len(TEXT.split())
+CROSS = {"model": TOY, "view": "attention", "kind": "cross", "layer": "1", "head": "mean", "text": TEXT}
+STEPS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
+needs_snapshots = pytest.mark.skipif(len(STEPS) < 2, reason=f"{TOY!r} in assets/ has no training snapshots")
+
+
+def snapshot_figure(at) -> dict | None:
+    found = [f for f in figures(at) if ", step " in title(f)]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def letter_rows(fig: dict) -> np.ndarray:
+    """The heatmap's rows that predict a letter (row t predicts output letter t), all source columns."""
+    (z,) = heatmaps(fig)
+    assert z.shape == (N + 1, N + 1)  # <s> + 6 letters read; 6 letters + </s> as keys
+    return z[:N]
+
+
+@needs_snapshots
+def test_stepping_from_the_first_to_the_last_snapshot_forms_the_anti_diagonal():
+    at = run_app(**CROSS, snap=str(STEPS[0]))
+    assert_clean(at)
+    slider = at.select_slider(key="snap")
+    assert list(slider.options) == [
+        f"step {s} (loss {e['valid_loss']:.3g})" for s, e in zip(STEPS, list_snapshots(MODELS[TOY]))
+    ]
+    first = letter_rows(snapshot_figure(at))
+    assert STEPS[0] == 0 and title(snapshot_figure(at)).endswith("step 0")
+    assert first.max(axis=1).max() < 0.3, first.round(2)  # near-uniform: 1/7 would be 0.14 in every cell
+    assert (first.argmax(axis=1) == np.arange(N - 1, -1, -1)).mean() < 0.5
+    for step in STEPS[1:]:  # every snapshot draws
+        slider.set_value(step).run()
+        assert_clean(at)
+        assert at.query_params["snap"] == [str(step)] or at.query_params["snap"] == str(step)
+    last = letter_rows(snapshot_figure(at))
+    assert list(last.argmax(axis=1)) == list(range(N - 1, -1, -1)), last.round(2)  # the mirrored position
+    assert last.max(axis=1).min() > 0.5
+    # what the model at that step writes itself: the reversed sentence
+    assert any("e h b f a c" in m.value for m in at.markdown)
+
+
+@needs_snapshots
+def test_the_snapshots_never_change_the_shared_model():
+    at = run_app(**CROSS, snap=str(STEPS[0]))
+    assert_clean(at)
+    path = str(MODELS[TOY])
+    shared = models.load_model(path, models.stamp(path)).model.state_dict()
+    fresh = load_pretrained(TOY).model.state_dict()
+    assert all(torch.equal(shared[n], fresh[n]) for n in fresh)
+    # the figures above the section show the trained model: the anti-diagonal, not step 0's blur
+    (mean,) = [hm.z for hm in attention_maps(at) if "mean" in hm.title]
+    assert mean.shape == (N + 1, N + 1)
+    assert list(mean[:N].argmax(axis=1)) == list(range(N - 1, -1, -1))
+
+
+@needs_snapshots
+def test_the_section_is_closed_until_a_step_is_chosen():
+    at = run_app(**CROSS)
+    assert_clean(at)
+    assert snapshot_figure(at) is None and "snap" not in at.query_params
+    assert any("Watch attention form during training" in e.label for e in at.expander)
+
+
+@needs_snapshots
+def test_a_step_without_a_snapshot_is_ignored_with_a_notice():
+    at = run_app(**CROSS, snap="7")
+    assert_clean(at)
+    notes = [w.value for w in at.warning if "`snap`" in w.value]
+    assert len(notes) == 1 and "Ignored URL parameter" in notes[0] and str(STEPS[-1]) in notes[0], notes
+    assert snapshot_figure(at) is None and "snap" not in at.query_params
+    assert at.session_state["snap"] is None
+
+
+@pytest.mark.skipif("en-de" not in MODELS, reason="needs en-de")
+def test_a_model_without_snapshots_has_no_section_and_says_so_for_a_link():
+    at = run_app(model="en-de", view="attention", snap="0")
+    assert_clean(at)
+    assert any("no training snapshots" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not any("Watch attention form" in e.label for e in at.expander)
+    assert snapshot_figure(at) is None
+
+
+@pytest.fixture
+def broken_copy(tmp_path, monkeypatch):
+    """A copy of the toy model in a folder the app may load from (TRANSFORMER_MODEL_DIRS)."""
+    allowed = tmp_path / "models"
+    shutil.copytree(MODELS[TOY], allowed / "rev")
+    monkeypatch.setenv("TRANSFORMER_MODEL_DIRS", str(allowed))
+    return allowed / "rev"
+
+
+@needs_snapshots
+def test_a_broken_snapshot_file_is_a_message_not_a_traceback(broken_copy):
+    step = STEPS[1]
+    (broken_copy / "snapshots" / snapshot_file(step)).write_bytes(b"\x08\x00\x00")
+    at = run_app(**(CROSS | {"model": "models/rev"}), snap=str(step))
+    assert_clean(at)
+    assert any(f"snapshot of step {step} cannot be loaded" in w.value and "truncated or corrupt" in w.value
+               for w in at.warning), [w.value for w in at.warning]  # fmt: skip
+    assert snapshot_figure(at) is None
+    at.select_slider(key="snap").set_value(STEPS[-1]).run()  # the others still draw
+    assert_clean(at)
+    assert snapshot_figure(at) is not None
+
+
+@needs_snapshots
+def test_a_broken_snapshot_index_is_a_message_not_a_traceback(broken_copy):
+    (broken_copy / "snapshots" / "index.json").write_text('{"snapshots": [{"step": "../x"}]}')
+    at = run_app(**(CROSS | {"model": "models/rev"}), snap="0")
+    assert_clean(at)
+    assert any("snapshots cannot be shown" in w.value for w in at.warning), [w.value for w in at.warning]
+    # the view itself still draws
+    assert [hm.title for hm in attention_maps(at)] == ["Cross-attention: L1 mean of heads"]
