@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from test_app import TOY, assert_clean, figures, needs_toy, run_app, title
 
-from app_support import heads_off
+from app_support import heads_off, registry
 from transformer import load_pretrained
 
 TEXT = "c a f b d e"  # the toy model translates it as "e d b f a c": <s> + 6 pieces, decoder steps 0–6
@@ -76,7 +76,7 @@ def test_the_step_survives_a_visit_to_a_view_that_does_not_follow_the_experiment
     assert_clean(at)
     assert not [n for n in notices(at) if STEP_NOTICE in n]
     assert at.query_params["step"] == "9"
-    at.segmented_control(key="view").set_value("decoding").run()
+    at.segmented_control(key=registry.picker_key("decoding")).set_value("decoding").run()
     assert_clean(at)
     assert at.session_state["step"] == 9 and step_titles(at)[0].startswith("Step 9")
 

@@ -19,7 +19,7 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from app_support import export, model_dirs, models, state
+from app_support import export, model_dirs, models, registry, state
 from tests.heatmap_reader import read_heatmap
 from tests.test_app import APP, MODELS, TOY, needs_toy, open_checkpoint, run_app
 
@@ -67,14 +67,18 @@ def assert_html_keeps_the_sentence_as_text(at: AppTest, text: str, heatmaps: boo
 
 # --- URL parameters ---------------------------------------------------------------------------------
 
-URL_PARAMS = [name for name in (*state.SHARED, *state.VIEW_PARAMS) if name != "text"]
+URL_PARAMS = [name for name in (*[p.url for p in state.SHARED], *registry.view_params()) if name != "text"]
 
 
 @needs_toy
 @pytest.mark.parametrize("name", URL_PARAMS)
 def test_a_hostile_url_parameter_is_named_only_as_code(name):
     """?<name>=<HOSTILE>: the notice that ignores it shows the value as code; nothing else renders it."""
-    rejected = bool(state.parse_query({name: HOSTILE}, models.model_names())[1])
+    rejected = bool(
+        state.parse_query({name: HOSTILE}, registry.params(), models.model_names(), list(registry.titles()))[
+            1
+        ]
+    )
     at = run_app(**({"model": TOY, "text": "c a f b", "view": "attention"} | {name: HOSTILE}))
     assert_only_in_code(at, must_show=rejected)
     if rejected:
@@ -103,7 +107,7 @@ def test_a_hostile_sentence_in_the_url_is_shown_only_as_code():
 
 
 @pytest.mark.skipif("en-de" not in MODELS, reason="en-de not in assets/")
-@pytest.mark.parametrize("view", list(state.VIEWS))
+@pytest.mark.parametrize("view", list(registry.titles()))
 def test_a_hostile_sentence_is_rendered_nowhere_in_any_view(view):
     at = run_app(model="en-de", view=view, text=HOSTILE + " 🙂")
     assert_only_in_code(at, must_show=False)

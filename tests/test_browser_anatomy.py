@@ -23,7 +23,7 @@ from browser_support import (
     wait_idle,
 )
 
-from app_support import state
+from app_support.views import anatomy as anatomy_view
 
 app_server, browser, page = browser_support.app_server, browser_support.browser, browser_support.page
 
@@ -60,7 +60,7 @@ HTML_LABELS_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(
 
 PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by both pieces: the longest labels)
     {"view": "anatomy", "section": str(n), "kind": "cross", "rows": "both"}
-    for n in state.ANATOMY_SECTIONS
+    for n in anatomy_view.SECTION_TITLES
     if n
 ] + [  # the Attention view's heatmaps and model view share the figure functions
     {"view": "attention", "kind": "decoder", "rows": "both"},
