@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from app_support import state
 from app_support.state import Param
-from app_support.views import View, anatomy, attention, decoding, embeddings, heads, io, pairs, positional, quiz, score
+from app_support.views import (
+    View,
+    anatomy,
+    attention,
+    decoding,
+    embeddings,
+    heads,
+    io,
+    pairs,
+    positional,
+    quiz,
+    score,
+)
 
 VIEWS: list[View] = [
     io.VIEW,

@@ -30,6 +30,12 @@ STEP_ROWS = "both"  # a decoding step is one row: named by both pieces unless th
 TEXT_LIMIT = 2000
 BEAM_MAX = 8
 CUSTOM = "Custom checkpoint…"  # model picker entry for a directory typed by the user
+PANELS = {  # what the Attention view draws
+    "heatmaps": "One head + mean",
+    "model": "Model view (all heads)",
+    "lines": "Head view (lines)",
+    "flow": "Attention flow (rollout)",
+}
 SESSION_DEFAULTS = {  # session keys that are never in a link
     "ckpt": "",
     "example": None,
@@ -155,6 +161,11 @@ def _fit_maxlen(maxlen, ss, m: ModelFacts) -> str | None:
     return None if 0 <= maxlen < m.max_len else f"this model generates at most {m.max_len - 1} pieces"
 
 
+def _fit_step(step, ss, trace) -> str | None:
+    n = len(trace.tgt_tokens)
+    return None if 0 <= step < n else f"this translation has decoder steps 0–{n - 1}"
+
+
 def _cut(raw: str) -> str | None:
     return f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters." if len(raw) > TEXT_LIMIT else None
 
@@ -181,6 +192,9 @@ SHARED = (  # the parameters every view shares, in the order a link writes them
           always=True, fit_model=_fit_head),
     choice("rows", "rows", None, ROW_LABELS, "read | predicted | both: label decoder rows by the piece read, "
            "the piece predicted or both (absent: each kind's default, transformer.kinds)", "decoder rows are labelled by"),
+    choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow: what the Attention view "
+           "draws (flow: attention rollout)", "panels are"),
+    number("step", "step", 0, 0, 100_000, "0-based decoder position (Decoding view)", fit_trace=_fit_step),
     number("beam", "beam", 4, 1, BEAM_MAX, f"beam size 1..{BEAM_MAX} (1 = greedy; absent: 4, the paper's, §6.1)",
            f"beam must be a whole number from 1 to {BEAM_MAX}"),
     number("maxlen", "maxlen", 0, 0, 100_000, "the longest translation in pieces, 0 (automatic) .. max_len - 1",

@@ -39,7 +39,8 @@ OTHER_MODEL = next((name for name in MODELS if name != TOY), None)
 CHANGE = {  # widget key -> (the page it is changed on, a value other than the default)
     "text": ("attention", "b a d"),
     "model": ("attention", OTHER_MODEL),
-    "view": ("io", "decoding"),
+    "view_see": ("io", "decoding"),  # the picker's rows (registry.picker_key); the choice is `view`
+    "view_experiment": ("io", "heads"),
     "kind": ("attention", "cross"),
     "layer": ("attention", 1),
     "head": ("attention", 2),
@@ -175,7 +176,16 @@ def test_a_link_restores_the_control(key):
     after = page_content(at)
     assert page_content(again) == after, f"{key}: the link {link} does not draw what the person saw"
     # these change tables or text; the quiz's layer shows only once a student has answered
-    if key not in ("emb_nn_token", "text", "model", "view", "beam", "maxlen", "qlayer"):
+    if key not in (
+        "emb_nn_token",
+        "text",
+        "model",
+        "view_see",
+        "view_experiment",
+        "beam",
+        "maxlen",
+        "qlayer",
+    ):
         assert after != before, f"{key} changed nothing on its page: is CHANGE's page the right one?"
 
 

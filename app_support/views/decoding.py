@@ -102,11 +102,6 @@ def render(ctx: Ctx) -> None:
 TOPK_MIN, TOPK_MAX = 3, 20  # next-piece candidates
 
 
-def _fit_step(step, ss, trace) -> str | None:
-    n = len(trace.tgt_tokens)
-    return None if 0 <= step < n else f"this translation has decoder steps 0–{n - 1}"
-
-
 VIEW = View(
     "decoding",
     "Decoding",
@@ -114,7 +109,6 @@ VIEW = View(
     "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
     render,
     params=(
-        state.number("step", "step", 0, 0, 100_000, "0-based decoder position", fit_trace=_fit_step),
         state.number("topk", "dec_k", 10, TOPK_MIN, TOPK_MAX, f"{TOPK_MIN}..{TOPK_MAX} next-piece candidates",
                      f"a whole number from {TOPK_MIN} to {TOPK_MAX}"),
     ),

@@ -6,17 +6,11 @@ import streamlit as st
 
 import viz
 from app_support import export, models, state
-from app_support.state import KIND_LABELS, LIST, MEAN, Param, choice, flag, whole_list, write_list
+from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, Param, flag, whole_list, write_list
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, stem
 from app_support.views.attention import flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
-PANELS = {
-    "heatmaps": "One head + mean",
-    "model": "Model view (all heads)",
-    "lines": "Head view (lines)",
-    "flow": "Attention flow (rollout)",
-}
 EXPLAIN = {
     "encoder": "Each source piece (row, the **query**) spreads one unit of attention over all source "
     "pieces (columns, the **keys**); every row sums to 1.",
@@ -351,8 +345,6 @@ VIEW = View(
     "§3.2 Attention and §3.2.3 Applications of Attention in our Model",
     render,
     params=(
-        choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow: what is drawn "
-               "(flow: attention rollout)", "panels are"),
         flag("hide", "att_hide_specials", False, "1 = hide special pieces"),
         flag("renorm", "att_renormalise", True, "0 = do not renormalise rows once specials are hidden"),
         flag("autoscale", "att_autoscale", False, "1 = colour scale to the largest weight shown"),
