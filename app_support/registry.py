@@ -75,8 +75,9 @@ def params() -> list[Param]:
 
 
 def defaults() -> dict:
-    """Session key -> default, of every URL parameter and of the session-only keys."""
-    return {**{p.key: p.default for p in params()}, **state.SESSION_DEFAULTS}
+    """Session key -> default, of every URL parameter with a fixed default and of the session-only keys."""
+    fixed = {p.key: p.default for p in params() if p.key not in state.FOUND_AT_RUN_TIME}
+    return {**fixed, **state.SESSION_DEFAULTS}
 
 
 def url_scheme() -> str:

@@ -36,6 +36,7 @@ PANELS = {  # what the Attention view draws
     "lines": "Head view (lines)",
     "flow": "Attention flow (rollout)",
 }
+FOUND_AT_RUN_TIME = ("model", "text")  # no fixed default: the first model found, its first example sentence
 SESSION_DEFAULTS = {  # session keys that are never in a link
     "ckpt": "",
     "example": None,
@@ -250,7 +251,7 @@ def init_session(
         ss["_initialised"] = True
     ss.setdefault("model", default_model)
     for param in params:
-        if param.key not in ("model", "text"):
+        if param.key not in FOUND_AT_RUN_TIME:
             ss.setdefault(param.key, param.default)
     for key, value in SESSION_DEFAULTS.items():
         ss.setdefault(key, value)

@@ -11,6 +11,7 @@ input) makes these tests fail. The sentence also reaches the Attention view's HT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -206,12 +207,11 @@ def test_a_failing_trace_shows_its_message_as_code(monkeypatch):
 
 @needs_toy
 def test_a_failing_view_shows_its_message_as_code(monkeypatch):
-    from app_support.views import attention
-
     def fail(ctx):
         raise RuntimeError(HOSTILE)
 
-    monkeypatch.setattr(attention, "render", fail)
+    failing = [dataclasses.replace(v, render=fail) if v.name == "attention" else v for v in registry.VIEWS]
+    monkeypatch.setattr(registry, "VIEWS", failing)
     at = run_app(model=TOY, text="c a f b", view="attention")
     assert at.error and "could not be drawn" in at.error[0].value
     assert_only_in_code(at)

@@ -453,11 +453,7 @@ def _fit_position(step, ss, trace) -> str | None:
 
 
 VIEW = View(
-    "anatomy",
-    "Anatomy",
-    "See",
-    "§3.1–§3.5, in the order of the walk-through",
-    render,
+    "anatomy", "Anatomy", "See", "§3.1–§3.5, in the order of the walk-through", render,
     params=(
         state.number("section", "ana_section", 0, 0, len(SECTION_TITLES) - 1,
                      f"the section, 0..{len(SECTION_TITLES) - 1} in the paper's order (SECTION_TITLES)",
@@ -465,7 +461,5 @@ VIEW = View(
         state.number("out_pos", "ana_step", 0, 0, 100_000, "decoder position of the output softmax",
                      fit_trace=_fit_position),
     ),
-    says_translation=True,
-    follows=EXPERIMENT,
-    on_its_own=True,
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

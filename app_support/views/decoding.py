@@ -103,16 +103,10 @@ TOPK_MIN, TOPK_MAX = 3, 20  # next-piece candidates
 
 
 VIEW = View(
-    "decoding",
-    "Decoding",
-    "See",
-    "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
-    render,
+    "decoding", "Decoding", "See", "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)", render,
     params=(
         state.number("topk", "dec_k", 10, TOPK_MIN, TOPK_MAX, f"{TOPK_MIN}..{TOPK_MAX} next-piece candidates",
                      f"a whole number from {TOPK_MIN} to {TOPK_MAX}"),
     ),
-    says_translation=True,
-    follows=EXPERIMENT,
-    on_its_own=True,
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

@@ -117,11 +117,7 @@ def _fit_positions(positions, ss, trace) -> str | None:
 
 
 VIEW = View(
-    "embeddings",
-    "Embeddings",
-    "See",
-    "§3.4 Embeddings and Softmax, and the residual stream of §3.1",
-    render,
+    "embeddings", "Embeddings", "See", "§3.4 Embeddings and Softmax, and the residual stream of §3.1", render,
     params=(
         choice("emb_side", "emb_side", "encoder", tuple(SIDES), "encoder | decoder: the side projected", "sides are"),
         choice("emb_method", "emb_method", "pca", tuple(METHODS), "pca | tsne: the projection", "projections are"),
@@ -135,7 +131,5 @@ VIEW = View(
         number("emb_nn", "emb_nn_token", 0, 0, 100_000, "position whose nearest vocabulary pieces are listed",
                fit_trace=lambda p, ss, t: _fit_positions([p], ss, t), clean=position),
     ),
-    says_translation=True,
-    follows=EXPERIMENT,
-    on_its_own=True,
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

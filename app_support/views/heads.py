@@ -188,10 +188,7 @@ def render(ctx: Ctx) -> None:
 
 
 VIEW = View(
-    "heads",
-    "Switch heads off",
-    "Experiment",
-    "§3.2.2 Multi-Head Attention, one head at a time switched off",
+    "heads", "Switch heads off", "Experiment", "§3.2.2 Multi-Head Attention, one head at a time switched off",
     render,
     params=(
         state.Param(

@@ -77,11 +77,6 @@ def render(ctx: Ctx) -> None:
 
 
 VIEW = View(
-    "io",
-    "Input & output",
-    "See",
-    "§3 Model Architecture (Figure 1) and §6.1 (beam search)",
-    render,
-    follows=EXPERIMENT,
-    on_its_own=True,
-)
+    "io", "Input & output", "See", "§3 Model Architecture (Figure 1) and §6.1 (beam search)", render,
+    follows=EXPERIMENT, on_its_own=True,  # it shows the translation its own way
+)  # fmt: skip

@@ -241,16 +241,12 @@ def _stream_shift(ctx: Ctx, both: Ctx, ta, tb) -> None:
 
 
 VIEW = View(
-    "pairs",
-    "Minimal pairs",
-    "Experiment",
-    "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once",
-    render,
+    "pairs", "Minimal pairs", "Experiment",
+    "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once", render,
     params=(
         state.Param("text2", "text2", "", lambda r: without_lone_surrogates(r) if len(r) <= state.TEXT_LIMIT else None,
                     f"the second sentence has at most {state.TEXT_LIMIT} characters",
                     "the second sentence of a minimal pair"),
     ),
-    # a typed translation belongs to the first sentence only, so it is not traced here
-    follows=("off",),
+    follows=("off",),  # a typed translation belongs to the first sentence only: not traced here
 )  # fmt: skip

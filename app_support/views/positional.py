@@ -129,11 +129,7 @@ def _fit_dims(dims, ss, model: ModelFacts) -> str | None:
 
 
 VIEW = View(
-    "positional",
-    "Positional encoding",
-    "See",
-    "§3.5 Positional Encoding",
-    render,
+    "positional", "Positional encoding", "See", "§3.5 Positional Encoding", render,
     params=(
         number("pe_pos", "pe_positions", 64, 2, MAX_POSITIONS, f"positions drawn, 2..{MAX_POSITIONS}",
                f"a whole number from 2 to {MAX_POSITIONS}"),
@@ -143,7 +139,5 @@ VIEW = View(
         choice("pe_metric", "pe_metric", "dot", ("dot", "cosine"), "dot | cosine: PE similarity", "metrics are"),
         choice("pe_side", "pe_side", "src", ("src", "tgt"), "src | tgt: whose embedding + PE is shown", "sides are"),
     ),
-    says_translation=True,
-    follows=EXPERIMENT,
-    on_its_own=True,
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

@@ -276,10 +276,7 @@ def _fit_layer(layer, ss, model: state.ModelFacts) -> str | None:
 
 
 VIEW = View(
-    "quiz",
-    "Quiz: predict, then reveal",
-    "Experiment",
-    "§3.2.3 (encoder–decoder attention), as a guessing game",
+    "quiz", "Quiz: predict, then reveal", "Experiment", "§3.2.3 (encoder–decoder attention), as a guessing game",
     render,
     params=(
         state.number("qpiece", "qpiece", None, 1, 100_000, "the round: the German piece asked about, 1 = the first",

@@ -116,11 +116,8 @@ def render(ctx: Ctx) -> None:
 
 
 VIEW = View(
-    "score",
-    "Score a translation",
-    "Experiment",
-    "§3.4 (the output softmax), read teacher-forced as in training (§5.4)",
-    render,
+    "score", "Score a translation", "Experiment",
+    "§3.4 (the output softmax), read teacher-forced as in training (§5.4)", render,
     params=(
         state.Param("target", "target", "", without_lone_surrogates, "not text",
                     "a typed translation: every view is traced on it"),

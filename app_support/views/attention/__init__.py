@@ -339,11 +339,7 @@ def _fit_heads(heads, ss, model: state.ModelFacts) -> str | None:
 
 
 VIEW = View(
-    "attention",
-    "Attention",
-    "See",
-    "§3.2 Attention and §3.2.3 Applications of Attention in our Model",
-    render,
+    "attention", "Attention", "See", "§3.2 Attention and §3.2.3 Applications of Attention in our Model", render,
     params=(
         flag("hide", "att_hide_specials", False, "1 = hide special pieces"),
         flag("renorm", "att_renormalise", True, "0 = do not renormalise rows once specials are hidden"),
@@ -353,7 +349,5 @@ VIEW = View(
               shown=lambda model: list(range(model.n_heads)), fit_model=_fit_heads),
         training.SNAP,
     ),
-    says_translation=True,
-    follows=EXPERIMENT,
-    on_its_own=True,
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip
