@@ -32,7 +32,7 @@ COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.75rem; }
 </style>"""  # the figure on the first screen: less empty space above the sentence (Streamlit's is 6rem)
 # the view picker: narrower buttons, so that a row of eight views fits beside its name at 1280 px wide
-PICKER_CSS = "<style>.st-key-view button { padding: 0 0.4rem; } .st-key-view button p { font-size: 0.9rem; }</style>"
+PICKER_CSS = "<style>.st-key-view button { padding: 0 0.4rem; } .st-key-view p { font-size: 0.9rem; }</style>"
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
 .stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; padding-top: 4rem; }
@@ -131,12 +131,14 @@ st.set_page_config(
 )
 st.html((PRESENTATION_CSS if ss["present"] else COMPACT_CSS) + PICKER_CSS)  # static CSS; no user text
 
-with st.sidebar:  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
+# the title lives in the sidebar: the main page starts with the sentence, and presentation mode folds it away
+with st.sidebar:
     # a new browser session loads Plotly (4.6 MB of script) while the script runs, unless the view draws
     # none (Attention's heatmaps are HTML: the chunk's evaluation would only delay them)
     plotly_early = st.empty()
     plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines"))
-    if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:  # emptied after the trace or by stop()
+    # emptied after the trace or by stop()
+    if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:
         ss["_plotly_early"] = True
         empty = go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)})
         plotly_early.plotly_chart(empty, key="plotly_early")
@@ -235,12 +237,17 @@ with decoding_box:
         persist_state="session",
         help="Longest translation; 0 = automatic (2 × source + 10).",
     )
-    described = describe_generation(model.generation)  # a checkpoint's own metadata: shown as code unless numbers
+    # a checkpoint's own metadata: shown as code unless numbers
+    described = describe_generation(model.generation)
     numbers = all(
-        v is None or isinstance(v, int | float) or (isinstance(v, list) and all(isinstance(i, int) for i in v))
+        v is None
+        or isinstance(v, int | float)
+        or (isinstance(v, list) and all(isinstance(i, int) for i in v))
         for v in model.generation.values()
     )
-    st.caption(f"This model decodes with {described if numbers else md_code(described)} (its `metadata.json`).")
+    st.caption(
+        f"This model decodes with {described if numbers else md_code(described)} (its `metadata.json`)."
+    )
 
 text = ss["text"]
 if not text.strip():

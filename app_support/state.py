@@ -60,7 +60,8 @@ class ModelFacts:
         return cls(n_layers, cfg.n_heads, cfg.max_len, cfg.d_model)
 
 
-Fit = Callable[[object, Mapping, object], "str | None"]  # (value, session, model or trace) -> why not, or None
+# (value, session, ModelFacts or a trace) -> why the value does not fit, or None
+Fit = Callable[[object, Mapping, object], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,9 @@ def _fit_layer(layer, ss, m: ModelFacts) -> str | None:
 
 
 def _fit_head(head, ss, m: ModelFacts) -> str | None:
-    return None if head == MEAN or 0 <= head < m.n_heads else f"this model has heads 0–{m.n_heads - 1} (or mean)"
+    return (
+        None if head == MEAN or 0 <= head < m.n_heads else f"this model has heads 0–{m.n_heads - 1} (or mean)"
+    )
 
 
 def _fit_maxlen(maxlen, ss, m: ModelFacts) -> str | None:
@@ -168,7 +171,11 @@ def _fit_step(step, ss, trace) -> str | None:
 
 
 def _cut(raw: str) -> str | None:
-    return f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters." if len(raw) > TEXT_LIMIT else None
+    return (
+        None
+        if len(raw) <= TEXT_LIMIT
+        else f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters."
+    )
 
 
 def model_param(names: Sequence[str]) -> Param:
@@ -222,7 +229,9 @@ def parse_query(
         raw = str(query[param.url])
         value = param.parse(raw)
         if value is None:
-            notices.append(f"Ignored URL parameter `{param.url}` = {md_code(raw, 80)}: {param.why}. Using the default.")
+            notices.append(
+                f"Ignored URL parameter `{param.url}` = {md_code(raw, 80)}: {param.why}. Using the default."
+            )
             continue
         values[param.key] = value
         if param.note and (note := param.note(raw)):
