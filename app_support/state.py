@@ -108,10 +108,6 @@ def whole_list(raw: str, lo: int, hi: int, most: int) -> list[int] | None:
     return values
 
 
-def write_list(value) -> str:
-    return ",".join(str(v) for v in value)
-
-
 def flag(url: str, key: str, default: bool, doc: str) -> Param:
     """An on/off control: 1/true/yes/on or 0/false/no/off in the URL, written 1 or 0."""
 
@@ -134,6 +130,26 @@ def number(url: str, key: str, default, lo: int, hi: int, doc: str, why: str = "
     return Param(url, key, default, lambda r: whole(r, lo, hi), why, doc, **more)
 
 
+def numbers(url: str, key: str, hi: int, most: int, doc: str, why: str = "", **more) -> Param:
+    """A list of whole numbers in 0..hi, e.g. heads or positions: "0,2" in the URL; None = the model's choice."""
+    why = why or f"at most {most} {LIST}"
+    write = lambda v: ",".join(map(str, v))  # noqa: E731
+    return Param(url, key, None, lambda r: whole_list(r, 0, hi, most), why, doc, write, **more)
+
+
+def below(count: Callable[[Mapping, object], int], says: str | Callable[[Mapping], str]) -> Fit:
+    """A fit for a position, layer, head, ... (or a list of them) in 0..count - 1; the notice says
+    f"{says} 0–{count - 1}". A position a widget sent back as text is read by `position` first (`clean`)."""
+
+    def fit(value, ss, facts) -> str | None:
+        n = count(ss, facts)
+        if all(isinstance(v, int) and 0 <= v < n for v in (value if isinstance(value, list) else [value])):
+            return None
+        return f"{says if isinstance(says, str) else says(ss)} 0–{n - 1}"
+
+    return fit
+
+
 def position(value):
     """A position a widget sent back: "3" (text, after its options changed) -> 3; anything else as it is."""
     return int(value) if isinstance(value, str) and value.isdigit() else value
@@ -150,32 +166,18 @@ def rows_for(ss: Mapping, kind: str | None) -> str:
     return ss["rows"] or (KINDS[kind].rows if kind is not None else STEP_ROWS)
 
 
-def _fit_layer(layer, ss, m: ModelFacts) -> str | None:
-    n = m.n_layers[ss["kind"]]
-    return None if 0 <= layer < n else f"this model's {ss['kind']} has layers 0–{n - 1}"
-
-
 def _fit_head(head, ss, m: ModelFacts) -> str | None:
-    return (
-        None if head == MEAN or 0 <= head < m.n_heads else f"this model has heads 0–{m.n_heads - 1} (or mean)"
-    )
+    ok = head == MEAN or 0 <= head < m.n_heads
+    return None if ok else f"this model has heads 0–{m.n_heads - 1} (or mean)"
 
 
 def _fit_maxlen(maxlen, ss, m: ModelFacts) -> str | None:
     return None if 0 <= maxlen < m.max_len else f"this model generates at most {m.max_len - 1} pieces"
 
 
-def _fit_step(step, ss, trace) -> str | None:
-    n = len(trace.tgt_tokens)
-    return None if 0 <= step < n else f"this translation has decoder steps 0–{n - 1}"
-
-
 def _cut(raw: str) -> str | None:
-    return (
-        None
-        if len(raw) <= TEXT_LIMIT
-        else f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters."
-    )
+    cut = f"The sentence in the URL was cut to its first {TEXT_LIMIT} characters."
+    return cut if len(raw) > TEXT_LIMIT else None
 
 
 def model_param(names: Sequence[str]) -> Param:
@@ -194,15 +196,17 @@ SHARED = (  # the parameters every view shares, in the order a link writes them
           always=True),  # its options are the registry's views (parse_query)
     choice("kind", "kind", "encoder", KIND_NAMES, "encoder | decoder | cross: the attention kind", "kinds are",
            always=True),
-    number("layer", "layer", 0, 0, 100_000, "0-based layer of that kind", always=True, fit_model=_fit_layer),
+    number("layer", "layer", 0, 0, 100_000, "0-based layer of that kind", always=True, fit_model=below(
+        lambda ss, m: m.n_layers[ss["kind"]], lambda ss: f"this model's {ss['kind']} has layers")),
     Param("head", "head", 0, lambda r: MEAN if r.strip().lower() == "mean" else whole(r, 0, 100_000),
-          "not a whole number in range", '0-based head, or "mean"', write=lambda v: "mean" if v == MEAN else str(v),
+          "not a whole number in range", '0-based head, or "mean"', lambda v: "mean" if v == MEAN else str(v),
           always=True, fit_model=_fit_head),
-    choice("rows", "rows", None, ROW_LABELS, "read | predicted | both: label decoder rows by the piece read, "
-           "the piece predicted or both (absent: each kind's default, transformer.kinds)", "decoder rows are labelled by"),
+    choice("rows", "rows", None, ROW_LABELS, "read | predicted | both: label decoder rows by the piece read, the "
+           "piece predicted or both (absent: each kind's default)", "decoder rows are labelled by"),
     choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow: what the Attention view "
            "draws (flow: attention rollout)", "panels are"),
-    number("step", "step", 0, 0, 100_000, "0-based decoder position (Decoding view)", fit_trace=_fit_step),
+    number("step", "step", 0, 0, 100_000, "0-based decoder position (Decoding view)",
+           fit_trace=below(lambda ss, t: len(t.tgt_tokens), "this translation has decoder steps")),
     number("beam", "beam", 4, 1, BEAM_MAX, f"beam size 1..{BEAM_MAX} (1 = greedy; absent: 4, the paper's, §6.1)",
            f"beam must be a whole number from 1 to {BEAM_MAX}"),
     number("maxlen", "maxlen", 0, 0, 100_000, "the longest translation in pieces, 0 (automatic) .. max_len - 1",

@@ -447,11 +447,6 @@ def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: s
         )
 
 
-def _fit_position(step, ss, trace) -> str | None:
-    n = len(trace.tgt_tokens)
-    return None if 0 <= step < n else f"this translation has positions 0–{n - 1}"
-
-
 VIEW = View(
     "anatomy", "Anatomy", "See", "§3.1–§3.5, in the order of the walk-through", render,
     params=(
@@ -459,7 +454,7 @@ VIEW = View(
                      f"the section, 0..{len(SECTION_TITLES) - 1} in the paper's order (SECTION_TITLES)",
                      f"sections are 0 to {len(SECTION_TITLES) - 1}"),
         state.number("out_pos", "ana_step", 0, 0, 100_000, "decoder position of the output softmax",
-                     fit_trace=_fit_position),
+                     fit_trace=state.below(lambda ss, t: len(t.tgt_tokens), "this translation has positions")),
     ),
     says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

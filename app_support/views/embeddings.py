@@ -7,7 +7,7 @@ import streamlit as st
 import viz
 from app_support import models
 from app_support.stages import stream_stages
-from app_support.state import LIST, Param, choice, number, position, whole, whole_list, write_list
+from app_support.state import Param, below, choice, number, numbers, position, whole
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 
 METHODS = {"pca": "PCA (fast)", "tsne": "t-SNE (slow on long inputs)"}
@@ -98,22 +98,18 @@ def render(ctx: Ctx) -> None:
         )
 
 
-def _n_tokens(ss, trace) -> int:
-    return len(trace.src_tokens if ss["emb_side"] == "encoder" else trace.tgt_tokens)
+# positions on the side shown; a browser may send a widget's values back as text after its options changed
+# (`clean`: "3" is position 3): anything else resets the choice
+_fit_positions = below(
+    lambda ss, t: len(t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens),
+    lambda ss: f"the {ss['emb_side']} side has positions",
+)
 
 
 def _fit_stage(stage, ss, trace) -> str | None:
     side = ss["emb_side"]
     n = len(stream_stages(side, trace.hidden[side].shape[0] - 1, trace.norm))
     return None if ALL <= stage < n else f"the {side} has stages 0–{n - 1} (or all)"
-
-
-def _fit_positions(positions, ss, trace) -> str | None:
-    """Positions on the side shown; a browser may send a widget's values back as text after its options
-    changed (`state.position` reads "3" as 3): anything else resets the choice."""
-    n = _n_tokens(ss, trace)
-    ok = all(isinstance(p, int) and 0 <= p < n for p in positions)
-    return None if ok else f"the {ss['emb_side']} side has positions 0–{n - 1}"
 
 
 VIEW = View(
@@ -124,12 +120,11 @@ VIEW = View(
         Param("emb_stage", "emb_stage", ALL, lambda r: ALL if r.strip().lower() == "all" else whole(r, 0, 1_000),
               "a stage is all or a whole number", "all | 0-based stage of the residual stream",
               write=lambda v: "all" if v == ALL else str(v), fit_trace=_fit_stage),
-        Param("emb_paths", "emb_paths", None, lambda r: whole_list(r, 0, 100_000, MAX_PATHS),
-              f"at most {MAX_PATHS} {LIST}", "positions whose path through the layers is drawn, e.g. 0,3",
-              write=write_list, shown=lambda model: [0], fit_trace=_fit_positions,
-              clean=lambda v: v if v is None else [position(p) for p in v]),
+        numbers("emb_paths", "emb_paths", 100_000, MAX_PATHS, "positions whose path through the layers is drawn, "
+                "e.g. 0,3", shown=lambda m: [0], fit_trace=_fit_positions,
+                clean=lambda v: v if v is None else [position(p) for p in v]),
         number("emb_nn", "emb_nn_token", 0, 0, 100_000, "position whose nearest vocabulary pieces are listed",
-               fit_trace=lambda p, ss, t: _fit_positions([p], ss, t), clean=position),
+               fit_trace=_fit_positions, clean=position),
     ),
     says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 import viz
-from app_support.state import LIST, ModelFacts, Param, choice, number, whole_list, write_list
+from app_support.state import below, choice, number, numbers
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from transformer.embeddings import POSITIONAL_FORMULAS
 
@@ -120,22 +120,14 @@ def render(ctx: Ctx) -> None:
         )
 
 
-def _fit_dims(dims, ss, model: ModelFacts) -> str | None:
-    return (
-        None
-        if all(0 <= d < model.d_model for d in dims)
-        else f"this model has dimensions 0–{model.d_model - 1}"
-    )
-
-
 VIEW = View(
     "positional", "Positional encoding", "See", "§3.5 Positional Encoding", render,
     params=(
         number("pe_pos", "pe_positions", 64, 2, MAX_POSITIONS, f"positions drawn, 2..{MAX_POSITIONS}",
                f"a whole number from 2 to {MAX_POSITIONS}"),
-        Param("pe_dims", "pe_dims", None, lambda r: whole_list(r, 0, 100_000, MAX_DIMS), f"at most {MAX_DIMS} {LIST}",
-              f"the dimensions whose sinusoids are drawn, e.g. 0,16 (at most {MAX_DIMS})", write=write_list,
-              shown=lambda model: default_dims(model.d_model), fit_model=_fit_dims),
+        numbers("pe_dims", "pe_dims", 100_000, MAX_DIMS, f"the dimensions whose sinusoids are drawn, e.g. 0,16 "
+                f"(at most {MAX_DIMS})", shown=lambda m: default_dims(m.d_model),
+                fit_model=below(lambda ss, m: m.d_model, "this model has dimensions")),
         choice("pe_metric", "pe_metric", "dot", ("dot", "cosine"), "dot | cosine: PE similarity", "metrics are"),
         choice("pe_side", "pe_side", "src", ("src", "tgt"), "src | tgt: whose embedding + PE is shown", "sides are"),
     ),

@@ -270,11 +270,6 @@ def _scoreboard(answers: dict) -> None:
     )
 
 
-def _fit_layer(layer, ss, model: state.ModelFacts) -> str | None:
-    n = model.n_layers["cross"]
-    return None if 0 <= layer < n else f"cross-attention has layers 0–{n - 1}"
-
-
 VIEW = View(
     "quiz", "Quiz: predict, then reveal", "Experiment", "§3.2.3 (encoder–decoder attention), as a guessing game",
     render,
@@ -282,6 +277,7 @@ VIEW = View(
         state.number("qpiece", "qpiece", None, 1, 100_000, "the round: the German piece asked about, 1 = the first",
                      "a whole number from 1"),
         state.number("qlayer", "qlayer", None, 0, 1_000, "the cross-attention layer (absent: the last)",
-                     shown=lambda model: model.n_layers["cross"] - 1, fit_model=_fit_layer),
+                     shown=lambda m: m.n_layers["cross"] - 1,
+                     fit_model=state.below(lambda ss, m: m.n_layers["cross"], "cross-attention has layers")),
     ),
 )  # fmt: skip

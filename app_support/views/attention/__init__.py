@@ -6,7 +6,7 @@ import streamlit as st
 
 import viz
 from app_support import export, models, state
-from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, Param, flag, whole_list, write_list
+from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, below, flag, numbers
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, stem
 from app_support.views.attention import flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
@@ -26,10 +26,10 @@ ROW_CAPTION = (
     "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
-# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
-# tabs, the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download button under them
-# (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
-FIT_TOP_PX = 397
+# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, the
+# view picker's two rows, the translation, folded controls: 372 px at 1920 × 1080 in Chromium), the download
+# button under them (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
+FIT_TOP_PX = 437
 FIT_NOTICE_PX = 90
 # The head view is an SVG in a frame of fixed height: the server fits it to the screen presentation mode is
 # made for (CSS cannot size the frame from inside)
@@ -332,21 +332,15 @@ def render(ctx: Ctx) -> None:
     training.render_snapshots(ctx)  # a model with training snapshots: a slider to watch attention form
 
 
-def _fit_heads(heads, ss, model: state.ModelFacts) -> str | None:
-    return (
-        None if all(0 <= h < model.n_heads for h in heads) else f"this model has heads 0–{model.n_heads - 1}"
-    )
-
-
 VIEW = View(
     "attention", "Attention", "See", "§3.2 Attention and §3.2.3 Applications of Attention in our Model", render,
     params=(
         flag("hide", "att_hide_specials", False, "1 = hide special pieces"),
         flag("renorm", "att_renormalise", True, "0 = do not renormalise rows once specials are hidden"),
         flag("autoscale", "att_autoscale", False, "1 = colour scale to the largest weight shown"),
-        Param("heads", "att_lines_heads", None, lambda r: whole_list(r, 0, 1_000, 1_000), f"heads are {LIST}",
-              "the head view's heads, e.g. 0,2 (absent: every head)", write=write_list,
-              shown=lambda model: list(range(model.n_heads)), fit_model=_fit_heads),
+        numbers("heads", "att_lines_heads", 1_000, 1_000, "the head view's heads, e.g. 0,2 (absent: every head)",
+                f"heads are {LIST}", shown=lambda m: list(range(m.n_heads)),
+                fit_model=below(lambda ss, m: m.n_heads, "this model has heads")),
         training.SNAP,
     ),
     says_translation=True, follows=EXPERIMENT, on_its_own=True,
