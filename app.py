@@ -112,13 +112,11 @@ def stop(message: str, kind: str = "info") -> None:
     st.stop()
 
 
-params = registry.params()  # every URL parameter: the shared ones and each view's own
 found = models.available_models()  # looked up once a run (it walks runs/): the picker and model_path read it
 names = list(found)
+params = registry.params(names)  # every URL parameter: the shared ones and each view's own
 default_model = models.default_model_name(names) or state.CUSTOM
-notices = state.init_session(
-    st.session_state, st.query_params, params, names, list(registry.titles()), default_model, first_example
-)
+notices = state.init_session(st.session_state, st.query_params, params, default_model, first_example)
 ss = st.session_state
 if ss["model"] not in [*names, state.CUSTOM]:  # a model that disappeared from assets/
     ss["model"] = default_model

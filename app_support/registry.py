@@ -10,6 +10,8 @@ declarations. The URL scheme they make:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app_support import state
 from app_support.state import Param
 from app_support.views import (
@@ -69,9 +71,9 @@ def view_params() -> dict[str, Param]:
     return {p.url: p for v in VIEWS for p in v.params}
 
 
-def params() -> list[Param]:
-    """Every URL parameter: the shared ones, then each view's."""
-    return [*state.SHARED, *view_params().values()]
+def params(models: Sequence[str] = ()) -> list[Param]:
+    """Every URL parameter: the shared ones (`models`: the model names a link may name), then each view's."""
+    return [*state.shared(models, list(titles())), *view_params().values()]
 
 
 def defaults() -> dict:
@@ -83,7 +85,7 @@ def defaults() -> dict:
 def url_scheme() -> str:
     """The URL parameters, one a line with its session key: the documentation of a shared link."""
     lines = ["Shared by every view:"]
-    lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in state.SHARED]
+    lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in state.shared((), list(titles()))]
     for v in VIEWS:
         lines.append(f"{v.title} (view={v.name}):" + ("" if v.params else " no parameters of its own"))
         lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in v.params]

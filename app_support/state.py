@@ -2,7 +2,7 @@
 
 Every URL parameter is a `Param`: its URL name, session key, default, how its text is read and written,
 and how it is fitted to the model and to the sentence. The parameters every view shares are declared
-below (`SHARED`); each view declares its own in its `VIEW` (app_support.views, app_support.registry).
+below (`shared`); each view declares its own in its `VIEW` (app_support.views, app_support.registry).
 The codec (`parse_query`, `init_session`, `fit_to_model`, `fit_to_trace`, `to_query`) loops over a
 list of them and knows no parameter by name. The URL scheme, every parameter with its line of
 documentation, is printed by
@@ -180,20 +180,22 @@ def _cut(raw: str) -> str | None:
     return cut if len(raw) > TEXT_LIMIT else None
 
 
-def model_param(names: Sequence[str]) -> Param:
-    """The model picker's parameter: one of the models in assets/ (a custom directory is never in a link)."""
-    return choice(
-        "model", "model", None, names, "a model name in assets/ (a custom checkpoint directory is never in a link)",
-        "no such model in assets/; available:", write=lambda v: None if v == CUSTOM else v, always=True,
+def shared(models: Sequence[str], views: Sequence[str]) -> tuple[Param, ...]:
+    """The parameters every view shares, in the order a link writes them; `models`: the model names found
+    in assets/, `views`: the registry's view names (app_support.registry.params gives both)."""
+    return (
+        Param("text", "text", "", lambda r: r[:TEXT_LIMIT], "", f"the sentence (at most {TEXT_LIMIT} characters)",
+              always=True, note=_cut),
+        choice("model", "model", None, models, "a model name in assets/ (a custom checkpoint directory is never "
+               "in a link)", "no such model in assets/; available:", write=lambda v: None if v == CUSTOM else v,
+               always=True),
+        choice("view", "view", "attention", views, "the view (python -m app_support.registry)", "views are",
+               always=True),
+        *_SHARED,
     )  # fmt: skip
 
 
-SHARED = (  # the parameters every view shares, in the order a link writes them
-    Param("text", "text", "", lambda r: r[:TEXT_LIMIT], "", f"the sentence (at most {TEXT_LIMIT} characters)",
-          always=True, note=_cut),
-    model_param(()),  # its options are the models found at run time (parse_query)
-    Param("view", "view", "attention", lambda r: None, "", "the view's name (python -m app_support.registry)",
-          always=True),  # its options are the registry's views (parse_query)
+_SHARED = (  # shared parameters whose options are known without a model or the registry
     choice("kind", "kind", "encoder", KIND_NAMES, "encoder | decoder | cross: the attention kind", "kinds are",
            always=True),
     number("layer", "layer", 0, 0, 100_000, "0-based layer of that kind", always=True, fit_model=below(
@@ -215,19 +217,15 @@ SHARED = (  # the parameters every view shares, in the order a link writes them
 )  # fmt: skip
 
 
-def parse_query(
-    query: Mapping[str, str], params: Iterable[Param], model_names: Sequence[str], views: Sequence[str]
-) -> tuple[dict, list[str]]:
+def parse_query(query: Mapping[str, str], params: Iterable[Param]) -> tuple[dict, list[str]]:
     """URL parameters -> (valid values by session key, notices about the ignored ones).
 
-    `params`: every declared parameter (registry.params()); the model's and the view's are given their
-    options here. Only checks that need no model happen here; `fit_to_model` checks the rest.
+    `params`: every declared parameter (registry.params). Only checks that need no model happen here;
+    `fit_to_model` checks the rest.
     """
-    picks = {"model": model_param(model_names), "view": choice("view", "view", "", views, "", "views are")}
     values: dict = {}
     notices: list[str] = []
     for param in params:
-        param = picks.get(param.url, param)
         if param.url not in query:
             continue
         raw = str(query[param.url])
@@ -247,8 +245,6 @@ def init_session(
     ss: MutableMapping,
     query: Mapping[str, str],
     params: Sequence[Param],
-    model_names: Sequence[str],
-    views: Sequence[str],
     default_model: str,
     default_text: Callable[[str], str],
 ) -> list[str]:
@@ -258,7 +254,7 @@ def init_session(
     """
     notices: list[str] = []
     if "_initialised" not in ss:
-        values, notices = parse_query(query, params, model_names, views)
+        values, notices = parse_query(query, params)
         ss.update(values)
         ss["_from_url"] = set(values)  # checked against the model once it is loaded
         ss["_initialised"] = True

@@ -52,15 +52,13 @@ def probe(tmp_path, monkeypatch):
 
 
 def test_a_new_view_brings_its_parameter_into_the_url_codec(probe):
-    params = registry.params()
-    values, notices = state.parse_query(
-        {"view": "probe", "probe_n": "7"}, params, [TOY], list(registry.titles())
-    )
+    params = registry.params([TOY])
+    values, notices = state.parse_query({"view": "probe", "probe_n": "7"}, params)
     assert values == {"view": "probe", "probe_n": 7} and not notices
     ss = {**registry.defaults(), "text": "x", "model": TOY, **values}
     assert state.to_query(ss, params)["probe_n"] == "7"
     assert "probe_n" not in state.to_query({**ss, "probe_n": 1}, params)  # its default stays out of links
-    _, notices = state.parse_query({"probe_n": "12"}, params, [TOY], [])
+    _, notices = state.parse_query({"probe_n": "12"}, params)
     assert notices and "`probe_n`" in notices[0]
     assert "probe_n" in registry.url_scheme() and "view=probe" in registry.url_scheme()
 
@@ -85,7 +83,7 @@ def test_the_registry_names_each_view_once_in_a_group_of_the_picker():
     names = [v.name for v in registry.VIEWS]
     assert len(names) == len(set(names))
     assert {v.group for v in registry.VIEWS} <= set(registry.GROUPS)
-    assert next(p for p in state.SHARED if p.url == "view").default in names  # the first screen's view
+    assert registry.defaults()["view"] in names  # the first screen's view
 
 
 def test_every_url_parameter_is_declared_once():

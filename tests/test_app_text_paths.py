@@ -68,18 +68,14 @@ def assert_html_keeps_the_sentence_as_text(at: AppTest, text: str, heatmaps: boo
 
 # --- URL parameters ---------------------------------------------------------------------------------
 
-URL_PARAMS = [name for name in (*[p.url for p in state.SHARED], *registry.view_params()) if name != "text"]
+URL_PARAMS = [p.url for p in registry.params() if p.url != "text"]
 
 
 @needs_toy
 @pytest.mark.parametrize("name", URL_PARAMS)
 def test_a_hostile_url_parameter_is_named_only_as_code(name):
     """?<name>=<HOSTILE>: the notice that ignores it shows the value as code; nothing else renders it."""
-    rejected = bool(
-        state.parse_query({name: HOSTILE}, registry.params(), models.model_names(), list(registry.titles()))[
-            1
-        ]
-    )
+    rejected = bool(state.parse_query({name: HOSTILE}, registry.params(models.model_names()))[1])
     at = run_app(**({"model": TOY, "text": "c a f b", "view": "attention"} | {name: HOSTILE}))
     assert_only_in_code(at, must_show=rejected)
     if rejected:

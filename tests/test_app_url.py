@@ -253,11 +253,11 @@ def test_view_parameters_round_trip_through_parse_and_write():
     round trip through the app is test_a_link_restores_the_control)."""
     query = {name: raw for name, raw in SAMPLES.items() if name in registry.view_params()}
     assert len(query) >= 15
-    values, notices = state.parse_query(query, registry.params(), [TOY], [])
+    values, notices = state.parse_query(query, registry.params([TOY]))
     assert not notices, notices
     ss = {**registry.defaults(), "text": "x", "model": TOY, **values}
     written = state.to_query(ss, registry.params())
     assert {name: written.get(name) for name in query} == query
-    assert state.parse_query({"emb_stage": "all"}, registry.params(), [TOY], [])[0] == {
+    assert state.parse_query({"emb_stage": "all"}, registry.params([TOY]))[0] == {
         "emb_stage": embeddings_view.ALL
     }
