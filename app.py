@@ -31,8 +31,13 @@ PAPER = "https://arxiv.org/abs/1706.03762"
 COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.75rem; }
 </style>"""  # the figure on the first screen: less empty space above the sentence (Streamlit's is 6rem)
-# the view picker: narrower buttons, so that a row of eight views fits beside its name at 1280 px wide
-PICKER_CSS = "<style>.st-key-view button { padding: 0 0.4rem; } .st-key-view p { font-size: 0.9rem; }</style>"
+# the view picker: narrower buttons, so that a row of eight views fits beside its name at 1280 px wide; groups
+# side by side (a wide screen) keep a space between them
+PICKER_CSS = """<style>
+.st-key-view { column-gap: 1.5rem !important; }
+.st-key-view button { padding: 0 0.4rem; }
+.st-key-view p { font-size: 0.9rem; }
+</style>"""
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
 .stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; padding-top: 4rem; }
@@ -86,13 +91,16 @@ def view_picker() -> None:
     is st.session_state["view"] (`view` in the URL)."""
     ss = st.session_state
     titles = registry.titles()
-    with st.container(key="view", gap=None):
+    # a row per group, side by side where the screen is wide enough (a projector: the figures keep their room)
+    with st.container(key="view", horizontal=True, gap=None):
         for group, views in registry.grouped().items():
             names = [v.name for v in views]
             key = registry.picker_key(names[0])
             ss[key] = ss["view"] if ss["view"] in names else None  # before the widget: shows the choice
-            with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False):
-                st.markdown(f"**{group}**", width=110 if ss["present"] else 85)  # the rows line up
+            with st.container(horizontal=True, vertical_alignment="center", wrap=False, width="content"):
+                st.markdown(
+                    f"**{group}**", width="content" if ss["present"] else 85
+                )  # rows line up on a laptop
                 st.segmented_control(
                     registry.GROUPS[group],
                     names,

@@ -26,10 +26,10 @@ ROW_CAPTION = (
     "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
-# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, the
-# view picker's two rows, the translation, folded controls: 372 px at 1920 × 1080 in Chromium), the download
+# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
+# picker (one row at 1920 px), the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download
 # button under them (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
-FIT_TOP_PX = 437
+FIT_TOP_PX = 397
 FIT_NOTICE_PX = 90
 # The head view is an SVG in a frame of fixed height: the server fits it to the screen presentation mode is
 # made for (CSS cannot size the frame from inside)
