@@ -3,8 +3,9 @@
     streamlit run app.py
 
 Widgets -> cached calls (app_support.models) -> figures from `viz` -> st.plotly_chart. The URL
-holds what a person may want to share (text, model, view, kind, layer, head, ...; see
-app_support.state), so a link restores the exact view.
+holds what a person may want to share (text, model, view, kind, layer, head, ...; `python -m
+app_support.registry` lists them), so a link restores the exact view. The views are app_support.registry's:
+this script knows none by name.
 """
 
 from __future__ import annotations
@@ -16,55 +17,28 @@ import logging
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_support import examples, export, model_dirs, models, state
+from app_support import examples, export, model_dirs, models, registry, state
 from app_support.experiment import session as experiment
 from app_support.notices import input_notices
 from app_support.run import Run
 from app_support.safe_text import md_code
-from app_support.views import Ctx, anatomy, attention, decoding, embeddings, heads, io, positional, score
-from app_support.views import pairs as pairs_view
-from app_support.views import quiz as quiz_view
+from app_support.views import Ctx
 from tools.card import describe_generation
 from transformer import CheckpointError
-from transformer.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
 PAPER = "https://arxiv.org/abs/1706.03762"
-# views that say the translation in a line above them (Input & output, Switch heads off, Score, Minimal pairs and
-# the quiz show it their own way)
-SAYS_TRANSLATION = ("attention", "positional", "embeddings", "decoding", "anatomy")
-SECTIONS = {  # view -> where it is in the paper
-    "io": "§3 Model Architecture (Figure 1) and §6.1 (beam search)",
-    "attention": "§3.2 Attention and §3.2.3 Applications of Attention in our Model",
-    "positional": "§3.5 Positional Encoding",
-    "embeddings": "§3.4 Embeddings and Softmax, and the residual stream of §3.1",
-    "decoding": "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)",
-    "anatomy": "§3.1–§3.5, in the order of the walk-through",
-    "heads": "§3.2.2 Multi-Head Attention, one head at a time switched off",
-    "score": "§3.4 (the output softmax), read teacher-forced as in training (§5.4)",
-    "pairs": "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once",
-    "quiz": "§3.2.3 (encoder–decoder attention), as a guessing game",
-}
-RENDER = {
-    "io": io.render,
-    "attention": attention.render,
-    "positional": positional.render,
-    "embeddings": embeddings.render,
-    "decoding": decoding.render,
-    "anatomy": anatomy.render,
-    "heads": heads.render,
-    "score": score.render,
-    "pairs": pairs_view.render,
-    "quiz": quiz_view.render,
-}
-# Views whose controls change nothing the page above them reads (sentence, model, decoding, the heads
-# switched off or the typed translation): each runs as a fragment, so a click in it reruns the view
-# alone (a layer or head click cost 0.25 s of server CPU as a whole run, 0.04 s as a fragment).
-ON_THEIR_OWN = {"io", "attention", "positional", "embeddings", "decoding", "anatomy"}
 COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.75rem; }
 </style>"""  # the figure on the first screen: less empty space above the sentence (Streamlit's is 6rem)
+# the view picker: narrower buttons, so that a row of eight views fits beside its name at 1280 px wide; groups
+# side by side (a wide screen) keep a space between them
+PICKER_CSS = """<style>
+.st-key-view { column-gap: 1.5rem !important; }
+.st-key-view button { padding: 0 0.4rem; }
+.st-key-view p { font-size: 0.9rem; }
+</style>"""
 PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
 .stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; padding-top: 4rem; }
@@ -99,12 +73,44 @@ def on_example() -> None:
     ss["example"] = None
 
 
-URL_DEFAULTS: dict = {}  # what the view controls without a fixed default show for this model (state.to_query)
+facts: state.ModelFacts | None = None  # the loaded model's sizes, once known: what controls are fitted to
 
 
 def sync_url() -> None:
+    st.query_params.from_dict(state.to_query(st.session_state, params, facts))
+
+
+def on_view_picked(key: str) -> None:
+    """A click in one row of the picker: that row's view (a click on the chosen one unpicks it: kept)."""
     ss = st.session_state
-    st.query_params.from_dict(state.to_query(ss, ss["model"] != state.CUSTOM, URL_DEFAULTS))
+    if ss[key] is not None:
+        ss["view"] = ss[key]
+
+
+def view_picker() -> None:
+    """One row of buttons per group of views (registry.GROUPS), the chosen view lit in its row; the choice
+    is st.session_state["view"] (`view` in the URL)."""
+    ss = st.session_state
+    titles = registry.titles()
+    # a row per group, side by side where the screen is wide enough (a projector: the figures keep their room)
+    with st.container(key="view", horizontal=True, gap=None):
+        for group, views in registry.grouped().items():
+            names = [v.name for v in views]
+            key = registry.picker_key(names[0])
+            ss[key] = ss["view"] if ss["view"] in names else None  # before the widget: shows the choice
+            with st.container(horizontal=True, vertical_alignment="center", wrap=False, width="content"):
+                st.markdown(
+                    f"**{group}**", width="content" if ss["present"] else 85
+                )  # rows line up on a laptop
+                st.segmented_control(
+                    registry.GROUPS[group],
+                    names,
+                    key=key,
+                    format_func=titles.get,
+                    on_change=on_view_picked,
+                    args=(key,),
+                    label_visibility="collapsed",
+                )
 
 
 def stop(message: str, kind: str = "info") -> None:
@@ -117,8 +123,9 @@ def stop(message: str, kind: str = "info") -> None:
 
 found = models.available_models()  # looked up once a run (it walks runs/): the picker and model_path read it
 names = list(found)
+params = registry.params(names)  # every URL parameter: the shared ones and each view's own
 default_model = models.default_model_name(names) or state.CUSTOM
-notices = state.init_session(st.session_state, st.query_params, names, default_model, first_example)
+notices = state.init_session(st.session_state, st.query_params, params, default_model, first_example)
 ss = st.session_state
 if ss["model"] not in [*names, state.CUSTOM]:  # a model that disappeared from assets/
     ss["model"] = default_model
@@ -129,21 +136,16 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if ss["present"] else "expanded",
 )
-if ss["present"]:  # static CSS only; user text never goes through HTML
-    st.html(PRESENTATION_CSS)
-else:
-    st.html(COMPACT_CSS)
+st.html((PRESENTATION_CSS if ss["present"] else COMPACT_CSS) + PICKER_CSS)  # static CSS; no user text
 
-with (
-    st.sidebar
-):  # the title lives here: the main page starts with the sentence, and presentation mode folds it away
+# the title lives in the sidebar: the main page starts with the sentence, and presentation mode folds it away
+with st.sidebar:
     # a new browser session loads Plotly (4.6 MB of script) while the script runs, unless the view draws
     # none (Attention's heatmaps are HTML: the chunk's evaluation would only delay them)
     plotly_early = st.empty()
     plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines"))
-    if (
-        "_plotly_early" not in ss and ss["text"].strip() and plotly_first
-    ):  # emptied after the trace or by stop()
+    # emptied after the trace or by stop()
+    if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:
         ss["_plotly_early"] = True
         empty = go.Figure(layout={"height": 10, "margin": dict.fromkeys("tblr", 0)})
         plotly_early.plotly_chart(empty, key="plotly_early")
@@ -203,15 +205,8 @@ sentence_col.text_input(
 if grouped_examples:  # folded into a button beside the sentence, so the figure makes the first screen
     with examples_col.popover("Examples", icon=":material/list:", width="stretch"):
         examples.picker(ss, ss["model"], grouped_examples, on_example)
-st.segmented_control(
-    "View",
-    list(state.VIEWS),
-    key="view",
-    persist_state="session",
-    required=True,
-    format_func=state.VIEWS.get,
-    label_visibility="collapsed",
-)
+view_picker()
+view = registry.view(ss["view"])
 
 if path_error:
     stop(f"Could not load this checkpoint: {path_error}", "error")
@@ -225,15 +220,11 @@ except CheckpointError as e:
 except (OSError, ValueError) as e:  # e.g. a path the server may not read
     stop(f"Could not load this checkpoint ({type(e).__name__}): {md_code(e, 600)}", "error")
 cfg = model.config
-n_layers = {name: getattr(cfg, f"n_{kind.stack}_layers") for name, kind in KINDS.items()}
-for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_model):
+facts = state.ModelFacts.of(cfg)
+for notice in state.fit_to_model(ss, params, facts):
     st.warning(notice)
-for notice in experiment.fit(ss, n_layers, cfg.n_heads):
+for notice in experiment.fit(ss, facts.n_layers, cfg.n_heads):
     st.warning(notice)
-URL_DEFAULTS.update(
-    att_lines_heads=list(range(cfg.n_heads)), pe_dims=positional.default_dims(cfg.d_model), emb_paths=[0]
-)
-URL_DEFAULTS["qlayer"] = n_layers["cross"] - 1  # the quiz's layer when none is chosen: the last
 model_label = ss["model"] if ss["model"] != state.CUSTOM else model.name
 with decoding_box:
     st.header("Decoding")
@@ -253,9 +244,8 @@ with decoding_box:
         persist_state="session",
         help="Longest translation; 0 = automatic (2 × source + 10).",
     )
-    described = describe_generation(
-        model.generation
-    )  # a checkpoint's own metadata: shown as code unless numbers
+    # a checkpoint's own metadata: shown as code unless numbers
+    described = describe_generation(model.generation)
     numbers = all(
         v is None
         or isinstance(v, int | float)
@@ -285,21 +275,21 @@ if trace.truncated:
     )
 specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
 ctx = Ctx(model, model_label, own, trace, ss["present"])
-ctx = experiment.run(ctx, ss["view"])  # heads off / a typed translation, for a view that follows them
+ctx = experiment.run(ctx, view)  # heads off / a typed translation, for a view that follows them
 # the step and positions fit the translation their views draw: a typed one may be longer than the model's own
-shown = experiment.positions_trace(ctx, ss["view"], trace)
+shown = experiment.positions_trace(ctx, view, trace)
 warnings = [
     *input_notices(text, trace, model.tokenizer, cfg.unk_id, specials),
-    *state.fit_to_trace(ss, shown),
+    *state.fit_to_trace(ss, params, shown),
 ]
-if ss["view"] in SAYS_TRANSLATION:  # the other views show the translation in their own way
+if view.says_translation:  # the other views show the translation in their own way
     who = "Your translation" if ctx.target is not None else "Translation"
     who += ", heads off" if ctx.off and ctx.target is None else ""
     st.markdown(f"**{who}:** {md_code(ctx.trace.tgt_text or '(empty)', 600)}", width="stretch")
 for notice in warnings:
     st.warning(notice)
 ctx = dataclasses.replace(ctx, notices=len(warnings))
-experiment.banner(ctx, ss["view"])  # says which run the figures below show
+experiment.banner(ctx, view)  # says which run the figures below show
 with export_box:
     st.header("Export")
     st.download_button(
@@ -337,24 +327,27 @@ with export_box:
 
 def draw_view(ctx: Ctx) -> None:
     try:
-        RENDER[ss["view"]](ctx)
+        view.render(ctx)
     except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
-        log.exception("view %s failed", ss["view"])
+        log.exception("view %s failed", view.name)
         st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")
     if not ss["present"]:  # under the figures: the first screen is for them
-        st.caption(f"Shows: {SECTIONS[ss['view']]} of the [paper]({PAPER}).")
+        st.caption(f"Shows: {view.section} of the [paper]({PAPER}).")
     sync_url()  # after the view: it may have fitted its controls to the sentence
 
 
 @st.fragment
 def view_alone(ctx: Ctx) -> None:
-    """A view in ON_THEIR_OWN: a click on its own controls (a layer, a head) reruns it, not the page."""
-    for notice in state.fit_to_model(ss, n_layers, cfg.n_heads, cfg.max_len, cfg.d_model):  # a kind picked
-        st.warning(notice)  # here may have fewer layers than the last; on a whole run this changes nothing
+    """A view `on_its_own`: a click on its own controls (a layer, a head) reruns it, not the page (a layer or
+    head click cost 0.25 s of server CPU as a whole run, 0.04 s as a fragment). Such a view follows the whole
+    experiment, so ctx.trace is the run its positions are fitted to."""
+    # a kind or side picked here may have fewer layers or positions than the last; on a whole run: no change
+    for notice in [*state.fit_to_model(ss, params, facts), *state.fit_to_trace(ss, params, ctx.trace)]:
+        st.warning(notice)
     draw_view(ctx)
 
 
-if ss["view"] in ON_THEIR_OWN:
+if view.on_its_own:
     view_alone(ctx)
 else:
     draw_view(ctx)

@@ -51,6 +51,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tests.support.browser as bs  # noqa: E402  (after the path setup)
+from app_support import registry
+from app_support.views import anatomy as anatomy_view
 from transformer import available_models, load_pretrained  # noqa: E402
 
 ROOT = bs.ROOT
@@ -481,7 +483,9 @@ def verdict(value: float, target: float | None) -> str:
 def report(blank: dict, app: dict, n: int) -> None:
     rerun, first = med(blank["rerun"]), med(app["first_blank"])
     print(f"\nServer CPU seconds per action (median of {n}); × = per blank rerun ({rerun:.3f} s)")
-    print(f"{'view':<22} {'new sentence':>13} {'×':>6} {'layer click':>12} {'×':>6} {'head click':>11} {'×':>6}")
+    print(
+        f"{'view':<22} {'new sentence':>13} {'×':>6} {'layer click':>12} {'×':>6} {'head click':>11} {'×':>6}"
+    )
     for view, res in app["views"].items():
         cells = []
         for key in ("sentence", "layer", "head"):
@@ -503,7 +507,9 @@ def report(blank: dict, app: dict, n: int) -> None:
         mean_s, mean_b = statistics.fmean(att["sentence"]), statistics.fmean(blank["rerun"])
         what = f"  the same, means of the samples ({mean_s:.3f} s ÷ {mean_b:.3f} s)"
         rows.append((what, mean_s, mean_s / mean_b, None))
-        rows.append(("Attention: new ~20-piece sentence -> both heatmaps, wall s", med(att["wall"]), None, None))
+        rows.append(
+            ("Attention: new ~20-piece sentence -> both heatmaps, wall s", med(att["wall"]), None, None)
+        )
         clicks = att.get("layer", []) + att.get("head", [])
         if clicks:
             v = med(clicks)
@@ -529,7 +535,9 @@ def report(blank: dict, app: dict, n: int) -> None:
     for label, value, ratio, target in rows:
         shown = "" if ratio is None else f"{ratio:.2f}×"
         goal = "" if target is None else (f"≤{target:g}×" if ratio is not None else f"≤{target:g}")
-        print(f"{label:<66} {value:8.3f} {shown:>7} {goal:>7} {verdict(value if ratio is None else ratio, target)}")
+        print(
+            f"{label:<66} {value:8.3f} {shown:>7} {goal:>7} {verdict(value if ratio is None else ratio, target)}"
+        )
     print(f"\ninotify watches held by the app server: {app['inotify']}")
     print(f"samples, blank reruns: {blank['rerun']}")
     if att:
@@ -542,12 +550,16 @@ LINK: dict[str, str] = {}  # more URL parameters for every link the app is opene
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="model in assets/ (default: the app's default)")
     parser.add_argument("--repeats", type=int, default=5, help="measurements per figure (median)")
     parser.add_argument("--views", help="comma-separated views to measure (default: every view)")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
-    parser.add_argument("--skip-wall", action="store_true", help="skip cold start and the 128-piece model view")
+    parser.add_argument(
+        "--skip-wall", action="store_true", help="skip cold start and the 128-piece model view"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--beam", type=int, help="beam size in every link (default: the app's default)")
     args = parser.parse_args(argv)
@@ -558,11 +570,10 @@ def main(argv: list[str] | None = None) -> int:
     import streamlit.logger
 
     streamlit.logger.set_log_level("error")  # no "No runtime found" warnings from app_support's caches here
-    from app_support import state
 
-    VIEWS.update(state.VIEWS)
-    ANATOMY_SECTIONS.update(state.ANATOMY_SECTIONS)
-    views = args.views.split(",") if args.views else list(state.VIEWS)
+    VIEWS.update(registry.titles())
+    ANATOMY_SECTIONS.update(anatomy_view.SECTION_TITLES)
+    views = args.views.split(",") if args.views else list(registry.titles())
     models = available_models()
     name = args.model or bs.default_model()
     if name not in models:
@@ -573,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     if args.beam:
         LINK["beam"] = str(args.beam)
-    beam = f"beam {args.beam}" if args.beam else f"beam {state.DEFAULTS['beam']} (the app's default)"
+    beam = f"beam {args.beam}" if args.beam else f"beam {registry.defaults()['beam']} (the app's default)"
     print(f"# app benchmark: model {name!r}, {beam}; git {git_rev()}; {load()}")
     print(f"# servers run on {python} (.venv {'inside the repository' if VENV.exists() else 'missing'})")
     with bs.chromium() as browser:
@@ -606,7 +617,9 @@ def wall_figures(browser, python: str, name: str, model, models, starts: int, rn
 
 def git_rev() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        )
         return out.stdout.strip() or "?"
     except OSError:
         return "?"

@@ -38,7 +38,7 @@ Nothing here imports streamlit, so every figure works in a notebook::
     viz.translation_diff(original_pieces, ablated_pieces).show()    # changed pieces marked
     viz.piece_logprob_bars(predicted_pieces, logp_before, logp_after).show()
     viz.piece_scores_bar(viz.piece_score_frame(pieces, logp, rank, top_pieces, top_logp)).show()
-    viz.head_effect_grid(table).show()      # app_support.experiments.head_effects: layer × head per kind
+    viz.head_effect_grid(table).show()      # app_support.experiment.results.head_effects: layer × head per kind
 
     # minimal pairs: the maths (pairing positions, differences, rollout) is transformer.analysis's
     from transformer import analysis

@@ -1,14 +1,15 @@
 """The experiment the views show: attention heads switched off, a translation typed by a person.
 
 Set in the "Switch heads off" and "Score a translation" views, kept in the session and the URL
-(`off`, `target`, `apply`). While one is set, every view in `FOLLOWS` draws the run with those
+(`off`, `target`, `apply`). While one is set, every view that follows it (`View.follows`) draws the run with those
 heads off and / or traced on the typed translation, under a banner that says so, so nobody takes
 an ablated run for the model; "Show the experiment in every view" (`apply=0`) switches back to the
 model as trained without forgetting the experiment.
 
-A view in PARTLY follows only the parts it names (Minimal pairs: the heads off, for both sentences).
-A view outside both gets the model's own run (its `ctx.run` is the model as trained); it can follow too
-by passing `ctx.run` to every cached call it makes beyond `ctx.trace` and joining FOLLOWS.
+A view whose `follows` names part of it follows only that part (Minimal pairs: the heads off, for both
+sentences). A view that follows none gets the model's own run (its `ctx.run` is the model as trained); it
+can follow too by passing `ctx.run` to every cached call it makes beyond `ctx.trace` and declaring
+`follows=EXPERIMENT`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,7 @@ from app_support.experiment import heads_off
 from app_support.experiment.results import TARGET_LIMIT
 from app_support.models import TraceData
 from app_support.safe_text import md_code
-from app_support.views import Ctx
-
-FOLLOWS = {
-    "io",
-    "attention",
-    "positional",
-    "embeddings",
-    "decoding",
-    "anatomy",
-}  # the flow panel is in Attention
-# Views that follow part of the experiment: Minimal pairs switches the same heads off for both sentences,
-# but a typed translation belongs to the first sentence only, so it is not traced there.
-PARTLY = {"pairs": ("off",)}
-OWN = {"heads", "score"}  # the views that set the experiment say themselves what they show
+from app_support.views import EXPERIMENT, Ctx, View
 
 
 def typed_target(ss: Mapping) -> str | None:
@@ -57,12 +45,9 @@ def experiment(ss: Mapping) -> dict:
     return out
 
 
-def shown_experiment(ss: Mapping, view: str) -> dict:
-    """The part of the experiment `view` draws: all of it in FOLLOWS, the named parts in PARTLY, else {}."""
-    exp = experiment(ss)
-    if view in FOLLOWS:
-        return exp
-    return {k: v for k, v in exp.items() if k in PARTLY.get(view, ())}
+def shown_experiment(ss: Mapping, view: View) -> dict:
+    """The part of the experiment `view` draws: the parts it follows (View.follows)."""
+    return {k: v for k, v in experiment(ss).items() if k in view.follows}
 
 
 def fit(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int) -> list[str]:
@@ -102,11 +87,11 @@ def describe(off, target: str | None) -> str:
     return " · ".join(parts)
 
 
-def banner(ctx: Ctx, view: str) -> None:
+def banner(ctx: Ctx, view: View) -> None:
     """Say, above the view, which experiment its figures show (or that they show the model as trained)."""
     ss = st.session_state
     off, target = tuple(ss.get("off", ())), typed_target(ss)
-    if (not off and target is None) or view in OWN:
+    if (not off and target is None) or view.sets_experiment:  # it says itself what it shows
         return
     shown = ctx.run.is_experiment
     left_out = target if shown and ctx.target is None else None  # a typed translation this view cannot follow
@@ -151,9 +136,8 @@ def banner(ctx: Ctx, view: str) -> None:
         )
 
 
-def run(ctx: Ctx, view: str) -> Ctx:
-    """The context `view` draws: the run with the experiment for a view in FOLLOWS (the parts it names for
-    one in PARTLY), else ctx unchanged. A failure to compute the experiment is shown as an error and the
+def run(ctx: Ctx, view: View) -> Ctx:
+    """The context `view` draws: the run with the parts of the experiment it follows, else ctx unchanged. A failure to compute the experiment is shown as an error and the
     model's own run is drawn instead (never a traceback). `banner` says, above the view, which it is."""
     exp = shown_experiment(st.session_state, view)
     if exp:
@@ -169,15 +153,15 @@ def run(ctx: Ctx, view: str) -> Ctx:
     return ctx
 
 
-def positions_trace(ctx: Ctx, view: str, own: TraceData) -> TraceData:
+def positions_trace(ctx: Ctx, view: View, own: TraceData) -> TraceData:
     """The run the views with positions in the translation draw (Decoding, Anatomy, Embeddings: all in
-    FOLLOWS), which their step and positions are fitted to (state.fit_to_trace).
+    follow the whole experiment), which their step and positions are fitted to (state.fit_to_trace).
 
     `ctx` is `run(ctx, view)`; `own` the model's own run. With a typed translation or heads off that run
     is the experiment's, whose translation may be longer or shorter than the model's: a step past the
     model's own translation is kept, and kept while another view is open too.
     """
-    if view in FOLLOWS:
+    if view.follows == EXPERIMENT:
         return ctx.trace  # what `run` gave: the experiment's run, or the model's own if it failed
     exp = experiment(st.session_state)
     if not exp:

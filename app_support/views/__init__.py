@@ -1,7 +1,9 @@
-"""One module per view; each has `render(ctx)` and draws only with figures built by viz functions.
+"""One module per view; each declares itself in one `VIEW = View(...)` and draws only with figures
+built by viz functions. The app knows the views through app_support.registry alone.
 
-`Ctx` carries what every view needs: the model, the `Run` it draws (the key of every cached call), its trace,
-and the look (font sizes) of normal or presentation mode.
+`View` is everything the app needs to know about a view; `Ctx` carries what every view needs to draw:
+the model, the `Run` it draws (the key of every cached call), its trace, and the look (font sizes) of
+normal or presentation mode.
 """
 
 from __future__ import annotations
@@ -15,7 +17,28 @@ import streamlit as st
 from app_support import export, models
 from app_support.models import TraceData
 from app_support.run import Run
+from app_support.state import Param
 from transformer import Pretrained
+
+EXPERIMENT = ("off", "target")  # the parts of an experiment a view can follow (app_support.experiment)
+
+
+@dataclass(frozen=True)
+class View:
+    """A view, declared once in its module as `VIEW` and listed once in app_support.registry."""
+
+    name: str  # its name in the URL (`view=...`) and in exported file names
+    title: str  # its button in the view picker
+    group: str  # the picker's row it sits in (registry.GROUPS)
+    section: str  # where it is in the paper, said under it
+    render: Callable[[Ctx], None]
+    params: tuple[Param, ...] = ()  # its own URL parameters (app_support.state.Param)
+    says_translation: bool = (
+        False  # the translation is said in a line above it (others show it their own way)
+    )
+    follows: tuple[str, ...] = ()  # the parts of the experiment it draws: EXPERIMENT, a part of it or none
+    sets_experiment: bool = False  # it sets the experiment and says itself what it shows (no banner)
+    on_its_own: bool = False  # runs as a fragment: a click on its controls reruns it alone, not the page
 
 
 @dataclass(frozen=True)

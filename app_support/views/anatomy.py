@@ -4,7 +4,7 @@ Overall architecture (§3) → input embeddings (§3.4) → positional encoding 
 dot-product attention (§3.2.1) → multi-head attention (§3.2.2) → feed-forward (§3.3) →
 encoder layer → decoder layer (§3.1) → output softmax (§3.4).
 
-One section at a time (`state.ANATOMY_SECTIONS`, `section` in the URL), as a teacher walks a class
+One section at a time (`SECTION_TITLES`, `section` in the URL), as a teacher walks a class
 through it, with "Next" under each: a page of all 31 figures took Chromium 3–5 s to draw after every
 new sentence, one section at most 13.
 """
@@ -21,7 +21,7 @@ import viz
 from app_support import models, state
 from app_support.safe_text import md_code
 from app_support.stages import Stage, layer_stages
-from app_support.views import Ctx, chart, controls, figure
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from transformer.layers import ACTIVATION_FORMULAS
@@ -29,6 +29,17 @@ from viz.matrix import masked_scores, matrix_heatmap
 from viz.style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
+SECTION_TITLES = {  # the walk, one section at a time (paper §3.1–§3.5, SEED.md's order): `section` in the URL
+    0: "0 · The whole model",
+    1: "1 · Embeddings",
+    2: "2 · Positions",
+    3: "3 · Attention",
+    4: "4 · Multi-head",
+    5: "5 · Feed-forward",
+    6: "6 · Encoder layer",
+    7: "7 · Decoder layer",
+    8: "8 · Output",
+}
 
 
 def _dims(x: np.ndarray) -> np.ndarray:
@@ -58,10 +69,10 @@ def render(ctx: Ctx) -> None:
     ss = st.session_state
     st.segmented_control(
         "Section",
-        list(state.ANATOMY_SECTIONS),
+        list(SECTION_TITLES),
         key="ana_section",
         required=True,
-        format_func=state.ANATOMY_SECTIONS.get,
+        format_func=SECTION_TITLES.get,
         persist_state="session",
         label_visibility="collapsed",
         wrap=True,
@@ -84,7 +95,7 @@ def _go(number: int) -> None:
 
 def _next_previous(number: int) -> None:
     """A teacher walks on with "Next" under the section (and back with "Previous")."""
-    names = state.ANATOMY_SECTIONS
+    names = SECTION_TITLES
     back, on = st.columns(2)
     if number > 0:
         back.button(f"◀ Previous: {names[number - 1]}", key="ana_previous", on_click=_go, args=(number - 1,))
@@ -367,7 +378,6 @@ def _output(ctx: Ctx) -> None:
         + ", giving one score per vocabulary piece; softmax turns the scores into next-piece probabilities.",
     )
     n_steps = len(t.tgt_tokens)
-    ss["ana_step"] = min(ss["ana_step"], n_steps - 1)
     if n_steps > 1:
         st.slider("Position", 0, n_steps - 1, key="ana_step", persist_state="session")
     step = ss["ana_step"]
@@ -392,7 +402,7 @@ def _output(ctx: Ctx) -> None:
 # sections that draw every attention of one layer: they pick a layer and a head, not a kind (number -> the
 # kind whose rows they label: the encoder's rows predict nothing, None = the decoder's two attentions)
 WHOLE_LAYER: dict[int, str | None] = {6: "encoder", 7: None}
-SECTIONS = {  # state.ANATOMY_SECTIONS' number -> (draw it, whether it dissects the attention picked above it)
+SECTIONS = {  # SECTION_TITLES' number -> (draw it, whether it dissects the attention picked above it)
     0: (_whole_model, False),
     1: (_embeddings, False),
     2: (_positional, False),
@@ -435,3 +445,16 @@ def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: s
             "A LayerNorm output has mean ≈ 0 and spread ≈ 1 for every piece before its learned scale and shift; "
             "a residual stream that is not normalised grows from layer to layer."
         )
+
+
+VIEW = View(
+    "anatomy", "Anatomy", "See", "§3.1–§3.5, in the order of the walk-through", render,
+    params=(
+        state.number("section", "ana_section", 0, 0, len(SECTION_TITLES) - 1,
+                     f"the section, 0..{len(SECTION_TITLES) - 1} in the paper's order (SECTION_TITLES)",
+                     f"sections are 0 to {len(SECTION_TITLES) - 1}"),
+        state.number("out_pos", "ana_step", 0, 0, 100_000, "decoder position of the output softmax",
+                     fit_trace=state.below(lambda ss, t: len(t.tgt_tokens), "this translation has positions")),
+    ),
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
+)  # fmt: skip

@@ -9,7 +9,7 @@ import streamlit as st
 
 import viz
 from app_support import state
-from app_support.views import Ctx, chart, controls
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_rows
 
 SHOWN = 8  # pieces read that the step statement lists, the last ones: a long prefix stays beside its chart
@@ -63,7 +63,7 @@ def render(ctx: Ctx) -> None:
                 )
         else:
             a.caption("The translation is empty: there is only step 0 (reading `<s>`).")
-        b.number_input("Top k", 3, 20, key="dec_k", persist_state="session")
+        b.number_input("Top k", TOPK_MIN, TOPK_MAX, key="dec_k", persist_state="session")
     step = ss["step"]
     chosen = t.next_token(step)
     said, drawn = st.columns([1, 2])  # the step beside its chart: the chart starts on the first screen
@@ -97,3 +97,16 @@ def render(ctx: Ctx) -> None:
         "One row per layer and head: left, which source pieces step t looks at; right, which earlier "
         "target pieces. " + ROW_CAPTION
     )
+
+
+TOPK_MIN, TOPK_MAX = 3, 20  # next-piece candidates
+
+
+VIEW = View(
+    "decoding", "Decoding", "See", "§3.1 (the auto-regressive decoder) and §3.4 (the output softmax)", render,
+    params=(
+        state.number("topk", "dec_k", 10, TOPK_MIN, TOPK_MAX, f"{TOPK_MIN}..{TOPK_MAX} next-piece candidates",
+                     f"a whole number from {TOPK_MIN} to {TOPK_MAX}"),
+    ),
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
+)  # fmt: skip

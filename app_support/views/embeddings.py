@@ -7,22 +7,20 @@ import streamlit as st
 import viz
 from app_support import models
 from app_support.stages import stream_stages
-from app_support.views import Ctx, chart, controls
+from app_support.state import Param, below, choice, number, numbers, position, whole
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 
 METHODS = {"pca": "PCA (fast)", "tsne": "t-SNE (slow on long inputs)"}
 SIDES = {"encoder": "Encoder (source)", "decoder": "Decoder (translation)"}
 ALL = -1  # emb_stage value: every stage
+MAX_PATHS = 6  # token paths drawn at once
 
 
 def render(ctx: Ctx) -> None:
     ss, t = st.session_state, ctx.trace
     tokens = t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens
     stages = stream_stages(ss["emb_side"], t.hidden[ss["emb_side"]].shape[0] - 1, t.norm)
-    n_stages = len(stages)
-    if ss["emb_stage"] >= n_stages:
-        ss["emb_stage"] = ALL
-    if ss["emb_paths"] is not None and any(p >= len(tokens) for p in ss["emb_paths"]):
-        ss["emb_paths"] = None
+    n_stages = len(stages)  # the stage and positions are fitted to this side (state.fit_to_trace)
     if ss["emb_paths"] is None:
         ss["emb_paths"] = [0]
     labels = viz.token_labels(tokens)
@@ -44,7 +42,7 @@ def render(ctx: Ctx) -> None:
             list(range(len(tokens))),
             key="emb_paths",
             format_func=lambda p: labels[p],
-            max_selections=6,
+            max_selections=MAX_PATHS,
             persist_state="session",
             help="Every piece is a point (hover for its name); these are written on the figures, each in its "
             "own colour, and their paths drawn.",
@@ -98,3 +96,35 @@ def render(ctx: Ctx) -> None:
         st.caption(
             "Cosine similarity between rows of the (shared) embedding matrix, before the √d_model scale."
         )
+
+
+# positions on the side shown; a browser may send a widget's values back as text after its options changed
+# (`clean`: "3" is position 3): anything else resets the choice
+_fit_positions = below(
+    lambda ss, t: len(t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens),
+    lambda ss: f"the {ss['emb_side']} side has positions",
+)
+
+
+def _fit_stage(stage, ss, trace) -> str | None:
+    side = ss["emb_side"]
+    n = len(stream_stages(side, trace.hidden[side].shape[0] - 1, trace.norm))
+    return None if ALL <= stage < n else f"the {side} has stages 0–{n - 1} (or all)"
+
+
+VIEW = View(
+    "embeddings", "Embeddings", "See", "§3.4 Embeddings and Softmax, and the residual stream of §3.1", render,
+    params=(
+        choice("emb_side", "emb_side", "encoder", tuple(SIDES), "encoder | decoder: the side projected", "sides are"),
+        choice("emb_method", "emb_method", "pca", tuple(METHODS), "pca | tsne: the projection", "projections are"),
+        Param("emb_stage", "emb_stage", ALL, lambda r: ALL if r.strip().lower() == "all" else whole(r, 0, 1_000),
+              "a stage is all or a whole number", "all | 0-based stage of the residual stream",
+              write=lambda v: "all" if v == ALL else str(v), fit_trace=_fit_stage),
+        numbers("emb_paths", "emb_paths", 100_000, MAX_PATHS, "positions whose path through the layers is drawn, "
+                "e.g. 0,3", shown=lambda m: [0], fit_trace=_fit_positions,
+                clean=lambda v: v if v is None else [position(p) for p in v]),
+        number("emb_nn", "emb_nn_token", 0, 0, 100_000, "position whose nearest vocabulary pieces are listed",
+               fit_trace=_fit_positions, clean=position),
+    ),
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
+)  # fmt: skip

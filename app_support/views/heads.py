@@ -14,9 +14,10 @@ import numpy as np
 import streamlit as st
 
 import viz
+from app_support import state
 from app_support.experiment import heads_off, results
 from app_support.safe_text import md_code
-from app_support.views import Ctx, chart, controls
+from app_support.views import Ctx, View, chart, controls
 from transformer.kinds import KINDS
 
 EXPLAIN = (
@@ -169,7 +170,7 @@ def ranking(ctx: Ctx, off: heads_off.Off) -> None:
 
 def render(ctx: Ctx) -> None:
     ss = st.session_state
-    t = ctx.trace  # the model as trained (this view is not in experiment.FOLLOWS)
+    t = ctx.trace  # the model as trained (this view follows no experiment: it sets it)
     st.markdown(EXPLAIN)
     with controls(ctx, "Heads"):
         grid(ctx)
@@ -185,3 +186,19 @@ def render(ctx: Ctx) -> None:
             "below, to switch them off."
         )
     ranking(ctx, off)
+
+
+VIEW = View(
+    "heads", "Switch heads off", "Experiment", "§3.2.2 Multi-Head Attention, one head at a time switched off",
+    render,
+    params=(
+        state.Param(
+            "off", "off", (), lambda r: None if (parsed := heads_off.parse(r))[1] else parsed[0],
+            "write heads as kind.layer.head separated by commas, e.g. cross.1.0,encoder.0.3",
+            "heads switched off, kind.layer.head separated by commas, e.g. cross.1.0,cross.1.3 (every view)",
+            write=heads_off.to_url,
+        ),
+        state.flag("apply", "exp_apply", True, "0 = the views show the model as trained although an experiment is set"),
+    ),
+    sets_experiment=True,
+)  # fmt: skip

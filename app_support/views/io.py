@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_support.safe_text import md_code
-from app_support.views import Ctx
+from app_support.views import EXPERIMENT, Ctx, View
 
 
 def token_table(tokens: list[str], ids: list[int], extra: dict | None = None) -> pd.DataFrame:
@@ -28,7 +28,11 @@ def render(ctx: Ctx) -> None:
         st.code(t.tgt_text or empty, language=None, wrap_lines=True)
     a, b, c, d = st.columns(4)
     a.metric("Source pieces", len(t.src_tokens), help="including the end-of-sentence piece `</s>`")
-    b.metric("Generated pieces", max(0, len(t.tgt_tokens) - 1), help=f"without the start piece {md_code(t.tgt_tokens[0])}")
+    b.metric(
+        "Generated pieces",
+        max(0, len(t.tgt_tokens) - 1),
+        help=f"without the start piece {md_code(t.tgt_tokens[0])}",
+    )
     c.metric("Beam size", ctx.beam, help="1 = greedy: always the most likely next piece")
     d.metric("Time", f"{t.seconds:.2f} s", help="translate + trace on this machine's CPU")
 
@@ -70,3 +74,9 @@ def render(ctx: Ctx) -> None:
                 hide_index=True,
                 key="io_metrics_table",
             )
+
+
+VIEW = View(
+    "io", "Input & output", "See", "§3 Model Architecture (Figure 1) and §6.1 (beam search)", render,
+    follows=EXPERIMENT, on_its_own=True,  # it shows the translation its own way
+)  # fmt: skip

@@ -17,7 +17,7 @@ import streamlit as st
 import viz
 from app_support import models, state
 from app_support.safe_text import md_code, without_lone_surrogates
-from app_support.views import Ctx, attention, chart, controls
+from app_support.views import Ctx, View, attention, chart, controls
 from transformer import analysis
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 
@@ -167,6 +167,12 @@ def render(ctx: Ctx) -> None:
             )  # the subtitle's sentence
             chart(shown, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
 
+    _difference(both, kind, rows, layer, head, sides)
+    _stream_shift(ctx, both, ta, tb)
+
+
+def _difference(both: Ctx, kind: str, rows: str, layer: int, head: int, sides: list) -> None:
+    """Second − first attention, where rows and columns pair up (`sides`: weights, queries, keys of each)."""
     st.subheader("Difference: second − first")
     (wa, qa, ka), (wb, qb, kb) = sides
     q_la, q_lb = viz.query_labels(kind, qa, rows), viz.query_labels(kind, qb, rows)
@@ -183,7 +189,7 @@ def render(ctx: Ctx) -> None:
             diff, row_pairs.labels(q_la, q_lb), col_pairs.labels(ka, kb),
             title=f"{KINDS[kind].title}, L{layer}, {_who(head)}: second − first",
             y_title=query_title(kind, rows), x_title=key_title(kind),
-            font_size=ctx.font,
+            font_size=both.font,
         )  # fmt: skip
         chart(both, fig, "fig_pair_diff", "pair", "difference", kind, f"L{layer}")
         st.caption(
@@ -191,6 +197,9 @@ def render(ctx: Ctx) -> None:
             "piece that differs between the two sentences at a paired position."
         )
 
+
+def _stream_shift(ctx: Ctx, both: Ctx, ta, tb) -> None:
+    """How far each paired position's residual stream moved, layer by layer, on both sides."""
     st.subheader("Which layers react to the change")
     st.markdown(
         "For every position whose piece pairs up: how far its residual stream (the vector each layer "
@@ -230,3 +239,15 @@ def render(ctx: Ctx) -> None:
         "that mixes positions spreads the change. On the decoder side each position reads its own "
         "translation's piece, so where the translations differ the pieces themselves differ too."
     )
+
+
+VIEW = View(
+    "pairs", "Minimal pairs", "Experiment",
+    "§3.1 (the residual stream, layer by layer) and §3.2 (attention), for two sentences at once", render,
+    params=(
+        state.Param("text2", "text2", "", lambda r: without_lone_surrogates(r) if len(r) <= state.TEXT_LIMIT else None,
+                    f"the second sentence has at most {state.TEXT_LIMIT} characters",
+                    "the second sentence of a minimal pair"),
+    ),
+    follows=("off",),  # a typed translation belongs to the first sentence only: not traced here
+)  # fmt: skip

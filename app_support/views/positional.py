@@ -6,10 +6,12 @@ import numpy as np
 import streamlit as st
 
 import viz
-from app_support.views import Ctx, chart, controls
+from app_support.state import below, choice, number, numbers
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from transformer.embeddings import POSITIONAL_FORMULAS
 
 MAX_POSITIONS = 512  # the sinusoid formula has no end; show up to this many positions
+MAX_DIMS = 8  # sinusoids drawn at once
 WIDE = 64  # models wider than this show the first WIDE dimensions of the sentence's embeddings
 
 
@@ -28,7 +30,7 @@ def pe_table(ctx: Ctx, n: int) -> np.ndarray:
 
 def render(ctx: Ctx) -> None:
     cfg, ss = ctx.model.config, st.session_state
-    if ss["pe_dims"] is None or any(d >= cfg.d_model for d in ss["pe_dims"]):
+    if ss["pe_dims"] is None:  # what the model shows by default (fitted to the model: state.fit_to_model)
         ss["pe_dims"] = default_dims(cfg.d_model)
     most = MAX_POSITIONS if cfg.positional == "sinusoidal" else cfg.max_len
     ss["pe_positions"] = min(ss["pe_positions"], most)
@@ -46,7 +48,7 @@ def render(ctx: Ctx) -> None:
             "Dimensions to plot",
             list(range(cfg.d_model)),
             key="pe_dims",
-            max_selections=8,
+            max_selections=MAX_DIMS,
             persist_state="session",
             help="Even dimensions are sines, odd ones cosines (Marian's layout: the first half sines, the second "
             "cosines); higher dimensions change more slowly.",
@@ -66,8 +68,14 @@ def render(ctx: Ctx) -> None:
     chart(ctx, fig, "fig_pe_curves", "pe-curves")
     left, right = ctx.columns(2)
     with left:
-        layout = "first half sin, second half cos" if cfg.positional == "sinusoidal_split" else "even = sin, odd = cos"
-        fig = viz.pe_heatmap(pe, font_size=ctx.font, height=ctx.height(480), dim_title=f"dimension ({layout})")
+        layout = (
+            "first half sin, second half cos"
+            if cfg.positional == "sinusoidal_split"
+            else "even = sin, odd = cos"
+        )
+        fig = viz.pe_heatmap(
+            pe, font_size=ctx.font, height=ctx.height(480), dim_title=f"dimension ({layout})"
+        )
         chart(ctx, fig, "fig_pe_heatmap", "pe")
     with right:
         fig = viz.pe_similarity(pe, ss["pe_metric"], font_size=ctx.font, height=ctx.height(480))
@@ -110,3 +118,18 @@ def render(ctx: Ctx) -> None:
         st.caption(
             f"First {WIDE} of {cfg.d_model} dimensions. Token embeddings are scaled by √d_model (§3.4)."
         )
+
+
+VIEW = View(
+    "positional", "Positional encoding", "See", "§3.5 Positional Encoding", render,
+    params=(
+        number("pe_pos", "pe_positions", 64, 2, MAX_POSITIONS, f"positions drawn, 2..{MAX_POSITIONS}",
+               f"a whole number from 2 to {MAX_POSITIONS}"),
+        numbers("pe_dims", "pe_dims", 100_000, MAX_DIMS, f"the dimensions whose sinusoids are drawn, e.g. 0,16 "
+                f"(at most {MAX_DIMS})", shown=lambda m: default_dims(m.d_model),
+                fit_model=below(lambda ss, m: m.d_model, "this model has dimensions")),
+        choice("pe_metric", "pe_metric", "dot", ("dot", "cosine"), "dot | cosine: PE similarity", "metrics are"),
+        choice("pe_side", "pe_side", "src", ("src", "tgt"), "src | tgt: whose embedding + PE is shown", "sides are"),
+    ),
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
+)  # fmt: skip

@@ -16,10 +16,10 @@ import pandas as pd
 import streamlit as st
 
 import viz
-from app_support import models
+from app_support import models, state
 from app_support import quiz as rules
 from app_support.safe_text import md_code
-from app_support.views import Ctx, chart, controls
+from app_support.views import Ctx, View, chart, controls
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,9 @@ def _german_line(tgt: list[str], piece: int) -> str:
     return " ".join(x for x in (before, f"**→ {md_code(tgt[piece], 40)} ←**", after) if x)
 
 
-def render(ctx: Ctx) -> None:
-    ss = st.session_state
-    st.markdown(INTRO)
+def _what_is_asked(ctx: Ctx) -> tuple | None:
+    """(the set item or None, English pieces, German pieces, cross-attention (layers, q, k) mean over heads,
+    the hand alignment or None, where the German comes from); None when it could not be read."""
     item = rules.find_item(ctx.text)
     hand = None
     if item is not None:
@@ -88,7 +88,7 @@ def render(ctx: Ctx) -> None:
         except Exception as e:  # never a traceback in class
             log.exception("quiz reference trace failed")
             st.error(f"The model could not read the reference translation ({type(e).__name__}): {md_code(e)}")
-            return
+            return None
         src, tgt, cross = ref.src_tokens, ref.tgt_tokens, ref.attention["cross"].mean(1)
         hand = rules.hand_alignment(item, src, tgt)
         where = (
@@ -105,6 +105,16 @@ def render(ctx: Ctx) -> None:
             "the model's attention is revealed"
             + ("" if _is_letters(ctx) else "; pick a set sentence below for a hand alignment too.")
         )
+    return item, src, tgt, cross, hand, where
+
+
+def render(ctx: Ctx) -> None:
+    ss = st.session_state
+    st.markdown(INTRO)
+    asked = _what_is_asked(ctx)
+    if asked is None:
+        return
+    item, src, tgt, cross, hand, where = asked
     pieces = rules.round_pieces(tgt, hand)
     if not pieces:
         st.info(
@@ -126,13 +136,8 @@ def render(ctx: Ctx) -> None:
     piece = pieces[0] if piece is None else piece
     ss["qpiece"] = piece
     n_layers = cross.shape[0]
-    layer = ss.get("qlayer")
-    if layer is not None and not 0 <= layer < n_layers:
-        st.warning(
-            f"Ignored URL parameter `qlayer` = {md_code(layer, 20)}: cross-attention has layers 0–{n_layers - 1}."
-        )
-        layer = None
-    ss["qlayer"] = n_layers - 1 if layer is None else layer
+    if ss["qlayer"] is None:  # fitted to the model (VIEW below); none chosen: the last
+        ss["qlayer"] = n_layers - 1
 
     rid = round_id(ctx, piece)
     answers = ss.setdefault(ANSWERS, {})
@@ -263,3 +268,16 @@ def _scoreboard(answers: dict) -> None:
     st.caption(
         "The score lives in this browser tab's session; a shared link carries the round, not the score."
     )
+
+
+VIEW = View(
+    "quiz", "Quiz: predict, then reveal", "Experiment", "§3.2.3 (encoder–decoder attention), as a guessing game",
+    render,
+    params=(
+        state.number("qpiece", "qpiece", None, 1, 100_000, "the round: the German piece asked about, 1 = the first",
+                     "a whole number from 1"),
+        state.number("qlayer", "qlayer", None, 0, 1_000, "the cross-attention layer (absent: the last)",
+                     shown=lambda m: m.n_layers["cross"] - 1,
+                     fit_model=state.below(lambda ss, m: m.n_layers["cross"], "cross-attention has layers")),
+    ),
+)  # fmt: skip

@@ -3,7 +3,7 @@ teacher-forced, and says how likely it finds each piece, its rank, and the whole
 log-probability beside that of its own translation.
 
 The typed translation is st.session_state["target"] (in the URL as `target`); while it is set every
-view in app_support.experiment.session.FOLLOWS is traced on it.
+view that follows the experiment (`View.follows`) is traced on it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
+from app_support import state
 from app_support.experiment import heads_off, results
 from app_support.experiment.results import SURPRISING
 from app_support.experiment.session import experiment, typed_target
-from app_support.views import Ctx, chart
+from app_support.safe_text import without_lone_surrogates
+from app_support.views import Ctx, View, chart
 
 EXPLAIN = (
     "Type a translation of the sentence, for example a student's, and press Enter. The model reads it "
@@ -112,3 +114,14 @@ def render(ctx: Ctx) -> None:
         hide_index=True,
         key="score_table",
     )
+
+
+VIEW = View(
+    "score", "Score a translation", "Experiment",
+    "§3.4 (the output softmax), read teacher-forced as in training (§5.4)", render,
+    params=(
+        state.Param("target", "target", "", without_lone_surrogates, "not text",
+                    "a typed translation: every view is traced on it"),
+    ),
+    sets_experiment=True,
+)  # fmt: skip

@@ -18,9 +18,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app_support import export, models, state
+from app_support import export, models, registry, state
 from app_support.run import Run
 from app_support.stages import layer_stages
+from app_support.views import anatomy as anatomy_view
 from app_support.views import attention as attention_view
 from tests.support.apptest import (
     MODELS,
@@ -77,17 +78,17 @@ def test_decoding_settings_of_the_chosen_model_are_stated():
 
 
 @needs_model
-@pytest.mark.parametrize("view", list(state.VIEWS))
+@pytest.mark.parametrize("view", list(registry.titles()))
 def test_every_view_renders_on_default_model(view):
     """Each view draws at least one element and no exception with the default model and its example."""
     at = run_app(view=view)
     assert_clean(at)
-    assert at.segmented_control(key="view").value == view
+    assert at.segmented_control(key=registry.picker_key(view)).value == view == at.session_state["view"]
     assert drawn_or_waiting(at, view)
 
 
 @needs_toy
-@pytest.mark.parametrize("view", list(state.VIEWS))
+@pytest.mark.parametrize("view", list(registry.titles()))
 def test_every_view_renders_on_toy_model(view):
     """Each view draws without exception on the toy model, with a repeated letter in the sentence."""
     at = run_app(model=TOY, view=view, text="c a f b c")
@@ -166,7 +167,7 @@ def test_changing_view_changes_content():
     """Input & output shows token tables; switching to Positional encoding shows PE figures instead."""
     at = run_app(model=TOY, view="io", text="c a f b")
     assert len(at.dataframe) >= 2 and not figures(at) and not attention_html(at)
-    at.segmented_control(key="view").set_value("positional").run()
+    at.segmented_control(key=registry.picker_key("positional")).set_value("positional").run()
     assert any(title(f).startswith("Positional encoding") for f in figures(at))
 
 
@@ -328,7 +329,7 @@ def test_anatomy_walks_the_paper_one_section_at_a_time(model):
         7: 2 + len(layer_stages("decoder", 0, cfg.norm, last["decoder"])),
         8: 1,
     }  # fmt: skip
-    for number in range(1, len(state.ANATOMY_SECTIONS)):
+    for number in range(1, len(anatomy_view.SECTION_TITLES)):
         at.button(key="ana_next").click().run()
         assert_clean(at)
         assert at.session_state["ana_section"] == number and at.query_params["section"] == str(number)
@@ -443,8 +444,8 @@ def test_bad_query_param_warns_and_uses_default(key, value):
     at = run_app(**{key: value})
     assert_clean(at)
     assert any(f"`{key}`" in w.value for w in at.warning), [w.value for w in at.warning]
-    if key in state.DEFAULTS:
-        assert at.session_state[key] == state.DEFAULTS[key]
+    if key in registry.defaults():
+        assert at.session_state[key] == registry.defaults()[key]
 
 
 @needs_model
@@ -685,7 +686,11 @@ def test_a_plain_link_opens_on_attention():
     """No view in the link: the Attention view, with the head and the mean drawn."""
     at = run_app()
     assert_clean(at)
-    assert at.segmented_control(key="view").value == "attention" == state.DEFAULTS["view"]
+    assert (
+        at.segmented_control(key=registry.picker_key("attention")).value
+        == "attention"
+        == registry.defaults()["view"]
+    )
     assert [m.title.endswith("mean of heads") for m in attention_maps(at)] == [False, True]
     assert at.query_params["view"] == "attention"
     assert [t.value for t in at.sidebar.title] == ["Transformer, live"] and not at.main.title

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from app_support import registry
 from app_support.experiment import heads_off
 from tests.support.apptest import TOY, assert_clean, figures, needs_toy, run_app, title
 from transformer import load_pretrained
@@ -83,7 +84,7 @@ def test_the_step_survives_a_visit_to_a_view_that_does_not_follow_the_experiment
     assert_clean(at)
     assert not [n for n in notices(at) if STEP_NOTICE in n]
     assert at.query_params["step"] == "9"
-    at.segmented_control(key="view").set_value("decoding").run()
+    at.segmented_control(key=registry.picker_key("decoding")).set_value("decoding").run()
     assert_clean(at)
     assert at.session_state["step"] == 9 and step_titles(at)[0].startswith("Step 9")
 

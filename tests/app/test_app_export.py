@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from app_support import export, state
+from app_support import export, registry
 from tests.support.apptest import (
     TOY,
     anatomy_sections,
@@ -111,7 +111,7 @@ def heatmap_downloads(at, deferred: dict, fmt: str = "png") -> list[tuple[str, s
 
 
 @needs_toy
-@pytest.mark.parametrize("view", [v for v in state.VIEWS if v != "io"])
+@pytest.mark.parametrize("view", [v for v in registry.titles() if v != "io"])
 def test_every_figure_names_the_model_view_and_sentence_and_shows_the_sentence(view, deferred):
     at = run_app(model=TOY, view=view, text=TEXT)
     assert_clean(at)
@@ -197,9 +197,11 @@ def test_the_sidebar_switches_every_figure_and_both_html_heatmaps_between_png_an
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
     at.segmented_control(key="panel").set_value("heatmaps").run()
     assert html_formats("svg") == {("svg", "image/svg+xml")}
-    at.segmented_control(key="view").set_value("positional").run()  # the choice holds across views
+    at.segmented_control(key=registry.picker_key("positional")).set_value(
+        "positional"
+    ).run()  # the choice holds across views
     assert {c["toImageButtonOptions"]["format"] for c in chart_configs(at)} == {"svg"}
-    at.segmented_control(key="view").set_value("attention").run()
+    at.segmented_control(key=registry.picker_key("attention")).set_value("attention").run()
     assert html_formats("svg") == {("svg", "image/svg+xml")}
     at.radio(key="fig_format").set_value("png").run()
     assert_clean(at)

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from app_support import state
+from app_support import registry
 from app_support.experiment.results import TARGET_LIMIT
 from app_support.views import heads as heads_view
 from tests.support.apptest import (
@@ -278,8 +278,8 @@ def test_heads_off_and_typed_translation_together():
 
 
 def test_views_and_url_parameters_are_registered():
-    assert {"heads", "score"} <= set(state.VIEWS)
-    assert {"off", "target", "apply"} <= set(state.VIEW_PARAMS)
+    assert {"heads", "score"} <= set(registry.titles())
+    assert {"off", "target", "apply"} <= set(registry.view_params())
 
 
 def translation_line(at) -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import export, model_dirs, models, state
+from app_support import export, model_dirs, models, registry, state
 from app_support.run import Run
 from app_support.safe_text import without_lone_surrogates
 from tests.support.apptest import (
@@ -103,7 +103,7 @@ def test_the_app_works_again_after_a_refused_path():
     """After a refusal, picking a shipped model draws as usual."""
     at = open_checkpoint("/etc")
     at.selectbox(key="model").set_value(TOY).run()
-    at.segmented_control(key="view").set_value("attention").run()
+    at.segmented_control(key=registry.picker_key("attention")).set_value("attention").run()
     assert not at.exception and not at.error
     assert_drawn(at)
 

@@ -1,4 +1,4 @@
-"""The Attention view's "Watch attention form during training" (app_support.views.training) through
+"""The Attention view's "Watch attention form during training" (app_support.views.attention.training) through
 AppTest: a slider over the training snapshots a model directory carries; on `reverse`, cross-attention
 goes from near-uniform at the initialisation to the anti-diagonal at the last step."""
 

@@ -18,8 +18,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import viz
-from app_support import models, state
+from app_support import models
 from app_support.views import _with_sentence
+from app_support.views import anatomy as anatomy_view
 from transformer import available_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,9 @@ def test_no_view_changes_a_figure_it_shares(monkeypatch):
         return fig
 
     monkeypatch.setattr(models, "figure", recording)
-    pages = [{"view": "attention"}] + [{"view": "anatomy", "section": str(n)} for n in state.ANATOMY_SECTIONS]
+    pages = [{"view": "attention"}] + [
+        {"view": "anatomy", "section": str(n)} for n in anatomy_view.SECTION_TITLES
+    ]
     for text in ("The house is old.", "The old man saw the old dog near the river."):
         for page in pages:
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)

@@ -11,6 +11,7 @@ input) makes these tests fail. The sentence also reaches the Attention view's HT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import export, model_dirs, models, state
+from app_support import export, model_dirs, models, registry, state
 from tests.support.apptest import APP, MODELS, TOY, needs_toy, open_checkpoint, run_app
 from tests.support.heatmap_reader import read_heatmap
 from tests.support.hostile_markdown import (
@@ -41,14 +42,14 @@ def assert_html_keeps_the_sentence_as_text(at: AppTest, text: str, heatmaps: boo
 
 # --- URL parameters ---------------------------------------------------------------------------------
 
-URL_PARAMS = [name for name in (*state.SHARED, *state.VIEW_PARAMS) if name != "text"]
+URL_PARAMS = [p.url for p in registry.params() if p.url != "text"]
 
 
 @needs_toy
 @pytest.mark.parametrize("name", URL_PARAMS)
 def test_a_hostile_url_parameter_is_named_only_as_code(name):
     """?<name>=<HOSTILE>: the notice that ignores it shows the value as code; nothing else renders it."""
-    rejected = bool(state.parse_query({name: HOSTILE}, models.model_names())[1])
+    rejected = bool(state.parse_query({name: HOSTILE}, registry.params(models.model_names()))[1])
     at = run_app(**({"model": TOY, "text": "c a f b", "view": "attention"} | {name: HOSTILE}))
     assert_only_in_code(at, must_show=rejected)
     if rejected:
@@ -77,7 +78,7 @@ def test_a_hostile_sentence_in_the_url_is_shown_only_as_code():
 
 
 @pytest.mark.skipif("en-de" not in MODELS, reason="en-de not in assets/")
-@pytest.mark.parametrize("view", list(state.VIEWS))
+@pytest.mark.parametrize("view", list(registry.titles()))
 def test_a_hostile_sentence_is_rendered_nowhere_in_any_view(view):
     at = run_app(model="en-de", view=view, text=HOSTILE + " 🙂")
     assert_only_in_code(at, must_show=False)
@@ -176,12 +177,11 @@ def test_a_failing_trace_shows_its_message_as_code(monkeypatch):
 
 @needs_toy
 def test_a_failing_view_shows_its_message_as_code(monkeypatch):
-    from app_support.views import attention
-
     def fail(ctx):
         raise RuntimeError(HOSTILE)
 
-    monkeypatch.setattr(attention, "render", fail)
+    failing = [dataclasses.replace(v, render=fail) if v.name == "attention" else v for v in registry.VIEWS]
+    monkeypatch.setattr(registry, "VIEWS", failing)
     at = run_app(model=TOY, text="c a f b", view="attention")
     assert at.error and "could not be drawn" in at.error[0].value
     assert_only_in_code(at)

@@ -4,7 +4,7 @@
 collects every widget with a key, and fails on one that is neither in `CHANGE` (a control that a
 link restores, checked by `test_a_link_restores_the_control`) nor in `EXEMPT` (with the reason it is
 not in links). A new control that changes a figure therefore needs a URL parameter
-(`app_support.state.VIEW_PARAMS`) and a line in CHANGE.
+(`app_support.registry.view_params()`) and a line in CHANGE.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, DownloadButton, Widget
 
-from app_support import state
+from app_support import registry, state
+from app_support.views import anatomy as anatomy_view
+from app_support.views import attention as attention_view
+from app_support.views import embeddings as embeddings_view
 from tests.support.apptest import MODELS, TOY, assert_clean, figures, head_views, needs_toy, run_app
 from tests.support.heatmap_reader import read_heatmap
 from transformer.checkpoint import list_snapshots
@@ -24,19 +27,20 @@ from transformer.checkpoint import list_snapshots
 TEXT = "c a f b d"
 BASE = {"model": TOY, "text": TEXT}
 CONTEXTS = {  # a page of the app: the URL that opens it (on top of BASE); every view and every panel
-    **{view: {"view": view} for view in state.VIEWS},
-    **{f"attention_{panel}": {"view": "attention", "panel": panel} for panel in state.PANELS},
+    **{view: {"view": view} for view in registry.titles()},
+    **{f"attention_{panel}": {"view": "attention", "panel": panel} for panel in attention_view.PANELS},
     "attention_cross": {"view": "attention", "kind": "cross"},
     "attention_hidden": {"view": "attention", "hide": "1"},
     "attention_snapshots": {"view": "attention", "kind": "cross", "snap": "0"},  # training snapshots shown
-    **{f"anatomy_{n}": {"view": "anatomy", "section": str(n)} for n in state.ANATOMY_SECTIONS},
+    **{f"anatomy_{n}": {"view": "anatomy", "section": str(n)} for n in anatomy_view.SECTION_TITLES},
 }
 SNAPSHOTS = [e["step"] for e in list_snapshots(MODELS[TOY])] if TOY in MODELS else []
 OTHER_MODEL = next((name for name in MODELS if name != TOY), None)
 CHANGE = {  # widget key -> (the page it is changed on, a value other than the default)
     "text": ("attention", "b a d"),
     "model": ("attention", OTHER_MODEL),
-    "view": ("io", "decoding"),
+    "view_see": ("io", "decoding"),  # the picker's rows (registry.picker_key); the choice is `view`
+    "view_experiment": ("io", "heads"),
     "kind": ("attention", "cross"),
     "layer": ("attention", 1),
     "head": ("attention", 2),
@@ -136,7 +140,7 @@ def test_every_widget_is_restored_from_the_link_or_exempt():
     missing = {key: where for key, where in seen.items() if not covered(key)}
     assert not missing, (
         f"widgets not restored from a shared link: {missing} (page where each is). Give each a URL parameter "
-        "in app_support.state.VIEW_PARAMS and a line in CHANGE, or say in EXEMPT why a link need not carry it."
+        "in app_support.registry.view_params() and a line in CHANGE, or say in EXEMPT why a link need not carry it."
     )
     unseen = {key for key, (context, _) in CHANGE.items() if context in CONTEXTS} - set(seen)
     assert not unseen, f"CHANGE names widgets the app no longer has: {unseen}"
@@ -172,7 +176,16 @@ def test_a_link_restores_the_control(key):
     after = page_content(at)
     assert page_content(again) == after, f"{key}: the link {link} does not draw what the person saw"
     # these change tables or text; the quiz's layer shows only once a student has answered
-    if key not in ("emb_nn_token", "text", "model", "view", "beam", "maxlen", "qlayer"):
+    if key not in (
+        "emb_nn_token",
+        "text",
+        "model",
+        "view_see",
+        "view_experiment",
+        "beam",
+        "maxlen",
+        "qlayer",
+    ):
         assert after != before, f"{key} changed nothing on its page: is CHANGE's page the right one?"
 
 
@@ -183,7 +196,7 @@ def test_defaults_stay_out_of_the_link():
     for context in ("attention_lines", "positional", "embeddings", "decoding", "anatomy"):
         at = open_page(context)
         at.run()  # a second run: the view has filled in the controls it defaults per model
-        assert not set(at.query_params) & set(state.VIEW_PARAMS), (context, dict(at.query_params))
+        assert not set(at.query_params) & set(registry.view_params()), (context, dict(at.query_params))
 
 
 @needs_toy
@@ -222,8 +235,8 @@ def test_a_bad_view_parameter_is_ignored_with_a_notice(name, raw):
     assert any(f"`{name}`" in w.value and "Ignored URL parameter" in w.value for w in at.warning), [
         w.value for w in at.warning
     ]
-    key = state.VIEW_PARAMS[name].key
-    assert at.session_state[key] == state.DEFAULTS[key]
+    key = registry.view_params()[name].key
+    assert at.session_state[key] == registry.defaults()[key]
     assert name not in at.query_params
 
 
@@ -236,13 +249,15 @@ SAMPLES = {  # URL name -> a value other than the default, as a link writes it
 
 
 def test_view_parameters_round_trip_through_parse_and_write():
-    """Each sampled VIEW_PARAMS value parses, and to_query writes it back as it was (the widgets' own
+    """Each sampled view parameter value parses, and to_query writes it back as it was (the widgets' own
     round trip through the app is test_a_link_restores_the_control)."""
-    query = {name: raw for name, raw in SAMPLES.items() if name in state.VIEW_PARAMS}
+    query = {name: raw for name, raw in SAMPLES.items() if name in registry.view_params()}
     assert len(query) >= 15
-    values, notices = state.parse_query(query, [TOY])
+    values, notices = state.parse_query(query, registry.params([TOY]))
     assert not notices, notices
-    ss = {**state.DEFAULTS, "text": "x", "model": TOY, **values}
-    written = state.to_query(ss, True)
+    ss = {**registry.defaults(), "text": "x", "model": TOY, **values}
+    written = state.to_query(ss, registry.params())
     assert {name: written.get(name) for name in query} == query
-    assert state.parse_query({"emb_stage": "all"}, [TOY])[0] == {"emb_stage": state.ALL_STAGES}
+    assert state.parse_query({"emb_stage": "all"}, registry.params([TOY]))[0] == {
+        "emb_stage": embeddings_view.ALL
+    }

@@ -1,7 +1,7 @@
 """Safe defaults for a class: the curated examples translate well, the app offers them grouped, and the
 app says when the model cannot read the input or is unsure of its translation.
 
-The translation checks run the shipped en-de model at the app's default beam (state.DEFAULTS, 4, the
+The translation checks run the shipped en-de model at the app's default beam (registry.defaults(), 4, the
 beam of its card) exactly as the app does (`Pretrained.trace`, `models._chosen_logprobs`).
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import CHRF
 
-from app_support import examples, models, notices, state
+from app_support import examples, models, notices, registry
 from tests.support.apptest import MODELS, TOY, assert_clean, run_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def en_de():
 
 def translate(model, text: str) -> tuple[object, float]:
     """(trace at the app's default beam, mean log-probability per piece as the app computes it)."""
-    t = model.trace(text, beam=state.DEFAULTS["beam"])
+    t = model.trace(text, beam=registry.defaults()["beam"])
     logprobs = models._chosen_logprobs(t.probs, t.tgt_ids, model.config.eos_id)
     return t, float(np.mean(logprobs))
 
@@ -131,7 +131,7 @@ def test_the_default_beam_is_the_cards():
     """en-de's card reports every figure at beam 4; the app opens with beam 4."""
     card = (ROOT / "assets" / EN_DE / "README.md").read_text(encoding="utf-8")
     assert "## Sample outputs (beam 4)" in card and "The model ships with beam 4" in card
-    assert state.DEFAULTS["beam"] == 4
+    assert registry.defaults()["beam"] == 4
 
 
 # --- notices -----------------------------------------------------------------------------------------

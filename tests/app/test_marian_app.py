@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 pytest.importorskip("transformers")
 
-from app_support import models, state  # noqa: E402
+from app_support import models, registry  # noqa: E402
 from app_support.model_dirs import ENV, allowed_dirs, discover  # noqa: E402
 from tests.support.apptest import attention_maps, z_of  # noqa: E402
 from tests.support.marian import tiny_marian_dir  # noqa: E402
@@ -60,8 +60,8 @@ def test_the_converted_model_is_in_the_picker(app_env):
 def test_every_view_renders_with_the_converted_model(app_env):
     at = run_app(model=LABEL, text="The house is old.", kind="cross", layer="1", head="1")
     assert_clean(at)
-    for view in state.VIEWS:
-        at.segmented_control(key="view").set_value(view).run()
+    for view in registry.titles():
+        at.segmented_control(key=registry.picker_key(view)).set_value(view).run()
         assert_clean(at)
         if view == "attention":  # its heatmaps are HTML (viz.attention_html): the head's and the mean's
             hms = attention_maps(at)

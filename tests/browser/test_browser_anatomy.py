@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_support import state
+from app_support.views import anatomy as anatomy_view
 from tests.support.browser import (
     LONG_SENTENCE,
     MARGINS_JS,
@@ -57,7 +57,7 @@ HTML_LABELS_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(
 
 PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by both pieces: the longest labels)
     {"view": "anatomy", "section": str(n), "kind": "cross", "rows": "both"}
-    for n in state.ANATOMY_SECTIONS
+    for n in anatomy_view.SECTION_TITLES
     if n
 ] + [  # the Attention view's heatmaps and model view share the figure functions
     {"view": "attention", "kind": "decoder", "rows": "both"},

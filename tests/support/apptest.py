@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import state
+from app_support.views import anatomy as anatomy_view
 
 # the figure readers, re-exported (`x as x`): an app test imports its helpers from this one module
 from tests.support.figure_json import heatmaps as heatmaps
@@ -81,7 +82,7 @@ def decoder_pieces(text: str) -> tuple[list[str], list[str]]:
 
 def anatomy_sections(at: AppTest):
     """Open each Anatomy section in turn with its picker, as a person would; yields each section's number."""
-    for number in state.ANATOMY_SECTIONS:
+    for number in anatomy_view.SECTION_TITLES:
         at.segmented_control(key="ana_section").set_value(number).run()
         yield number
 

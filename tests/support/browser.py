@@ -395,11 +395,11 @@ def choose_checkpoint(page, directory: str) -> None:
 
 def decoder_pieces(text: str, model: str | None = None) -> tuple[list[str], list[str]]:
     """(pieces the app's decoder rows read, pieces they predict) for `text`: row t reads piece t, predicts t + 1."""
-    from app_support.state import DEFAULTS
+    from app_support.registry import defaults
     from transformer import load_pretrained
 
     m = load_pretrained(model or default_model())
-    read = list(m.trace(text, beam=DEFAULTS["beam"]).tgt_tokens)  # the app's translation: its default beam
+    read = list(m.trace(text, beam=defaults()["beam"]).tgt_tokens)  # the app's translation: its default beam
     return read, [*read[1:], "</s>"]
 
 

@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from app_support import state
+from app_support import registry, state
 
 
 def session(paths) -> dict:
-    ss = dict(state.DEFAULTS)
+    ss = dict(registry.defaults())
     ss.update(text="x", model="m", _from_url=set(), emb_paths=paths)
     return ss
 
@@ -22,14 +22,14 @@ def trace(n_src: int = 5, n_tgt: int = 4):
 
 def test_positions_sent_back_as_text_become_numbers():
     ss = session(["0", "3"])
-    state.fit_to_trace(ss, trace())
+    state.fit_to_trace(ss, registry.params(), trace())
     assert ss["emb_paths"] == [0, 3]
 
 
 def test_positions_outside_the_sentence_or_not_numbers_reset_the_choice():
     for bad in (["9"], ["x"], [7]):
         ss = session(bad)
-        state.fit_to_trace(ss, trace())
+        state.fit_to_trace(ss, registry.params(), trace())
         assert ss["emb_paths"] is None
 
 
@@ -38,10 +38,10 @@ def test_the_nearest_neighbours_piece_sent_back_as_text_becomes_a_number():
     "3", and comparing it with a number raised a TypeError in the Embeddings view."""
     ss = session(None)
     ss["emb_nn_token"] = "3"
-    state.fit_to_trace(ss, trace())
+    state.fit_to_trace(ss, registry.params(), trace())
     assert ss["emb_nn_token"] == 3
     for bad in ("x", "9", -1, None, "2.5"):
         ss = session(None)
         ss["emb_nn_token"] = bad
-        state.fit_to_trace(ss, trace())
+        state.fit_to_trace(ss, registry.params(), trace())
         assert ss["emb_nn_token"] == 0, bad

@@ -27,6 +27,10 @@ from transformer.kinds import KINDS, MEAN_HEAD
 from transformer.pretrained import resolve_model_dir
 from transformer.trace import capture_trace
 
+SNAP = state.number(
+    "snap", "snap", None, 0, 999_999_999, "training step of the snapshot shown (a model with snapshots; "
+    'absent: "Watch attention form during training" closed)', "a training step is a whole number",
+)  # fmt: skip
 SNAP_OPEN = "snap_open"  # the expander's open state; the step itself is st.session_state["snap"]
 TITLE = "Watch attention form during training"
 
@@ -86,7 +90,15 @@ def render_snapshots(ctx: Ctx) -> None:
         st.warning(f"This model's training snapshots cannot be shown: {md_code(e, 600)}")
         return
     steps = [e["step"] for e in entries]
-    for notice in state.fit_snapshot(ss, steps):
+    notices: list[str] = []
+    have = (
+        f"this model has snapshots of steps {', '.join(map(str, steps))}"
+        if steps
+        else "this model has no training snapshots"
+    )
+    state.check(ss, SNAP, None if ss["snap"] is None or ss["snap"] in steps else have, notices)
+    ss["_from_url"].discard("snap")
+    for notice in notices:
         st.warning(notice)
     if not entries:
         return

@@ -6,8 +6,9 @@ import streamlit as st
 
 import viz
 from app_support import export, models, state
-from app_support.state import KIND_LABELS, MEAN, PANELS
-from app_support.views import Ctx, chart, controls, figure, flow, stem, training
+from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, below, flag, numbers
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, stem
+from app_support.views.attention import flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -26,8 +27,8 @@ ROW_CAPTION = (
     "piece, t + 1 (`</s>` after the last)."
 )
 # In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
-# tabs, the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download button under them
-# (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
+# picker (one row at 1920 px), the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download
+# button under them (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
 FIT_TOP_PX = 397
 FIT_NOTICE_PX = 90
 # The head view is an SVG in a frame of fixed height: the server fits it to the screen presentation mode is
@@ -182,34 +183,76 @@ def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
     return viz.hide_specials(weights, q_tok, k_tok, kind=kind, rows=rows, renormalize=ss["att_renormalise"])
 
 
+def _toggles() -> None:
+    """Hide special pieces, renormalise, colour scale: above every panel."""
+    ss = st.session_state
+    a, b, c = st.columns(3)
+    a.toggle(
+        "Hide special pieces",
+        key="att_hide_specials",
+        persist_state="session",
+        help="Drop the rows and columns of `<s>`, `</s>`, `<pad>` and `<unk>` (a decoder row goes when "
+        "every piece its label names is special).",
+    )
+    renorm_help = "After hiding special pieces, rescale each row to sum to 1 again."
+    if ss["att_hide_specials"]:
+        b.toggle("Renormalise rows", key="att_renormalise", persist_state="session", help=renorm_help)
+    else:  # nothing is hidden, so nothing is renormalised: shown off, the choice kept for later
+        b.toggle(
+            "Renormalise rows",
+            value=False,
+            disabled=True,  # no key: a stand-in, never a setting of its own
+            help=renorm_help + " Applies once special pieces are hidden.",
+        )
+    c.toggle(
+        "Colour scale to largest weight",
+        key="att_autoscale",
+        persist_state="session",
+        help="Off: white = 0, dark = 1 in every figure. On: dark = the largest weight shown.",
+    )
+
+
+def _head_view(ctx: Ctx, attn, q_tok: list[str], k_tok: list[str], same: dict, layer: int) -> bool:
+    """The head view of one layer (lines from each query to the keys it reads), as an SVG page; False when
+    nothing is left to draw."""
+    ss = st.session_state
+    kind, rows = same["kind"], same["rows"]
+    heads = list(range(ctx.trace.n_heads))
+    chosen = ss["att_lines_heads"] or heads[:1]
+    w, q_pos, k_pos = _shown(attn[layer], q_tok, k_tok, kind, rows)
+    if w.size == 0:
+        st.info(NOTHING_LEFT)
+        return False
+
+    def draw(font: int) -> str:
+        return models.figure(viz.head_view,
+            w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=font,
+            subtitle=export.quoted(ctx.text, 300),  # a saved SVG says which sentence it shows (wrapped)
+        )  # fmt: skip
+
+    svg = draw(ctx.font)
+    height, room = viz.svg_size(svg)[1], PROJECTOR_HEIGHT - _above_px(ctx)
+    if ctx.present and height > room:  # projected: on one screen, its font smaller (the figure scales
+        svg = draw(int(ctx.font * room / height))  # with it; 11 px at least)
+        height = viz.svg_size(svg)[1]
+    # its own page under a policy that runs no script (st.iframe's height="content" would need one)
+    st.iframe(viz.svg_page(svg), height=height, alt=HEAD_VIEW_ALT)
+    st.download_button(
+        "Download the head view (SVG, for slides)",
+        lambda: svg,  # made when clicked, not sent with every rerun
+        file_name=f"{stem(ctx, kind, f'L{layer}', 'head-view')}.svg",
+        mime="image/svg+xml",
+        on_click="ignore",
+        key="dl_head_view",
+    )
+    return True
+
+
 def render(ctx: Ctx) -> None:
     ss = st.session_state
     with controls(ctx):
         pick_attention(ctx)
-        a, b, c = st.columns(3)
-        a.toggle(
-            "Hide special pieces",
-            key="att_hide_specials",
-            persist_state="session",
-            help="Drop the rows and columns of `<s>`, `</s>`, `<pad>` and `<unk>` (a decoder row goes when "
-            "every piece its label names is special).",
-        )
-        renorm_help = "After hiding special pieces, rescale each row to sum to 1 again."
-        if ss["att_hide_specials"]:
-            b.toggle("Renormalise rows", key="att_renormalise", persist_state="session", help=renorm_help)
-        else:  # nothing is hidden, so nothing is renormalised: shown off, the choice kept for later
-            b.toggle(
-                "Renormalise rows",
-                value=False,
-                disabled=True,  # no key: a stand-in, never a setting of its own
-                help=renorm_help + " Applies once special pieces are hidden.",
-            )
-        c.toggle(
-            "Colour scale to largest weight",
-            key="att_autoscale",
-            persist_state="session",
-            help="Off: white = 0, dark = 1 in every figure. On: dark = the largest weight shown.",
-        )
+        _toggles()
     kind, layer, head, panel = ss["kind"], ss["layer"], ss["head"], ss["panel"]
     rows = state.rows_for(ss, kind)
     zmax = None if ss["att_autoscale"] else 1.0
@@ -272,34 +315,9 @@ def render(ctx: Ctx) -> None:
         notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
         flow.render(ctx, _shown, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+    elif not _head_view(ctx, attn, q_tok, k_tok, same, layer):
+        return
     else:
-        heads = list(range(t.n_heads))
-        chosen = ss["att_lines_heads"] or heads[:1]
-        w, q_pos, k_pos = _shown(attn[layer], q_tok, k_tok, kind, rows)
-        if w.size == 0:
-            st.info(NOTHING_LEFT)
-            return
-        def draw(font: int) -> str:
-            return models.figure(viz.head_view,
-                w, q_tok, k_tok, **same, layer=layer, heads=chosen, q_pos=q_pos, k_pos=k_pos, font_size=font,
-                subtitle=export.quoted(ctx.text, 300),  # a saved SVG says which sentence it shows (wrapped)
-            )  # fmt: skip
-
-        svg = draw(ctx.font)
-        height, room = viz.svg_size(svg)[1], PROJECTOR_HEIGHT - _above_px(ctx)
-        if ctx.present and height > room:  # projected: on one screen, its font smaller (the figure scales
-            svg = draw(int(ctx.font * room / height))  # with it; 11 px at least)
-            height = viz.svg_size(svg)[1]
-        # its own page under a policy that runs no script (st.iframe's height="content" would need one)
-        st.iframe(viz.svg_page(svg), height=height, alt=HEAD_VIEW_ALT)
-        st.download_button(
-            "Download the head view (SVG, for slides)",
-            lambda: svg,  # made when clicked, not sent with every rerun
-            file_name=f"{stem(ctx, kind, f'L{layer}', 'head-view')}.svg",
-            mime="image/svg+xml",
-            on_click="ignore",
-            key="dl_head_view",
-        )
         notes.append(
             "**Hover a piece** (or tap it, or Tab to it) to keep only its lines: on the left, what that query "
             "reads; on the right, who reads that key. Hover a head in the colour key for only its lines. Line "
@@ -312,3 +330,18 @@ def render(ctx: Ctx) -> None:
         for note in notes:
             st.caption(note)
     training.render_snapshots(ctx)  # a model with training snapshots: a slider to watch attention form
+
+
+VIEW = View(
+    "attention", "Attention", "See", "§3.2 Attention and §3.2.3 Applications of Attention in our Model", render,
+    params=(
+        flag("hide", "att_hide_specials", False, "1 = hide special pieces"),
+        flag("renorm", "att_renormalise", True, "0 = do not renormalise rows once specials are hidden"),
+        flag("autoscale", "att_autoscale", False, "1 = colour scale to the largest weight shown"),
+        numbers("heads", "att_lines_heads", 1_000, 1_000, "the head view's heads, e.g. 0,2 (absent: every head)",
+                f"heads are {LIST}", shown=lambda m: list(range(m.n_heads)),
+                fit_model=below(lambda ss, m: m.n_heads, "this model has heads")),
+        training.SNAP,
+    ),
+    says_translation=True, follows=EXPERIMENT, on_its_own=True,
+)  # fmt: skip
