@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from app_support import model_dirs
 from app_support.experiment import heads_off
 from app_support.run import Run
 from app_support.stages import stream_stages
-from transformer import Pretrained, checkpoint, load_pretrained
+from transformer import Pretrained, Trace, checkpoint, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
 from transformer.pretrained import available_models as shipped_models
 from transformer.trace import capture_trace
@@ -138,91 +138,29 @@ def _freeze_long_lived() -> None:
 # --- one sentence -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TraceData:
-    """A `Trace` as plain data: numpy arrays (float32) and lists, safe to copy and to share."""
-
-    src_text: str
-    tgt_text: str
-    src_tokens: list[str]
-    tgt_tokens: list[str]  # decoder input, starts with "<s>"
-    src_ids: list[int]
-    tgt_ids: list[int]
-    output_tokens: list[str]  # most likely next piece at each decoder position
-    truncated: bool
-    attention: dict[str, np.ndarray]  # kind -> (L, H, T_q, T_k)
-    embeddings: dict[str, np.ndarray]  # src_token | src_position | src_input | tgt_... -> (T, d_model)
-    hidden: dict[
-        str, np.ndarray
-    ]  # encoder | decoder -> (L + 1, T, d_model) the residual stream between layers
-    memory: np.ndarray  # (S, d_model) what cross-attention reads (after the final LayerNorm if pre-norm)
-    decoder_output: np.ndarray  # (T, d_model) what the output projection reads
-    norm: str  # "pre" | "post": where the model's LayerNorms sit
-    topk: pd.DataFrame  # viz.topk_frame of every step, TOPK candidates each
-    seconds: float  # time to translate and trace
-    logprobs: tuple[
-        float, ...
-    ] = ()  # per decoder row: log-probability of the piece the translation continued with
-
-    @property
-    def mean_logprob(self) -> float:
-        """How sure the model is of its translation: the mean of `logprobs` (app_support.notices)."""
-        return float(np.mean(self.logprobs)) if self.logprobs else 0.0
-
-    @property
-    def n_layers(self) -> dict[str, int]:
-        return {kind: a.shape[0] for kind, a in self.attention.items()}
-
-    @property
-    def n_heads(self) -> int:
-        return self.attention["encoder"].shape[1]
-
-    def next_token(self, step: int) -> str:
-        """The piece the translation actually continued with after decoder position `step`."""
-        return viz.predicted_pieces(self.tgt_tokens)[step]
-
-
 def _np(t) -> np.ndarray:
     return t.detach().cpu().float().numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def get_trace(run: Run) -> TraceData:
-    """Translate `run.text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass.
+def get_trace(run: Run) -> Trace:
+    """Translate `run.text` (beam size, max pieces; 0 = automatic) and capture one teacher-forced pass, as a
+    `Trace` of float32 numpy arrays (`Trace.numpy`); `meta["seconds"]`: the time to translate and trace.
 
     run.off: attention heads switched off while decoding and while capturing; run.target: trace this
     translation instead of decoding one.
     """
     m = load_model(run.path, run.stamp)
     start = time.perf_counter()
-    t = _trace(m, run)
-    topk = viz.topk_frame(t.probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
-    return TraceData(
-        src_text=t.src_text,
-        tgt_text=t.tgt_text,
-        src_tokens=list(t.src_tokens),
-        tgt_tokens=list(t.tgt_tokens),
-        src_ids=list(t.src_ids),
-        tgt_ids=list(t.tgt_ids),
-        output_tokens=list(t.output_tokens),
-        truncated=bool(t.truncated),
-        attention={k: _np(v) for k, v in t.attention.items()},
-        embeddings={k: _np(v) for k, v in t.embeddings.items()},
-        hidden={k: _np(v) for k, v in t.hidden.items()},
-        memory=_np(t.memory),
-        decoder_output=_np(t.decoder_output),
-        norm=m.config.norm,
-        topk=topk,
-        seconds=time.perf_counter() - start,
-        logprobs=_chosen_logprobs(t.probs, t.tgt_ids, m.config.eos_id),
-    )
+    t = _trace(m, run).numpy()
+    return replace(t, meta={**t.meta, "seconds": time.perf_counter() - start})
 
 
-def _chosen_logprobs(probs: torch.Tensor, tgt_ids, eos_id: int) -> tuple[float, ...]:
-    """log P(piece t + 1 | pieces 0..t) of the pieces the translation has, then of </s> after the last."""
-    following = torch.tensor([*list(tgt_ids)[1:], eos_id], device=probs.device)
-    chosen = probs[torch.arange(len(following), device=probs.device), following]
-    return tuple(chosen.clamp_min(1e-30).log().tolist())
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_topk(run: Run) -> pd.DataFrame:
+    """The TOPK most likely next pieces at every decoder position of `get_trace(run)` (viz.topk_frame)."""
+    m = load_model(run.path, run.stamp)
+    return viz.topk_frame(get_trace(run).probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
 
 
 def _trace(m: Pretrained, run: Run, full: bool = False):
@@ -255,8 +193,8 @@ def get_anatomy(run: Run) -> AnatomyData:
     captured = capture_trace(
         m.model, td.src_ids, td.tgt_ids, full=True, interventions=heads_off.hooks(run.off)
     )
-    qkv = {kind: {part: _np(t) for part, t in parts.items()} for kind, parts in captured.qkv.items()}
-    return AnatomyData(qkv=qkv, activations={name: _np(t) for name, t in captured.activations.items()})
+    full = captured.numpy(activations=True)
+    return AnatomyData(qkv=full.qkv, activations=full.activations)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -6,7 +6,7 @@
   hardly saw in training;
 * the translation's mean log-probability per piece is below `UNSURE_BELOW`: the model is unsure.
 
-Pure functions of the tokenizer, the text and a `models.TraceData`-like trace (no Streamlit); every piece
+Pure functions of the tokenizer, the text and a `Trace` (no Streamlit); every piece
 of the sentence is shown with `md_code`.
 """
 

@@ -81,7 +81,7 @@ class Param:
     always: bool = False  # in the URL even when it is the default (the main ones: a link says what it shows)
     shown: Callable[[ModelFacts], object] | None = None  # what a None value shows: equal values stay out
     fit_model: Fit | None = None  # why the value does not fit the model (ModelFacts), or None
-    fit_trace: Fit | None = None  # why it does not fit the sentence (models.TraceData), or None
+    fit_trace: Fit | None = None  # why it does not fit the sentence (a Trace), or None
     clean: Callable[[object], object] | None = None  # a value a widget sent back, before it is fitted
     note: Callable[[str], str | None] | None = None  # a notice about a URL value that is kept (cut text)
 
@@ -307,7 +307,7 @@ def fit_to_model(ss: MutableMapping, params: Iterable[Param], model: ModelFacts)
 
 
 def fit_to_trace(ss: MutableMapping, params: Iterable[Param], trace) -> list[str]:
-    """Keep the positions the views draw inside this sentence and its translation (a `models.TraceData`:
+    """Keep the positions the views draw inside this sentence and its translation (a `Trace`:
     the run those views draw, a typed translation's or one with heads off included,
     `experiment.session.positions_trace`); notices for URL values."""
     return _fit(ss, params, "fit_trace", trace)

@@ -22,9 +22,9 @@ import streamlit as st
 from app_support import models
 from app_support.experiment import heads_off
 from app_support.experiment.results import TARGET_LIMIT
-from app_support.models import TraceData
 from app_support.safe_text import md_code
 from app_support.views import EXPERIMENT, Ctx, View
+from transformer import Trace
 
 
 def typed_target(ss: Mapping) -> str | None:
@@ -153,7 +153,7 @@ def run(ctx: Ctx, view: View) -> Ctx:
     return ctx
 
 
-def positions_trace(ctx: Ctx, view: View, own: TraceData) -> TraceData:
+def positions_trace(ctx: Ctx, view: View, own: Trace) -> Trace:
     """The run the views with positions in the translation draw (Decoding, Anatomy, Embeddings: all in
     follow the whole experiment), which their step and positions are fitted to (state.fit_to_trace).
 

@@ -15,10 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_support import export, models
-from app_support.models import TraceData
 from app_support.run import Run
 from app_support.state import Param
-from transformer import Pretrained
+from transformer import Pretrained, Trace
 
 EXPERIMENT = ("off", "target")  # the parts of an experiment a view can follow (app_support.experiment)
 
@@ -46,7 +45,7 @@ class Ctx:
     model: Pretrained
     model_label: str  # a name in assets/ or the checkpoint directory's name
     run: Run  # what `trace` is a run of: the model as trained, or the experiment this view follows
-    trace: TraceData
+    trace: Trace  # float32 numpy arrays (models.get_trace)
     present: bool
     notices: int = 0  # warnings shown above the view (a projected figure leaves room for them)
 

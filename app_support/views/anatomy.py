@@ -381,10 +381,11 @@ def _output(ctx: Ctx) -> None:
     if n_steps > 1:
         st.slider("Position", 0, n_steps - 1, key="ana_step", persist_state="session")
     step = ss["ana_step"]
-    top = t.topk[t.topk["rank"] <= 10]
+    topk = models.get_topk(ctx.run)
+    top = topk[topk["rank"] <= 10]
     fig = viz.topk_bar(top, step, chosen=t.next_token(step), context=t.tgt_tokens[step], font_size=ctx.font)
     chart(ctx, fig, "fig_ana_softmax_out", "anatomy", "output", f"step{step}")
-    best = t.topk[t.topk["rank"] == 1]
+    best = topk[topk["rank"] == 1]
     st.dataframe(
         pd.DataFrame(
             {

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 import viz
-from app_support import state
+from app_support import models, state
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_rows
 
@@ -76,7 +76,8 @@ def render(ctx: Ctx) -> None:
             "Probabilities come from the final linear layer and softmax (§3.4)."
         )
     with drawn:
-        top = t.topk[t.topk["rank"] <= ss["dec_k"]]
+        topk = models.get_topk(ctx.run)
+        top = topk[topk["rank"] <= ss["dec_k"]]
         fig = viz.topk_bar(top, step, chosen=chosen, context=t.tgt_tokens[step], font_size=ctx.font)
         chart(ctx, fig, "fig_dec_topk", "next-token", f"step{step}")
     with controls(ctx, "Row labels"), st.columns(2)[0]:  # above the figures it labels, not above the chart

@@ -34,7 +34,7 @@ def render(ctx: Ctx) -> None:
         help=f"without the start piece {md_code(t.tgt_tokens[0])}",
     )
     c.metric("Beam size", ctx.beam, help="1 = greedy: always the most likely next piece")
-    d.metric("Time", f"{t.seconds:.2f} s", help="translate + trace on this machine's CPU")
+    d.metric("Time", f"{t.meta['seconds']:.2f} s", help="translate + trace on this machine's CPU")
 
     left, right = ctx.columns(2)
     with left:

@@ -134,7 +134,9 @@ def render(ctx: Ctx) -> None:
         st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
         return
     ta = ctx.trace
-    both = dataclasses.replace(ctx, run=ctx.run.but(text=f"{first}” → “{second}"))  # figures of both: both in the subtitle
+    both = dataclasses.replace(
+        ctx, run=ctx.run.but(text=f"{first}” → “{second}")
+    )  # figures of both: both in the subtitle
     if tb.truncated:
         st.warning("The second sentence is longer than this model's max_len: only its first pieces are used.")
 

@@ -9,7 +9,7 @@ import pytest
 
 from app_support import models
 from app_support.run import Run
-from transformer import available_models
+from transformer import Trace, available_models
 
 TOY = "reverse"
 pytestmark = pytest.mark.skipif(TOY not in available_models(), reason=f"toy model {TOY!r} not in assets/ yet")
@@ -24,7 +24,7 @@ def test_concurrent_traces_equal_sequential_ones():
     expected = {t: model.trace(t).attention for t in TEXTS}
     models.get_trace.clear()
     barrier = threading.Barrier(len(TEXTS))
-    got: dict[str, models.TraceData] = {}
+    got: dict[str, Trace] = {}
 
     def work(text: str) -> None:
         barrier.wait()  # start together so the captures overlap

@@ -2,7 +2,7 @@
 app says when the model cannot read the input or is unsure of its translation.
 
 The translation checks run the shipped en-de model at the app's default beam (registry.defaults(), 4, the
-beam of its card) exactly as the app does (`Pretrained.trace`, `models._chosen_logprobs`).
+beam of its card) exactly as the app does (`Pretrained.trace`, `Trace.mean_logprob`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import CHRF
 
-from app_support import examples, models, notices, registry
+from app_support import examples, notices, registry
 from tests.support.apptest import MODELS, TOY, assert_clean, run_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +36,7 @@ def en_de():
 def translate(model, text: str) -> tuple[object, float]:
     """(trace at the app's default beam, mean log-probability per piece as the app computes it)."""
     t = model.trace(text, beam=registry.defaults()["beam"])
-    logprobs = models._chosen_logprobs(t.probs, t.tgt_ids, model.config.eos_id)
-    return t, float(np.mean(logprobs))
+    return t, t.mean_logprob
 
 
 def test_there_are_twenty_or_more_examples_grouped_by_what_they_show():

@@ -49,7 +49,7 @@ def snapshot_model(path: str, stamp: float, step: int) -> Pretrained:
 
 @dataclass(frozen=True)
 class SnapshotRun:
-    attention: dict[str, np.ndarray]  # kind -> (layers, heads, q_len, k_len), as TraceData.attention
+    attention: dict[str, np.ndarray]  # kind -> (layers, heads, q_len, k_len), as Trace.attention
     own: str  # what the model at this step writes itself (greedy)
 
 
