@@ -67,8 +67,8 @@ def test_switching_heads_off_translates_again_and_every_view_says_so(app_server,
         row.get_by_role("button", name=f"H{h}", exact=True).click()
         wait_idle(page)
     wait_for_title(page, "The two translations, piece by piece (changed pieces in orange)")
-    page.wait_for_function(
-        "() => location.href.includes('off=cross.1.0%2Ccross.1.1%2Ccross.1.2%2Ccross.1.3')"
+    page.wait_for_function(  # the title is there since the first click; the fourth click's run ends later
+        "() => location.href.includes('off=cross.1.0%2Ccross.1.1%2Ccross.1.2%2Ccross.1.3')", timeout=90_000
     )
     codes = page.evaluate(CODES_JS)
     assert codes[0].strip() == REVERSED and codes[1].strip() != REVERSED, codes
