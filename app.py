@@ -43,8 +43,6 @@ PRESENTATION_CSS = """<style>
 html { font-size: 20px; }
 .stMainBlockContainer { max-width: 100%; padding-left: 2.5rem; padding-right: 2.5rem; padding-top: 4rem; }
 </style>"""
-PAGE_CSS = COMPACT_CSS + PICKER_CSS
-PRESENTATION_PAGE_CSS = PRESENTATION_CSS + PICKER_CSS
 
 
 def model_path(name: str) -> str:
@@ -139,9 +137,9 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if ss["present"] else "expanded",
 )
 if ss["present"]:  # static CSS only; user text never goes through HTML
-    st.html(PRESENTATION_PAGE_CSS)
+    st.html(PRESENTATION_CSS + PICKER_CSS)
 else:
-    st.html(PAGE_CSS)
+    st.html(COMPACT_CSS + PICKER_CSS)
 
 # the title lives in the sidebar: the main page starts with the sentence, and presentation mode folds it away
 with st.sidebar:

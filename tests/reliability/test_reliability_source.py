@@ -92,6 +92,8 @@ def is_safe_html_argument(node: ast.expr, constants: set[str], sanitised: bool =
         return True
     if sanitised and is_escaped_figure(node):
         return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # constants joined stay constant
+        return all(is_safe_html_argument(side, constants, sanitised) for side in (node.left, node.right))
     return isinstance(node, ast.Name) and node.id in constants
 
 
@@ -164,6 +166,7 @@ def test_no_eval_exec_unpickling_or_raw_html_from_user_text():
         "st.markdown(user_text, unsafe_allow_html=True)",
         "st.markdown(f'<b>{text}</b>', unsafe_allow_html=True)",
         "st.html(text)",
+        "CSS = '<style>'\nst.html(CSS + user_text)",  # a constant joined with user text is not one
         "CSS = '<style>'\nCSS = CSS + user\nst.html(CSS)",  # rebound: no longer a constant
         "def page():\n    CSS = '<b>'\n    st.html(CSS)",  # local, not module level
         "components.v1.html(make_page(text))",
@@ -186,6 +189,7 @@ def test_the_scanner_finds_each_forbidden_construct(snippet):
         "model.eval()",
         "import re\nPATTERN = re.compile('x')",
         "CSS = '<style>x</style>'\nst.html(CSS)",
+        "A = '<style>a</style>'\nB = '<style>b</style>'\nst.html(A + B)",  # constants joined
         "st.markdown('**static**', unsafe_allow_html=True)",
         "st.markdown(user_text)",
         "st.markdown(user_text, unsafe_allow_html=False)",
