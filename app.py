@@ -295,24 +295,22 @@ ctx = dataclasses.replace(ctx, notices=len(warnings))
 experiment.banner(ctx, view)  # says which run the figures below show
 with export_box:
     st.header("Export")
-    st.download_button(
-        "Attention (CSV)",
-        functools.partial(export.attention_csv, ctx.run),
-        file_name=f"{export.file_stem(model_label, 'attention', export.slug(text))}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="dl_csv",
-        help="Every layer, head and kind as one tidy table: layer, head, q_pos, k_pos, query, key, weight, "
-        "kind, and for each decoder row the piece it reads and the piece it predicts (query_read, query_predicted).",
-    )
-    st.download_button(
-        "Whole trace (JSON)",
-        functools.partial(export.trace_json, ctx.run),
-        file_name=f"{export.file_stem(model_label, 'trace', export.slug(text))}.json",
-        mime="application/json",
-        on_click="ignore",
-        key="dl_json",
-    )
+    downloads = (  # (label, what the file holds, its extension and type, key, help)
+        ("Attention (CSV)", export.attention_csv, "attention", "csv", "text/csv", "dl_csv",
+         "Every layer, head and kind as one tidy table: layer, head, q_pos, k_pos, query, key, weight, kind, and "
+         "for each decoder row the piece it reads and the piece it predicts (query_read, query_predicted)."),
+        ("Whole trace (JSON)", export.trace_json, "trace", "json", "application/json", "dl_json", None),
+    )  # fmt: skip
+    for label, make, what, ext, mime, key, about in downloads:
+        st.download_button(
+            label,
+            functools.partial(make, ctx.run),  # made only when clicked
+            file_name=f"{export.file_stem(model_label, what, export.slug(text))}.{ext}",
+            mime=mime,
+            on_click="ignore",
+            key=key,
+            help=about,
+        )
     st.radio(
         "Figures save as",
         list(export.FORMATS),

@@ -28,6 +28,11 @@ def pe_table(ctx: Ctx, n: int) -> np.ndarray:
     return ctx.model.model.encoder.embed.position.table[:n].detach().cpu().float().numpy()
 
 
+def _choice(label: str, key: str, names: dict[str, str]) -> None:
+    """A row of radio buttons over `names` (value -> what it says), kept in the session."""
+    st.radio(label, list(names), key=key, horizontal=True, persist_state="session", format_func=names.get)
+
+
 def render(ctx: Ctx) -> None:
     cfg, ss = ctx.model.config, st.session_state
     if ss["pe_dims"] is None:  # what the model shows by default (fitted to the model: state.fit_to_model)
@@ -80,27 +85,15 @@ def render(ctx: Ctx) -> None:
     with right:
         fig = viz.pe_similarity(pe, ss["pe_metric"], font_size=ctx.font, height=ctx.height(480))
         chart(ctx, fig, "fig_pe_similarity", "pe-similarity", ss["pe_metric"])
-        st.radio(
-            "Similarity",
-            ["dot", "cosine"],
-            key="pe_metric",
-            horizontal=True,
-            persist_state="session",
-            format_func={"dot": "dot product PE(i)·PE(j)", "cosine": "cosine"}.get,
-        )
+        _choice("Similarity", "pe_metric", {"dot": "dot product PE(i)·PE(j)", "cosine": "cosine"})
     st.markdown(
         "**Reading the similarity:** nearby positions have similar encodings (the bright band along the "
         "diagonal), and the similarity depends only on the distance |i − j|, not on where in the sentence "
         "the pair is: that is what lets attention find *relative* positions (§3.5)."
     )
     st.divider()
-    st.radio(
-        "Sentence side",
-        ["src", "tgt"],
-        key="pe_side",
-        horizontal=True,
-        persist_state="session",
-        format_func={"src": "source (encoder input)", "tgt": "translation (decoder input)"}.get,
+    _choice(
+        "Sentence side", "pe_side", {"src": "source (encoder input)", "tgt": "translation (decoder input)"}
     )
     side = ss["pe_side"]
     e, t = ctx.trace.embeddings, ctx.trace

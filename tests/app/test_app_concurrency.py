@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
 from app_support import models
 from app_support.run import Run
+from tests.support.threads import at_once
 from transformer import Trace, available_models
 
 TOY = "reverse"
@@ -23,18 +22,12 @@ def test_concurrent_traces_equal_sequential_ones():
     model = models.load_model(path, stamp)  # the one shared instance
     expected = {t: model.trace(t).attention for t in TEXTS}
     models.get_trace.clear()
-    barrier = threading.Barrier(len(TEXTS))
     got: dict[str, Trace] = {}
 
     def work(text: str) -> None:
-        barrier.wait()  # start together so the captures overlap
         got[text] = models.get_trace(Run(path, stamp, text, 1, 0))
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in TEXTS]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
+    at_once(work, [(t,) for t in TEXTS])  # the captures overlap
     assert set(got) == set(TEXTS)
     for text in TEXTS:
         for kind, attn in expected[text].items():

@@ -31,7 +31,6 @@ from tests.support.reliability_report import record
 from transformer import available_models
 
 pytestmark = [
-    pytest.mark.alone,  # 16 Chromium pages and a server: its timeouts assume it has the machine
     pytest.mark.load,
     pytest.mark.slow,
     pytest.mark.browser,

@@ -5,7 +5,6 @@ sessions that share one model never seeing each other's ablation."""
 from __future__ import annotations
 
 import random
-import threading
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from app_support import models
 from app_support.experiment import heads_off, results
 from app_support.run import Run
+from tests.support.threads import at_once
 from transformer import available_models, load_pretrained
 from transformer.analysis import piece_scores
 
@@ -156,20 +156,14 @@ def test_concurrent_sessions_with_and_without_heads_off_keep_their_own_runs():
         t = model.trace(text)
         expected_scores[(text, o)] = piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
     models.get_trace.clear()
-    barrier = threading.Barrier(len(jobs))
     got, scores = {}, {}
 
     def work(text, o):
-        barrier.wait()
         got[(text, o)] = models.get_trace(Run(path, stamp, text, 1, 0, o))
         t = model.trace(text)
         scores[(text, o)] = piece_scores(model.model, t.src_ids, t.tgt_ids, [o]).logp[0]
 
-    threads = [threading.Thread(target=work, args=job) for job in jobs]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
+    at_once(work, jobs)
     assert set(got) == set(jobs)
     for job in jobs:
         np.testing.assert_allclose(got[job].attention["cross"], expected[job], atol=1e-6, err_msg=str(job))
