@@ -41,6 +41,10 @@ def test_downloads_are_named_after_model_view_and_sentence(app_server, page):
     assert image.format == "PNG" and image.width >= 400 and image.height >= 300, (image.format, image.size)
 
     page.locator(".st-key-fig_format").get_by_text("SVG").click()
+    for key in ("dl_fig_att_head", "dl_fig_att_mean"):  # the rerun has drawn the SVG buttons (a busy machine
+        page.locator(f".st-key-{key} button:visible", has_text="SVG").first.wait_for(
+            timeout=60_000
+        )  # is slow)
     wait_idle(page)
     for key, head in (("dl_fig_att_head", "H0"), ("dl_fig_att_mean", "mean")):  # a vector file, for slides
         name, data = download(page, page.locator(f".st-key-{key} button:visible").first.click)
