@@ -33,7 +33,9 @@ def run_tests(report: Path) -> int:
         "no:cacheprovider",
         *TESTS,
     ]
-    return subprocess.run(cmd, cwd=ROOT, env={**os.environ, "RELIABILITY_REPORT": str(report)}).returncode
+    # the README's load figures: 30 s of typing (the suite types for 15 s, to stay within its five minutes)
+    env = {"LOAD_SECONDS": "30", **os.environ, "RELIABILITY_REPORT": str(report)}
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
 def markdown(f: dict) -> str:
