@@ -104,3 +104,12 @@ def _with_sentence(text: str, build: Callable[..., go.Figure], *args, **kwargs) 
 def controls(ctx: Ctx, label: str = "Controls"):
     """Where a view's widgets go: in place normally, in a collapsed expander in presentation mode."""
     return st.expander(label, expanded=False) if ctx.present else st.container()
+
+
+def pick_one(label: str, options: dict, key: str, where=st) -> None:
+    """A row of buttons over `options` (value -> what it says), one always chosen, kept in the session and
+    wrapped onto a second row rather than clipped; `where`: a column, or the page."""
+    where.segmented_control(
+        label, list(options), key=key, required=True, format_func=options.get, persist_state="session",
+        label_visibility="collapsed", wrap=True,
+    )  # fmt: skip

@@ -21,7 +21,7 @@ import viz
 from app_support import models, state
 from app_support.safe_text import md_code
 from app_support.stages import Stage, layer_stages
-from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, pick_one
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from transformer.layers import ACTIVATION_FORMULAS
@@ -67,16 +67,7 @@ def section(title: str, text: str) -> None:
 def render(ctx: Ctx) -> None:
     """The chosen section of the walk (the picker and "Next" keep the paper's order; `section` in the URL)."""
     ss = st.session_state
-    st.segmented_control(
-        "Section",
-        list(SECTION_TITLES),
-        key="ana_section",
-        required=True,
-        format_func=SECTION_TITLES.get,
-        persist_state="session",
-        label_visibility="collapsed",
-        wrap=True,
-    )
+    pick_one("Section", SECTION_TITLES, "ana_section")
     number = ss["ana_section"]
     draw, dissects = SECTIONS[number]
     if dissects:  # the sections that dissect one attention: which one

@@ -7,7 +7,7 @@ import streamlit as st
 import viz
 from app_support import export, models, state
 from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, below, flag, numbers
-from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, stem
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, pick_one, stem
 from app_support.views.attention import flow, training
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
@@ -95,16 +95,8 @@ def pick_attention(
             label_visibility="collapsed",
         )
     if with_panel:
-        top[1].segmented_control(
-            "Show",
-            list(PANELS),
-            key="panel",
-            required=True,
-            format_func=PANELS.get,
-            persist_state="session",
-            label_visibility="collapsed",
-            wrap=True,  # four panels are wider than half a page at 1280 px: a second row, never clipped
-        )
+        # four panels are wider than half a page at 1280 px: a second row, never clipped
+        pick_one("Show", PANELS, "panel", top[1])
     layer_col, head_col, rows_col = st.columns([2, 3, 4])
     if panel == "model":
         layer_col.markdown("**Layers:** all")
