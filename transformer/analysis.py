@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from transformer.arrays import as_array
 from transformer.capture import HookFn, hooks
 from transformer.kinds import KINDS
 from transformer.model import Transformer
@@ -20,16 +21,6 @@ from transformer.model import Transformer
 # --- attention flow and the residual stream ------------------------------------------------------------
 # (rollout through the encoder, cross-attention composed with it, how far the residual stream moved
 # between two sentences)
-
-
-def as_numpy(x, name: str = "array") -> np.ndarray:
-    """Any tensor-like (torch, numpy, nested list) -> float64 numpy array."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu").float().numpy()
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numeric array-like, got {type(x).__name__}") from err
 
 
 def attention_rollout(attn, residual: float = 0.5) -> np.ndarray:
@@ -43,7 +34,7 @@ def attention_rollout(attn, residual: float = 0.5) -> np.ndarray:
     position i by the output of layer l; every row sums to 1. It is an estimate: it ignores the values,
     W_O, the feed-forward networks and the LayerNorms.
     """
-    a = as_numpy(attn, "encoder attention")
+    a = as_array(attn, "encoder attention")
     if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"encoder attention must have shape (layers, heads, S, S), got {a.shape}")
     if not 0.0 <= residual <= 1.0:
@@ -62,10 +53,10 @@ def attention_rollout(attn, residual: float = 0.5) -> np.ndarray:
 def cross_relevance(cross, rollout) -> np.ndarray:
     """Cross-attention of one layer (T, S) or (heads, T, S), heads averaged, composed with the encoder's
     final rollout (S, S): (T, S), how much each source *input* piece reaches each decoder row."""
-    c = as_numpy(cross, "cross-attention")
+    c = as_array(cross, "cross-attention")
     if c.ndim == 3:
         c = c.mean(axis=0)
-    r = as_numpy(rollout, "rollout")
+    r = as_array(rollout, "rollout")
     if c.ndim != 2 or r.shape != (c.shape[1], c.shape[1]):
         raise ValueError(f"need cross (T, S) and rollout (S, S), got {c.shape} and {r.shape}")
     return c @ r
@@ -120,8 +111,8 @@ def pair_positions(a: Sequence[str], b: Sequence[str]) -> Pairing:
 
 def attention_difference(wa, wb, rows: Pairing, cols: Pairing) -> np.ndarray:
     """b − a of two (q_len, k_len) attention maps on their paired rows and columns: (len(rows), len(cols))."""
-    a = as_numpy(wa, "first attention")
-    b = as_numpy(wb, "second attention")
+    a = as_array(wa, "first attention")
+    b = as_array(wb, "second attention")
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"need two (q_len, k_len) maps, got {a.shape} and {b.shape}")
     return b[np.ix_(rows.b, cols.b)] - a[np.ix_(rows.a, cols.a)]
@@ -134,8 +125,8 @@ def stream_shift(ha, hb, pairing: Pairing) -> np.ndarray:
     The value is ‖b − a‖ / ‖a‖, the distance as a share of the first sentence's vector length (0 = the
     same vector, 1 = moved as far as the vector is long).
     """
-    a = as_numpy(ha, "first hidden states")
-    b = as_numpy(hb, "second hidden states")
+    a = as_array(ha, "first hidden states")
+    b = as_array(hb, "second hidden states")
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[2]:
         raise ValueError(
             f"need (stages, len, d_model) for both with equal stages and d, got {a.shape}, {b.shape}"
@@ -148,7 +139,7 @@ def most_moved_layer(shift) -> tuple[int, float, float] | None:
     """The layer whose output moved the paired positions furthest beyond its input, on average, from
     `stream_shift` (stages, positions): (layer, mean shift into it, mean shift after it); None without
     layers or positions."""
-    z = as_numpy(shift, "shift")
+    z = as_array(shift, "shift")
     if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] == 0:
         return None
     mean = z.mean(axis=1)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from transformer.arrays import as_array
 from transformer.kinds import KIND_NAMES, KINDS, MEAN_HEAD
 from transformer.tokenizer import SPECIAL_PIECES
 from viz.labels import predicted_pieces, row_pieces, side_tokens
@@ -39,16 +40,6 @@ SPECIAL_TOKENS = frozenset(SPECIAL_PIECES)
 ATTENTION_COLUMNS = [
     "layer", "head", "q_pos", "k_pos", "query", "key", "weight", "kind", "query_read", "query_predicted",
 ]  # fmt: skip
-
-
-def as_array(x, name: str = "array") -> np.ndarray:
-    """Any tensor-like (torch, numpy, nested list) -> float64 numpy array."""
-    if hasattr(x, "detach"):  # a torch tensor: duck-typed so viz never imports torch
-        x = x.detach().to("cpu").float().numpy()
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numeric array-like, got {type(x).__name__}") from err
 
 
 def attention_array(x, ndim: int, what: str) -> np.ndarray:
