@@ -99,6 +99,21 @@ class Pretrained:
             self.model, src, beam=beam, max_len=limit, alpha=gen["alpha"], **guards
         ).tolist()
 
+    def decoder_input(
+        self,
+        src_ids: list[int],
+        beam: int = 1,
+        max_len: int | None = None,
+        interventions: list[tuple[str, HookFn]] | None = None,
+    ) -> list[int]:
+        """Source ids -> the decoder input of the translation the model makes (start id and pieces, no
+        `</s>`: `analysis.decoder_input`), decoded with `interventions` active."""
+        from .capture import hooks
+
+        with hooks(self.model, interventions or []):
+            out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
+        return decoder_input(out, self.config.pad_id, self.config.eos_id)
+
     def translate(self, text: str, beam: int = 4, max_len: int | None = None) -> str:
         src_ids, _ = self.encode_source(text)
         return self.tokenizer.decode(self.translate_ids(src_ids, beam, max_len))
@@ -124,13 +139,9 @@ class Pretrained:
         interventions: hooks active during both decoding and capture (e.g. analysis.zero_heads),
         so the translation shown is the one the changed model produces.
         """
-        from .capture import hooks
-
         src_ids, truncated = self.encode_source(text)
         if target is None:
-            with hooks(self.model, interventions or []):
-                out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
-            tgt_ids = decoder_input(out, self.config.pad_id, self.config.eos_id)
+            tgt_ids = self.decoder_input(src_ids, beam, max_len, interventions)
         else:
             tgt_ids = [self.config.start_id] + self.tokenizer.encode_target(target)[: self.config.max_len - 1]
         captured = capture_trace(self.model, src_ids, tgt_ids, full=full, interventions=interventions)

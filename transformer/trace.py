@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from .analysis import predicted_ids
 from .capture import HookFn, hook_points, hooks, record
 from .kinds import KINDS
 from .model import Transformer
@@ -168,7 +169,7 @@ def chosen_logprobs(probs: torch.Tensor, tgt_ids: list[int], eos_id: int) -> tup
 
     probs: (T, V) with T = len(tgt_ids) -> T floats.
     """
-    following = torch.tensor([*list(tgt_ids)[1:], eos_id], device=probs.device)
+    following = torch.tensor(predicted_ids(tgt_ids, eos_id), device=probs.device)
     chosen = probs[torch.arange(len(following), device=probs.device), following]
     return tuple(chosen.clamp_min(1e-30).log().tolist())
 

@@ -21,8 +21,7 @@ import viz
 from app_support import models
 from app_support.experiment import heads_off
 from app_support.run import Run
-from transformer.analysis import decoder_input, piece_scores
-from transformer.capture import hooks
+from transformer.analysis import piece_scores
 from transformer.model import Transformer
 
 TARGET_LIMIT = 2000  # characters of a typed translation (as the sentence's TEXT_LIMIT)
@@ -73,22 +72,14 @@ class Comparison:
     seconds: float  # to re-translate with the heads off and score both
 
 
-def translate_off(run: Run, src_ids) -> list[int]:
-    """The decoder input of the translation the model makes with `run.off` switched off, exactly as a trace
-    of `run` decodes it, without capturing."""
-    m = models.load_model(run.path, run.stamp)
-    with hooks(m.model, heads_off.hooks(run.off) or []):
-        out = m.translate_ids(list(src_ids), beam=run.beam, max_len=run.maxlen or None)
-    return decoder_input(out, m.config.pad_id, m.config.eos_id)
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def compare(run: Run) -> Comparison:
     """The sentence translated again with `run.off` switched off, beside the model's own translation."""
     start = time.perf_counter()
     original = models.get_trace(run.own)
     m = models.load_model(run.path, run.stamp)
-    ablated = translate_off(run.but(target=None), original.src_ids)  # decoding only: no capture needed
+    # decoded exactly as a trace of the run decodes it (Pretrained.decoder_input), without capturing
+    ablated = m.decoder_input(original.src_ids, run.beam, run.maxlen or None, heads_off.hooks(run.off))
     s = piece_scores(m.model, original.src_ids, original.tgt_ids, [(), run.off])
     return Comparison(
         pieces=list(viz.predicted_pieces(original.tgt_tokens)),
