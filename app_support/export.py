@@ -49,11 +49,11 @@ def slug(text: str, limit: int = SLUG_LIMIT) -> str:
     return "text-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
-def plotly_config(stem: str, scale: int = 2, fmt: str = "png") -> dict:
+def plotly_config(stem: str, fmt: str = "png") -> dict:
     """Plotly's modebar with an image download (PNG or SVG, `FORMATS`) named after what the figure shows."""
     options = {"format": fmt if fmt in FORMATS else "png", "filename": file_stem(stem)}
     if options["format"] == "png":
-        options["scale"] = scale
+        options["scale"] = 2  # FORMATS
     return {
         "displaylogo": False,
         "toImageButtonOptions": options,
@@ -95,4 +95,5 @@ def attention_csv(run: Run) -> bytes:
 
 
 def trace_json(run: Run) -> bytes:
-    return models.trace_json(run).encode("utf-8")
+    """The whole trace as JSON (`Trace.to_json`); recomputed on demand, only when downloaded."""
+    return models.trace(run).to_json().encode("utf-8")

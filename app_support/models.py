@@ -26,6 +26,7 @@ import torch
 
 import viz
 from app_support import model_dirs
+from app_support.examples import BY_TASK, ENGLISH
 from app_support.experiment import heads_off
 from app_support.run import Run
 from app_support.stages import stream_stages
@@ -40,19 +41,6 @@ TOPK = 20  # next-token candidates kept per decoder step
 # torch's default (a thread per core, spin-waiting) made a toy trace take 0.9 s instead of 0.01 s and
 # a 128-piece trace 8.8 s instead of 0.7 s. Set once, on import; new script threads inherit it.
 torch.set_num_threads(int(os.environ.get("APP_TORCH_THREADS", "1")))
-
-TOY_EXAMPLES = {
-    "reverse": ["c a f b", "a b c d e f g h i j", "d a d b e e", "b a g e c a f e", "j i h"],
-    "sort": ["c a f b", "j a i b h c", "e e d d c", "g c i a e h b f d j", "b a d"],
-    "copy": ["c a f b", "h e a d", "b a d c a b", "a b c d e f g h i j", "j"],
-}
-ENGLISH_EXAMPLES = [
-    "The house is old.",
-    "The cat sleeps on the warm mat.",
-    "I live in a small village near the river.",
-    "The animal did not cross the street because it was too tired.",
-    "Where is the station? It is over there.",
-]
 
 
 # --- which models exist ---------------------------------------------------------------------------
@@ -95,51 +83,39 @@ def stamp(path: str) -> float:
         return 0.0
 
 
-def _read_metadata(path: str) -> dict:
-    try:
-        data = json.loads((resolve_model_dir(path) / checkpoint.METADATA).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def examples(path: str, stamp: float) -> list[str]:
     """Example sentences: metadata["examples"] if the model has them, else by its task or name."""
-    meta = _read_metadata(path)
+    try:
+        meta = json.loads((resolve_model_dir(path) / checkpoint.METADATA).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
     given = meta.get("examples")
     if isinstance(given, list) and given and all(isinstance(s, str) and s.strip() for s in given):
         return list(given)
     source = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     task = source.get("task") or Path(path).name
-    return list(TOY_EXAMPLES.get(str(task), ENGLISH_EXAMPLES))
+    return list(BY_TASK.get(str(task), ENGLISH))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def load_model(path: str, stamp: float) -> Pretrained:
-    """One shared model per (path, file time) and process; raises CheckpointError for a bad checkpoint."""
+    """One shared model per (path, file time) and process; raises CheckpointError for a bad checkpoint.
+
+    What is alive then (the modules, the model) is taken out of the garbage collector's sight: Streamlit
+    runs a full collection after every script run (runner.postScriptGC), and with torch, pandas and plotly
+    loaded that walked 270,000 objects: 0.115 s of server CPU per click, more than the click itself (a
+    blank app's whole rerun is 0.05 s). Frozen objects are never walked again; they live as long as the
+    process anyway. What runs create afterwards is still collected.
+    """
     model = load_pretrained(path)
-    _freeze_long_lived()
+    gc.collect()
+    gc.freeze()
     return model
 
 
-def _freeze_long_lived() -> None:
-    """Take what is alive now (the modules, the model) out of the garbage collector's sight.
-
-    Streamlit runs a full collection after every script run (runner.postScriptGC). With torch,
-    pandas and plotly loaded that walked 270,000 objects: 0.115 s of server CPU per click, more
-    than the click itself (a blank app's whole rerun is 0.05 s). Frozen objects are never walked
-    again; they live as long as the process anyway. What runs create afterwards is still collected.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 # --- one sentence -----------------------------------------------------------------------------------
-
-
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().float().numpy()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -150,9 +126,8 @@ def get_trace(run: Run) -> Trace:
     run.off: attention heads switched off while decoding and while capturing; run.target: trace this
     translation instead of decoding one.
     """
-    m = load_model(run.path, run.stamp)
     start = time.perf_counter()
-    t = _trace(m, run).numpy()
+    t = trace(run).numpy()
     return replace(t, meta={**t.meta, "seconds": time.perf_counter() - start})
 
 
@@ -163,16 +138,12 @@ def get_topk(run: Run) -> pd.DataFrame:
     return viz.topk_frame(get_trace(run).probs, k=TOPK, id_to_piece=m.tokenizer.id_to_piece)
 
 
-def _trace(m: Pretrained, run: Run, full: bool = False):
-    return m.trace(
-        run.text, target=run.target, full=full, beam=run.beam, max_len=run.maxlen or None,
+def trace(run: Run) -> Trace:
+    """`run` translated and traced, uncached, as torch tensors: `get_trace` keeps a numpy copy."""
+    return load_model(run.path, run.stamp).trace(
+        run.text, target=run.target, beam=run.beam, max_len=run.maxlen or None,
         interventions=heads_off.hooks(run.off),
     )  # fmt: skip
-
-
-def trace_json(run: Run) -> str:
-    """The whole trace as JSON (`Trace.to_json`); recomputed on demand, only when downloaded."""
-    return _trace(load_model(run.path, run.stamp), run).to_json()
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------
@@ -215,7 +186,7 @@ def get_projection(run: Run, side: str, method: str) -> pd.DataFrame:
 def get_neighbours(path: str, stamp: float, token_id: int, k: int) -> pd.DataFrame:
     """The k vocabulary pieces whose embedding rows are closest (cosine) to this piece's row."""
     m = load_model(path, stamp)
-    weight = _np(m.model.encoder.embed.token.weight)
+    weight = m.model.encoder.embed.token.weight.detach().cpu().float().numpy()
     return viz.nearest_neighbours(
         weight[token_id], weight, m.tokenizer.id_to_piece, k=k, exclude_ids=[token_id]
     )

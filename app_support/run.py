@@ -27,9 +27,7 @@ class Run:
     maxlen: int = 0  # longest translation in pieces; 0 = automatic
     off: Off = ()  # heads switched off while decoding and tracing; () = the model as trained
     target: str | None = None  # trace this translation (teacher-forced) instead of decoding one
-    snapshot: int | None = (
-        None  # the weights of this training step, on the decoder input of the run without it
-    )
+    snapshot: int | None = None  # the weights of this training step, on the run's decoder input without it
 
     @property
     def final(self) -> Run:

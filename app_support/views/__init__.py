@@ -32,9 +32,7 @@ class View:
     section: str  # where it is in the paper, said under it
     render: Callable[[Ctx], None]
     params: tuple[Param, ...] = ()  # its own URL parameters (app_support.state.Param)
-    says_translation: bool = (
-        False  # the translation is said in a line above it (others show it their own way)
-    )
+    says_translation: bool = False  # the translation is said above it (others show it their own way)
     follows: tuple[str, ...] = ()  # the parts of the experiment it draws: EXPERIMENT, a part of it or none
     sets_experiment: bool = False  # it sets the experiment and says itself what it shows (no banner)
     on_its_own: bool = False  # runs as a fragment: a click on its controls reruns it alone, not the page
@@ -51,10 +49,7 @@ class Ctx:
 
     # the run's parts, as the views read them
     path = property(lambda self: self.run.path)
-    stamp = property(lambda self: self.run.stamp)
     text = property(lambda self: self.run.text)
-    beam = property(lambda self: self.run.beam)
-    maxlen = property(lambda self: self.run.maxlen)
     off = property(lambda self: self.run.off)  # heads switched off in `trace`; () = the model as trained
     target = property(lambda self: self.run.target)  # the typed translation `trace` is traced on, or None
 
@@ -81,6 +76,11 @@ def chart(ctx: Ctx, fig: go.Figure, key: str, *name: object) -> None:
     config = export.plotly_config(stem(ctx, *name), fmt=st.session_state.get("fig_format", "png"))
     shown = fig if getattr(fig, "_with_sentence", False) else export.with_sentence(fig, ctx.text)
     st.plotly_chart(shown, key=key, config=config, theme=None)
+
+
+def show(ctx: Ctx, key: str, name: tuple, build: Callable[..., go.Figure], *args, **kwargs) -> None:
+    """`chart` of `figure(ctx, build, *args, **kwargs)`: `key` its widget key, `name` what it shows."""
+    chart(ctx, figure(ctx, build, *args, **kwargs), key, *name)
 
 
 def stem(ctx: Ctx, *name: object) -> str:

@@ -91,7 +91,7 @@ def render(ctx: Ctx) -> None:
         if ss["emb_nn_token"] >= len(tokens):
             ss["emb_nn_token"] = 0
         st.selectbox("Piece", list(range(len(tokens))), key="emb_nn_token", format_func=lambda p: labels[p])
-        neighbours = models.get_neighbours(ctx.path, ctx.stamp, int(ids[ss["emb_nn_token"]]), 10)
+        neighbours = models.get_neighbours(ctx.path, ctx.run.stamp, int(ids[ss["emb_nn_token"]]), 10)
         st.dataframe(neighbours.round(4), hide_index=True, key="emb_nn_table")
         st.caption(
             "Cosine similarity between rows of the (shared) embedding matrix, before the √d_model scale."

@@ -33,7 +33,7 @@ def render(ctx: Ctx) -> None:
         max(0, len(t.tgt_tokens) - 1),
         help=f"without the start piece {md_code(t.tgt_tokens[0])}",
     )
-    c.metric("Beam size", ctx.beam, help="1 = greedy: always the most likely next piece")
+    c.metric("Beam size", ctx.run.beam, help="1 = greedy: always the most likely next piece")
     d.metric("Time", f"{t.meta['seconds']:.2f} s", help="translate + trace on this machine's CPU")
 
     left, right = ctx.columns(2)
