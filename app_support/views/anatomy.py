@@ -21,7 +21,7 @@ import viz
 from app_support import models, state
 from app_support.safe_text import md_code
 from app_support.stages import Stage, layer_stages
-from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, pick_one
+from app_support.views import EXPERIMENT, Ctx, View, chart, controls, pick_one, show
 from app_support.views.attention import ROW_CAPTION, pick_attention
 from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
 from transformer.layers import ACTIVATION_FORMULAS
@@ -42,12 +42,17 @@ SECTION_TITLES = {  # the walk, one section at a time (paper §3.1–§3.5, SEED
 }
 
 
-def _dims(x: np.ndarray) -> np.ndarray:
-    return x[:, :WIDE]
-
-
-def _dim_title(width: int, what: str = "dimension") -> str:
-    return f"{what} (first {WIDE} of {width})" if width > WIDE else what
+def _matrix(
+    ctx: Ctx, key: str, name: tuple, x: np.ndarray, rows: list[str], title: str, row_title: str,
+    what: str = "dimension", **kwargs,
+) -> None:  # fmt: skip
+    """A (T, width) matrix as a heatmap, one row a piece: its first WIDE columns, and its column title
+    says so; `key`: the chart's key after "fig_ana_", `name`: what it shows (views.chart)."""
+    width = x.shape[-1]
+    show(ctx, f"fig_ana_{key}", name, matrix_heatmap,
+        x[:, :WIDE], rows, title=title, row_title=row_title, font_size=ctx.font,
+        col_title=f"{what} (first {WIDE} of {width})" if width > WIDE else what, **kwargs,
+    )  # fmt: skip
 
 
 def _stats(parts: dict[str, np.ndarray], tokens: list[str]) -> pd.DataFrame:
@@ -138,15 +143,8 @@ def _embeddings(ctx: Ctx) -> None:
         f"matrix, multiplied by √d_model = {math.sqrt(cfg.d_model):.2f} so it is not drowned out by the "
         "positional encoding. Rows below: this sentence's pieces.",
     )
-    fig = figure(ctx, matrix_heatmap,
-        _dims(t.embeddings["src_token"]),
-        t.src_tokens,
-        title="Token embedding × √d_model of each source piece",
-        row_title="piece",
-        col_title=_dim_title(cfg.d_model),
-        font_size=ctx.font,
-    )  # fmt: skip
-    chart(ctx, fig, "fig_ana_embed", "anatomy-embedding")
+    title = "Token embedding × √d_model of each source piece"
+    _matrix(ctx, "embed", ("anatomy-embedding",), t.embeddings["src_token"], t.src_tokens, title, "piece")
 
 
 def _positional(ctx: Ctx) -> None:
@@ -157,10 +155,9 @@ def _positional(ctx: Ctx) -> None:
         "Left: the embedding, middle: the encoding, right: their sum, which is what layer 0 reads.",
     )
     e = t.embeddings
-    fig = figure(ctx, viz.embedding_sum_view,
+    show(ctx, "fig_ana_pe", ("anatomy-positional",), viz.embedding_sum_view,
         e["src_token"], e["src_position"], e["src_input"], t.src_tokens, max_dims=WIDE, font_size=ctx.font
     )  # fmt: skip
-    chart(ctx, fig, "fig_ana_pe", "anatomy-positional")
 
 
 def _sides(ctx: Ctx, kind: str) -> tuple[str, list[str], list[str], list[str], str, str]:
@@ -198,32 +195,29 @@ def _scaled_dot_product(ctx: Ctx) -> None:
     # width: at 1280 × 720 a third of the page left each matrix a strip ~50 px wide
     cols = ctx.columns(3) if ctx.present else [*ctx.columns(2), *ctx.columns(2)]
     qkv = (("Q", q, q_tok, q_title), ("K", k, k_tok, k_title), ("V", v, k_tok, k_title))
-    for col, (name, x, toks, side) in zip(cols, qkv, strict=False):
-        fig = figure(ctx, matrix_heatmap,
-            x, toks, title=f"{name} (layer {layer}, head {head})", row_title=side,
-            col_title="d_head dimension", value_name=name, font_size=f,
-        )  # fmt: skip
+    name = ("anatomy", kind, f"L{layer}", f"H{head}")  # what every figure of this section shows
+    for col, (n, x, toks, side) in zip(cols, qkv, strict=False):
         with col:
-            chart(ctx, fig, f"fig_ana_{name.lower()}", "anatomy", kind, f"L{layer}", f"H{head}", name)
+            show(ctx, f"fig_ana_{n.lower()}", (*name, n), matrix_heatmap,
+                x, toks, title=f"{n} (layer {layer}, head {head})", row_title=side,
+                col_title="d_head dimension", value_name=n, font_size=f,
+            )  # fmt: skip
     if not ctx.present:
         cols[3].markdown(
             f"**V** is what each key passes on: the weights of step 3 mix its rows, one mix per query, into "
             f"the head's output ({d_head} numbers per query)."
         )
     cols = [*ctx.columns(2), *ctx.columns(2)]  # two a row: a third of the page is too narrow for token axes
+    axes = {"cols": k_tok, "row_title": q_title, "col_title": k_title, "value_name": "score", "font_size": f}
     with cols[0]:
-        fig = figure(ctx, matrix_heatmap,
-            raw, q_tok, cols=k_tok, title="1. scores QKᵀ/√d_k", row_title=q_title, col_title=k_title,
-            value_name="score", font_size=f,
+        show(ctx, "fig_ana_scores", (*name, "scores"), matrix_heatmap, raw, q_tok, title="1. scores QKᵀ/√d_k",
+            **axes,
         )  # fmt: skip
-        chart(ctx, fig, "fig_ana_scores", "anatomy", kind, f"L{layer}", f"H{head}", "scores")
     with cols[1]:
         if mask.any():
-            fig = figure(ctx, matrix_heatmap,
-                scores, q_tok, cols=k_tok, title="2. masked: grey = −∞", row_title=q_title, col_title=k_title,
-                value_name="score", masked=mask, font_size=f,
+            show(ctx, "fig_ana_masked", (*name, "masked"), matrix_heatmap,
+                scores, q_tok, title="2. masked: grey = −∞", masked=mask, **axes,
             )  # fmt: skip
-            chart(ctx, fig, "fig_ana_masked", "anatomy", kind, f"L{layer}", f"H{head}", "masked")
         else:  # the same scores again would look like a step that changed something
             st.info(
                 "**2. Nothing masked.** Every query may look at every key here, so the scores go to the "
@@ -231,11 +225,10 @@ def _scaled_dot_product(ctx: Ctx) -> None:
                 "sentences, padding keys would be masked too.)"
             )
     with cols[2]:
-        fig = figure(ctx, viz.attention_heatmap,
+        show(ctx, "fig_ana_softmax", (*name, "softmax"), viz.attention_heatmap,
             viz.head_weights(t.attention[kind], layer, head), q_read, k_tok, kind=kind, layer=layer, head=head,
             rows=rows, title="3. softmax: weights", font_size=f,
         )  # fmt: skip
-        chart(ctx, fig, "fig_ana_softmax", "anatomy", kind, f"L{layer}", f"H{head}", "softmax")
     with cols[3]:
         st.markdown(
             "**3.** Softmax turns each row of scores into weights between 0 and 1 that sum to 1: the "
@@ -253,8 +246,6 @@ def _multi_head(ctx: Ctx) -> None:
     t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
     kind, layer = ss["kind"], ss["layer"]
     rows, q_read, k_tok, q_tok, q_title, _ = _sides(ctx, kind)
-    stack = "encoder" if kind == "encoder" else "decoder"
-    attn_name = "cross_attn" if kind == "cross" else "self_attn"
     d_head = cfg.d_model // cfg.n_heads
     section(
         f"4. Multi-head attention (§3.2.2): all {cfg.n_heads} heads of {kind} layer {layer}",
@@ -262,23 +253,20 @@ def _multi_head(ctx: Ctx) -> None:
         f"(d_k = d_model / h = {cfg.d_model} / {cfg.n_heads}), so different heads can follow different "
         "relations. Their outputs are concatenated and mixed by one more matrix W_O.",
     )
-    fig = figure(ctx, viz.model_view,
+    name = ("anatomy", kind, f"L{layer}")
+    show(ctx, "fig_ana_heads", (*name, "all-heads"), viz.model_view,
         t.attention[kind][layer : layer + 1], q_read, k_tok, kind=kind, layers=[layer], rows=rows,
         font_size=ctx.small_font,
     )  # fmt: skip
-    chart(ctx, fig, "fig_ana_heads", "anatomy", kind, f"L{layer}", "all-heads")
-    out = _anatomy(ctx).activations[f"{stack}.layers.{layer}.hook_{attn_name}_out"]
-    fig = figure(ctx, matrix_heatmap,
-        _dims(out), q_tok, title="Multi-head output Concat(heads)·W_O",
-        row_title=q_title, col_title=_dim_title(cfg.d_model), font_size=ctx.font,
-    )  # fmt: skip
-    chart(ctx, fig, "fig_ana_mha_out", "anatomy", kind, f"L{layer}", "multi-head-output")
+    out = _anatomy(ctx).activations[f"{KINDS[kind].stack}.layers.{layer}.hook_{KINDS[kind].module}_out"]
+    title = "Multi-head output Concat(heads)·W_O"
+    _matrix(ctx, "mha_out", (*name, "multi-head-output"), out, q_tok, title, q_title)
 
 
 def _feed_forward(ctx: Ctx) -> None:
-    cfg, ss, f = ctx.model.config, st.session_state, ctx.font
-    stack = "encoder" if ss["kind"] == "encoder" else "decoder"
-    lay = min(ss["layer"], (cfg.n_encoder_layers if stack == "encoder" else cfg.n_decoder_layers) - 1)
+    cfg, ss = ctx.model.config, st.session_state
+    stack = KINDS[ss["kind"]].stack
+    lay = min(ss["layer"], getattr(cfg, f"n_{stack}_layers") - 1)
     acts = _anatomy(ctx).activations
     hidden = acts[f"{stack}.layers.{lay}.ff.hook_activation"]
     relu = cfg.activation == "relu"
@@ -296,21 +284,19 @@ def _feed_forward(ctx: Ctx) -> None:
             "are negative for this sentence."
         ),
     )
-    cols = ctx.columns(2)
-    with cols[0]:
-        fig = figure(ctx, matrix_heatmap,
-            _dims(hidden), tokens, title="ReLU activations max(0, xW₁ + b₁)" if relu else f"{cfg.activation.upper()} activations act(xW₁ + b₁)", row_title=row_title,
-            col_title=_dim_title(cfg.d_ff, "hidden unit"), value_name="activation", font_size=f,
+    left, right = ctx.columns(2)
+    name = ("anatomy", stack, f"L{lay}")
+    with left:
+        _matrix(ctx, "ffn_hidden", (*name, "ffn-hidden"), hidden, tokens,
+            "ReLU activations max(0, xW₁ + b₁)" if relu
+            else f"{cfg.activation.upper()} activations act(xW₁ + b₁)",
+            row_title, what="hidden unit", value_name="activation",
             # ReLU is never negative: a one-sided scale, 0 white; SiLU/GELU dip below 0: centred on 0
             colorscale=ONE_SIDED_COLORSCALE if relu else DIVERGING_COLORSCALE, symmetric=not relu,
         )  # fmt: skip
-        chart(ctx, fig, "fig_ana_ffn_hidden", "anatomy", stack, f"L{lay}", "ffn-hidden")
-    with cols[1]:
-        fig = figure(ctx, matrix_heatmap,
-            _dims(acts[f"{stack}.layers.{lay}.hook_ff_out"]), tokens, title="FFN output", row_title=row_title,
-            col_title=_dim_title(cfg.d_model), font_size=f,
-        )  # fmt: skip
-        chart(ctx, fig, "fig_ana_ffn_out", "anatomy", stack, f"L{lay}", "ffn-output")
+    with right:
+        ff_out = acts[f"{stack}.layers.{lay}.hook_ff_out"]
+        _matrix(ctx, "ffn_out", (*name, "ffn-output"), ff_out, tokens, "FFN output", row_title)
 
 
 def _add_norm(norm: str) -> str:
@@ -327,37 +313,35 @@ def _add_norm(norm: str) -> str:
     )
 
 
-def _encoder_layer(ctx: Ctx) -> None:
-    cfg = ctx.model.config
-    le = min(st.session_state["layer"], cfg.n_encoder_layers - 1)
-    section(
-        f"6. Encoder layer (§3.1): layer {le}",
-        "Self-attention, then the feed-forward network. " + _add_norm(cfg.norm),
-    )
-    stages = layer_stages("encoder", le, cfg.norm, le == cfg.n_encoder_layers - 1)
-    _stages(ctx, _anatomy(ctx).activations, stages, "encoder", le)
-
-
-def _decoder_layer(ctx: Ctx) -> None:
+def _layer(ctx: Ctx, stack: str) -> None:
+    """One encoder or decoder layer (§3.1), the one picked: its attention (decoder) and every stage."""
     t, cfg, ss = ctx.trace, ctx.model.config, st.session_state
-    ld, head = min(ss["layer"], cfg.n_decoder_layers - 1), _head()
-    section(
-        f"7. Decoder layer (§3.1): layer {ld}",
-        "Three sub-layers: masked self-attention over the translation so far, attention over the encoder's "
-        "output (cross-attention: its keys and values are computed from the memory, the encoder's final "
-        "output), and the feed-forward network. " + _add_norm(cfg.norm),
-    )
-    cols = ctx.columns(2)
-    names = {"decoder": "masked self-attention", "cross": "cross-attention"}  # titles that fit half a page
-    for col, k2 in zip(cols, ("decoder", "cross"), strict=True):
-        fig = figure(ctx, viz.attention_heatmap,
-            viz.head_weights(t.attention[k2], ld, head), *viz.side_tokens(t, k2), kind=k2, layer=ld, head=head,
-            rows=state.rows_for(ss, k2), title=f"{names[k2]}: layer {ld}, head {head}", font_size=ctx.font,
-        )  # fmt: skip
-        with col:
-            chart(ctx, fig, f"fig_ana_dec_{k2}", "anatomy", k2, f"L{ld}", f"H{head}")
-    stages = layer_stages("decoder", ld, cfg.norm, ld == cfg.n_decoder_layers - 1)
-    _stages(ctx, _anatomy(ctx).activations, stages, "decoder", ld)
+    n = getattr(cfg, f"n_{stack}_layers")
+    layer = min(ss["layer"], n - 1)
+    if stack == "encoder":
+        section(
+            f"6. Encoder layer (§3.1): layer {layer}",
+            "Self-attention, then the feed-forward network. " + _add_norm(cfg.norm),
+        )
+    else:
+        head = _head()
+        section(
+            f"7. Decoder layer (§3.1): layer {layer}",
+            "Three sub-layers: masked self-attention over the translation so far, attention over the encoder's "
+            "output (cross-attention: its keys and values are computed from the memory, the encoder's final "
+            "output), and the feed-forward network. " + _add_norm(cfg.norm),
+        )
+        # titles that fit half a page
+        names = {"decoder": "masked self-attention", "cross": "cross-attention"}
+        for col, k2 in zip(ctx.columns(2), ("decoder", "cross"), strict=True):
+            with col:
+                name = ("anatomy", k2, f"L{layer}", f"H{head}")
+                show(ctx, f"fig_ana_dec_{k2}", name, viz.attention_heatmap,
+                    viz.head_weights(t.attention[k2], layer, head), *viz.side_tokens(t, k2), kind=k2,
+                    layer=layer, head=head, rows=state.rows_for(ss, k2), font_size=ctx.font,
+                    title=f"{names[k2]}: layer {layer}, head {head}",
+                )  # fmt: skip
+    _stages(ctx, layer_stages(stack, layer, cfg.norm, layer == n - 1), stack, layer)
 
 
 def _output(ctx: Ctx) -> None:
@@ -401,34 +385,27 @@ SECTIONS = {  # SECTION_TITLES' number -> (draw it, whether it dissects the atte
     3: (_scaled_dot_product, True),
     4: (_multi_head, True),
     5: (_feed_forward, True),
-    6: (_encoder_layer, True),
-    7: (_decoder_layer, True),
+    6: (lambda ctx: _layer(ctx, "encoder"), True),
+    7: (lambda ctx: _layer(ctx, "decoder"), True),
     8: (_output, False),
 }
 
 
 def _row_labels(ctx: Ctx, stack: str) -> tuple[list[str], str]:
-    """Row labels and their axis title for one stack's positions: decoder rows read piece t and predict
-    t + 1 (labelled as the "Label decoder rows by" control says); encoder rows are their pieces."""
-    kind = "encoder" if stack == "encoder" else "decoder"
-    rows = state.rows_for(st.session_state, kind)
-    return viz.query_labels(kind, viz.side_tokens(ctx.trace, kind)[0], rows), query_title(kind, rows)
+    """Row labels and their axis title for one stack's positions (`_sides` of its self-attention)."""
+    return _sides(ctx, stack)[3:5]
 
 
-def _stages(ctx: Ctx, acts: dict[str, np.ndarray], stages: list[Stage], stack: str, layer: int) -> None:
+def _stages(ctx: Ctx, stages: list[Stage], stack: str, layer: int) -> None:
     """Heatmaps of one layer's vectors at each stage (stages.layer_stages), and each piece's mean / std there."""
-    width = ctx.model.config.d_model
+    acts = _anatomy(ctx).activations
     tokens, row_title = _row_labels(ctx, stack)
-    cols = []
     for n, stage in enumerate(stages):
         if n % 2 == 0:
             cols = ctx.columns(2)
-        fig = figure(ctx, matrix_heatmap,
-            _dims(acts[stage.path]), tokens, title=stage.label, row_title=row_title, col_title=_dim_title(width),
-            font_size=ctx.font,
-        )  # fmt: skip
         with cols[n % 2]:
-            chart(ctx, fig, f"fig_ana_{stack}_stage{n}", "anatomy", stack, f"L{layer}", f"stage{n}")
+            name = ("anatomy", stack, f"L{layer}", f"stage{n}")
+            _matrix(ctx, f"{stack}_stage{n}", name, acts[stage.path], tokens, stage.label, row_title)
     with st.expander("Mean and spread of each piece's vector at each stage"):
         st.dataframe(
             _stats({s.label: acts[s.path] for s in stages}, tokens), hide_index=True, key=f"ana_{stack}_stats"
