@@ -44,9 +44,7 @@ def alphabet(tokenizer, special_ids) -> list[str] | None:
 
 def describe_alphabet(symbols: list[str]) -> str:
     """["a", ..., "j"] -> "the letters a–j"; anything else listed."""
-    letters = string.ascii_lowercase
-    joined = "".join(symbols)
-    if len(symbols) > 2 and joined in letters:
+    if len(symbols) > 2 and "".join(symbols) in string.ascii_lowercase:
         return f"the letters {symbols[0]}–{symbols[-1]}"
     return "the symbols " + " ".join(symbols)
 
@@ -122,10 +120,8 @@ def unsure_notice(mean_logprob: float, threshold: float = UNSURE_BELOW) -> str |
 def input_notices(text: str, trace, tokenizer, unk_id: int, special_ids) -> list[str]:
     """Every notice for one sentence and its trace, in the order to show them."""
     symbols = alphabet(tokenizer, special_ids)
-    if symbols is not None:
-        notice = toy_notice(text, symbols, list(trace.src_tokens), trace.tgt_text)
-        found = [notice] if notice else []
-    else:
+    if symbols is None:
         found = text_notices(text, list(trace.src_tokens), tokenizer, unk_id)
-    unsure = unsure_notice(trace.mean_logprob)
-    return [*found, *([unsure] if unsure else [])]
+    else:
+        found = [toy_notice(text, symbols, list(trace.src_tokens), trace.tgt_text)]
+    return [notice for notice in [*found, unsure_notice(trace.mean_logprob)] if notice]

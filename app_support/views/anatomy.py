@@ -29,17 +29,6 @@ from viz.matrix import masked_scores, matrix_heatmap
 from viz.style import DIVERGING_COLORSCALE, ONE_SIDED_COLORSCALE
 
 WIDE = 64  # show at most this many dimensions of d_model-wide vectors
-SECTION_TITLES = {  # the walk, one section at a time (paper §3.1–§3.5, SEED.md's order): `section` in the URL
-    0: "0 · The whole model",
-    1: "1 · Embeddings",
-    2: "2 · Positions",
-    3: "3 · Attention",
-    4: "4 · Multi-head",
-    5: "5 · Feed-forward",
-    6: "6 · Encoder layer",
-    7: "7 · Decoder layer",
-    8: "8 · Output",
-}
 
 
 def _matrix(
@@ -74,7 +63,7 @@ def render(ctx: Ctx) -> None:
     ss = st.session_state
     pick_one("Section", SECTION_TITLES, "ana_section")
     number = ss["ana_section"]
-    draw, dissects = SECTIONS[number]
+    _, draw, dissects = SECTIONS[number]
     if dissects:  # the sections that dissect one attention: which one
         with controls(ctx, "Which attention (layer, head) to dissect"):
             # a whole layer shows each of its attentions: a kind picker there would look chosen and do nothing
@@ -378,17 +367,19 @@ def _output(ctx: Ctx) -> None:
 # sections that draw every attention of one layer: they pick a layer and a head, not a kind (number -> the
 # kind whose rows they label: the encoder's rows predict nothing, None = the decoder's two attentions)
 WHOLE_LAYER: dict[int, str | None] = {6: "encoder", 7: None}
-SECTIONS = {  # SECTION_TITLES' number -> (draw it, whether it dissects the attention picked above it)
-    0: (_whole_model, False),
-    1: (_embeddings, False),
-    2: (_positional, False),
-    3: (_scaled_dot_product, True),
-    4: (_multi_head, True),
-    5: (_feed_forward, True),
-    6: (lambda ctx: _layer(ctx, "encoder"), True),
-    7: (lambda ctx: _layer(ctx, "decoder"), True),
-    8: (_output, False),
-}
+SECTIONS = (  # the walk, one section at a time (paper §3.1–§3.5, SEED.md's order): `section` in the URL
+    # (its name in the picker, draw it, whether it dissects the attention picked above it)
+    ("The whole model", _whole_model, False),
+    ("Embeddings", _embeddings, False),
+    ("Positions", _positional, False),
+    ("Attention", _scaled_dot_product, True),
+    ("Multi-head", _multi_head, True),
+    ("Feed-forward", _feed_forward, True),
+    ("Encoder layer", lambda ctx: _layer(ctx, "encoder"), True),
+    ("Decoder layer", lambda ctx: _layer(ctx, "decoder"), True),
+    ("Output", _output, False),
+)
+SECTION_TITLES = {n: f"{n} · {name}" for n, (name, _, _) in enumerate(SECTIONS)}  # "3 · Attention"
 
 
 def _row_labels(ctx: Ctx, stack: str) -> tuple[list[str], str]:

@@ -52,15 +52,14 @@ def render(ctx: Ctx) -> None:
     with controls(ctx):
         a, b = st.columns([3, 1])
         if n_steps > 1:
-            with a:
-                st.slider(
-                    "Decoder step t",
-                    0,
-                    n_steps - 1,
-                    key="step",
-                    persist_state="session",
-                    help="The decoder has read pieces 0..t of its input and predicts piece t + 1.",
-                )
+            a.slider(
+                "Decoder step t",
+                0,
+                n_steps - 1,
+                key="step",
+                persist_state="session",
+                help="The decoder has read pieces 0..t of its input and predicts piece t + 1.",
+            )
         else:
             a.caption("The translation is empty: there is only step 0 (reading `<s>`).")
         b.number_input("Top k", TOPK_MIN, TOPK_MAX, key="dec_k", persist_state="session")

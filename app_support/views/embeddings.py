@@ -18,8 +18,9 @@ MAX_PATHS = 6  # token paths drawn at once
 
 def render(ctx: Ctx) -> None:
     ss, t = st.session_state, ctx.trace
-    tokens = t.src_tokens if ss["emb_side"] == "encoder" else t.tgt_tokens
-    stages = stream_stages(ss["emb_side"], t.hidden[ss["emb_side"]].shape[0] - 1, t.norm)
+    side = ss["emb_side"]
+    tokens, ids = (t.src_tokens, t.src_ids) if side == "encoder" else (t.tgt_tokens, t.tgt_ids)
+    stages = stream_stages(side, t.hidden[side].shape[0] - 1, t.norm)
     n_stages = len(stages)  # the stage and positions are fitted to this side (state.fit_to_trace)
     if ss["emb_paths"] is None:
         ss["emb_paths"] = [0]
@@ -56,20 +57,20 @@ def render(ctx: Ctx) -> None:
             if t.norm == "post"
             else "In this pre-norm model the stream is never normalised between layers; the last stage is the "
             "final LayerNorm's output, which is what the "
-            + ("cross-attention reads." if ss["emb_side"] == "encoder" else "output projection reads.")
+            + ("cross-attention reads." if side == "encoder" else "output projection reads.")
         )
     )
     label = METHODS[ss["emb_method"]].split(" ")[0]
     with st.spinner(f"Projecting {len(tokens) * n_stages} vectors with {label}…"):
-        frame = models.get_projection(ctx.run, ss["emb_side"], ss["emb_method"])
+        frame = models.get_projection(ctx.run, side, ss["emb_method"])
     chosen = ss["emb_paths"] or [0]
     stage = None if ss["emb_stage"] == ALL else ss["emb_stage"]
     fig = viz.projection_scatter(frame, stage, chosen=chosen, font_size=ctx.font)
-    chart(ctx, fig, "fig_emb_scatter", "projection", ss["emb_side"], ss["emb_method"])
+    chart(ctx, fig, "fig_emb_scatter", "projection", side, ss["emb_method"])
     left, right = st.columns([3, 2])
     with left:
         fig = viz.token_path(frame, chosen, font_size=ctx.font, height=ctx.height(460))
-        chart(ctx, fig, "fig_emb_path", "token-path", ss["emb_side"], ss["emb_method"])
+        chart(ctx, fig, "fig_emb_path", "token-path", side, ss["emb_method"])
     with right, st.expander("How the points are placed") if ctx.present else st.container():
         st.caption(
             "**How the points are placed.** Each stage is normalised on its own before projecting: every "
@@ -87,9 +88,6 @@ def render(ctx: Ctx) -> None:
             + "."
         )
     with st.expander("Nearest pieces in the vocabulary"):
-        ids = t.src_ids if ss["emb_side"] == "encoder" else t.tgt_ids
-        if ss["emb_nn_token"] >= len(tokens):
-            ss["emb_nn_token"] = 0
         st.selectbox("Piece", list(range(len(tokens))), key="emb_nn_token", format_func=lambda p: labels[p])
         neighbours = models.get_neighbours(ctx.path, ctx.run.stamp, int(ids[ss["emb_nn_token"]]), 10)
         st.dataframe(neighbours.round(4), hide_index=True, key="emb_nn_table")

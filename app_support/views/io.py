@@ -10,10 +10,13 @@ from app_support.views import EXPERIMENT, Ctx, View
 
 
 def token_table(tokens: list[str], ids: list[int], extra: dict | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame({"position": range(len(tokens)), "piece": tokens, "id": ids})
-    for name, values in (extra or {}).items():
-        frame[name] = values
-    return frame
+    """One row a piece: its position, the piece, its id, then the `extra` columns (name -> values)."""
+    return pd.DataFrame({"position": range(len(tokens)), "piece": tokens, "id": ids, **(extra or {})})
+
+
+def _two_columns(values: dict, what: str) -> pd.DataFrame:
+    """{name: value} as a table; the values as text, since one column mixes numbers and words."""
+    return pd.DataFrame({what: list(values), "value": [str(v) for v in values.values()]})
 
 
 def render(ctx: Ctx) -> None:
@@ -47,8 +50,7 @@ def render(ctx: Ctx) -> None:
     st.caption(
         "Pieces come from the model's sentencepiece tokenizer; ▁ marks the start of a word. "
         f"{md_code(t.tgt_tokens[0])} starts the decoder input and `</s>` ends a sentence. The decoder reads its own "
-        "output "
-        "shifted right: row t reads piece t and predicts piece t + 1."
+        "output shifted right: row t reads piece t and predicts piece t + 1."
     )
     cfg = ctx.model.config
     with st.expander("About this model"):
@@ -65,15 +67,10 @@ def render(ctx: Ctx) -> None:
             "LayerNorm placement": cfg.norm,
             "parameters": ctx.model.model.num_parameters(),
         }
-        frame = pd.DataFrame({"setting": list(info), "value": [str(v) for v in info.values()]})
-        st.dataframe(frame, hide_index=True, key="io_config_table")
+        st.dataframe(_two_columns(info, "setting"), hide_index=True, key="io_config_table")
         metrics = ctx.model.metadata.get("metrics")
         if isinstance(metrics, dict) and metrics:
-            st.dataframe(
-                pd.DataFrame({"metric": list(metrics), "value": [str(v) for v in metrics.values()]}),
-                hide_index=True,
-                key="io_metrics_table",
-            )
+            st.dataframe(_two_columns(metrics, "metric"), hide_index=True, key="io_metrics_table")
 
 
 VIEW = View(

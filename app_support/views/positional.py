@@ -13,6 +13,8 @@ from transformer.embeddings import POSITIONAL_FORMULAS
 MAX_POSITIONS = 512  # the sinusoid formula has no end; show up to this many positions
 MAX_DIMS = 8  # sinusoids drawn at once
 WIDE = 64  # models wider than this show the first WIDE dimensions of the sentence's embeddings
+METRICS = {"dot": "dot product PE(i)·PE(j)", "cosine": "cosine"}
+SIDES = {"src": "source (encoder input)", "tgt": "translation (decoder input)"}
 
 
 def default_dims(d_model: int) -> list[int]:
@@ -58,8 +60,7 @@ def render(ctx: Ctx) -> None:
             help="Even dimensions are sines, odd ones cosines (Marian's layout: the first half sines, the second "
             "cosines); higher dimensions change more slowly.",
         )
-    learned = cfg.positional == "learned"
-    if learned:
+    if cfg.positional == "learned":
         st.info(
             "This model learned its positional encoding (§3.5's alternative); the figures show its table."
         )
@@ -73,11 +74,8 @@ def render(ctx: Ctx) -> None:
     chart(ctx, fig, "fig_pe_curves", "pe-curves")
     left, right = ctx.columns(2)
     with left:
-        layout = (
-            "first half sin, second half cos"
-            if cfg.positional == "sinusoidal_split"
-            else "even = sin, odd = cos"
-        )
+        split = cfg.positional == "sinusoidal_split"
+        layout = "first half sin, second half cos" if split else "even = sin, odd = cos"
         fig = viz.pe_heatmap(
             pe, font_size=ctx.font, height=ctx.height(480), dim_title=f"dimension ({layout})"
         )
@@ -85,29 +83,21 @@ def render(ctx: Ctx) -> None:
     with right:
         fig = viz.pe_similarity(pe, ss["pe_metric"], font_size=ctx.font, height=ctx.height(480))
         chart(ctx, fig, "fig_pe_similarity", "pe-similarity", ss["pe_metric"])
-        _choice("Similarity", "pe_metric", {"dot": "dot product PE(i)·PE(j)", "cosine": "cosine"})
+        _choice("Similarity", "pe_metric", METRICS)
     st.markdown(
         "**Reading the similarity:** nearby positions have similar encodings (the bright band along the "
         "diagonal), and the similarity depends only on the distance |i − j|, not on where in the sentence "
         "the pair is: that is what lets attention find *relative* positions (§3.5)."
     )
     st.divider()
-    _choice(
-        "Sentence side", "pe_side", {"src": "source (encoder input)", "tgt": "translation (decoder input)"}
-    )
-    side = ss["pe_side"]
-    e, t = ctx.trace.embeddings, ctx.trace
+    _choice("Sentence side", "pe_side", SIDES)
+    side, t = ss["pe_side"], ctx.trace
+    wide = cfg.d_model > WIDE
+    parts = [t.embeddings[f"{side}_{part}"] for part in ("token", "position", "input")]  # each (T, d_model)
     tokens = t.src_tokens if side == "src" else t.tgt_tokens
-    fig = viz.embedding_sum_view(
-        e[f"{side}_token"],
-        e[f"{side}_position"],
-        e[f"{side}_input"],
-        tokens,
-        max_dims=WIDE if cfg.d_model > WIDE else None,
-        font_size=ctx.font,
-    )
+    fig = viz.embedding_sum_view(*parts, tokens, max_dims=WIDE if wide else None, font_size=ctx.font)
     chart(ctx, fig, "fig_pe_sum", "embedding-plus-pe", side)
-    if cfg.d_model > WIDE:
+    if wide:
         st.caption(
             f"First {WIDE} of {cfg.d_model} dimensions. Token embeddings are scaled by √d_model (§3.4)."
         )
@@ -121,8 +111,8 @@ VIEW = View(
         numbers("pe_dims", "pe_dims", 100_000, MAX_DIMS, f"the dimensions whose sinusoids are drawn, e.g. 0,16 "
                 f"(at most {MAX_DIMS})", shown=lambda m: default_dims(m.d_model),
                 fit_model=below(lambda ss, m: m.d_model, "this model has dimensions")),
-        choice("pe_metric", "pe_metric", "dot", ("dot", "cosine"), "dot | cosine: PE similarity", "metrics are"),
-        choice("pe_side", "pe_side", "src", ("src", "tgt"), "src | tgt: whose embedding + PE is shown", "sides are"),
+        choice("pe_metric", "pe_metric", "dot", tuple(METRICS), "dot | cosine: PE similarity", "metrics are"),
+        choice("pe_side", "pe_side", "src", tuple(SIDES), "src | tgt: whose embedding + PE is shown", "sides are"),
     ),
     says_translation=True, follows=EXPERIMENT, on_its_own=True,
 )  # fmt: skip
