@@ -49,10 +49,6 @@ def flat(grouped: dict[str, list[str]]) -> list[str]:
     return [s for sentences in grouped.values() for s in sentences]
 
 
-def explanation(model_name: str, title: str) -> str:
-    return next((g.shows for g in CURATED.get(model_name, ()) if g.title == title), "")
-
-
 def picker(
     ss: MutableMapping, model_name: str, grouped: dict[str, list[str]], on_pick: Callable[[], None]
 ) -> None:
@@ -77,5 +73,6 @@ def picker(
         )
         title = ss[GROUP_KEY]
     where.pills("Examples", grouped[title], key="example", on_change=on_pick, label_visibility="collapsed")
-    if len(grouped) > 1 and not ss.get("present") and (shows := explanation(model_name, title)):
+    shows = {g.title: g.shows for g in CURATED.get(model_name, ())}.get(title)
+    if len(grouped) > 1 and not ss.get("present") and shows:
         st.caption(shows)

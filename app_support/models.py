@@ -2,9 +2,9 @@
 
 Every per-sentence cached function takes everything it depends on as one argument, a `Run`
 (app_support.run: model path and the files' modification time, so a retrained model in assets/ is
-loaded afresh, sentence, beam, max length, heads off, typed translation). Per-sentence results are numpy arrays and DataFrames returned as
-copies by `st.cache_data`; capture itself is per thread in the library, so two sessions
-sharing one model never see each other's attention.
+loaded afresh, sentence, beam, max length, heads off, typed translation). Per-sentence results are numpy
+arrays and DataFrames returned as copies by `st.cache_data`; capture itself is per thread in the library,
+so two sessions sharing one model never see each other's attention.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def default_model_name(names: list[str]) -> str | None:
         name = (ASSETS / "DEFAULT").read_text().strip()
     except OSError:
         name = ""
-    if name in names:
-        return name
-    return names[0] if names else None
+    return name if name in names else next(iter(names), None)
 
 
 def stamp(path: str) -> float:

@@ -52,14 +52,9 @@ class Ctx:
     text = property(lambda self: self.run.text)
     off = property(lambda self: self.run.off)  # heads switched off in `trace`; () = the model as trained
     target = property(lambda self: self.run.target)  # the typed translation `trace` is traced on, or None
-
-    @property
-    def font(self) -> int:
-        return 20 if self.present else 12
-
-    @property
-    def small_font(self) -> int:
-        return 16 if self.present else 10
+    # the look: font sizes in px, bigger on a projector
+    font = property(lambda self: 20 if self.present else 12)
+    small_font = property(lambda self: 16 if self.present else 10)
 
     def height(self, normal: int) -> int:
         return int(normal * 1.4) if self.present else normal
@@ -85,8 +80,7 @@ def show(ctx: Ctx, key: str, name: tuple, build: Callable[..., go.Figure], *args
 
 def stem(ctx: Ctx, *name: object) -> str:
     """An exported file's name without its extension: the model, the view, what it shows, the sentence."""
-    view = st.session_state.get("view", "")
-    return export.file_stem(ctx.model_label, view, *name, export.slug(ctx.text))
+    return export.file_stem(ctx.model_label, st.session_state.get("view", ""), *name, export.slug(ctx.text))
 
 
 def figure(ctx: Ctx, build: Callable[..., go.Figure], *args, **kwargs) -> go.Figure:
