@@ -350,18 +350,13 @@ def _output(ctx: Ctx) -> None:
     fig = viz.topk_bar(top, step, chosen=t.next_token(step), context=t.tgt_tokens[step], font_size=ctx.font)
     chart(ctx, fig, "fig_ana_softmax_out", "anatomy", "output", f"step{step}")
     best = topk[topk["rank"] == 1]
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "position": range(n_steps),
-                "decoder reads": t.tgt_tokens,
-                "most likely next": best["token"].tolist(),
-                "probability": best["prob"].round(4).tolist(),
-            }
-        ),
-        hide_index=True,
-        key="ana_output_table",
-    )
+    table = {
+        "position": range(n_steps),
+        "decoder reads": t.tgt_tokens,
+        "most likely next": best["token"].tolist(),
+        "probability": best["prob"].round(4).tolist(),
+    }
+    st.dataframe(pd.DataFrame(table), hide_index=True, key="ana_output_table")
 
 
 # sections that draw every attention of one layer: they pick a layer and a head, not a kind (number -> the
