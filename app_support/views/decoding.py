@@ -13,6 +13,7 @@ from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_rows
 
 SHOWN = 8  # pieces read that the step statement lists, the last ones: a long prefix stays beside its chart
+TOPK_MIN, TOPK_MAX = 3, models.TOPK  # next-piece candidates shown (models.get_topk keeps TOPK)
 
 
 def _pieces(n: int) -> str:
@@ -97,9 +98,6 @@ def render(ctx: Ctx) -> None:
         "One row per layer and head: left, which source pieces step t looks at; right, which earlier "
         "target pieces. " + ROW_CAPTION
     )
-
-
-TOPK_MIN, TOPK_MAX = 3, 20  # next-piece candidates
 
 
 VIEW = View(
