@@ -1,4 +1,4 @@
-"""Attention flow beside raw attention (the Attention view's "Attention flow (rollout)" panel).
+"""Attention flow beside raw attention (the Attention view's "Attention flow" panel).
 
 Rollout (Abnar & Zuidema, 2020; `transformer.analysis`) follows attention through the encoder's layers, counting
 the residual connection, so its columns are the *input* pieces rather than the encoder's mixed
