@@ -249,7 +249,9 @@ def render(ctx: Ctx) -> None:
     snapshots = training.snapshots(ctx)
     training.fit_step(ctx, snapshots)
     with controls(ctx):
-        pick_attention(ctx, panels=PANELS if snapshots else {p: s for p, s in PANELS.items() if p != "training"})
+        pick_attention(
+            ctx, panels=PANELS if snapshots else {p: s for p, s in PANELS.items() if p != "training"}
+        )
         _toggles()
     if snapshots and ss["panel"] != training.PANEL and not ctx.present:
         training.offer(ctx, snapshots)
@@ -314,7 +316,7 @@ def render(ctx: Ctx) -> None:
             )
         notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
-        flow.render(ctx, _shown, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+        flow.render(ctx, _shown, heatmap, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
     elif panel == training.PANEL:
         training.render(ctx, snapshots, heatmap, _shown)
     elif not _head_view(ctx, attn, q_tok, k_tok, same, layer):

@@ -21,7 +21,7 @@ import viz
 from app_support import models, state
 from app_support.run import Run
 from app_support.safe_text import md_code
-from app_support.views import Ctx, chart
+from app_support.views import Ctx
 from transformer import CheckpointError, Pretrained, Transformer
 from transformer.checkpoint import list_snapshots, load_snapshot
 from transformer.kinds import KINDS, MEAN_HEAD
@@ -34,7 +34,6 @@ SNAP = state.number(
 )  # fmt: skip
 PANEL = "training"  # the Attention view's panel that shows the snapshots
 SLIDER_PX = 80  # the step slider above the figures (label, value and track, in Chromium)
-
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -91,8 +90,10 @@ def fit_step(ctx: Ctx, entries: list[dict]) -> None:
     takes `snap` out of the URL."""
     ss = st.session_state
     steps = [e["step"] for e in entries]
-    have = f"this model has snapshots of steps {', '.join(map(str, steps))}" if steps else (
-        "this model has no training snapshots"
+    have = (
+        f"this model has snapshots of steps {', '.join(map(str, steps))}"
+        if steps
+        else ("this model has no training snapshots")
     )
     notices: list[str] = []
     from_url = "snap" in ss["_from_url"]
