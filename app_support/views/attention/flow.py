@@ -13,6 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 import viz
+from app_support import export
 from app_support.views import Ctx
 from transformer import analysis
 from transformer.kinds import KINDS, MEAN_HEAD
@@ -82,8 +83,8 @@ def render(
             if w.size == 0:
                 st.info("Nothing left to show once the special pieces are hidden.")
                 continue
-            drawn = {"kind": kind, "rows": rows, "q_pos": q_pos, "k_pos": k_pos, "title": title, "zmax": zmax,
-                     "font_size": ctx.font, "x_title": x_title}  # fmt: skip
+            drawn = {"kind": kind, "rows": rows, "q_pos": q_pos, "k_pos": k_pos, "title": title, "x_title": x_title,
+                     "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
             draw(
                 ctx, f"fig_flow_{what}", (w, q_tok, k_tok), drawn, (kind, f"L{layer}", what), above=CAVEAT_PX
             )

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 import viz
-from app_support import models, state
+from app_support import export, models, state
 from app_support.run import Run
 from app_support.safe_text import md_code
 from app_support.views import Ctx
@@ -162,8 +162,8 @@ def render(ctx: Ctx, entries: list[dict], draw: Callable, shown: Callable) -> No
                 st.info("Nothing left to show once the special pieces are hidden.")
                 continue
             drawn = {"kind": kind, "rows": rows, "layer": layer, "head": head, "q_pos": q_pos, "k_pos": k_pos,
-                     "title": f"{KINDS[kind].title}: L{layer} {who}, {when}", "font_size": ctx.font,
-                     "zmax": None if ss["att_autoscale"] else 1.0}  # fmt: skip
+                     "title": f"{KINDS[kind].title}: L{layer} {who}, {when}", "subtitle": export.quoted(ctx.text),
+                     "zmax": None if ss["att_autoscale"] else 1.0, "font_size": ctx.font}  # fmt: skip
             draw(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", who, name), above=SLIDER_PX)
     entry, last = by_step[step], steps[-1]
     said = [
