@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app_support import models
-from tests.support.apptest import MODELS, TOY, assert_clean, attention_maps, run_app
+from tests.support.apptest import MODELS, TOY, assert_clean, attention_html, attention_maps, font_px, run_app
 from transformer import load_pretrained
 from transformer.checkpoint import list_snapshots, snapshot_file
 
@@ -155,3 +155,14 @@ def test_a_broken_snapshot_index_is_a_message_not_a_traceback(broken_copy):
     assert any("snapshots cannot be shown" in w.value for w in at.warning), [w.value for w in at.warning]
     # the view itself still draws
     assert [hm.title for hm in attention_maps(at)] == ["Cross-attention: L1 mean of heads"]
+
+
+@needs_snapshots
+@pytest.mark.parametrize("present", ["0", "1"])
+def test_the_time_lapse_is_drawn_as_large_as_the_views_own_heatmaps(present):
+    """Two heatmaps side by side at the font of the view's own (one head + mean), on a laptop and projected."""
+    one_head = CROSS | {"head": "0", "present": present}
+    own = attention_html(run_app(**one_head))
+    lapse = attention_html(run_app(**one_head, panel="training", snap=str(STEPS[-1])))
+    assert len(own) == len(lapse) == 2
+    assert {font_px(body) for body in lapse} == {font_px(body) for body in own}

@@ -39,14 +39,30 @@ PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by bo
 ] + [  # the Attention view's heatmaps and model view share the figure functions
     {"view": "attention", "kind": "decoder", "rows": "both"},
     {"view": "attention", "kind": "cross", "panel": "model"},
+    {"view": "attention", "kind": "cross", "panel": "flow"},  # raw beside flow, each under a caveat
+    # the training time-lapse of a toy model with snapshots: a step beside the trained model, under a slider
+    {
+        "view": "attention",
+        "model": "reverse",
+        "kind": "cross",
+        "panel": "training",
+        "snap": "442",
+        "text": "c a f b h e d g a b c d e f",
+    },
 ]
 
 
+def page_id(query: dict) -> str:
+    """A test id for a page: its query without the sentence."""
+    return "-".join(v for k, v in query.items() if k != "text")
+
+
 def open_link(browser, url: str, viewport: dict, **query: str):
-    """A fresh session at this window size on a link with the 35-piece sentence, once its figures are drawn."""
+    """A fresh session at this window size on a link (with the 35-piece sentence unless it names its own text),
+    once its figures are drawn."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    page.goto(app_url(url, text=LONG_SENTENCE, **query))
+    page.goto(app_url(url, **({"text": LONG_SENTENCE} | query)))
     page.wait_for_selector(".js-plotly-plot .nsewdrag, .attn-hm", timeout=90_000)  # Plotly or HTML
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
@@ -61,8 +77,12 @@ def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> Non
     try:
         figures, heatmaps = page.evaluate(MARGINS_JS), page.evaluate(HTML_LABELS_JS)
         assert figures or heatmaps
-        if query["view"] == "attention" and query.get("panel", "heatmaps") == "heatmaps":
-            assert len(heatmaps) == 2 and not figures  # the head and the mean, HTML
+        if query["view"] == "attention" and query.get("panel", "heatmaps") in (
+            "heatmaps",
+            "flow",
+            "training",
+        ):
+            assert len(heatmaps) == 2 and not figures  # head and mean, raw and flow, a step and trained: HTML
         for hm in heatmaps:
             assert hm["rows"] >= 35 // 3 and hm["keys"] >= 2, hm  # labels are written
             assert not hm["cut"] and not hm["outside"] and not hm["under"] and not hm["wider"], hm
