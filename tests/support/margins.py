@@ -28,7 +28,10 @@ HTML_LABELS_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(
     for (const [title, ticks] of [['.yt', rows], ['.xt', keys]]) {
         const a = el.querySelector(title).getBoundingClientRect();
         ticks.forEach(t => { if (overlap(a, t.getBoundingClientRect())) under.push(t.textContent); }); }
-    return {title: el.getAttribute('aria-label'), rows: rows.length, keys: keys.length, cut, outside, under,
+    const flat = keys.filter(t => getComputedStyle(t).writingMode === 'horizontal-tb').length;
+    const piled = keys.filter((t, i) => i && overlap(keys[i - 1].getBoundingClientRect(), t.getBoundingClientRect()))
+        .map(t => t.textContent);
+    return {title: el.getAttribute('aria-label'), rows: rows.length, keys: keys.length, flat, piled, cut, outside, under,
             wider: box.left < column.getBoundingClientRect().left - 0.5 || box.right > column.getBoundingClientRect().right + 0.5,
             bar_outside: barOutside, bar_px: [parseFloat(bar.style.width), bar.getBoundingClientRect().width]}; })"""
 
@@ -86,6 +89,7 @@ def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> Non
         for hm in heatmaps:
             assert hm["rows"] >= 35 // 3 and hm["keys"] >= 2, hm  # labels are written
             assert not hm["cut"] and not hm["outside"] and not hm["under"] and not hm["wider"], hm
+            assert hm["flat"] in (0, hm["keys"]) and not hm["piled"], hm  # upright or flat, none on another
         for fig in figures:
             if fig["asked"] != [None, None, None]:  # computed here (a PE or top-k bar still asks Plotly)
                 assert fig["drawn"] == fig["asked"], (
