@@ -146,7 +146,7 @@ with st.sidebar:
     # a new browser session loads Plotly (4.6 MB of script) while the script runs, unless the view draws
     # none (Attention's heatmaps are HTML: the chunk's evaluation would only delay them)
     plotly_early = st.empty()
-    plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines"))
+    plotly_first = not (ss["view"] == "attention" and ss["panel"] in ("heatmaps", "lines", "training"))
     # emptied after the trace or by stop()
     if "_plotly_early" not in ss and ss["text"].strip() and plotly_first:
         ss["_plotly_early"] = True

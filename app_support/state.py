@@ -32,9 +32,10 @@ BEAM_MAX = 8
 CUSTOM = "Custom checkpoint…"  # model picker entry for a directory typed by the user
 PANELS = {  # what the Attention view draws
     "heatmaps": "One head + mean",
-    "model": "Model view (all heads)",
-    "lines": "Head view (lines)",
-    "flow": "Attention flow (rollout)",
+    "model": "Model view",  # every layer and head (bertviz's name)
+    "lines": "Head view",  # lines from each query to its keys (bertviz's name)
+    "flow": "Attention flow",  # rollout (Abnar & Zuidema, 2020)
+    "training": "Training time-lapse",  # offered for a model with training snapshots only
 }
 FOUND_AT_RUN_TIME = ("model", "text")  # no fixed default: the first model found, its first example sentence
 SESSION_DEFAULTS = {  # session keys that are never in a link
@@ -205,8 +206,8 @@ _SHARED = (  # shared parameters whose options are known without a model or the 
           always=True, fit_model=_fit_head),
     choice("rows", "rows", None, ROW_LABELS, "read | predicted | both: label decoder rows by the piece read, the "
            "piece predicted or both (absent: each kind's default)", "decoder rows are labelled by"),
-    choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow: what the Attention view "
-           "draws (flow: attention rollout)", "panels are"),
+    choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow | training: what the "
+           "Attention view draws (flow: attention rollout; training: the training snapshots)", "panels are"),
     number("step", "step", 0, 0, 100_000, "0-based decoder position (Decoding view)",
            fit_trace=below(lambda ss, t: len(t.tgt_tokens), "this translation has decoder steps")),
     number("beam", "beam", 4, 1, BEAM_MAX, f"beam size 1..{BEAM_MAX} (1 = greedy; absent: 4, the paper's, §6.1)",
@@ -215,6 +216,11 @@ _SHARED = (  # shared parameters whose options are known without a model or the 
            fit_model=_fit_maxlen),
     flag("present", "present", False, "1 = presentation mode"),
 )  # fmt: skip
+
+
+def shared_param(url: str) -> Param:
+    """A shared parameter by its name in the URL, for a check that needs more than the model or the sentence."""
+    return next(p for p in _SHARED if p.url == url)
 
 
 def parse_query(query: Mapping[str, str], params: Iterable[Param]) -> tuple[dict, list[str]]:

@@ -447,7 +447,7 @@ def model_view(browser, python: str, long: str, model, n: int, rng) -> tuple[flo
         panel = page.locator(".st-key-panel")
         times = []
         for _ in range(n):
-            button = panel.get_by_role("radio", name="Model view (all heads)")
+            button = panel.get_by_role("radio", name="Model view")
             start = time.perf_counter()
             button.click()
             bs.wait_for_heatmaps(page, rows=rows, count=grid, exact=True, timeout=60_000)

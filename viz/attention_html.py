@@ -78,20 +78,25 @@ def height_em(m: AttentionMap) -> float:
     `fit_height` divides (a little on the tall side, so the fitted figure is never cut)."""
     font_size, subtitle = m.font_size, m.subtitle
     rows = m.n_q * m.row_px / font_size
-    labels = min(m.label_px / font_size, 16) + 0.3  # the key labels stand upright, at most 16em
+    labels = min(m.label_px / font_size, 16) + 0.3  # upright key labels, at most 16em (flat: shorter)
     title = 1.3 * 1.2 + (2 * 1.2 + 0.3 if len(subtitle) > 40 else 1.5 if subtitle else 0)
     legend = 1.5 if m.masked else 0
     return title + legend + rows + labels + 1.2 + 0.5  # the x title, the margin under the figure
 
 
-def _column_rules(cls: str, n_k: int, fixed: tuple[float, float], font_size: float) -> str:
+def _column_rules(cls: str, n_k: int, fixed: tuple[float, float], font_size: float, label_em: float) -> str:
     """This figure's own rules: its key labels thinned to every k-th while the container is between the widths
-    where k - 1 no longer fit and k still do (each label needs LABEL_PITCH em), and the hovered cell's
-    key label lit up (shown even when thinned). fixed: the figure's width besides its cells, (px, em).
+    where k - 1 no longer fit and k still do (each label needs LABEL_PITCH em), written flat once every
+    column is wider than the longest label (label_em, in em) and its padding, and the hovered cell's key
+    label lit up (shown even when thinned). fixed: the figure's width besides its cells, (px, em).
     Widths are in em of the figure's own font (the container's), so they hold when a fitted figure's
     font shrinks; font_size is the largest it can be."""
     px, em = fixed
-    rules = []
+    flat = em + n_k * max(label_em + 0.6, LABEL_PITCH)  # never while thinned: a flat label needs its column
+    rules = [
+        f"@container (width > calc({px:.0f}px + {flat:.3f}em)){{.{cls} .x>span{{writing-mode:horizontal-tb;"
+        "transform:none;max-height:none;max-width:100%;padding:3px 0 0}}"
+    ]
     for k in range(2, n_k + 1):
         below, above = em + n_k * LABEL_PITCH / (k - 1), em + n_k * LABEL_PITCH / k
         last = px + above * font_size < 160 or k == n_k  # narrower containers than this do not happen
@@ -122,7 +127,8 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
     # column (on the wide side), the colour bar's column (its ticks are up to 4 characters)
     bar_px, bar_em = 10 + BAR_PX + 3 + 6, text_px("0000", 1, wide=True)
     fixed = (4 + bar_px, 1.5 + p.left_px * text_px("x", 1, wide=True) / text_px("x", f) + bar_em)
-    cls = f"hm{p.n_k}-{round(fixed[0] + fixed[1] * f)}-{f}"
+    label_em = max((text_px(t, 1, wide=True) for t in p.ax.k_ticks), default=0.0)  # the longest key label
+    cls = f"hm{p.n_k}-{round(fixed[0] + fixed[1] * f)}-{f}-{round(label_em * 10)}"
     grid = (
         f"grid-template-columns:max-content repeat({p.n_k},minmax(0,1fr)) calc({bar_px}px + {bar_em:.1f}em);"
         f"grid-template-rows:repeat({p.n_q},{p.row_px / f:.4f}em) auto auto"
@@ -136,7 +142,7 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
     out = [
         f'<div class="attn-hm {cls}" role="img" aria-label="{xml(p.title)}" data-rows="{p.n_q}" '
         f'data-cols="{p.n_k}" style="font-size:{size};font-family:{xml(FONT)}">',
-        f"<style>{_BASE}{_column_rules(cls, p.n_k, fixed, f)}</style>",
+        f"<style>{_BASE}{_column_rules(cls, p.n_k, fixed, f, label_em)}</style>",
         f'<div class="t" style="font-size:1.3em">{xml(p.title)}</div>',
     ]
     if subtitle:

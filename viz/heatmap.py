@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from transformer.kinds import KINDS, MEAN_HEAD
 from viz.frames import attention_array
 from viz.labels import Axes, axes
-from viz.style import labels_px, text_px
+from viz.style import esc, labels_px, text_px
 
 MASK_LEGEND = "masked: future position (causal mask)"
 ROW_PITCH = 1.3  # × font size: the height a row is given for its label
@@ -117,6 +117,7 @@ def attention_map(
     subtitle: str = "",
     zmax: float | None = 1.0,
     font_size: int = 12,
+    x_title: str | None = None,
 ) -> AttentionMap:
     """One head (or the head mean) of weights (q_len, k_len) and the pieces of each side -> its `AttentionMap`.
 
@@ -125,10 +126,13 @@ def attention_map(
     rows: how decoder rows are labelled (`viz.labels`). layer and head (MEAN_HEAD for the mean) only name
     the figure (default title). Decoder self-attention's future cells are masked, so the causal mask is not
     mistaken for a learned zero. zmax=None scales colours to the largest weight. subtitle: a line under the
-    title (the app puts the sentence there).
+    title (the app puts the sentence there). x_title: the key axis's title where the columns are not the
+    kind's keys (attention flow's are the input pieces).
     """
     z = attention_array(weights, 2, "attention weights (one head: use head_weights)").copy()
     ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
+    if x_title is not None:
+        ax = replace(ax, x_title=esc(x_title))
     z[ax.mask] = np.nan
     n_q = z.shape[0]
     finite = z[np.isfinite(z)]

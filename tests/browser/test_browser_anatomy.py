@@ -19,7 +19,7 @@ from tests.support.browser import (
     needs_en_de_default,
     wait_idle,
 )
-from tests.support.margins import PAGES, assert_margins_hold, open_link
+from tests.support.margins import PAGES, assert_margins_hold, open_link, page_id
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,7 +28,7 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("query", PAGES, ids=lambda q: "-".join(q.values()))
+@pytest.mark.parametrize("query", PAGES, ids=page_id)
 def test_computed_margins_hold_every_label(app_server, browser, query):
     """At 1280 × 720, a laptop with the sidebar open (presentation mode: tests/browser/test_browser_projector.py)."""
     assert_margins_hold(app_server, browser, query, SMALL_SCREEN)

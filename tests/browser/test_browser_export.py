@@ -56,7 +56,7 @@ def test_downloads_are_named_after_model_view_and_sentence(app_server, page):
         assert len(cells) == 5 * 5  # one per query × key: 4 pieces and </s>
 
     # a Plotly figure (the model view) saves as SVG too: its camera icon follows the same choice
-    page.locator(".st-key-panel").get_by_text("Model view (all heads)").click()
+    page.locator(".st-key-panel").get_by_text("Model view").click()
     page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=60_000)
     wait_idle(page)
     plot = page.locator(".js-plotly-plot").first

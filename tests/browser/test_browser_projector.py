@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.support.browser import PROJECTOR, needs_en_de_default
-from tests.support.margins import PAGES, assert_margins_hold
+from tests.support.margins import PAGES, assert_margins_hold, page_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_en_de_default]
 
 
-@pytest.mark.parametrize("query", PAGES, ids=lambda q: "-".join(q.values()))
+@pytest.mark.parametrize("query", PAGES, ids=page_id)
 def test_computed_margins_hold_every_label_in_presentation_mode(app_server, browser, query):
     assert_margins_hold(app_server, browser, query, PROJECTOR)

@@ -28,7 +28,10 @@ HTML_LABELS_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(
     for (const [title, ticks] of [['.yt', rows], ['.xt', keys]]) {
         const a = el.querySelector(title).getBoundingClientRect();
         ticks.forEach(t => { if (overlap(a, t.getBoundingClientRect())) under.push(t.textContent); }); }
-    return {title: el.getAttribute('aria-label'), rows: rows.length, keys: keys.length, cut, outside, under,
+    const flat = keys.filter(t => getComputedStyle(t).writingMode === 'horizontal-tb').length;
+    const piled = keys.filter((t, i) => i && overlap(keys[i - 1].getBoundingClientRect(), t.getBoundingClientRect()))
+        .map(t => t.textContent);
+    return {title: el.getAttribute('aria-label'), rows: rows.length, keys: keys.length, flat, piled, cut, outside, under,
             wider: box.left < column.getBoundingClientRect().left - 0.5 || box.right > column.getBoundingClientRect().right + 0.5,
             bar_outside: barOutside, bar_px: [parseFloat(bar.style.width), bar.getBoundingClientRect().width]}; })"""
 
@@ -39,14 +42,30 @@ PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by bo
 ] + [  # the Attention view's heatmaps and model view share the figure functions
     {"view": "attention", "kind": "decoder", "rows": "both"},
     {"view": "attention", "kind": "cross", "panel": "model"},
+    {"view": "attention", "kind": "cross", "panel": "flow"},  # raw beside flow, each under a caveat
+    # the training time-lapse of a toy model with snapshots: a step beside the trained model, under a slider
+    {
+        "view": "attention",
+        "model": "reverse",
+        "kind": "cross",
+        "panel": "training",
+        "snap": "442",
+        "text": "c a f b h e d g a b c d e f",
+    },
 ]
 
 
+def page_id(query: dict) -> str:
+    """A test id for a page: its query without the sentence."""
+    return "-".join(v for k, v in query.items() if k != "text")
+
+
 def open_link(browser, url: str, viewport: dict, **query: str):
-    """A fresh session at this window size on a link with the 35-piece sentence, once its figures are drawn."""
+    """A fresh session at this window size on a link (with the 35-piece sentence unless it names its own text),
+    once its figures are drawn."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    page.goto(app_url(url, text=LONG_SENTENCE, **query))
+    page.goto(app_url(url, **({"text": LONG_SENTENCE} | query)))
     page.wait_for_selector(".js-plotly-plot .nsewdrag, .attn-hm", timeout=90_000)  # Plotly or HTML
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
@@ -61,11 +80,16 @@ def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> Non
     try:
         figures, heatmaps = page.evaluate(MARGINS_JS), page.evaluate(HTML_LABELS_JS)
         assert figures or heatmaps
-        if query["view"] == "attention" and query.get("panel", "heatmaps") == "heatmaps":
-            assert len(heatmaps) == 2 and not figures  # the head and the mean, HTML
+        if query["view"] == "attention" and query.get("panel", "heatmaps") in (
+            "heatmaps",
+            "flow",
+            "training",
+        ):
+            assert len(heatmaps) == 2 and not figures  # head and mean, raw and flow, a step and trained: HTML
         for hm in heatmaps:
             assert hm["rows"] >= 35 // 3 and hm["keys"] >= 2, hm  # labels are written
             assert not hm["cut"] and not hm["outside"] and not hm["under"] and not hm["wider"], hm
+            assert hm["flat"] in (0, hm["keys"]) and not hm["piled"], hm  # upright or flat, none on another
         for fig in figures:
             if fig["asked"] != [None, None, None]:  # computed here (a PE or top-k bar still asks Plotly)
                 assert fig["drawn"] == fig["asked"], (

@@ -327,3 +327,26 @@ def test_labels_that_do_not_fit_the_weights_are_refused(draw):
         draw(np.ones((6, 6)) / 6, SRC, SRC, kind="self")
     with pytest.raises(ValueError):
         draw(np.ones((5, 5)) / 5, TGT, TGT, kind="decoder", rows="sideways")
+
+
+FLAT_RULE = re.compile(
+    r"@container \(width > calc\((\d+)px \+ ([\d.]+)em\)\)\{\.(hm[\w-]+) \.x>span\{writing-mode:horizontal-tb"
+)
+
+
+def test_key_labels_lie_flat_only_where_every_column_holds_the_longest():
+    """Upright key labels by default; a container query lays them flat once the figure is wide enough that every
+    column holds the longest label (on the wide side) with room to spare, and never while labels are thinned
+    (each column then has at least LABEL_PITCH em)."""
+    w = np.full((3, 3), 1 / 3)
+    short = attention_html(w, ["a", "b", "c"], ["a", "b", "c"], kind="encoder")
+    long = attention_html(w, ["a", "b", "c"], ["a", "b", "▁Bundesverfassungsgericht"], kind="encoder")
+    (px_s, em_s, cls_s), (px_l, em_l, cls_l) = (
+        FLAT_RULE.search(short).groups(),
+        FLAT_RULE.search(long).groups(),
+    )
+    assert cls_s != cls_l  # each figure's rule applies to its own labels only
+    assert px_s == px_l
+    label_em = len("▁Bundesverfassungsgericht") * 0.7  # viz.style.WIDE_EM per character
+    assert float(em_l) - float(em_s) >= 3 * (label_em - max(0.7 + 0.6, LABEL_PITCH)) - 0.01
+    assert float(em_s) >= 3 * LABEL_PITCH  # flat only where no label is thinned away

@@ -1,4 +1,5 @@
-"""Attention heatmaps (paper §3.2, §3.2.3): one head and the head mean, the model view, the head view."""
+"""Attention heatmaps (paper §3.2, §3.2.3): one head and the head mean, the model view, the head view,
+attention flow, and (a model with training snapshots) the time-lapse of training."""
 
 from __future__ import annotations
 
@@ -70,11 +71,12 @@ def pick_rows(kind: str | None) -> None:
 
 
 def pick_attention(
-    ctx: Ctx, with_panel: bool = True, with_kind: bool = True, rows_kind: str | None = None
+    ctx: Ctx, with_panel: bool = True, with_kind: bool = True, rows_kind: str | None = None, panels=PANELS
 ) -> None:
     """Kind, layer, head and row-label pickers (shared by the Attention and Anatomy views; values in the URL).
     with_kind=False: no kind picker, for a figure set that shows every kind of one layer (Anatomy's
     layers); the row labels then apply to `rows_kind` ("encoder": greyed out; None: every decoder row).
+    `panels`: the panels offered (the time-lapse only for a model with training snapshots).
 
     Two rows, so the figure is on the first screen. A picker the chosen panel does not use is not
     drawn (a greyed-out "L0" would still look chosen): the model view shows every layer and head,
@@ -96,7 +98,7 @@ def pick_attention(
         )
     if with_panel:
         # four panels are wider than half a page at 1280 px: a second row, never clipped
-        pick_one("Show", PANELS, "panel", top[1])
+        pick_one("Show", panels, "panel", top[1])
     layer_col, head_col, rows_col = st.columns([2, 3, 4])
     if panel == "model":
         layer_col.markdown("**Layers:** all")
@@ -134,17 +136,19 @@ def pick_attention(
         pick_rows(ss["kind"] if with_kind else rows_kind)
 
 
-def _above_px(ctx: Ctx) -> int:
-    """What a projected figure leaves of the screen's height: the page above it and the button under it."""
-    return FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices
+def _above_px(ctx: Ctx, more: int = 0) -> int:
+    """What a projected figure leaves of the screen's height: the page above it (`more`: what a panel adds
+    above its figures) and the button under it."""
+    return FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices + more
 
 
-def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple) -> None:
+def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple, above: int = 0) -> None:
     """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
     session shows it at once), in a container keyed `key`, with a download under it in the format the
     sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked.
-    In presentation mode the page's figure fits the screen's height (the file keeps its own size)."""
-    fit = {"fit_height": f"calc(100vh - {_above_px(ctx)}px)"} if ctx.present else {}
+    In presentation mode the page's figure fits the screen's height (the file keeps its own size); `above`:
+    what the panel draws above its figures, in px."""
+    fit = {"fit_height": f"calc(100vh - {_above_px(ctx, above)}px)"} if ctx.present else {}
     with st.container(key=key):
         st.html(models.figure(viz.attention_html, *data, **drawn, **fit))
     fmt = st.session_state.get("fig_format", "png")
@@ -242,9 +246,15 @@ def _head_view(ctx: Ctx, attn, q_tok: list[str], k_tok: list[str], same: dict, l
 
 def render(ctx: Ctx) -> None:
     ss = st.session_state
+    snapshots = training.snapshots(ctx)
+    training.fit_step(ctx, snapshots)
     with controls(ctx):
-        pick_attention(ctx)
+        pick_attention(
+            ctx, panels=PANELS if snapshots else {p: s for p, s in PANELS.items() if p != "training"}
+        )
         _toggles()
+    if snapshots and ss["panel"] != training.PANEL and not ctx.present:
+        training.offer(ctx, snapshots)
     kind, layer, head, panel = ss["kind"], ss["layer"], ss["head"], ss["panel"]
     rows = state.rows_for(ss, kind)
     zmax = None if ss["att_autoscale"] else 1.0
@@ -306,7 +316,9 @@ def render(ctx: Ctx) -> None:
             )
         notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
-        flow.render(ctx, _shown, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+        flow.render(ctx, _shown, heatmap, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+    elif panel == training.PANEL:
+        training.render(ctx, snapshots, heatmap, _shown)
     elif not _head_view(ctx, attn, q_tok, k_tok, same, layer):
         return
     else:
@@ -321,7 +333,6 @@ def render(ctx: Ctx) -> None:
     with st.expander("What am I looking at?") if ctx.present else st.container():
         for note in notes:
             st.caption(note)
-    training.render_snapshots(ctx)  # a model with training snapshots: a slider to watch attention form
 
 
 VIEW = View(

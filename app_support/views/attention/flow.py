@@ -1,4 +1,4 @@
-"""Attention flow beside raw attention (the Attention view's "Attention flow (rollout)" panel).
+"""Attention flow beside raw attention (the Attention view's "Attention flow" panel).
 
 Rollout (Abnar & Zuidema, 2020; `transformer.analysis`) follows attention through the encoder's layers, counting
 the residual connection, so its columns are the *input* pieces rather than the encoder's mixed
@@ -13,7 +13,8 @@ from collections.abc import Callable
 import streamlit as st
 
 import viz
-from app_support.views import Ctx, chart
+from app_support import export
+from app_support.views import Ctx
 from transformer import analysis
 from transformer.kinds import KINDS, MEAN_HEAD
 
@@ -36,6 +37,7 @@ DECODER = (
     "Attention flow is drawn for the encoder (rollout through its layers) and for cross-attention "
     "(that rollout composed with it). Pick **Encoder self** or **Cross** above."
 )
+CAVEAT_PX = 60  # the caveat above each figure: two lines at 1920 px in presentation mode
 SCORES = (
     "Which is closer to a word alignment? `python -m tools.alignment --model …` scores both against "
     "hand-marked alignments (README, *Attention flow*): on `en-de` raw cross-attention finds the marked "
@@ -44,10 +46,18 @@ SCORES = (
 
 
 def render(
-    ctx: Ctx, shown: Callable, *, kind: str, layer: int, head: int, rows: str, zmax: float | None
+    ctx: Ctx,
+    shown: Callable,
+    draw: Callable,
+    *,
+    kind: str,
+    layer: int,
+    head: int,
+    rows: str,
+    zmax: float | None,
 ) -> None:
-    """Raw attention of (kind, layer, head) beside its attention flow; `shown` hides special pieces
-    as the Attention view's toggles say (returns weights, q_pos, k_pos)."""
+    """Raw attention of (kind, layer, head) beside its attention flow, drawn as the Attention view draws its
+    heatmaps (`draw`); `shown` hides special pieces as the view's toggles say (returns weights, q_pos, k_pos)."""
     if kind == "decoder":
         st.info(DECODER)
         return
@@ -63,26 +73,20 @@ def render(
         flow_title = f"Rollout: encoder L0–L{layer}, heads averaged"
     q_tok, k_tok = viz.side_tokens(t, kind)
     panels = (
-        ("raw", raw, f"{KINDS[kind].title}: L{layer} {who}"),
-        ("flow", flow, flow_title),
+        ("raw", raw, f"{KINDS[kind].title}: L{layer} {who}", None),
+        ("flow", flow, flow_title, "source piece (input, through the encoder's layers)"),
     )
-    for col, (what, weights, title) in zip(ctx.columns(2), panels, strict=True):
+    for col, (what, weights, title, x_title) in zip(ctx.columns(2), panels, strict=True):
         w, q_pos, k_pos = shown(weights, q_tok, k_tok, kind, rows)
         with col:
             st.markdown(CAVEAT[kind, what])
             if w.size == 0:
                 st.info("Nothing left to show once the special pieces are hidden.")
                 continue
-            fig = viz.attention_heatmap(
-                w, q_tok, k_tok, kind=kind, rows=rows, q_pos=q_pos, k_pos=k_pos, title=title, zmax=zmax,
-                font_size=ctx.font, height=_height(ctx, w.shape[0]),
-            )  # fmt: skip
-            if what == "flow":
-                fig.update_xaxes(title_text="source piece (input, through the encoder's layers)")
-            chart(ctx, fig, f"fig_flow_{what}", kind, f"L{layer}", what)
+            drawn = {"kind": kind, "rows": rows, "q_pos": q_pos, "k_pos": k_pos, "title": title, "x_title": x_title,
+                     "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
+            draw(
+                ctx, f"fig_flow_{what}", (w, q_tok, k_tok), drawn, (kind, f"L{layer}", what), above=CAVEAT_PX
+            )
     st.caption(HOW)
     st.caption(SCORES)
-
-
-def _height(ctx: Ctx, n_rows: int) -> int | None:
-    return None if not ctx.present else int(min(1600, max(500, 200 + n_rows * ctx.font * 2)))

@@ -1,26 +1,27 @@
-"""Watch attention form during training: a slider over the snapshots a model directory carries
-(`python -m transformer.train --snapshots N`), showing the chosen kind / layer / head traced with the
-weights of that training step. The Attention view calls `render_snapshots` below its figures.
+"""Watch attention form during training: the Attention view's time-lapse panel, a slider over the snapshots
+a model directory carries (`python -m transformer.train --snapshots N`), showing the chosen kind / layer /
+head traced with the weights of that training step beside the same head trained. Near the top of the view,
+`offer` says the model has snapshots, with a button to the panel.
 
 Each snapshot is loaded into a model object of its own (`st.cache_resource`, keyed by path, file times
 and step); the shared model is never touched. The snapshot reads the same sentence and the same
 translation as the figures above (teacher-forced), so rows and columns stay put while the weights change.
-The step shown is in the URL as `snap`; the section is open exactly when it is set.
+The step shown is in the URL as `snap`, set exactly when the panel is shown (`panel=training`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 import viz
-from app_support import models, state
+from app_support import export, models, state
 from app_support.run import Run
 from app_support.safe_text import md_code
-from app_support.views import Ctx, chart
+from app_support.views import Ctx
 from transformer import CheckpointError, Pretrained, Transformer
 from transformer.checkpoint import list_snapshots, load_snapshot
 from transformer.kinds import KINDS, MEAN_HEAD
@@ -28,11 +29,11 @@ from transformer.pretrained import resolve_model_dir
 from transformer.trace import capture_trace
 
 SNAP = state.number(
-    "snap", "snap", None, 0, 999_999_999, "training step of the snapshot shown (a model with snapshots; "
-    'absent: "Watch attention form during training" closed)', "a training step is a whole number",
+    "snap", "snap", None, 0, 999_999_999, "training step of the snapshot shown (a model with snapshots, "
+    "panel=training; a link with snap and no panel opens the time-lapse)", "a training step is a whole number",
 )  # fmt: skip
-SNAP_OPEN = "snap_open"  # the expander's open state; the step itself is st.session_state["snap"]
-TITLE = "Watch attention form during training"
+PANEL = "training"  # the Attention view's panel that shows the snapshots
+SLIDER_PX = 80  # the step slider above the figures (label, value and track, in Chromium)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -74,48 +75,58 @@ def step_label(entry: dict) -> str:
     return f"step {entry['step']}" + (f" (loss {loss:.3g})" if loss is not None else "")
 
 
-def _toggled(first: int) -> None:
-    """Opening the section shows the first snapshot; closing it takes `snap` out of the URL."""
-    ss = st.session_state
-    ss["snap"] = (ss["snap"] if ss["snap"] is not None else first) if ss[SNAP_OPEN] else None
-
-
-def render_snapshots(ctx: Ctx) -> None:
-    """The section, when the model has snapshots: a slider over them and the chosen head at that step."""
-    ss = st.session_state
+def snapshots(ctx: Ctx) -> list[dict]:
+    """The model's training snapshots (oldest first); [] with a warning when their index is broken."""
     try:
-        directory = resolve_model_dir(ctx.path)
-        entries = list_snapshots(directory)
+        return list_snapshots(resolve_model_dir(ctx.path))
     except CheckpointError as e:
         st.warning(f"This model's training snapshots cannot be shown: {md_code(e, 600)}")
-        return
+        return []
+
+
+def fit_step(ctx: Ctx, entries: list[dict]) -> None:
+    """`snap` fitted to the model's snapshots and to the panel: a link's step that is not a snapshot is
+    ignored with a notice; an old link with `snap` but no `panel` opens the time-lapse; another panel
+    takes `snap` out of the URL."""
+    ss = st.session_state
     steps = [e["step"] for e in entries]
-    notices: list[str] = []
     have = (
         f"this model has snapshots of steps {', '.join(map(str, steps))}"
         if steps
-        else "this model has no training snapshots"
+        else ("this model has no training snapshots")
     )
+    notices: list[str] = []
+    from_url = "snap" in ss["_from_url"]
     state.check(ss, SNAP, None if ss["snap"] is None or ss["snap"] in steps else have, notices)
+    if from_url and ss["snap"] is not None and "panel" not in ss["_from_url"]:
+        ss["panel"] = PANEL
     ss["_from_url"].discard("snap")
+    if ss["panel"] == PANEL and not steps:
+        state.check(ss, state.shared_param("panel"), have, notices)
+    if ss["panel"] != PANEL:
+        ss["snap"] = None
     for notice in notices:
         st.warning(notice)
-    if not entries:
-        return
-    section = st.expander(
-        f"{TITLE} ({len(entries)} snapshots)",
-        expanded=ss["snap"] is not None,
-        key=SNAP_OPEN,
-        on_change=_toggled,
-        args=(steps[0],),
+
+
+def _open() -> None:
+    st.session_state["panel"] = PANEL
+
+
+def offer(ctx: Ctx, entries: list[dict]) -> None:
+    """One line near the top of the Attention view: this model kept snapshots, and a button to watch them."""
+    text, button = st.columns([3, 1], vertical_alignment="center")
+    text.markdown(
+        f"**This model kept {len(entries)} snapshots of its training**, from step {entries[0]['step']} to "
+        f"{entries[-1]['step']}: watch its attention form."
     )
-    if not section.open:
-        return
-    with section:
-        _draw(ctx, directory, entries)
+    button.button("Watch it learn ▶", key="snap_offer", on_click=_open, type="primary")
 
 
-def _draw(ctx: Ctx, directory: Path, entries: list[dict]) -> None:
+def render(ctx: Ctx, entries: list[dict], draw: Callable, shown: Callable) -> None:
+    """The time-lapse panel: a slider over the snapshots, the chosen head at that step beside the same
+    head fully trained, drawn as the Attention view draws its own (`draw`: its heatmap; `shown`: its
+    hide-specials toggles, returning weights, q_pos, k_pos)."""
     ss = st.session_state
     steps = [e["step"] for e in entries]
     by_step = {e["step"]: e for e in entries}
@@ -130,34 +141,30 @@ def _draw(ctx: Ctx, directory: Path, entries: list[dict]) -> None:
         help="The weights kept at this step of the training run (python -m transformer.train --snapshots N), "
         "with the validation loss then. Step 0 is the initialisation: random weights.",
     )
-    step = ss["snap"]
-    kind, layer, head = ss["kind"], ss["layer"], ss["head"]
-    t = ctx.trace
+    step, kind, layer, head = ss["snap"], ss["kind"], ss["layer"], ss["head"]
     try:
         with st.spinner(f"Loading the weights of step {step}…"):
             run = snapshot_run(ctx.run.but(snapshot=step))
     except CheckpointError as e:
         st.warning(f"The snapshot of step {step} cannot be loaded: {md_code(e, 600)}")
         return
+    q_tok, k_tok = viz.side_tokens(ctx.trace, kind)
     rows = state.rows_for(ss, kind)
-    q_tok, k_tok = viz.side_tokens(t, kind)
-    w, q_pos, k_pos = viz.head_weights(run.attention[kind], layer, head), None, None
-    if ss["att_hide_specials"]:
-        w, q_pos, k_pos = viz.hide_specials(
-            w, q_tok, k_tok, kind=kind, rows=rows, renormalize=ss["att_renormalise"]
-        )
     who = "mean of heads" if head == MEAN_HEAD else f"H{head}"
-    left, right = ctx.columns(2)
-    with left:
-        if w.size == 0:
-            st.info("Nothing left to show once the special pieces are hidden.")
-        else:
-            fig = viz.attention_heatmap(
-                w, q_tok, k_tok, kind=kind, rows=rows, layer=layer, head=head, q_pos=q_pos, k_pos=k_pos,
-                title=f"{KINDS[kind].title}: layer {layer}, {who}, step {step}",
-                zmax=None if ss["att_autoscale"] else 1.0, font_size=ctx.font,
-            )  # fmt: skip
-            chart(ctx, fig, "fig_snap", kind, f"L{layer}", who, f"step-{step}")
+    sides = (
+        (run.attention[kind], f"step {step}", "fig_snap", f"step-{step}"),
+        (ctx.trace.attention[kind], "trained", "fig_snap_trained", "trained"),
+    )
+    for col, (attention, when, key, name) in zip(ctx.columns(2), sides, strict=True):
+        w, q_pos, k_pos = shown(viz.head_weights(attention, layer, head), q_tok, k_tok, kind, rows)
+        with col:
+            if w.size == 0:
+                st.info("Nothing left to show once the special pieces are hidden.")
+                continue
+            drawn = {"kind": kind, "rows": rows, "layer": layer, "head": head, "q_pos": q_pos, "k_pos": k_pos,
+                     "title": f"{KINDS[kind].title}: L{layer} {who}, {when}", "subtitle": export.quoted(ctx.text),
+                     "zmax": None if ss["att_autoscale"] else 1.0, "font_size": ctx.font}  # fmt: skip
+            draw(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", who, name), above=SLIDER_PX)
     entry, last = by_step[step], steps[-1]
     said = [
         f"**Step {step}** of {last}" + (" — the initialisation, before any training." if step == 0 else ".")
@@ -170,10 +177,10 @@ def _draw(ctx: Ctx, directory: Path, entries: list[dict]) -> None:
     if metrics:
         said.append("Then: " + ", ".join(metrics) + ".")
     said.append(f"With these weights the model itself writes: {md_code(run.own or '(nothing)', 120)}")
-    right.markdown("\n\n".join(said))
-    right.caption(
-        "The figure traces the sentence and translation above with the weights of this step "
-        "(teacher-forced), so its rows and columns stay the same while you move the slider; "
-        "kind, layer and head are the ones picked above."
+    st.markdown("\n\n".join(said))
+    st.caption(
+        "Left: the weights of this step; right: the trained model. Both trace the sentence and translation "
+        "above (teacher-forced), so rows and columns stay the same while you move the slider; kind, layer "
+        "and head are the ones picked above."
         + (" Every head is on here: the snapshots show the model as it was trained." if ctx.off else "")
     )
