@@ -136,15 +136,17 @@ def stream_shift(ha, hb, pairing: Pairing) -> np.ndarray:
 
 
 def most_moved_layer(shift) -> tuple[int, float, float] | None:
-    """The layer whose output moved the paired positions furthest beyond its input, on average, from
-    `stream_shift` (stages, positions): (layer, mean shift into it, mean shift after it); None without
-    layers or positions."""
+    """The layer that moves the paired positions furthest apart, from `stream_shift` (stages, positions):
+    the largest rise of their mean shift from a layer's input (stage L) to its output (stage L + 1).
+    (layer, mean shift into it, mean shift after it); None without layers or positions, and None when no
+    layer raises the mean (each keeps or shrinks the distance: none "moves" the positions apart)."""
     z = as_array(shift, "shift")
     if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] == 0:
         return None
     mean = z.mean(axis=1)
-    layer = int(np.argmax(np.diff(mean)))
-    return layer, float(mean[layer]), float(mean[layer + 1])
+    rise = np.diff(mean)
+    layer = int(np.argmax(rise))
+    return (layer, float(mean[layer]), float(mean[layer + 1])) if rise[layer] > 0 else None
 
 
 # --- experiments: teacher-forced scores, heads switched off ----------------------------------------------

@@ -1,4 +1,4 @@
-"""Minimal pairs: a second sentence beside the first ("The cat sleeps." / "The cats sleep."): both
+"""Minimal pairs: a second sentence beside the first ("He has a dog." / "She has a dog."): both
 translations, the same attention of both side by side, their difference where the pieces pair up, and
 how far each position's residual stream moved after every layer (`viz.pairs`).
 
@@ -12,6 +12,7 @@ import logging
 import unicodedata
 from collections import Counter
 
+import numpy as np
 import streamlit as st
 
 import viz
@@ -19,20 +20,24 @@ from app_support import models, state
 from app_support.safe_text import md_code, without_lone_surrogates
 from app_support.views import Ctx, View, attention, chart, controls
 from transformer import analysis
-from transformer.kinds import KINDS, MEAN_HEAD, key_title, query_title
+from transformer.kinds import KINDS, key_title, query_title
+from viz.heatmap import head_name
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = {  # (first, second): one thing changed
+EXAMPLES = {  # (first, second): one thing changed, pieces lined up; each checked on its model (test_app_pairs.py)
     "text": [
-        ("The cat sleeps.", "The cats sleep."),
-        ("The house is old.", "The house is new."),
-        ("He sees the dog.", "She sees the dog."),
-        ("I live in a small village.", "I lived in a small village."),
+        ("He has a dog.", "She has a dog."),  # gender: Er / Sie
+        ("The man is old.", "The woman is old."),  # gender of the noun: der Mann / die Frau
+        ("The child is tired.", "The children are tired."),  # plural: Kind ist / Kinder sind
+        ("The house is old.", "The house was old."),  # tense: ist / war
+        ("I have a car.", "I have no car."),  # negation: ein / kein
+        ("The man calls the mother.", "The mother calls the man."),  # word order: subject and object swap
+        ("He can speak German.", "Can he speak German?"),  # a question: the verb first
     ],
     "letters": [("c a f b", "c a g b"), ("a b c d", "a b c e"), ("d a d b", "d a d b e")],
 }
-EXAMPLE_SEP = "  ⟷  "
+EXAMPLE_SEP = "  ↔  "  # an arrow every common font has (⟷ was a box in some)
 INTRO = (
     "Change one thing in the sentence and see what changes inside the model: both translations, the "
     "same attention side by side, their difference, and how far each position's residual stream moved "
@@ -43,13 +48,8 @@ INTRO = (
 def script_of(text: str) -> str | None:
     """The writing system most of the text's letters belong to ("LATIN", "CYRILLIC", "CJK", …), or None
     without letters; from the first word of each letter's Unicode name."""
-    names = Counter()
-    for ch in text:
-        if ch.isalpha():
-            try:
-                names[unicodedata.name(ch).split()[0]] += 1
-            except ValueError:  # a letter without a name
-                continue
+    names = Counter(unicodedata.name(ch, "").split(" ")[0] for ch in text if ch.isalpha())
+    names.pop("", None)  # letters without a name
     return names.most_common(1)[0][0] if names else None
 
 
@@ -66,11 +66,12 @@ def _on_example() -> None:
     ss["pair_example"] = None
 
 
-def _who(head: int) -> str:
-    return "mean over heads" if head == MEAN_HEAD else f"head {head}"
+def count(n: int, word: str) -> str:
+    """ "1 piece", "2 pieces"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _lined_up_note(what: str, p: analysis.Pairing, a_labels, b_labels) -> str | None:
+def lined_up_note(what: str, p: analysis.Pairing, a_labels, b_labels) -> str | None:
     """None when every piece pairs up, else one sentence saying what the difference leaves out."""
     if p.lined_up:
         return None
@@ -79,9 +80,31 @@ def _lined_up_note(what: str, p: analysis.Pairing, a_labels, b_labels) -> str | 
     ]
     shown = ", ".join(lone[:8]) + (f" and {len(lone) - 8} more" if len(lone) > 8 else "")
     return (
-        f"The {what} do not line up one for one ({len(a_labels)} and {len(b_labels)} pieces): only the "
-        f"{len(p)} that pair up (the same piece in the same order, or one piece replaced by one) are "
-        f"compared. Without a partner: {shown}."
+        f"The {what} do not line up one for one ({count(len(a_labels), 'piece')} in the first sentence, "
+        f"{count(len(b_labels), 'piece')} in the second): the difference compares {count(len(p), 'pair')} "
+        f"(the same piece in the same order, or one piece replaced by one). Without a partner: {shown}."
+    )
+
+
+def shift_sentence(side: str, shift) -> str | None:
+    """What `stream_shift` (stages, positions) says about the layers, in words that follow its numbers as
+    shown (2 decimals): the layer that moves the paired positions furthest apart (`analysis.most_moved_layer`,
+    the largest rise of their mean distance), else how that distance changes from the input to the last
+    layer. None without layers or positions."""
+    z = np.asarray(shift, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] == 0:
+        return None
+    most, (first, last) = analysis.most_moved_layer(z), np.round(z.mean(axis=1)[[0, -1]], 2)
+    if most is not None and round(most[1], 2) != round(most[2], 2):
+        return (
+            f"{side.title()}: layer L{most[0]} moves the paired positions furthest apart: their mean distance "
+            f"rises from {most[1]:.2f} to {most[2]:.2f}."
+        )
+    trend = f"{'falls' if last < first else 'rises'} from {first:.2f} to {last:.2f}"
+    trend = f"stays at {first:.2f}" if first == last else trend
+    return (
+        f"{side.title()}: no layer moves the paired positions further apart{'' if most is None else ' by 0.01'}: "
+        f"from the input to the output of the last layer, L{len(z) - 2}, their mean distance {trend}."
     )
 
 
@@ -119,13 +142,6 @@ def render(ctx: Ctx) -> None:
             "The second sentence is the same as the first: change one thing (a word, an ending) to compare."
         )
         return
-    script_a, script_b = script_of(first), script_of(second)
-    if script_a and script_b and script_a != script_b:
-        st.warning(
-            f"The first sentence is in {script_a.title()} script, the second in {script_b.title()}: a "
-            "minimal pair changes one thing, and a model trained on one script splits another into "
-            "unknown or single-byte pieces, so almost nothing lines up below."
-        )
     try:
         with st.spinner("Translating and tracing the second sentence…"):
             tb = models.get_trace(ctx.run.but(text=second))
@@ -134,9 +150,20 @@ def render(ctx: Ctx) -> None:
         st.error(f"The model could not process the second sentence ({type(e).__name__}): {md_code(e)}")
         return
     ta = ctx.trace
-    both = dataclasses.replace(
-        ctx, run=ctx.run.but(text=f"{first}” → “{second}")
-    )  # figures of both: both in the subtitle
+    if ta.tgt_text == tb.tgt_text:  # the first thing a class should hear: the change never reached the output
+        st.warning(
+            f"Both sentences get the same translation: {md_code(ta.tgt_text or '(empty)')} The change does not "
+            "reach the output; the model's insides can still differ, and the figures below show where."
+        )
+    script_a, script_b = script_of(first), script_of(second)
+    if script_a and script_b and script_a != script_b:
+        st.warning(
+            f"The first sentence is in {script_a.title()} script, the second in {script_b.title()}: a "
+            "minimal pair changes one thing, and a model trained on one script splits another into "
+            "unknown or single-byte pieces, so almost nothing lines up below."
+        )
+    ctx_b = dataclasses.replace(ctx, run=ctx.run.but(text=second))  # a figure's subtitle: its sentence
+    both = dataclasses.replace(ctx, run=ctx.run.but(text=f"{first}” → “{second}"))
     if tb.truncated:
         st.warning("The second sentence is longer than this model's max_len: only its first pieces are used.")
 
@@ -146,27 +173,20 @@ def render(ctx: Ctx) -> None:
             st.code(
                 t.tgt_text or "(empty: the model ended the sentence at once)", language=None, wrap_lines=True
             )
-    if ta.tgt_text == tb.tgt_text:
-        st.caption("Both sentences get the same translation; the model's insides can still differ.")
 
     st.subheader("Attention, side by side")
     with controls(ctx, "Attention"):
         attention.pick_attention(ctx, with_panel=False)
     kind, layer, head = ss["kind"], ss["layer"], ss["head"]
     rows = state.rows_for(ss, kind)
-    sides = []
-    for t in (ta, tb):
-        q_tok, k_tok = viz.side_tokens(t, kind)
-        sides.append((viz.head_weights(t.attention[kind], layer, head), q_tok, k_tok))
-    for col, name, (w, q_tok, k_tok) in zip(ctx.columns(2), ("First", "Second"), sides, strict=True):
+    sides = [(viz.head_weights(t.attention[kind], layer, head), *viz.side_tokens(t, kind)) for t in (ta, tb)]
+    columns = zip(ctx.columns(2), ("First", "Second"), (ctx, ctx_b), sides, strict=True)
+    for col, name, shown, (w, q_tok, k_tok) in columns:
         fig = viz.attention_heatmap(
-            w, q_tok, k_tok, kind=kind, rows=rows, title=f"{name}: {KINDS[kind].title}, L{layer}, {_who(head)}",
+            w, q_tok, k_tok, kind=kind, rows=rows, title=f"{name}: {KINDS[kind].title}, L{layer}, {head_name(head)}",
             font_size=ctx.font, height=ctx.height(450) if ctx.present else None,
         )  # fmt: skip
         with col:
-            shown = (
-                ctx if name == "First" else dataclasses.replace(ctx, run=ctx.run.but(text=second))
-            )  # the subtitle's sentence
             chart(shown, fig, f"fig_pair_{name.lower()}", "pair", name.lower(), kind, f"L{layer}")
 
     _difference(both, kind, rows, layer, head, sides)
@@ -180,8 +200,7 @@ def _difference(both: Ctx, kind: str, rows: str, layer: int, head: int, sides: l
     q_la, q_lb = viz.query_labels(kind, qa, rows), viz.query_labels(kind, qb, rows)
     row_pairs, col_pairs = analysis.pair_positions(q_la, q_lb), analysis.pair_positions(ka, kb)
     for what, p, la, lb in (("rows", row_pairs, q_la, q_lb), ("columns", col_pairs, ka, kb)):
-        note = _lined_up_note(what, p, la, lb)
-        if note:
+        if note := lined_up_note(what, p, la, lb):
             st.info(note)
     if not len(row_pairs) or not len(col_pairs):
         st.info("No rows or no columns pair up, so there is no difference to draw.")
@@ -189,7 +208,7 @@ def _difference(both: Ctx, kind: str, rows: str, layer: int, head: int, sides: l
         diff = analysis.attention_difference(wa, wb, row_pairs, col_pairs)
         fig = viz.difference_heatmap(
             diff, row_pairs.labels(q_la, q_lb), col_pairs.labels(ka, kb),
-            title=f"{KINDS[kind].title}, L{layer}, {_who(head)}: second − first",
+            title=f"{KINDS[kind].title}, L{layer}, {head_name(head)}: second − first",
             y_title=query_title(kind, rows), x_title=key_title(kind),
             font_size=both.font,
         )  # fmt: skip
@@ -214,8 +233,8 @@ def _stream_shift(ctx: Ctx, both: Ctx, ta, tb) -> None:
         )
     )
     for side in ("encoder", "decoder"):
-        tokens_a = ta.src_tokens if side == "encoder" else ta.tgt_tokens
-        tokens_b = tb.src_tokens if side == "encoder" else tb.tgt_tokens
+        pieces = "src_tokens" if side == "encoder" else "tgt_tokens"
+        tokens_a, tokens_b = getattr(ta, pieces), getattr(tb, pieces)
         p = analysis.pair_positions(tokens_a, tokens_b)
         with st.container():
             if not len(p):
@@ -229,13 +248,8 @@ def _stream_shift(ctx: Ctx, both: Ctx, ta, tb) -> None:
                 font_size=ctx.font,
             )  # fmt: skip
             chart(both, fig, f"fig_pair_shift_{side}", "pair", "stream", side)
-            most = analysis.most_moved_layer(shift)
-            if most is not None:
-                layer_no, before, after = most
-                st.caption(
-                    f"{side.title()}: layer L{layer_no} moves the paired positions most, on average from "
-                    f"{before:.2f} to {after:.2f}."
-                )
+            if words := shift_sentence(side, shift):
+                st.caption(words)
     st.caption(
         "At the input only the changed pieces differ (and pieces whose position shifted); every layer "
         "that mixes positions spreads the change. On the decoder side each position reads its own "

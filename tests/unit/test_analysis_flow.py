@@ -99,6 +99,16 @@ def test_stream_shift_is_zero_for_equal_states_and_relative_to_the_first_length(
     assert most_moved_layer(s) == (1, 0.0, 1.0)  # after L1 (stage 2) the mean rises from 0 to 1
 
 
+def test_most_moved_layer_is_the_largest_rise_and_none_when_every_layer_lowers_the_distance():
+    """ "Moves most" is the largest rise of the mean shift from a layer's input to its output; a fall at every
+    layer (the reverse model's encoder: 0.19, 0.15, …) moves nothing apart, so there is no such layer."""
+    rising = np.array([[0.1, 0.1], [0.2, 0.2], [0.6, 0.4], [0.55, 0.45]])  # means 0.1, 0.2, 0.5, 0.5
+    assert most_moved_layer(rising) == pytest.approx((1, 0.2, 0.5))
+    assert most_moved_layer(np.array([[0.19, 0.19], [0.15, 0.15], [0.1, 0.1]])) is None
+    assert most_moved_layer(np.full((3, 2), 0.3)) is None  # no change
+    assert most_moved_layer(np.zeros((1, 2))) is None and most_moved_layer(np.zeros((3, 0))) is None
+
+
 def test_rollout_takes_torch_tensors_as_numpy_arrays():
     a = random_attention()
     np.testing.assert_allclose(attention_rollout(torch.tensor(a)), attention_rollout(a), atol=1e-6)
