@@ -158,29 +158,32 @@ def test_flow_panel_on_the_encoder_is_rollout_and_on_decoder_self_attention_says
 # --- predict, then reveal -----------------------------------------------------------------------------
 
 
-def _answer(at, piece: str):
+def _answer(at, word: str):
     pills = at.pills(key="quiz_pick")
-    pills.set_value(next(i for i, o in enumerate(pills.options) if o.strip("` ") == piece)).run()
+    pills.set_value(next(i for i, o in enumerate(pills.options) if o.strip("` ") == word)).run()
     return at
 
 
 @needs_en_de
 def test_quiz_round_from_a_url_hides_attention_until_a_click_then_reveals_and_scores():
     """A shared round (the set's apple sentence, German piece 7 = ▁Apfel): no figure before the answer; a
-    click on ▁apple reveals the model's row (the one that reads ▁einen), the hand alignment, and 1 / 1."""
+    click on "apple" reveals the model's row (the one that reads ▁einen) summed over each English word, the
+    hand alignment, and 1 / 1."""
     at = run_app(model=EN_DE, view="quiz", text=APPLE, qpiece="7", qlayer="2")
     assert_clean(at)
     assert not figures(at)
-    assert any("▁Apfel" in s.value for s in at.subheader)
+    assert any("while it writes ` Apfel `?" in m.value for m in at.markdown)
     assert any("reads ` ▁einen `" in c for c in texts(at.caption))  # the row before writes it
-    _answer(at, "▁apple")
+    _answer(at, "apple")
     assert_clean(at)
     (fig,) = figures(at)
     m = load_pretrained(EN_DE)
     t = m.trace(APPLE, target="Der Junge isst einen Apfel.")
     row = t.attention["cross"][2].mean(0)[6].numpy()
+    words = [[0], [1], [2, 3], [4], [5], [6], [7]]  # The boy eat+s an apple . </s>
+    assert t.src_tokens == ["▁The", "▁boy", "▁eat", "s", "▁an", "▁apple", ".", "</s>"]
     bars = {int(x): y for tr in fig["data"][:2] for x, y in zip(z_of({"z": tr["x"]}), z_of({"z": tr["y"]}))}
-    np.testing.assert_allclose([bars[i] for i in range(len(row))], row, atol=1e-6)
+    np.testing.assert_allclose([bars[i] for i in range(len(words))], [row[w].sum() for w in words], atol=1e-6)
     assert texts(at.success) and "Hand alignment:" in " ".join(texts(at.info))
     assert [m.value for m in at.metric][:2] == ["1 / 1", "1 / 1"]
     assert at.query_params["qpiece"] == "7" and at.query_params["view"] == "quiz"
@@ -189,11 +192,14 @@ def test_quiz_round_from_a_url_hides_attention_until_a_click_then_reveals_and_sc
 @needs_en_de
 def test_quiz_wrong_answer_next_piece_and_reset():
     at = run_app(model=EN_DE, view="quiz", text=APPLE, qpiece="7", qlayer="2")
-    _answer(at, "▁The")
+    _answer(at, "The")
     assert_clean(at)
-    assert any(w.startswith("Not quite: you picked ` ▁The `") for w in texts(at.warning))
+    assert any(
+        w.startswith("Not quite: the model reads ` apple `") and "your ` The ` gets" in w
+        for w in texts(at.warning)
+    )
     assert [m.value for m in at.metric][:2] == ["0 / 1", "0 / 1"]
-    at.button(key="quiz_next").click().run()  # the last round of the sentence: the set's next sentence
+    at.button(key="quiz_next").click().run()  # the last round of the sentence: the next sentence
     assert_clean(at)
     assert at.text_input(key="text").value != APPLE and not figures(at)
     at.button(key="quiz_reset").click().run()
@@ -206,7 +212,7 @@ def test_quiz_on_a_sentence_outside_the_set_uses_the_translation_and_ignores_a_b
     assert_clean(at)
     assert any("Ignored URL parameter `qpiece`" in w for w in texts(at.warning))
     assert at.query_params["qpiece"] == "1"
-    _answer(at, "▁b")  # reverse: the first output piece is b, read from the last source piece
+    _answer(at, "b")  # reverse: the first output piece is b, read from the last source piece
     assert_clean(at)
     assert texts(at.success) and len(figures(at)) == 1
     assert not [s for s in at.selectbox if s.key == "quiz_sentence"]  # letters: no English set offered

@@ -25,13 +25,13 @@ def test_quiz_reveal_marks_model_word_guess_and_hand_alignment():
         [0.1, 0.6, 0.2, 0.1], ["▁The", "▁cat", "s", "</s>"], guess=0, model_pick=[1, 2], hand_pick=[1, 2]
     )
     names = [t.name for t in fig.data]
-    assert names == ["the word the model reads most", "other pieces", "your pick", "hand alignment"]
+    assert names == ["the word the model reads most", "other words", "your pick", "hand alignment"]
     assert list(fig.data[0].x) == [1, 2] and list(fig.data[2].x) == [0] and list(fig.data[3].x) == [1, 2]
     assert fig.layout.xaxis.ticktext == ("▁The", "▁cat", "s", "&lt;/s&gt;")
     hidden = viz.quiz_reveal(
         [0.5, 0.5], ["a", "b"], model_pick=[0]
     )  # no guess, no hand alignment: no markers
-    assert [t.name for t in hidden.data] == ["the word the model reads most", "other pieces"]
+    assert [t.name for t in hidden.data] == ["the word the model reads most", "other words"]
 
 
 def test_rows_get_the_heatmaps_row_pitch_at_any_font_and_thin_out_only_past_the_height_limit():
