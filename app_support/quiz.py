@@ -224,11 +224,16 @@ def hand_line(rnd: Round, labels: list[str], guess: int, sides_: tuple[str, str]
 
 
 def refusal(src_tokens: list[str], tgt_tokens: list[str]) -> str | None:
-    """Why there is no quiz when the model reads or writes byte pieces (notices.BYTE_PIECE), else None."""
-    side, found = "reads part of this sentence", [p for p in src_tokens if BYTE_PIECE.fullmatch(p)]
-    if not found:
-        side, found = "writes part of its translation", [p for p in tgt_tokens if BYTE_PIECE.fullmatch(p)]
-    if not found:
+    """Why there is no quiz, else None: the model reads a quarter or more of the sentence's pieces as byte pieces
+    (notices.BYTE_PIECE: another script), or writes any in its translation. A stray symbol read as one byte
+    piece leaves the other words to ask about."""
+    read = [p for p in src_tokens if BYTE_PIECE.fullmatch(p)]
+    written = [p for p in tgt_tokens if BYTE_PIECE.fullmatch(p)]
+    if read and 4 * len(read) >= len([p for p in src_tokens if p not in SPECIALS]):
+        side, found = "reads part of this sentence", read
+    elif written:
+        side, found = "writes part of its translation", written
+    else:
         return None
     return (
         f"No quiz for this sentence: the model {side} as raw UTF-8 bytes ({count(len(found), 'byte piece')} "
