@@ -25,17 +25,21 @@ from viz.heatmap import head_name
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = {  # (first, second): one thing changed, pieces lined up; each checked on its model (test_app_pairs.py)
-    "text": [
-        ("He has a dog.", "She has a dog."),  # gender: Er / Sie
-        ("The man is old.", "The woman is old."),  # gender of the noun: der Mann / die Frau
-        ("The child is tired.", "The children are tired."),  # plural: Kind ist / Kinder sind
-        ("The house is old.", "The house was old."),  # tense: ist / war
-        ("I have a car.", "I have no car."),  # negation: ein / kein
-        ("The man calls the mother.", "The mother calls the man."),  # word order: subject and object swap
-        ("He can speak German.", "Can he speak German?"),  # a question: the verb first
-    ],
-    "letters": [("c a f b", "c a g b"), ("a b c d", "a b c e"), ("d a d b", "d a d b e")],
+EXAMPLES = {  # what changes -> (first, second): pieces lined up; each checked on its model (test_app_pairs.py)
+    "text": {
+        "He / she": ("He has a dog.", "She has a dog."),  # Er / Sie
+        "Gender": ("The man is old.", "The woman is old."),  # der Mann / die Frau
+        "Plural": ("The child is tired.", "The children are tired."),  # Kind ist / Kinder sind
+        "Tense": ("The house is old.", "The house was old."),  # ist / war
+        "Negation": ("I have a car.", "I have no car."),  # ein / kein
+        "Word order": ("The man calls the mother.", "The mother calls the man."),  # subject and object swap
+        "Question": ("He can speak German.", "Can he speak German?"),  # the verb first
+    },
+    "letters": {
+        "One letter changed": ("c a f b", "c a g b"),
+        "The last letter changed": ("a b c d", "a b c e"),
+        "One letter added": ("d a d b", "d a d b e"),
+    },
 }
 EXAMPLE_SEP = "  ↔  "  # an arrow every common font has (⟷ was a box in some)
 INTRO = (
@@ -53,7 +57,7 @@ def script_of(text: str) -> str | None:
     return names.most_common(1)[0][0] if names else None
 
 
-def _examples(ctx: Ctx) -> list[tuple[str, str]]:
+def _examples(ctx: Ctx) -> dict[str, tuple[str, str]]:
     letters = all(len(p.lstrip("\u2581")) <= 1 for p in ctx.trace.src_tokens if p != "</s>")
     return EXAMPLES["letters" if letters and ctx.text.strip() else "text"]
 
@@ -62,7 +66,7 @@ def _on_example() -> None:
     ss = st.session_state
     choice = ss.get("pair_example")
     if choice:
-        ss["text"], ss["text2"] = choice.split(EXAMPLE_SEP)
+        ss["text"], ss["text2"] = {**EXAMPLES["text"], **EXAMPLES["letters"]}[choice]
     ss["pair_example"] = None
 
 
@@ -125,13 +129,14 @@ def render(ctx: Ctx) -> None:
         pairs = _examples(ctx)
         st.pills(
             "Example pairs",
-            [f"{a}{EXAMPLE_SEP}{b}" for a, b in pairs],
+            list(pairs),
+            format_func=lambda what: f"{what}: {pairs[what][0]}{EXAMPLE_SEP}{pairs[what][1]}",
             key="pair_example",
             on_change=_on_example,
         )
     first, second = ctx.text, ss.get("text2", "")
     if not second.strip():
-        a, b = _examples(ctx)[0]
+        a, b = next(iter(_examples(ctx).values()))
         st.info(
             f"Type a second sentence that changes one thing in the first, e.g. {md_code(a)} → {md_code(b)}, "
             "or pick an example pair."

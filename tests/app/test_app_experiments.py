@@ -99,7 +99,11 @@ def test_pairs_with_a_second_sentence_in_another_script_warn_and_still_draw():
 @needs_toy
 def test_pairs_example_sets_both_sentences_and_the_url():
     at = run_app(model=TOY, view="pairs", text="c a f b")
-    at.pills(key="pair_example").set_value(at.pills(key="pair_example").options[0]).run()
+    pills = at.pills(key="pair_example")
+    assert (
+        pills.options[0] == "One letter changed: c a f b  ↔  c a g b"
+    )  # what the pair changes, then the pair
+    pills.set_value("One letter changed").run()
     assert_clean(at)
     assert at.text_input(key="text").value == "c a f b" and at.text_input(key="text2").value == "c a g b"
     assert at.query_params["text2"] == "c a g b"

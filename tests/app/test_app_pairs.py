@@ -48,7 +48,7 @@ def trace(model, text: str):
 
 def test_the_built_in_pairs_cover_what_a_class_asks_about():
     """One pair each: He/She, a noun's gender, plural, tense, negation, word order, a question."""
-    built_in = pairs.EXAMPLES["text"]
+    built_in = list(pairs.EXAMPLES["text"].values())
     assert sorted(s for pair in built_in for s in pair) == sorted(GERMAN)
     changed = [set(a.split()) ^ set(b.split()) for a, b in built_in]
     for words in ({"He", "She"}, {"man", "woman"}, {"child", "children"}, {"is", "was"}, {"a", "no"}):
@@ -63,7 +63,7 @@ def test_every_built_in_pair_translates_to_its_german_and_lines_up_where_it_diff
     """Each sentence gives exactly its reference, without unknown or byte pieces or a piece twice in a row;
     the two translations differ; source and translation pieces pair up one for one (`pair_positions`)."""
     model, problems = load_pretrained(EN_DE), []
-    for en_a, en_b in pairs.EXAMPLES["text"]:
+    for en_a, en_b in pairs.EXAMPLES["text"].values():
         ta, tb = trace(model, en_a), trace(model, en_b)
         for en, t in ((en_a, ta), (en_b, tb)):
             pieces = [*t.src_tokens, *t.tgt_tokens]
@@ -86,7 +86,7 @@ def test_the_letter_pairs_do_each_toy_models_task(name):
     if name not in MODELS:
         pytest.skip(f"{name} not in assets/")
     model = load_pretrained(name)
-    for pair in pairs.EXAMPLES["letters"]:
+    for pair in pairs.EXAMPLES["letters"].values():
         for text in pair:
             assert trace(model, text).tgt_text.split() == TASKS[name](text.split()), (name, text)
 

@@ -30,7 +30,7 @@ from viz.heatmap import ROW_PITCH
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_en_de_default]
 
 # the word-order pair: 8 source pieces, two of them "▁man / ▁mother", the widest built-in difference
-PAIR = next(p for p in EXAMPLES["text"] if "calls" in p[0])
+PAIR = EXAMPLES["text"]["Word order"]
 FIGURES = ("second − first", "Encoder: how far", "Decoder: how far")  # (part of) the titles checked
 TITLES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
     .map(el => ((el._fullLayout || {}).title || {}).text || '')"""

@@ -171,6 +171,19 @@ def test_byte_pieces_are_refused_and_counted():
     written = quiz.refusal(["▁Hi", "</s>"], ["<s>", "<0xF0>"])
     assert "writes part of its translation" in written and "(1 byte piece such as ` <0xF0> `)" in written
     assert quiz.refusal(SRC, TGT) is None
-    stray = ["▁I", "▁like", "▁app", "les", "▁", "<0x28>", "yes", "<0x29>", ".", "</s>"]  # "I like apples (yes)."
+    stray = [
+        "▁I",
+        "▁like",
+        "▁app",
+        "les",
+        "▁",
+        "<0x28>",
+        "yes",
+        "<0x29>",
+        ".",
+        "</s>",
+    ]  # "I like apples (yes)."
     assert quiz.refusal(stray, ["<s>", "▁Ich"]) is None  # 2 of 9 pieces: the other words are still asked
-    assert quiz.refusal(stray[:3] + ["<0x28>"] * 2 + ["</s>"], ["<s>", "▁Ich"]).startswith("No quiz")  # 2 of 5
+    assert quiz.refusal(stray[:3] + ["<0x28>"] * 2 + ["</s>"], ["<s>", "▁Ich"]).startswith(
+        "No quiz"
+    )  # 2 of 5
