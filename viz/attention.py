@@ -30,7 +30,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from transformer.kinds import MEAN_HEAD
-from viz.frames import attention_array
+from viz.frames import LAYERS_SHAPE, array_of
 from viz.heatmap import (
     HEIGHT_MAX,
     MASK_LEGEND,
@@ -106,10 +106,23 @@ def category_axis(categories: Sequence[str], labels: Sequence[str], title: str) 
     }
 
 
-def key_axis(ax, n_k: int) -> dict:
-    """The key (x) axis of `ax` (`viz.labels.Axes`, n_k columns): a `category_axis`; the figure's bottom
-    margin is `key_axis_px`."""
-    return category_axis(ax.k_hover[:n_k], ax.k_ticks[:n_k], ax.x_title)
+def weights_heatmap(z, ax, custom, hover: str, zmax: float, y_title: str, ticks, step: int = 1) -> tuple:
+    """(data, layout) of a heatmap of weights z (rows, keys) in [0, zmax]: the keys of `ax` (`viz.labels.Axes`)
+    as a `category_axis` on x (the bottom margin is `key_axis_px`), the rows down y from 0 on top, every
+    step-th labelled with `ticks`; custom, hover: each cell's customdata and hovertemplate."""
+    heatmap = go.Heatmap(z=z, x=list(ax.k_hover), y=np.arange(len(z)), customdata=custom, hovertemplate=hover,
+                         colorscale=ATTENTION_COLORSCALE, zmin=0.0, zmax=zmax, colorbar=SLIM_COLORBAR)  # fmt: skip
+    y_axis = {
+        "title_text": y_title,
+        "tickmode": "array",
+        "tickvals": list(range(0, len(z), step)),
+        "ticktext": list(ticks[::step]),
+        "autorange": "reversed",
+        "showgrid": False,
+        "zeroline": False,
+    }
+    x_axis = category_axis(ax.k_hover, ax.k_ticks, ax.x_title)
+    return [heatmap], {"xaxis": x_axis, "yaxis": y_axis | FIXED_AXIS}
 
 
 def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
@@ -144,36 +157,11 @@ def attention_heatmap(m: AttentionMap, *args, height: int | None = None, **kwarg
     rows_px = max(least_rows_px(ax.y_title, font_size), n_q * font_size * ROW_PITCH)
     height = height or math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
     step = label_step(n_q, height - top - bottom, font_size)
-    data = [
-        go.Heatmap(
-            z=z,
-            x=list(ax.k_hover),
-            y=np.arange(n_q),
-            customdata=custom,
-            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>"
-            "weight %{customdata[2]}<extra></extra>",
-            colorscale=ATTENTION_COLORSCALE,
-            zmin=0.0,
-            zmax=m.zmax,
-            colorbar=SLIM_COLORBAR,
-        )
-    ]
+    hover = "query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{customdata[2]}<extra></extra>"
     # the layout as one dict, validated once: an update_layout / update_xaxes per part validated the
     # figure again each time, 12 ms of a 20-piece heatmap's build instead of 5
-    layout = {
-        "xaxis": key_axis(ax, n_k),
-        "yaxis": {
-            "title_text": ax.y_title,
-            "tickmode": "array",
-            "tickvals": list(range(0, n_q, step)),
-            "ticktext": ax.q_ticks[::step],
-            "autorange": "reversed",
-            "showgrid": False,
-            "zeroline": False,
-            **FIXED_AXIS,
-        },
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-    }
+    data, layout = weights_heatmap(z, ax, custom, hover, m.zmax, ax.y_title, ax.q_ticks, step)
+    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}
     if m.masked:  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)
         data.append(
@@ -258,7 +246,7 @@ def model_view(
     the width). Decoder future cells are NaN and show the grey background. show_tokens=False
     leaves the labels out.
     """
-    w = attention_array(weights, 4, "model_view weights")
+    w = array_of(weights, LAYERS_SHAPE, "model_view weights")
     n_l, n_h, n_q, n_k = w.shape
     ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
     z = w.astype(np.float32)  # half the JSON of float64; weights need no more precision

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from plotly.colors import qualitative
 
-from viz.frames import attention_array
+from viz.frames import array_of
 from viz.heatmap import ROW_PITCH, kind_label  # the heatmaps' row pitch (× font size)
 from viz.labels import axes, query_labels
 from viz.style import FONT, num, text_px, wrap_lines, xml
@@ -99,7 +99,7 @@ def head_view(
     per head); the colour key `hk hk{head}`. In a notebook: `IPython.display.HTML(head_view(...))`;
     saved as .svg: any browser (with the hover), or a slide (without).
     """
-    w_all = np.nan_to_num(attention_array(weights, 3, "head_view weights (one layer)").astype(np.float64))
+    w_all = np.nan_to_num(array_of(weights, "(heads, q_len, k_len)", "head_view weights (one layer)"))
     heads = _check_heads(heads, w_all.shape[0])
     n_q, n_k = w_all.shape[1:]
     ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
