@@ -57,6 +57,7 @@ how the app caches a drawing by its arrays. Colours, the one measure of text wid
 escaping every figure shares are `viz.style`.
 """
 
+from transformer.kinds import ROW_LABELS
 from viz.attention import attention_heatmap, model_view
 from viz.attention_files import attention_png, attention_svg
 from viz.attention_html import attention_html
@@ -99,7 +100,7 @@ from viz.frames import (
 )
 from viz.head_view import head_view, svg_page, svg_size
 from viz.heatmap import AttentionMap, attention_map
-from viz.labels import ROW_LABELS, predicted_pieces, query_labels, row_mode, row_pieces, side_tokens
+from viz.labels import predicted_pieces, query_labels, row_mode, row_pieces, side_tokens
 from viz.matrix import masked_scores, matrix_heatmap
 from viz.pairs import difference_heatmap, stream_shift_heatmap
 from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe

@@ -107,11 +107,12 @@ def category_axis(categories: Sequence[str], labels: Sequence[str], title: str) 
 
 
 def weights_heatmap(z, ax, custom, hover: str, zmax: float, y_title: str, ticks, step: int = 1) -> tuple:
-    """(data, layout) of a heatmap of weights z (rows, keys) in [0, zmax]: the keys of `ax` (`viz.labels.Axes`)
+    """(data, layout) of a heatmap of weights z (rows, keys) in [0, zmax]: the keys of `ax` (`viz.labels`)
     as a `category_axis` on x (the bottom margin is `key_axis_px`), the rows down y from 0 on top, every
     step-th labelled with `ticks`; custom, hover: each cell's customdata and hovertemplate."""
     heatmap = go.Heatmap(z=z, x=list(ax.k_hover), y=np.arange(len(z)), customdata=custom, hovertemplate=hover,
-                         colorscale=ATTENTION_COLORSCALE, zmin=0.0, zmax=zmax, colorbar=SLIM_COLORBAR)  # fmt: skip
+                         colorscale=ATTENTION_COLORSCALE, zmin=0.0, zmax=zmax,
+                         colorbar=SLIM_COLORBAR)  # fmt: skip
     y_axis = {
         "title_text": y_title,
         "tickmode": "array",

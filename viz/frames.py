@@ -331,11 +331,9 @@ def pe_similarity_frame(pe, metric: str = "dot") -> pd.DataFrame:
     return pd.DataFrame({"pos_i": i, "pos_j": j, "similarity": s.ravel()})
 
 
-def embedding_sum_frame(token_emb, pe, total, tokens: Sequence[str]) -> pd.DataFrame:
-    """Token embedding·√d_model, positional encoding and their sum, each (S, d_model), side by side.
-
-    Columns: component ("token", "position", "sum"), position, token, dim, value.
-    """
+def embedding_parts(token_emb, pe, total, tokens: Sequence[str]) -> dict[str, np.ndarray]:
+    """{"token": token embedding·√d_model, "position": positional encoding, "sum": their sum}, each checked to
+    be (S, d_model) for the S tokens."""
     arrays = {name: as_array(x, name) for name, x in (("token", token_emb), ("position", pe), ("sum", total))}
     shapes = {name: a.shape for name, a in arrays.items()}
     first = shapes["token"]
@@ -344,7 +342,16 @@ def embedding_sum_frame(token_emb, pe, total, tokens: Sequence[str]) -> pd.DataF
             f"embedding_sum_frame needs three (S, d_model) arrays and S tokens; "
             f"got shapes {shapes} and {len(tokens)} tokens"
         )
-    position, dim = (ix.ravel() for ix in np.indices(first))
+    return arrays
+
+
+def embedding_sum_frame(token_emb, pe, total, tokens: Sequence[str]) -> pd.DataFrame:
+    """Token embedding·√d_model, positional encoding and their sum, each (S, d_model), side by side.
+
+    Columns: component ("token", "position", "sum"), position, token, dim, value.
+    """
+    arrays = embedding_parts(token_emb, pe, total, tokens)
+    position, dim = (ix.ravel() for ix in np.indices(arrays["token"].shape))
     token = np.asarray(list(tokens), dtype=object)[position]
     return pd.concat(
         [

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer.kinds import KINDS, ROW_LABELS, check_rows, key_title, query_title
+from transformer.kinds import KINDS, check_rows, key_title, query_title
 from viz.style import esc
 
 END = "</s>"  # what the last decoder row predicts: the end of the sentence
@@ -142,17 +142,3 @@ def axes(
         x_title=key_title(kind),
         mask=(k[None, :] > q[:, None]) if is_causal else np.zeros((len(q), len(k)), dtype=bool),
     )
-
-
-__all__ = [
-    "END",
-    "ROW_LABELS",
-    "Axes",
-    "axes",
-    "predicted_pieces",
-    "query_hover",
-    "query_labels",
-    "row_mode",
-    "row_pieces",
-    "side_tokens",
-]

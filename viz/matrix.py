@@ -142,6 +142,3 @@ def matrix_heatmap(
     fig.layout.title.text = "<br>".join(esc_all(title_lines))
     fig.layout.margin.t = round(top)
     return fig
-
-
-__all__ = ["TITLE_WIDTH", "masked_scores", "matrix_heatmap"]
