@@ -1,17 +1,7 @@
 """Attention arrays -> Plotly figures: one head, and every layer × head (paper §3.2.2).
 
-Both return a `go.Figure`; the model view takes dense attention weights (numpy, torch or nested lists)
-and the pieces read at every position of each side, one head takes its description (`viz.heatmap`):
-
     attention_heatmap(attention_map(w, q_tokens, k_tokens, kind=..., layer=..., head=...))  w: (q_len, k_len)
     model_view(w, q_tokens, k_tokens, kind=...)              w: (layers, heads, q_len, k_len)
-
-(bertviz's lines between pieces, the head view, are SVG with CSS hover: `viz.head_view`.)
-
-`rows` says how decoder rows are labelled ("read", "predicted", "both"; None = the kind's default,
-see `viz.labels`); the y-axis title says which, and the hover names both pieces. `q_pos`/`k_pos`
-are the positions of the rows/columns given, when `hide_specials` dropped some. Layer and head
-numbers are 0-based tensor indices; head MEAN_HEAD (-1) is the mean over heads.
 
 Figures fill the width they are given (no fixed width) and take a height from the number of
 rows. Labels never pile up: key (x) axes are Plotly category axes whose labels Plotly itself
@@ -234,7 +224,7 @@ def model_view(
     zmax: float = 1.0,
     font_size: int = 10,
     height: int | None = None,
-    show_tokens: bool | None = None,
+    show_tokens: bool = True,
 ) -> go.Figure:
     """Every layer (rows) × head (columns) of one kind, weights (layers, heads, q_len, k_len), one colour scale.
 
@@ -268,15 +258,19 @@ def model_view(
         for n, title in enumerate(titles)
         for sfx in [str(n + 1) if n else ""]
     ]  # fmt: skip
-    show = True if show_tokens is None else show_tokens
     cell_px = min(280.0, max(120.0, n_q * font_size * ROW_PITCH))  # one subplot's height
     gap_px = font_size * 2.6  # between layers: the subplot titles
     top = font_size * (TOP + 2)  # title, subtitle and the sentence
-    bottom = (label_room(ax.k_ticks, font_size) if show else 0) + font_size * 2
+    bottom = (label_room(ax.k_ticks, font_size) if show_tokens else 0) + font_size * 2
     height = height or int(top + bottom + n_l * cell_px + (n_l - 1) * gap_px)
     plot_px = max(1.0, height - top - bottom)
     step = label_step(n_q, (plot_px - (n_l - 1) * gap_px) / n_l, font_size)
-    axis = {"showticklabels": show, "showgrid": False, "zeroline": False, "type": "category", **FIXED_AXIS}
+    axis = {
+        "showticklabels": show_tokens,
+        "showgrid": False,
+        "zeroline": False,
+        "type": "category",
+    } | FIXED_AXIS
     x_axis = dict(axis, categoryorder="array", categoryarray=list(ax.k_hover), autotickangles=[-90],
                   labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)))  # fmt: skip
     y_axis = dict(axis, autorange="reversed", tickmode="array", tickvals=ax.q_hover[::step],
@@ -291,13 +285,11 @@ def model_view(
     layout["plot_bgcolor"] = MASK_COLOR
     masked = " — grey: masked future positions" if ax.mask.any() else ""
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
-    layout["title_subtitle"] = {
-        "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
-        "font": {"size": font_size},
-    }
+    subtitle = esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}")
+    layout["title_subtitle"] = {"text": subtitle, "font": {"size": font_size}}
     fig = finish(go.Figure(data=traces, layout=layout), f"{kind_label(kind)}: layers (rows) × heads (columns)",
                  font_size, height)  # fmt: skip
     fig.layout.title.font.size = round(font_size * 1.2)
-    left = labels_px(ax.q_ticks[::step], font_size) + font_size if show else font_size
+    left = labels_px(ax.q_ticks[::step], font_size) + font_size if show_tokens else font_size
     fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig

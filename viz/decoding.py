@@ -73,16 +73,6 @@ def topk_bar(
     return finish(fig, title, font_size, height or auto)
 
 
-def step_label(q_tokens: Sequence[str], step: int, rows: str | None = "both") -> str:
-    """What decoder step `step` reads and predicts, worded by `rows` (read / predicted / both)."""
-    read, predicted = q_tokens[step], predicted_pieces(q_tokens)[step]
-    return {
-        "read": f"reads {read!r}",
-        "predicted": f"predicts {predicted!r}",
-        "both": f"reads {read!r}, predicts {predicted!r}",
-    }[rows or "both"]
-
-
 def attention_step(
     weights,
     q_tokens: Sequence[str],
@@ -114,7 +104,9 @@ def attention_step(
     for layer in range(1, n_l):  # a rule between layers
         fig.add_hline(y=layer * n_h - 0.5, line={"color": "white", "width": 3})
     # short: the figure sits in a half-width column; its x-axis title says which side the keys are
-    title = f"Step {step}: {step_label(q_tokens, step, row_mode(kind, rows))}"
+    read, predicted = f"reads {q_tokens[step]!r}", f"predicts {predicted_pieces(q_tokens)[step]!r}"
+    said = {"read": read, "predicted": predicted, "both": f"{read}, {predicted}"}[row_mode(kind, rows)]
+    title = f"Step {step}: {said}"
     # margins from the labels, as the attention heatmaps': the keys stand upright when they turn, and
     # their axis title goes below the longest; the rows keep their pitch whatever the keys take
     top, bottom = font_size * TOP, key_axis_px(ax, font_size)

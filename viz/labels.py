@@ -54,14 +54,9 @@ def row_pieces(
     kind: str | None, tokens_read: Sequence[str], rows: str | None = None
 ) -> list[tuple[str, ...]]:
     """The pieces each query row's label names: (read,), (predicted,) or (read, predicted)."""
-    mode = row_mode(kind, rows)
     read = [str(t) for t in tokens_read]
-    if mode == "read":
-        return [(r,) for r in read]
-    predicted = predicted_pieces(read)
-    if mode == "predicted":
-        return [(p,) for p in predicted]
-    return list(zip(read, predicted, strict=True))
+    named = {"read": (read,), "predicted": (predicted_pieces(read),), "both": (read, predicted_pieces(read))}
+    return list(zip(*named[row_mode(kind, rows)], strict=True))
 
 
 def query_labels(kind: str | None, tokens_read: Sequence[str], rows: str | None = None) -> list[str]:
