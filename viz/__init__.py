@@ -51,10 +51,8 @@ A decoder row (decoder self-attention, cross-attention) reads piece t and predic
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
 the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
 takes `font_size` and `height` (bigger fonts = presentation mode; the head view's SVG grows with its
-pieces instead; a heatmap's font is its `attention_map`'s) and escapes token text. The four heatmap renderers
-also take `attention_map`'s arguments in place of the map (`viz.attention_html(w, q, k, kind=...)`), which is
-how the app caches a drawing by its arrays. Colours, the one measure of text width and the XML/Plotly
-escaping every figure shares are `viz.style`.
+pieces instead; a heatmap's font is its `attention_map`'s) and escapes token text. Colours, the one
+measure of text width and the XML/Plotly escaping every figure shares are `viz.style`.
 """
 
 from transformer.kinds import ROW_LABELS

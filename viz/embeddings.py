@@ -6,8 +6,6 @@ student sees it in 2-D. Each stage is first normalised on its own (every vector 
 Then two projections: each stage on its own (x, y: the structure of that stage,
 `projection_scatter`), and all stages by ONE fit (path_x, path_y: a token's place after layer 2
 can be compared with its place after layer 1, `token_path`).
-
-Frame contract of `projection_frame`: stage, stage_label, position, token, label, x, y, path_x, path_y.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ lines without the hover: every look is an attribute, the CSS only adds the inter
 
 Labels sit outside the lines' span, one per row at any length: rows are `ROW_PITCH` × the font apart
 and the figure grows with the pieces (128 pieces at 12 px: about 2,100 px tall) rather than thinning
-or shrinking its labels. Rows and labels follow `viz.labels` (decoder rows by the piece read,
-predicted or both) and the positions `hide_specials` kept. Tokens are user text: every string from
-data is escaped (`_text`), so "<script>" is drawn as text.
+or shrinking its labels. Tokens are user text: every string from data is escaped, so "<script>" is
+drawn as text.
 """
 
 from __future__ import annotations
@@ -96,8 +95,7 @@ def head_view(
     Every element says what it is in its class: each line a path `q{pos} k{pos}` (positions in the
     sentence) inside a group `h h{head}` (stroke = the head's colour; its stroke-opacity = the weight);
     the labels `tok tq{pos}` / `tok tk{pos}` (a `<title>` tooltip names the strongest keys / queries
-    per head); the colour key `hk hk{head}`. In a notebook: `IPython.display.HTML(head_view(...))`;
-    saved as .svg: any browser (with the hover), or a slide (without).
+    per head); the colour key `hk hk{head}`.
     """
     w_all = np.nan_to_num(array_of(weights, "(heads, q_len, k_len)", "head_view weights (one layer)"))
     heads = _check_heads(heads, w_all.shape[0])
