@@ -141,7 +141,9 @@ def head_view(
     lines = _lines(w_all, heads, colour, qn, kn, (x1, x2), row_y, threshold)
     labels = _labels(w_all, heads, ax, q_lab, k_lab, (x_left, x_right), (left_w, right_w), row_y, pitch)
 
-    uid = _uid((title, subtitle, q_lab, k_lab, qn, kn, heads, f), w_all)
+    # the CSS's id, from everything drawn: two head views on one page keep their own rules
+    drawn = repr((title, subtitle, q_lab, k_lab, qn, kn, heads, f)).encode("utf-8", "surrogatepass")
+    uid = "hv" + hashlib.blake2b(drawn + w_all.tobytes(), digest_size=5).hexdigest()
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="head-view" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="{num(f)}">'
@@ -201,12 +203,6 @@ def _labels(w_all: np.ndarray, heads, ax, q_lab, k_lab, xs: tuple, widths: tuple
         for (cls, pos, lab, hover, tip, anchor), x, w in zip(sides, xs, widths)
         for i in range(len(lab))
     )  # fmt: skip
-
-
-def _uid(what: tuple, w_all: np.ndarray) -> str:
-    """An id for the SVG's CSS, from everything it draws (two head views on one page keep their own rules)."""
-    digest = hashlib.blake2b(repr(what).encode("utf-8", "surrogatepass") + w_all.tobytes(), digest_size=5)
-    return "hv" + digest.hexdigest()
 
 
 def _colour_key(heads: list[int], colour: dict, x: float, y: float, font: float) -> str:

@@ -41,15 +41,6 @@ def masked_scores(scores) -> tuple[np.ndarray, np.ndarray]:
     return np.where(mask, np.nan, scores), mask
 
 
-def _colour_range(z: np.ndarray, symmetric: bool) -> dict:
-    """Centred on 0 (signed values), or from min(0, smallest) to the largest (values never negative)."""
-    finite = z[np.isfinite(z)]
-    limit = float(np.abs(finite).max()) if finite.size else 1.0
-    if symmetric:
-        return {"zmid": 0.0, "zmin": -limit, "zmax": limit}
-    return {"zmin": min(0.0, float(finite.min())) if finite.size else 0.0, "zmax": limit or 1.0}
-
-
 def matrix_heatmap(
     z,
     rows: Sequence[str],
@@ -102,10 +93,15 @@ def matrix_heatmap(
     step = label_step(n_r, height - top - bottom, font_size)
     shown = esc_all(rows)[::step]
     where = f"{esc(row_title)} %{{y}}<br>{esc(col_title)} {column}<br>{esc(value_name)}"
+    # colours centred on 0 (signed values), or from min(0, smallest) to the largest (values never negative)
+    finite = z[np.isfinite(z)]
+    limit = float(np.abs(finite).max()) if finite.size else 1.0
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    scale = {"zmid": 0.0, "zmin": -limit, "zmax": limit} if symmetric else {"zmin": low, "zmax": limit or 1.0}
     bar_title = {"text": esc(value_name)}
     colorbar = {"title": bar_title, "thickness": 12, "ticklabeloverflow": "allow"} | COLORBAR_AT
     traces = [
-        go.Heatmap(z=z.astype(np.float32), x=x, y=r_lab, colorscale=colorscale, **_colour_range(z, symmetric),
+        go.Heatmap(z=z.astype(np.float32), x=x, y=r_lab, colorscale=colorscale, **scale,
                    colorbar=colorbar, hoverongaps=False, hovertemplate=f"{where} %{{z:.4f}}<extra></extra>")
     ]  # fmt: skip
     hidden = np.isnan(z)
