@@ -90,7 +90,6 @@ def hide_specials(
     *,
     kind: str | None = None,
     rows: str | None = None,
-    specials: Sequence[str] = SPECIAL_TOKENS,
     renormalize: bool = True,
 ) -> Shown:
     """Drop query rows and key columns of special pieces from (..., q_len, k_len); rows rescaled to sum to 1.
@@ -108,9 +107,8 @@ def hide_specials(
             f"hide_specials: weights of shape {a.shape} do not end in "
             f"(q_len, k_len) = ({len(q_tokens)}, {len(k_tokens)})"
         )
-    specials = set(specials)
-    q_keep = np.array([not set(p) <= specials for p in row_pieces(kind, q_tokens, rows)], dtype=bool)
-    k_keep = np.array([t not in specials for t in k_tokens], dtype=bool)
+    q_keep = np.array([not set(p) <= SPECIAL_TOKENS for p in row_pieces(kind, q_tokens, rows)], dtype=bool)
+    k_keep = np.array([t not in SPECIAL_TOKENS for t in k_tokens], dtype=bool)
     out = a[..., q_keep, :][..., k_keep]
     if renormalize and out.size:
         total = out.sum(-1, keepdims=True)

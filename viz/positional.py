@@ -102,14 +102,11 @@ def pe_similarity(pe, metric: str = "dot", *, font_size: int = 12, height: int |
     )
     n = s.shape[0]
     # square cells, and both axes end at the last position: `constrain="domain"` shrinks the plot to keep
-    # the cells square instead of stretching an axis past the data (which drew empty rows up to 70 for 64)
+    # the cells square instead of stretching an axis past the data (which drew empty rows up to 70 for 64);
+    # position 0 on top
     fig.update_xaxes(title_text="position j", showgrid=False, range=[-0.5, n - 0.5], constrain="domain")
     fig.update_yaxes(
-        title_text="position i",
-        range=[n - 0.5, -0.5],  # position 0 on top
-        showgrid=False,
-        scaleanchor="x",
-        constrain="domain",
+        title_text="position i", range=[n - 0.5, -0.5], showgrid=False, scaleanchor="x", constrain="domain"
     )
     return finish(fig, f"Similarity of positional encodings: {label}", font_size, height)
 
