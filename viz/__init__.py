@@ -51,12 +51,11 @@ A decoder row (decoder self-attention, cross-attention) reads piece t and predic
 Layers and heads are 0-based tensor indices everywhere ("L0 H3"); hidden-state stage 0 is
 the embedding + PE input and stage l is the output of layer L{l-1}. Every figure function
 takes `font_size` and `height` (bigger fonts = presentation mode; the head view's SVG grows with its
-pieces instead; a heatmap's font is its `attention_map`'s) and escapes token text. The four heatmap renderers
-also take `attention_map`'s arguments in place of the map (`viz.attention_html(w, q, k, kind=...)`), which is
-how the app caches a drawing by its arrays. Colours, the one measure of text width and the XML/Plotly
-escaping every figure shares are `viz.style`.
+pieces instead; a heatmap's font is its `attention_map`'s) and escapes token text. Colours, the one
+measure of text width and the XML/Plotly escaping every figure shares are `viz.style`.
 """
 
+from transformer.kinds import ROW_LABELS
 from viz.attention import attention_heatmap, model_view
 from viz.attention_files import attention_png, attention_svg
 from viz.attention_html import attention_html
@@ -99,7 +98,7 @@ from viz.frames import (
 )
 from viz.head_view import head_view, svg_page, svg_size
 from viz.heatmap import AttentionMap, attention_map
-from viz.labels import ROW_LABELS, predicted_pieces, query_labels, row_mode, row_pieces, side_tokens
+from viz.labels import predicted_pieces, query_labels, row_mode, row_pieces, side_tokens
 from viz.matrix import masked_scores, matrix_heatmap
 from viz.pairs import difference_heatmap, stream_shift_heatmap
 from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe

@@ -1,17 +1,7 @@
 """Attention arrays -> Plotly figures: one head, and every layer × head (paper §3.2.2).
 
-Both return a `go.Figure`; the model view takes dense attention weights (numpy, torch or nested lists)
-and the pieces read at every position of each side, one head takes its description (`viz.heatmap`):
-
     attention_heatmap(attention_map(w, q_tokens, k_tokens, kind=..., layer=..., head=...))  w: (q_len, k_len)
     model_view(w, q_tokens, k_tokens, kind=...)              w: (layers, heads, q_len, k_len)
-
-(bertviz's lines between pieces, the head view, are SVG with CSS hover: `viz.head_view`.)
-
-`rows` says how decoder rows are labelled ("read", "predicted", "both"; None = the kind's default,
-see `viz.labels`); the y-axis title says which, and the hover names both pieces. `q_pos`/`k_pos`
-are the positions of the rows/columns given, when `hide_specials` dropped some. Layer and head
-numbers are 0-based tensor indices; head MEAN_HEAD (-1) is the mean over heads.
 
 Figures fill the width they are given (no fixed width) and take a height from the number of
 rows. Labels never pile up: key (x) axes are Plotly category axes whose labels Plotly itself
@@ -30,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from transformer.kinds import MEAN_HEAD
-from viz.frames import attention_array
+from viz.frames import LAYERS_SHAPE, array_of
 from viz.heatmap import (
     HEIGHT_MAX,
     MASK_LEGEND,
@@ -106,10 +96,24 @@ def category_axis(categories: Sequence[str], labels: Sequence[str], title: str) 
     }
 
 
-def key_axis(ax, n_k: int) -> dict:
-    """The key (x) axis of `ax` (`viz.labels.Axes`, n_k columns): a `category_axis`; the figure's bottom
-    margin is `key_axis_px`."""
-    return category_axis(ax.k_hover[:n_k], ax.k_ticks[:n_k], ax.x_title)
+def weights_heatmap(z, ax, custom, hover: str, zmax: float, y_title: str, ticks, step: int = 1) -> tuple:
+    """(data, layout) of a heatmap of weights z (rows, keys) in [0, zmax]: the keys of `ax` (`viz.labels`)
+    as a `category_axis` on x (the bottom margin is `key_axis_px`), the rows down y from 0 on top, every
+    step-th labelled with `ticks`; custom, hover: each cell's customdata and hovertemplate."""
+    heatmap = go.Heatmap(z=z, x=list(ax.k_hover), y=np.arange(len(z)), customdata=custom, hovertemplate=hover,
+                         colorscale=ATTENTION_COLORSCALE, zmin=0.0, zmax=zmax,
+                         colorbar=SLIM_COLORBAR)  # fmt: skip
+    y_axis = {
+        "title_text": y_title,
+        "tickmode": "array",
+        "tickvals": list(range(0, len(z), step)),
+        "ticktext": list(ticks[::step]),
+        "autorange": "reversed",
+        "showgrid": False,
+        "zeroline": False,
+    }
+    x_axis = category_axis(ax.k_hover, ax.k_ticks, ax.x_title)
+    return [heatmap], {"xaxis": x_axis, "yaxis": y_axis | FIXED_AXIS}
 
 
 def _mask_polygons(mask: np.ndarray) -> tuple[list, list]:
@@ -144,36 +148,11 @@ def attention_heatmap(m: AttentionMap, *args, height: int | None = None, **kwarg
     rows_px = max(least_rows_px(ax.y_title, font_size), n_q * font_size * ROW_PITCH)
     height = height or math.ceil(min(HEIGHT_MAX, top + rows_px + bottom))
     step = label_step(n_q, height - top - bottom, font_size)
-    data = [
-        go.Heatmap(
-            z=z,
-            x=list(ax.k_hover),
-            y=np.arange(n_q),
-            customdata=custom,
-            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>"
-            "weight %{customdata[2]}<extra></extra>",
-            colorscale=ATTENTION_COLORSCALE,
-            zmin=0.0,
-            zmax=m.zmax,
-            colorbar=SLIM_COLORBAR,
-        )
-    ]
+    hover = "query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{customdata[2]}<extra></extra>"
     # the layout as one dict, validated once: an update_layout / update_xaxes per part validated the
     # figure again each time, 12 ms of a 20-piece heatmap's build instead of 5
-    layout = {
-        "xaxis": key_axis(ax, n_k),
-        "yaxis": {
-            "title_text": ax.y_title,
-            "tickmode": "array",
-            "tickvals": list(range(0, n_q, step)),
-            "ticktext": ax.q_ticks[::step],
-            "autorange": "reversed",
-            "showgrid": False,
-            "zeroline": False,
-            **FIXED_AXIS,
-        },
-        "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-    }
+    data, layout = weights_heatmap(z, ax, custom, hover, m.zmax, ax.y_title, ax.q_ticks, step)
+    layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}
     if m.masked:  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)
         data.append(
@@ -245,7 +224,7 @@ def model_view(
     zmax: float = 1.0,
     font_size: int = 10,
     height: int | None = None,
-    show_tokens: bool | None = None,
+    show_tokens: bool = True,
 ) -> go.Figure:
     """Every layer (rows) × head (columns) of one kind, weights (layers, heads, q_len, k_len), one colour scale.
 
@@ -258,7 +237,7 @@ def model_view(
     the width). Decoder future cells are NaN and show the grey background. show_tokens=False
     leaves the labels out.
     """
-    w = attention_array(weights, 4, "model_view weights")
+    w = array_of(weights, LAYERS_SHAPE, "model_view weights")
     n_l, n_h, n_q, n_k = w.shape
     ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
     z = w.astype(np.float32)  # half the JSON of float64; weights need no more precision
@@ -279,15 +258,19 @@ def model_view(
         for n, title in enumerate(titles)
         for sfx in [str(n + 1) if n else ""]
     ]  # fmt: skip
-    show = True if show_tokens is None else show_tokens
     cell_px = min(280.0, max(120.0, n_q * font_size * ROW_PITCH))  # one subplot's height
     gap_px = font_size * 2.6  # between layers: the subplot titles
     top = font_size * (TOP + 2)  # title, subtitle and the sentence
-    bottom = (label_room(ax.k_ticks, font_size) if show else 0) + font_size * 2
+    bottom = (label_room(ax.k_ticks, font_size) if show_tokens else 0) + font_size * 2
     height = height or int(top + bottom + n_l * cell_px + (n_l - 1) * gap_px)
     plot_px = max(1.0, height - top - bottom)
     step = label_step(n_q, (plot_px - (n_l - 1) * gap_px) / n_l, font_size)
-    axis = {"showticklabels": show, "showgrid": False, "zeroline": False, "type": "category", **FIXED_AXIS}
+    axis = {
+        "showticklabels": show_tokens,
+        "showgrid": False,
+        "zeroline": False,
+        "type": "category",
+    } | FIXED_AXIS
     x_axis = dict(axis, categoryorder="array", categoryarray=list(ax.k_hover), autotickangles=[-90],
                   labelalias=dict(zip(ax.k_hover, ax.k_ticks, strict=True)))  # fmt: skip
     y_axis = dict(axis, autorange="reversed", tickmode="array", tickvals=ax.q_hover[::step],
@@ -302,13 +285,11 @@ def model_view(
     layout["plot_bgcolor"] = MASK_COLOR
     masked = " — grey: masked future positions" if ax.mask.any() else ""
     # the subplots have no axis titles of their own: a subtitle says what rows and columns are
-    layout["title_subtitle"] = {
-        "text": esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}"),
-        "font": {"size": font_size},
-    }
+    subtitle = esc(f"y: {ax.y_title} · x: {ax.x_title}{masked}")
+    layout["title_subtitle"] = {"text": subtitle, "font": {"size": font_size}}
     fig = finish(go.Figure(data=traces, layout=layout), f"{kind_label(kind)}: layers (rows) × heads (columns)",
                  font_size, height)  # fmt: skip
     fig.layout.title.font.size = round(font_size * 1.2)
-    left = labels_px(ax.q_ticks[::step], font_size) + font_size if show else font_size
+    left = labels_px(ax.q_ticks[::step], font_size) + font_size if show_tokens else font_size
     fig.update_layout(margin={"t": round(top)} | margins(left, bottom, font_size))
     return fig

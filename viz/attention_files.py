@@ -4,12 +4,11 @@
     attention_svg(m) -> str
     attention_png(m, scale=2) -> bytes
 
-Both draw the same heatmap (`viz.heatmap.AttentionMap`) at a fixed size, from one layout (`file_layout`): the title, the sentence (`subtitle`, wrapped), the causal mask's legend, row labels,
-square-ish cells at least 1.6 × the font wide (so every key label stands upright beside its
-neighbours), the key labels, both axis titles and the colour bar. The SVG is self-contained and
-runs no script; each cell's `<title>` names both pieces and the weight (a tooltip in a browser).
-The PNG is drawn with Pillow (installed with Streamlit) in the first of `FONTS` the machine has;
-a piece whose characters that font lacks (CJK, emoji) shows boxes there, never in the SVG.
+Both draw the same heatmap at a fixed size from one layout (`file_layout`), its cells square-ish and at least
+1.6 × the font wide, so every key label stands upright beside its neighbours. The SVG runs no script; each
+cell's `<title>` names both pieces and the weight (a tooltip in a browser). The PNG is drawn with Pillow
+(installed with Streamlit) in the first of `FONTS` the machine has; a piece whose characters that font lacks
+(CJK, emoji) shows boxes there, never in the SVG.
 """
 
 from __future__ import annotations

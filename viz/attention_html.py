@@ -10,18 +10,11 @@ blank Streamlit app's whole first render), and it fills the width it is given. E
 interactive is CSS: hovering a cell shows its weight and lights up its row's and its column's
 labels (a label thinned away on a narrow figure comes back while its column is hovered); key
 labels are thinned to every k-th by container queries as the figure narrows, never piled up.
-Rows are `ROW_PITCH` × the font tall, every row labelled, until the figure would pass
-`HEIGHT_MAX`; then rows get shorter and every k-th is labelled. Every size is in em of the figure's one
-font, so `fit_height` (a projected page) can fit the whole figure to the screen by shrinking that font.
-
-Colours are the Blues scale quantised to `LEVELS` steps (one CSS class each, so a 128-piece
-heatmap is ~0.5 MB, not 1.5); the weight shown on hover is the exact value to 3 decimals.
-Decoder self-attention's future cells are hatched grey and say "masked", so the causal mask is
-not mistaken for a learned zero.
-
-Labels follow `viz.labels` (decoder rows by the piece read, predicted or both) and the positions
-`hide_specials` kept. Tokens are user text: every string from data is escaped, and `st.html` runs
-the result through DOMPurify as well (no script, no SVG: this is plain HTML and CSS).
+Every size is in em of the figure's one font, so `fit_height` (a projected page) can fit the whole
+figure to the screen by shrinking that font. Colours are the Blues scale quantised to `LEVELS` steps
+(one CSS class each, so a 128-piece heatmap is ~0.5 MB, not 1.5); the hover shows the weight to 3
+decimals. Tokens are user text: every string from data is escaped, and `st.html` runs the result
+through DOMPurify as well (no script, no SVG: this is plain HTML and CSS).
 """
 
 from __future__ import annotations
@@ -76,10 +69,9 @@ FIT_HEIGHT_OK = re.compile(r"[0-9a-z%.+\-*/() ]+")  # a CSS length or calc(): no
 def height_em(m: AttentionMap) -> float:
     """The figure's height in em of its font, from the top of its title to the bottom of its x title: what
     `fit_height` divides (a little on the tall side, so the fitted figure is never cut)."""
-    font_size, subtitle = m.font_size, m.subtitle
-    rows = m.n_q * m.row_px / font_size
-    labels = min(m.label_px / font_size, 16) + 0.3  # upright key labels, at most 16em (flat: shorter)
-    title = 1.3 * 1.2 + (2 * 1.2 + 0.3 if len(subtitle) > 40 else 1.5 if subtitle else 0)
+    rows = m.n_q * m.row_px / m.font_size
+    labels = min(m.label_px / m.font_size, 16) + 0.3  # upright key labels, at most 16em (flat: shorter)
+    title = 1.3 * 1.2 + (2 * 1.2 + 0.3 if len(m.subtitle) > 40 else 1.5 if m.subtitle else 0)
     legend = 1.5 if m.masked else 0
     return title + legend + rows + labels + 1.2 + 0.5  # the x title, the margin under the figure
 
@@ -121,8 +113,7 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
     above the map's font_size.
     """
     p = as_map(m, args, kwargs)
-    subtitle, font_size = p.subtitle, p.font_size
-    f = font_size
+    f = p.font_size
     # widths beside the cells, as (px, em): the rotated y title (a line and its padding), the row labels'
     # column (on the wide side), the colour bar's column (its ticks are up to 4 characters)
     bar_px, bar_em = 10 + BAR_PX + 3 + 6, text_px("0000", 1, wide=True)
@@ -134,19 +125,20 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
         f"grid-template-rows:repeat({p.n_q},{p.row_px / f:.4f}em) auto auto"
     )
     size = f"{f}px"
-    if fit_height and not FIT_HEIGHT_OK.fullmatch(fit_height):  # it goes into a style attribute as it is
-        raise ValueError(f"fit_height must be a CSS length such as 'calc(100vh - 360px)', got {fit_height!r}")
     if fit_height:
-        fitted = f"calc(({fit_height}) / {height_em(p):.2f})"
-        size = f"clamp({min(FIT_FONT_MIN, f)}px,{fitted},{f}px)"
+        if not FIT_HEIGHT_OK.fullmatch(fit_height):  # it goes into a style attribute as it is
+            raise ValueError(
+                f"fit_height must be a CSS length such as 'calc(100vh - 360px)', got {fit_height!r}"
+            )
+        size = f"clamp({min(FIT_FONT_MIN, f)}px,calc(({fit_height}) / {height_em(p):.2f}),{f}px)"
     out = [
         f'<div class="attn-hm {cls}" role="img" aria-label="{xml(p.title)}" data-rows="{p.n_q}" '
         f'data-cols="{p.n_k}" style="font-size:{size};font-family:{xml(FONT)}">',
         f"<style>{_BASE}{_column_rules(cls, p.n_k, fixed, f, label_em)}</style>",
         f'<div class="t" style="font-size:1.3em">{xml(p.title)}</div>',
     ]
-    if subtitle:
-        out.append(f'<div class="s">{xml(subtitle)}</div>')
+    if p.subtitle:
+        out.append(f'<div class="s">{xml(p.subtitle)}</div>')
     if p.masked:
         out.append(f'<div class="leg"><i></i>{xml(MASK_LEGEND)}</div>')
     out.append(f'<div class="fig"><div class="yt">{xml(p.ax.y_title)}</div><div class="m" style="{grid}">')

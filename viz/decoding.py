@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from viz.attention import SLIM_COLORBAR, key_axis, key_axis_px, left_px, margins
-from viz.frames import attention_array
+from viz.attention import key_axis_px, left_px, margins, weights_heatmap
+from viz.frames import LAYERS_SHAPE, array_of
 from viz.labels import axes, predicted_pieces, row_mode
-from viz.style import ATTENTION_COLORSCALE, FIXED_AXIS, TOP, esc_all, finish
+from viz.style import TOP, esc_all, finish
 
 CHOSEN_COLOR, OTHER_COLOR = "#e4572e", "#4c78a8"
 ROWS_TITLE = "layer, head"  # the step figures' y axis: one row per layer and head
@@ -73,16 +73,6 @@ def topk_bar(
     return finish(fig, title, font_size, height or auto)
 
 
-def step_label(q_tokens: Sequence[str], step: int, rows: str | None = "both") -> str:
-    """What decoder step `step` reads and predicts, worded by `rows` (read / predicted / both)."""
-    read, predicted = q_tokens[step], predicted_pieces(q_tokens)[step]
-    return {
-        "read": f"reads {read!r}",
-        "predicted": f"predicts {predicted!r}",
-        "both": f"reads {read!r}, predicts {predicted!r}",
-    }[rows or "both"]
-
-
 def attention_step(
     weights,
     q_tokens: Sequence[str],
@@ -97,7 +87,7 @@ def attention_step(
 ) -> go.Figure:
     """Query row `step` of every layer × head of one kind (layers, heads, q_len, k_len) -> (layers·heads, keys)
     heatmap. `rows` words the step in the title (reads / predicts / both; None = the kind's default)."""
-    w = attention_array(weights, 4, f"{kind} attention")
+    w = array_of(weights, LAYERS_SHAPE, f"{kind} attention")
     n_l, n_h, n_q, n_k = w.shape
     if not 0 <= step < n_q:
         raise ValueError(f"step {step} not among the {kind} query positions 0..{n_q - 1}")
@@ -109,34 +99,14 @@ def attention_step(
     row_lab = np.array([f"L{layer} H{h}" for layer in range(n_l) for h in range(n_h)], dtype=object)
     k_lab = np.array(ax.k_hover, dtype=object)
     custom = np.stack(np.broadcast_arrays(row_lab[:, None], k_lab[None, :]), axis=-1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=list(ax.k_hover),  # categories: Plotly writes every k-th key when they would overlap
-            y=np.arange(n_l * n_h),
-            customdata=custom,
-            colorscale=ATTENTION_COLORSCALE,
-            zmin=0.0,
-            zmax=zmax,
-            colorbar=SLIM_COLORBAR,
-            hovertemplate=f"%{{customdata[0]}}<br>query {ax.q_hover[0]}<br>key %{{customdata[1]}}"
-            "<br>weight %{z:.6f}<extra></extra>",
-        )
-    )
+    hover = f"%{{customdata[0]}}<br>query {ax.q_hover[0]}<br>key %{{customdata[1]}}<br>weight %{{z:.6f}}"
+    fig = go.Figure(*weights_heatmap(z, ax, custom, hover + "<extra></extra>", zmax, ROWS_TITLE, row_lab))
     for layer in range(1, n_l):  # a rule between layers
         fig.add_hline(y=layer * n_h - 0.5, line={"color": "white", "width": 3})
-    fig.update_xaxes(**key_axis(ax, n_shown))
-    fig.update_yaxes(
-        title_text=ROWS_TITLE,
-        tickmode="array",
-        tickvals=list(range(n_l * n_h)),
-        ticktext=list(row_lab),
-        autorange="reversed",
-        showgrid=False,
-        **FIXED_AXIS,
-    )
     # short: the figure sits in a half-width column; its x-axis title says which side the keys are
-    title = f"Step {step}: {step_label(q_tokens, step, row_mode(kind, rows))}"
+    read, predicted = f"reads {q_tokens[step]!r}", f"predicts {predicted_pieces(q_tokens)[step]!r}"
+    said = {"read": read, "predicted": predicted, "both": f"{read}, {predicted}"}[row_mode(kind, rows)]
+    title = f"Step {step}: {said}"
     # margins from the labels, as the attention heatmaps': the keys stand upright when they turn, and
     # their axis title goes below the longest; the rows keep their pitch whatever the keys take
     top, bottom = font_size * TOP, key_axis_px(ax, font_size)

@@ -6,8 +6,6 @@ student sees it in 2-D. Each stage is first normalised on its own (every vector 
 Then two projections: each stage on its own (x, y: the structure of that stage,
 `projection_scatter`), and all stages by ONE fit (path_x, path_y: a token's place after layer 2
 can be compared with its place after layer 1, `token_path`).
-
-Frame contract of `projection_frame`: stage, stage_label, position, token, label, x, y, path_x, path_y.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz.frames import as_array, token_labels
+from viz.frames import array_of, as_array, token_labels
 from viz.style import esc, finish, panel_title, panels
 
 WRAP_AT = 24  # characters: a longer panel title is written on two lines when panels stand three a row
@@ -55,9 +53,7 @@ def project_2d(
 
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
-    x = as_array(points, "points")
-    if x.ndim != 2:
-        raise ValueError(f"points must have shape (N, d), got {x.shape}")
+    x = array_of(points, "(N, d)", "points")
     n, d = x.shape
     out = np.zeros((n, 2))
     if n < 2 or d == 0:
@@ -102,11 +98,9 @@ def projection_frame(
     tokens: Sequence[str],
     method: str = "pca",
     *,
-    seed: int = 0,
-    perplexity: float | None = None,
-    max_iter: int = 1000,
     stage_names: Sequence[str] | None = None,
     normalise: bool = True,
+    **fit,
 ) -> pd.DataFrame:
     """(T, d) embeddings or (stages, T, d) hidden states -> two 2-D points per stage × token.
 
@@ -115,6 +109,7 @@ def projection_frame(
     be compared from layer to layer (`token_path`). normalise (default): each vector scaled to length
     1 and every stage centred first (`normalise_stages`); False projects the raw vectors.
     stage_names: one name per stage (default `stage_labels`: embedding + PE, then after each layer).
+    fit: `project_2d`'s seed, perplexity and max_iter, for every projection.
     Columns: stage, stage_label, position, token, label ("pos:piece"), x, y, path_x, path_y.
     """
     h = as_array(states, "states")
@@ -130,7 +125,6 @@ def projection_frame(
         raise ValueError(f"{len(names)} stage names for {n_stages} stages")
     if normalise:
         h = normalise_stages(h)
-    fit = {"seed": seed, "perplexity": perplexity, "max_iter": max_iter}
     own = []
     for s in range(n_stages):
         xy = project_2d(h[s], method, **fit)
@@ -194,14 +188,15 @@ def projection_scatter(
     written on the figure, each in the colour `token_path` gives it, so the figure stays readable at
     any length. Projection axes have no units, so they carry no numbers.
     """
-    stages = sorted(frame["stage"].unique().tolist()) if stage is None else [stage]
-    if stage is not None and stage not in set(frame["stage"].tolist()):
-        raise ValueError(f"stage {stage} not in frame (stages {sorted(frame['stage'].unique().tolist())})")
+    known = sorted(frame["stage"].unique().tolist())
+    if stage is not None and stage not in known:
+        raise ValueError(f"stage {stage} not in frame (stages {known})")
+    stages = known if stage is None else [stage]
     picked = _chosen(frame, chosen)
     n = len(stages)
     n_cols = n if n <= 4 else math.ceil(n / 2)
     n_rows = math.ceil(n / n_cols)
-    gap_y = 0.12 / max(n_rows - 1, 1) if n_rows > 1 else 0.0
+    gap_y = 0.12 / (n_rows - 1) if n_rows > 1 else 0.0
     # three or more panels a row leave a panel ~250 px on a laptop: a long stage name ("after L0 (residual
     # stream, not normalised)") goes on two lines instead of running into its neighbour's
     wrap = n_cols >= 3
@@ -209,7 +204,8 @@ def projection_scatter(
     layout: dict = {"annotations": []}
     for i, (s, (sfx, x_dom, y_dom)) in enumerate(zip(stages, panels(n, n_cols, 0.04, gap_y), strict=True)):
         pts = frame[frame["stage"] == s]
-        name = esc(pts["stage_label"].iloc[0])
+        stage_label = pts["stage_label"].iloc[0]
+        name = esc(stage_label)
         others = pts[~pts["position"].isin(picked)]
         fig.add_trace(
             go.Scatter(
@@ -252,16 +248,11 @@ def projection_scatter(
             shown = name.replace(" (", "<br>(", 1) if wrap and len(name) > WRAP_AT else name
             layout["annotations"].append(panel_title(shown, sum(x_dom) / 2, y_dom[1], font_size))
     fig.update_layout(layout, legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top"})
-    default = (
-        f"Each stage projected on its own{_method_name(frame)}"
-        if n > 1
-        else f"{frame.loc[frame['stage'] == stages[0], 'stage_label'].iloc[0]}{_method_name(frame)}"
-    )
+    default = f"{'Each stage projected on its own' if n > 1 else stage_label}{_method_name(frame)}"
     auto = int(font_size * 9 + n_rows * max(220, font_size * 22))
     fig = finish(fig, title or default, font_size, height or auto)
-    lines = max((a["text"].count("<br>") + 1 for a in layout["annotations"]), default=1)
-    if lines > 1:  # the top row's two-line panel titles need room under the title and subtitle
-        fig.update_layout(margin={"t": fig.layout.margin.t + round(font_size * 1.2 * (lines - 1))})
+    if any("<br>" in a["text"] for a in layout["annotations"]):  # two-line panel titles: room for the second
+        fig.update_layout(margin={"t": fig.layout.margin.t + round(font_size * 1.2)})
     return fig
 
 

@@ -37,17 +37,17 @@ from transformer.tokenizer import SPECIAL_PIECES
 from viz.labels import predicted_pieces, row_pieces, side_tokens
 
 SPECIAL_TOKENS = frozenset(SPECIAL_PIECES)
+LAYERS_SHAPE = "(layers, heads, q_len, k_len)"  # one kind's attention, as captured
 ATTENTION_COLUMNS = [
     "layer", "head", "q_pos", "k_pos", "query", "key", "weight", "kind", "query_read", "query_predicted",
 ]  # fmt: skip
 
 
-def attention_array(x, ndim: int, what: str) -> np.ndarray:
-    """`as_array` that also checks the number of axes, naming the expected shape."""
-    shapes = {2: "(q_len, k_len)", 3: "(heads, q_len, k_len)", 4: "(layers, heads, q_len, k_len)"}
+def array_of(x, shape: str, what: str) -> np.ndarray:
+    """`as_array` that refuses any number of axes but the one `shape` names, e.g. "(q_len, k_len)"."""
     a = as_array(x, what)
-    if a.ndim != ndim:
-        raise ValueError(f"{what} must have shape {shapes[ndim]}, got shape {a.shape}")
+    if a.ndim != shape.count(",") + 1:
+        raise ValueError(f"{what} must have shape {shape}, got shape {a.shape}")
     return a
 
 
@@ -64,7 +64,7 @@ def head_weights(attn, layer: int, head: int) -> np.ndarray:
 
     head == MEAN_HEAD (-1) averages the layer's heads.
     """
-    a = attention_array(attn, 4, "attention")
+    a = array_of(attn, LAYERS_SHAPE, "attention")
     n_layers, n_heads = a.shape[:2]
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer {layer} outside 0..{n_layers - 1}")
@@ -90,7 +90,6 @@ def hide_specials(
     *,
     kind: str | None = None,
     rows: str | None = None,
-    specials: Sequence[str] = SPECIAL_TOKENS,
     renormalize: bool = True,
 ) -> Shown:
     """Drop query rows and key columns of special pieces from (..., q_len, k_len); rows rescaled to sum to 1.
@@ -108,9 +107,8 @@ def hide_specials(
             f"hide_specials: weights of shape {a.shape} do not end in "
             f"(q_len, k_len) = ({len(q_tokens)}, {len(k_tokens)})"
         )
-    specials = set(specials)
-    q_keep = np.array([not set(p) <= specials for p in row_pieces(kind, q_tokens, rows)], dtype=bool)
-    k_keep = np.array([t not in specials for t in k_tokens], dtype=bool)
+    q_keep = np.array([not set(p) <= SPECIAL_TOKENS for p in row_pieces(kind, q_tokens, rows)], dtype=bool)
+    k_keep = np.array([t not in SPECIAL_TOKENS for t in k_tokens], dtype=bool)
     out = a[..., q_keep, :][..., k_keep]
     if renormalize and out.size:
         total = out.sum(-1, keepdims=True)
@@ -136,7 +134,7 @@ def head_summary_frame(
     (for "cross" the positions are in different sentences, so read it as alignment);
     self_weight: mean weight on k_pos == q_pos (NaN for cross-attention).
     """
-    z = np.nan_to_num(attention_array(weights, 4, "attention"))  # (L, H, Q, K); NaN cells weigh 0
+    z = np.nan_to_num(array_of(weights, LAYERS_SHAPE, "attention"))  # (L, H, Q, K); NaN cells weigh 0
     n_l, n_h, n_q, n_k = z.shape
     q = np.arange(n_q) if q_pos is None else np.asarray(q_pos)
     k = np.arange(n_k) if k_pos is None else np.asarray(k_pos)
@@ -175,19 +173,16 @@ def attention_frame(attn, q_tokens: Sequence[str], k_tokens: Sequence[str], kind
     Rows are ordered by layer, head, q_pos, k_pos. Raises one ValueError naming every problem.
     """
     a = as_array(attn, f"{kind} attention")
-    problems = []
-    if kind not in KIND_NAMES:
-        problems.append(f"kind must be one of {KIND_NAMES}, got {kind!r}")
-    if a.ndim != 4:
-        problems.append(f"attention must have shape (layers, heads, q_len, k_len), got shape {a.shape}")
-    else:
-        _, _, tq, tk = a.shape
-        if len(q_tokens) != tq:
-            problems.append(f"{len(q_tokens)} query tokens for q_len={tq}")
-        if len(k_tokens) != tk:
-            problems.append(f"{len(k_tokens)} key tokens for k_len={tk}")
-        if kind in ("encoder", "decoder") and tq != tk:
-            problems.append(f"{kind} self-attention must be square, got q_len={tq}, k_len={tk}")
+    tq, tk = a.shape[2:] if a.ndim == 4 else (len(q_tokens), len(k_tokens))  # no shape: no length to check
+    checks = {
+        f"kind must be one of {KIND_NAMES}, got {kind!r}": kind not in KIND_NAMES,
+        f"attention must have shape {LAYERS_SHAPE}, got shape {a.shape}": a.ndim != 4,
+        f"{len(q_tokens)} query tokens for q_len={tq}": len(q_tokens) != tq,
+        f"{len(k_tokens)} key tokens for k_len={tk}": len(k_tokens) != tk,
+        f"{kind} self-attention must be square, got q_len={tq}, k_len={tk}": kind in ("encoder", "decoder")
+        and tq != tk,
+    }
+    problems = [problem for problem, failed in checks.items() if failed]
     if problems:
         raise ValueError(f"attention_frame({kind!r}): " + "; ".join(problems))
 
@@ -265,9 +260,7 @@ def topk_frame(
     `steps`: one step, several, or None for all. Rank 1 is the most likely token.
     Columns: step, rank, token_id, token, prob.
     """
-    p = as_array(probs, "probs")
-    if p.ndim != 2:
-        raise ValueError(f"probs must have shape (T, vocab_size), got {p.shape}")
+    p = array_of(probs, "(T, vocab_size)", "probs")
     n_steps, vocab = p.shape
     chosen = np.arange(n_steps) if steps is None else np.atleast_1d(np.asarray(steps, dtype=int))
     if chosen.size and (chosen.min() < 0 or chosen.max() >= n_steps):
@@ -296,11 +289,7 @@ def topk_frame(
 
 
 def pe_matrix(pe) -> np.ndarray:
-    """A positional encoding (positions, d_model) as a numpy array, its shape checked."""
-    m = as_array(pe, "positional encoding")
-    if m.ndim != 2:
-        raise ValueError(f"positional encoding must have shape (positions, d_model), got {m.shape}")
-    return m
+    return array_of(pe, "(positions, d_model)", "positional encoding")
 
 
 def pe_frame(pe) -> pd.DataFrame:
@@ -309,7 +298,7 @@ def pe_frame(pe) -> pd.DataFrame:
     wavelength is the paper's 2π·10000^(2i/d_model) for the pair i = dim // 2.
     """
     m = pe_matrix(pe)
-    n, d = m.shape
+    d = m.shape[1]
     position, dim = (ix.ravel() for ix in np.indices(m.shape))
     return pd.DataFrame(
         {
@@ -340,21 +329,27 @@ def pe_similarity_frame(pe, metric: str = "dot") -> pd.DataFrame:
     return pd.DataFrame({"pos_i": i, "pos_j": j, "similarity": s.ravel()})
 
 
+def embedding_parts(token_emb, pe, total, tokens: Sequence[str]) -> dict[str, np.ndarray]:
+    """{"token": token embedding·√d_model, "position": positional encoding, "sum": their sum}, each checked to
+    be (S, d_model) for the S tokens."""
+    arrays = {name: as_array(x, name) for name, x in (("token", token_emb), ("position", pe), ("sum", total))}
+    shapes = {name: a.shape for name, a in arrays.items()}
+    first = shapes["token"]
+    if len(first) != 2 or set(shapes.values()) != {first} or len(tokens) != first[0]:
+        raise ValueError(
+            f"embedding_sum_frame needs three (S, d_model) arrays and S tokens; "
+            f"got shapes {shapes} and {len(tokens)} tokens"
+        )
+    return arrays
+
+
 def embedding_sum_frame(token_emb, pe, total, tokens: Sequence[str]) -> pd.DataFrame:
     """Token embedding·√d_model, positional encoding and their sum, each (S, d_model), side by side.
 
     Columns: component ("token", "position", "sum"), position, token, dim, value.
     """
-    parts = {"token": token_emb, "position": pe, "sum": total}
-    arrays = {name: as_array(x, name) for name, x in parts.items()}
-    shapes = {name: a.shape for name, a in arrays.items()}
-    first = arrays["token"].shape
-    if any(a.ndim != 2 or a.shape != first for a in arrays.values()) or len(tokens) != first[0]:
-        raise ValueError(
-            f"embedding_sum_frame needs three (S, d_model) arrays and S tokens; "
-            f"got shapes {shapes} and {len(tokens)} tokens"
-        )
-    position, dim = (ix.ravel() for ix in np.indices(first))
+    arrays = embedding_parts(token_emb, pe, total, tokens)
+    position, dim = (ix.ravel() for ix in np.indices(arrays["token"].shape))
     token = np.asarray(list(tokens), dtype=object)[position]
     return pd.concat(
         [

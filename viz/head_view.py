@@ -13,9 +13,8 @@ lines without the hover: every look is an attribute, the CSS only adds the inter
 
 Labels sit outside the lines' span, one per row at any length: rows are `ROW_PITCH` × the font apart
 and the figure grows with the pieces (128 pieces at 12 px: about 2,100 px tall) rather than thinning
-or shrinking its labels. Rows and labels follow `viz.labels` (decoder rows by the piece read,
-predicted or both) and the positions `hide_specials` kept. Tokens are user text: every string from
-data is escaped (`_text`), so "<script>" is drawn as text.
+or shrinking its labels. Tokens are user text: every string from data is escaped, so "<script>" is
+drawn as text.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from plotly.colors import qualitative
 
-from viz.frames import attention_array
+from viz.frames import array_of
 from viz.heatmap import ROW_PITCH, kind_label  # the heatmaps' row pitch (× font size)
 from viz.labels import axes, query_labels
 from viz.style import FONT, num, text_px, wrap_lines, xml
@@ -96,17 +95,15 @@ def head_view(
     Every element says what it is in its class: each line a path `q{pos} k{pos}` (positions in the
     sentence) inside a group `h h{head}` (stroke = the head's colour; its stroke-opacity = the weight);
     the labels `tok tq{pos}` / `tok tk{pos}` (a `<title>` tooltip names the strongest keys / queries
-    per head); the colour key `hk hk{head}`. In a notebook: `IPython.display.HTML(head_view(...))`;
-    saved as .svg: any browser (with the hover), or a slide (without).
+    per head); the colour key `hk hk{head}`.
     """
-    w_all = np.nan_to_num(attention_array(weights, 3, "head_view weights (one layer)").astype(np.float64))
+    w_all = np.nan_to_num(array_of(weights, "(heads, q_len, k_len)", "head_view weights (one layer)"))
     heads = _check_heads(heads, w_all.shape[0])
     n_q, n_k = w_all.shape[1:]
     ax = axes(kind, q_tokens, k_tokens, (n_q, n_k), rows, q_pos, k_pos)
-    q_all, k_all = query_labels(kind, q_tokens, rows), [str(t) for t in k_tokens]
-    q_lab = [q_all[p] for p in ax.q_pos]  # unescaped: cut first, escape once
-    k_lab = [k_all[p] for p in ax.k_pos]
-    qn, kn = [int(p) for p in ax.q_pos], [int(p) for p in ax.k_pos]
+    q_all = query_labels(kind, q_tokens, rows)  # unescaped: cut first, escape once
+    q_lab, k_lab = [q_all[p] for p in ax.q_pos], [str(k_tokens[p]) for p in ax.k_pos]
+    qn, kn = ax.q_pos.tolist(), ax.k_pos.tolist()
     colour = {h: PALETTE[h % len(PALETTE)] for h in heads}
     title = title or f"{kind_label(kind)}{'' if layer is None else f', layer {layer}'}"
     sides = f"left: {ax.y_title} · right: {ax.x_title} · a line for each weight ≥ {threshold:g}"
@@ -140,14 +137,13 @@ def head_view(
     )
     top = y + f * 0.6  # the first row's top
     height = math.ceil(top + max(n_q, n_k) * pitch + pad)
-
-    def row_y(i: int) -> float:
-        return top + (i + 0.5) * pitch
-
+    row_y = (top + (np.arange(max(n_q, n_k)) + 0.5) * pitch).tolist()  # each row's middle
     lines = _lines(w_all, heads, colour, qn, kn, (x1, x2), row_y, threshold)
     labels = _labels(w_all, heads, ax, q_lab, k_lab, (x_left, x_right), (left_w, right_w), row_y, pitch)
 
-    uid = _uid((title, subtitle, q_lab, k_lab, qn, kn, heads, f), w_all)
+    # the CSS's id, from everything drawn: two head views on one page keep their own rules
+    drawn = repr((title, subtitle, q_lab, k_lab, qn, kn, heads, f)).encode("utf-8", "surrogatepass")
+    uid = "hv" + hashlib.blake2b(drawn + w_all.tobytes(), digest_size=5).hexdigest()
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="head-view" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="{num(f)}">'
@@ -172,7 +168,8 @@ def _text_lines(texts: list[tuple[str, float, str]], pad: float, width: float) -
 
 
 def _lines(w_all: np.ndarray, heads, colour: dict, qn, kn, xs: tuple, row_y, threshold: float) -> str:
-    """One path per query → key weight ≥ threshold, grouped by head: opacity and width grow with the weight."""
+    """One path per query → key weight ≥ threshold, grouped by head: opacity and width grow with the weight;
+    row_y: the middle of each row."""
     (x1, x2), groups = xs, []
     for h in heads:
         paths = []
@@ -181,8 +178,8 @@ def _lines(w_all: np.ndarray, heads, colour: dict, qn, kn, xs: tuple, row_y, thr
             for b in np.flatnonzero(row >= threshold):
                 wt = min(float(row[b]), 1.0)
                 paths.append(
-                    f'<path class="q{qn[a]} k{kn[b]}" d="M{num(x1)} {num(row_y(a))}L{num(x2)} '
-                    f'{num(row_y(b))}" stroke-opacity="{wt:.3f}" stroke-width="{num(1 + 3 * wt)}"/>'
+                    f'<path class="q{qn[a]} k{kn[b]}" d="M{num(x1)} {num(row_y[a])}L{num(x2)} '
+                    f'{num(row_y[b])}" stroke-opacity="{wt:.3f}" stroke-width="{num(1 + 3 * wt)}"/>'
                 )
         groups.append(f'<g class="h h{h}" stroke="{colour[h]}">{"".join(paths)}</g>')
     return "".join(groups)
@@ -201,21 +198,11 @@ def _labels(w_all: np.ndarray, heads, ax, q_lab, k_lab, xs: tuple, widths: tuple
     ]
     # the hover "3: reads ▁e, predicts ▁Mann" back to raw text: escaped once, in _token
     return "".join(
-        _token(f"{cls}{int(pos[i])}", lab[i], f"{html.unescape(hover[i])} — {tip[i]}", x, row_y(i), pitch, w,
+        _token(f"{cls}{int(pos[i])}", lab[i], f"{html.unescape(hover[i])} — {tip[i]}", x, row_y[i], pitch, w,
                anchor)
         for (cls, pos, lab, hover, tip, anchor), x, w in zip(sides, xs, widths)
         for i in range(len(lab))
     )  # fmt: skip
-
-
-def _uid(what: tuple, w_all: np.ndarray) -> str:
-    """An id for the SVG's CSS, from everything it draws (two head views on one page keep their own rules)."""
-    return (
-        "hv"
-        + hashlib.blake2b(
-            repr(what).encode("utf-8", "surrogatepass") + w_all.tobytes(), digest_size=5
-        ).hexdigest()
-    )
 
 
 def _colour_key(heads: list[int], colour: dict, x: float, y: float, font: float) -> str:

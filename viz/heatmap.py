@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from transformer.kinds import KINDS, MEAN_HEAD
-from viz.frames import attention_array
+from viz.frames import array_of
 from viz.labels import Axes, axes
 from viz.style import esc, labels_px, text_px
 
@@ -36,18 +36,11 @@ def kind_label(kind: str | None) -> str:
     return KINDS[kind].label if kind in KINDS else "Attention"
 
 
-def head_name(head: int | None) -> str:
-    """ "mean over heads" for MEAN_HEAD, else "head 3"."""
-    return "mean over heads" if head == MEAN_HEAD else f"head {head}"
-
-
 def default_title(kind: str | None, layer: int | None, head: int | None) -> str:
-    """ "Encoder self-attention — layer 0, head 1" (the parts given)."""
-    where = [
-        w
-        for w in (None if layer is None else f"layer {layer}", None if head is None else head_name(head))
-        if w
-    ]
+    """ "Encoder self-attention — layer 0, head 1" (the parts given; head MEAN_HEAD is "mean over heads")."""
+    where = [] if layer is None else [f"layer {layer}"]
+    if head is not None:
+        where.append("mean over heads" if head == MEAN_HEAD else f"head {head}")
     return " — ".join([kind_label(kind), ", ".join(where)]) if where else kind_label(kind)
 
 
@@ -129,7 +122,7 @@ def attention_map(
     title (the app puts the sentence there). x_title: the key axis's title where the columns are not the
     kind's keys (attention flow's are the input pieces).
     """
-    z = attention_array(weights, 2, "attention weights (one head: use head_weights)").copy()
+    z = array_of(weights, "(q_len, k_len)", "attention weights (one head: use head_weights)").copy()
     ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
     if x_title is not None:
         ax = replace(ax, x_title=esc(x_title))

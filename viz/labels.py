@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from transformer.kinds import KINDS, ROW_LABELS, check_rows, key_title, query_title
+from transformer.kinds import KINDS, check_rows, key_title, query_title
 from viz.style import esc
 
 END = "</s>"  # what the last decoder row predicts: the end of the sentence
@@ -54,14 +54,9 @@ def row_pieces(
     kind: str | None, tokens_read: Sequence[str], rows: str | None = None
 ) -> list[tuple[str, ...]]:
     """The pieces each query row's label names: (read,), (predicted,) or (read, predicted)."""
-    mode = row_mode(kind, rows)
     read = [str(t) for t in tokens_read]
-    if mode == "read":
-        return [(r,) for r in read]
-    predicted = predicted_pieces(read)
-    if mode == "predicted":
-        return [(p,) for p in predicted]
-    return list(zip(read, predicted, strict=True))
+    named = {"read": (read,), "predicted": (predicted_pieces(read),), "both": (read, predicted_pieces(read))}
+    return list(zip(*named[row_mode(kind, rows)], strict=True))
 
 
 def query_labels(kind: str | None, tokens_read: Sequence[str], rows: str | None = None) -> list[str]:
@@ -142,17 +137,3 @@ def axes(
         x_title=key_title(kind),
         mask=(k[None, :] > q[:, None]) if is_causal else np.zeros((len(q), len(k)), dtype=bool),
     )
-
-
-__all__ = [
-    "END",
-    "ROW_LABELS",
-    "Axes",
-    "axes",
-    "predicted_pieces",
-    "query_hover",
-    "query_labels",
-    "row_mode",
-    "row_pieces",
-    "side_tokens",
-]

@@ -41,15 +41,6 @@ def masked_scores(scores) -> tuple[np.ndarray, np.ndarray]:
     return np.where(mask, np.nan, scores), mask
 
 
-def _colour_range(z: np.ndarray, symmetric: bool) -> dict:
-    """Centred on 0 (signed values), or from min(0, smallest) to the largest (values never negative)."""
-    finite = z[np.isfinite(z)]
-    limit = float(np.abs(finite).max()) if finite.size else 1.0
-    if symmetric:
-        return {"zmid": 0.0, "zmin": -limit, "zmax": limit}
-    return {"zmin": min(0.0, float(finite.min())) if finite.size else 0.0, "zmax": limit or 1.0}
-
-
 def matrix_heatmap(
     z,
     rows: Sequence[str],
@@ -83,31 +74,34 @@ def matrix_heatmap(
     if masked is not None:
         z[np.asarray(masked, dtype=bool)] = np.nan
     r_lab = [f"{i}: {esc(t)}" for i, t in enumerate(rows)]
-    c_lab = [f"{j}: {esc(t)}" for j, t in enumerate(cols)] if cols is not None else None
-    row_title_shown, col_title_shown = wrap(row_title), wrap(col_title)
+    row_title_shown, x_title = wrap(row_title), wrap(col_title)
     title_lines = textwrap.wrap(title, TITLE_WIDTH) or [title]  # Plotly never wraps a title
     top = font_size * (TOP + 1.7 * (len(title_lines) - 1))  # a title line is 1.3 × 1.3 font sizes
-    ticks = esc_all(cols) if cols is not None else []
-    bottom = labels_px(ticks, font_size) if cols is not None else font_size * 1.5  # keys may stand upright
-    bottom += font_size * (2 + 1.3 * (1 + col_title_shown.count("<br>")))
+    # the hover names the cell by its axes' categories ("3: ▁old"), not by a label per cell: a 35 × 64
+    # matrix carried 6,720 label strings, most of what it cost to build, send and keep
+    if cols is None:  # dimensions: numbers
+        x, column, bottom = np.arange(n_c), "%{x}", font_size * 1.5
+        x_axis = {"title_text": x_title, "showgrid": False, "zeroline": False, "range": [-0.5, n_c - 0.5]}
+    else:  # categories "3: ▁old" (repeated pieces keep their column), written as the piece (labelalias)
+        x, column = [f"{j}: {esc(t)}" for j, t in enumerate(cols)], "%{pointNumber[1]}: %{x}"
+        x_axis = category_axis(x, esc_all(cols), x_title)
+        bottom = labels_px(esc_all(cols), font_size)  # the keys may stand upright
+    bottom += font_size * (2 + 1.3 * (1 + x_title.count("<br>")))
     longest_title_line = max(row_title_shown.split("<br>"), key=len)
     rows_px = max(font_size * 14, text_px(longest_title_line, font_size), n_r * font_size * ROW_PITCH)
     height = height or int(min(1000, top + rows_px + bottom))
     step = label_step(n_r, height - top - bottom, font_size)
     shown = esc_all(rows)[::step]
-    # the hover names the cell by its axes' categories ("3: ▁old"), not by a label per cell: a 35 × 64
-    # matrix carried 6,720 label strings, most of what it cost to build, send and keep
-    column = "%{pointNumber[1]}: %{x}" if cols is not None else "%{x}"  # x shows the piece (labelalias)
     where = f"{esc(row_title)} %{{y}}<br>{esc(col_title)} {column}<br>{esc(value_name)}"
-    x = c_lab if cols is not None else np.arange(n_c)
-    colorbar = {
-        "title": {"text": esc(value_name)},
-        "thickness": 12,
-        "ticklabeloverflow": "allow",
-        **COLORBAR_AT,
-    }
+    # colours centred on 0 (signed values), or from min(0, smallest) to the largest (values never negative)
+    finite = z[np.isfinite(z)]
+    limit = float(np.abs(finite).max()) if finite.size else 1.0
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    scale = {"zmid": 0.0, "zmin": -limit, "zmax": limit} if symmetric else {"zmin": low, "zmax": limit or 1.0}
+    bar_title = {"text": esc(value_name)}
+    colorbar = {"title": bar_title, "thickness": 12, "ticklabeloverflow": "allow"} | COLORBAR_AT
     traces = [
-        go.Heatmap(z=z.astype(np.float32), x=x, y=r_lab, colorscale=colorscale, **_colour_range(z, symmetric),
+        go.Heatmap(z=z.astype(np.float32), x=x, y=r_lab, colorscale=colorscale, **scale,
                    colorbar=colorbar, hoverongaps=False, hovertemplate=f"{where} %{{z:.4f}}<extra></extra>")
     ]  # fmt: skip
     hidden = np.isnan(z)
@@ -116,32 +110,17 @@ def matrix_heatmap(
         traces.append(go.Heatmap(z=np.where(hidden, 0.0, np.nan).astype(np.float32), x=x, y=r_lab,
                                  colorscale=clear, showscale=False, hoverongaps=False,
                                  hovertemplate=f"{where} masked<extra></extra>"))  # fmt: skip
-    if cols is not None:  # categories "3: ▁old" (repeated pieces keep their column), written as the piece
-        x_axis = category_axis(c_lab, ticks, col_title_shown)
-    else:
-        x_axis = {
-            "title_text": col_title_shown,
-            "showgrid": False,
-            "zeroline": False,
-            "range": [-0.5, n_c - 0.5],
-        }
     y_axis = {"title_text": row_title_shown, "type": "category", "categoryorder": "array", "categoryarray": r_lab,
               "tickmode": "array", "tickvals": r_lab[::step], "ticktext": shown, "autorange": "reversed",
               "showgrid": False, "zeroline": False, **FIXED_AXIS}  # fmt: skip
     # one layout, validated once (an update_* call per part validated the figure again: 13 ms a figure, not 5);
     # margins computed here from the labels (FIXED_AXIS)
     left = left_px(shown, row_title_shown, font_size)
-    layout = {
-        "xaxis": x_axis | FIXED_AXIS,
-        "yaxis": y_axis,
-        "margin": margins(left, bottom, font_size, value_name),
-    }
+    margin = margins(left, bottom, font_size, value_name)
+    layout = {"xaxis": x_axis | FIXED_AXIS, "yaxis": y_axis, "margin": margin}
     if masked is not None and np.any(masked):
         layout["plot_bgcolor"] = MASK_COLOR
     fig = finish(go.Figure(data=traces, layout=layout), title, font_size, height)
     fig.layout.title.text = "<br>".join(esc_all(title_lines))
     fig.layout.margin.t = round(top)
     return fig
-
-
-__all__ = ["TITLE_WIDTH", "masked_scores", "matrix_heatmap"]

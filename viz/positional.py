@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from viz.frames import embedding_sum_frame, pe_frame, pe_matrix, pe_similarity_matrix
+from viz.frames import embedding_parts, pe_frame, pe_matrix, pe_similarity_matrix
 from viz.style import DIVERGING_COLORSCALE, esc, esc_all, finish, index_axis, panels
 
 
@@ -102,14 +102,11 @@ def pe_similarity(pe, metric: str = "dot", *, font_size: int = 12, height: int |
     )
     n = s.shape[0]
     # square cells, and both axes end at the last position: `constrain="domain"` shrinks the plot to keep
-    # the cells square instead of stretching an axis past the data (which drew empty rows up to 70 for 64)
+    # the cells square instead of stretching an axis past the data (which drew empty rows up to 70 for 64);
+    # position 0 on top
     fig.update_xaxes(title_text="position j", showgrid=False, range=[-0.5, n - 0.5], constrain="domain")
     fig.update_yaxes(
-        title_text="position i",
-        range=[n - 0.5, -0.5],  # position 0 on top
-        showgrid=False,
-        scaleanchor="x",
-        constrain="domain",
+        title_text="position i", range=[n - 0.5, -0.5], showgrid=False, scaleanchor="x", constrain="domain"
     )
     return finish(fig, f"Similarity of positional encodings: {label}", font_size, height)
 
@@ -130,26 +127,24 @@ def embedding_sum_view(
     three panels so "sum = token + position" can be read off the colours. `max_dims` keeps the
     first dimensions only, for wide models.
     """
-    frame = embedding_sum_frame(token_emb, pe, total, tokens)
-    if max_dims is not None:
-        frame = frame[frame["dim"] < max_dims]
+    parts = {name: a[:, :max_dims] for name, a in embedding_parts(token_emb, pe, total, tokens).items()}
     names = {
         "token": "token embedding × √d_model",
         "position": "positional encoding",
         "sum": "sum = encoder input",
     }
-    limit = float(frame["value"].abs().max()) or 1.0
-    n_tok, n_dim = len(tokens), int(frame["dim"].max()) + 1
+    limit = max(float(np.abs(a).max()) for a in parts.values()) or 1.0
+    n_tok, n_dim = parts["token"].shape
     labels = np.array([f"{p}: {esc(t)}" for p, t in enumerate(tokens)], dtype=object)
     custom = np.broadcast_to(labels[:, None], (n_tok, n_dim))
-    fig = go.Figure()
+    data, layout = [], {}
     for (component, name), (sfx, x_dom, _) in zip(names.items(), panels(3, 3, 0.03), strict=True):
-        z = frame.loc[frame["component"] == component, "value"].to_numpy().reshape(n_tok, n_dim)
-        fig.add_trace(go.Heatmap(z=z, customdata=custom, xaxis=f"x{sfx}", yaxis="y", coloraxis="coloraxis", name=name,
-                                 hovertemplate=f"{name}<br>token %{{customdata}}<br>dim %{{x}}<br>value %{{z:.6f}}"
-                                 "<extra></extra>"))  # fmt: skip
-        fig.update_layout({f"xaxis{sfx}": {"domain": x_dom, "anchor": "y", "title": {"text": f"{name}<br>dimension"},
-                                           "showgrid": False}})  # fmt: skip
+        hover = f"{name}<br>token %{{customdata}}<br>dim %{{x}}<br>value %{{z:.6f}}<extra></extra>"
+        data.append(go.Heatmap(z=parts[component], customdata=custom, xaxis=f"x{sfx}", yaxis="y",
+                               coloraxis="coloraxis", name=name, hovertemplate=hover))  # fmt: skip
+        title = {"text": f"{name}<br>dimension"}
+        layout[f"xaxis{sfx}"] = {"domain": x_dom, "anchor": "y", "title": title, "showgrid": False}
+    fig = go.Figure(data, layout)
     fig.update_layout(
         yaxis=index_axis(esc_all(tokens), "token (position)", reverse=True, showgrid=False, automargin=True),
         coloraxis={

@@ -72,10 +72,8 @@ def wrap_lines(text: str, font_size: float, width: float) -> list[str]:
 # label once more to hide the ones past the figure's edge (there are none: the margins have room).
 FIXED_AXIS = {"automargin": False, "ticklabeloverflow": "allow"}
 
-COLORBAR_AT = {
-    "x": 1.0,
-    "xanchor": "left",
-}  # the colour bar right of the plot (Plotly's 1.02 grows with the width)
+# the colour bar right of the plot (Plotly's 1.02 grows with the width)
+COLORBAR_AT = {"x": 1.0, "xanchor": "left"}
 
 
 def colorbar_px(title: str, font_size: float, thickness: float = 30, tick_chars: int = 4) -> float:
@@ -213,8 +211,7 @@ def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None =
         title={"text": esc(title), "font": {"size": round(font_size * 1.3)}},
         font={"size": font_size},
         margin={"t": round(font_size * TOP)},
+        height=height,
     )
     _white(fig)
-    if height is not None:
-        fig.update_layout(height=height)
     return fig
