@@ -36,11 +36,16 @@ def kind_label(kind: str | None) -> str:
     return KINDS[kind].label if kind in KINDS else "Attention"
 
 
+def head_name(head: int) -> str:
+    """ "head 1", or "mean over heads" for MEAN_HEAD."""
+    return "mean over heads" if head == MEAN_HEAD else f"head {head}"
+
+
 def default_title(kind: str | None, layer: int | None, head: int | None) -> str:
-    """ "Encoder self-attention — layer 0, head 1" (the parts given; head MEAN_HEAD is "mean over heads")."""
+    """ "Encoder self-attention — layer 0, head 1" (the parts given)."""
     where = [] if layer is None else [f"layer {layer}"]
     if head is not None:
-        where.append("mean over heads" if head == MEAN_HEAD else f"head {head}")
+        where.append(head_name(head))
     return " — ".join([kind_label(kind), ", ".join(where)]) if where else kind_label(kind)
 
 
