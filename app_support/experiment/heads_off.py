@@ -34,11 +34,16 @@ def label(head: Head) -> str:
     return f"{kind} L{layer} H{h}"
 
 
+def count(n: int, noun: str) -> str:
+    """(1, "piece") -> "1 piece", (9, "piece") -> "9 pieces": every count the experiment views write."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def describe(off: Off, limit: int = 6) -> str:
     """ "3 heads off: cross L2 H0, cross L2 H1, encoder L0 H3" (the first `limit` named, then "…")."""
     names = [label(h) for h in off]
     shown = ", ".join(names[:limit]) + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
-    return f"{len(off)} head{'s' if len(off) != 1 else ''} off: {shown}"
+    return f"{count(len(off), 'head')} off: {shown}"
 
 
 def to_url(off: Off) -> str:

@@ -8,26 +8,100 @@ view that follows the experiment (`View.follows`) is traced on it.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import viz
-from app_support import state
+from app_support import notices, state
 from app_support.experiment import heads_off, results
+from app_support.experiment.heads_off import count
 from app_support.experiment.results import SURPRISING
-from app_support.experiment.session import experiment, typed_target
-from app_support.safe_text import without_lone_surrogates
+from app_support.experiment.session import SCIENCE, experiment, typed_target
+from app_support.safe_text import md_code, without_lone_surrogates
 from app_support.views import Ctx, View, chart
 
 EXPLAIN = (
-    "Type a translation of the sentence, for example a student's, and press Enter. The model reads it "
-    "piece by piece (teacher-forced: at each position it is given the pieces before and asked for the "
-    "next) and says how likely it finds each piece. Every other view then shows the model traced on "
-    "your translation."
+    "Type a translation of the sentence, a student's say, and press Enter: the model reads it piece by piece "
+    "(teacher-forced) and says how likely it finds each one. Every other view then shows it traced on yours."
+)
+NOT_A_CHECKER = (
+    "The model is not a grammar checker: it says how likely each piece is after the pieces before it, as it "
+    "learned from the sentences it was trained on. A piece it ranks first can still be wrong, and a right one "
+    "can surprise it."
+)
+HOW_TO_READ = (
+    "Each bar is the probability the model gives the piece, given the sentence and the pieces before it "
+    "(teacher-forced: decoder position t reads piece t and predicts piece t + 1, so each bar belongs to the "
+    "piece predicted). Beside it, its rank among all pieces (#1 = the model's first choice there) and, "
+    "where the model prefers another piece, that piece."
 )
 
 
 def _copy_own(text: str) -> None:
     st.session_state["target"] = text
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """How many pieces surprise the model and how many are not its first choice, as the chart shows them."""
+    n, bad, other = len(frame), int(frame["surprising"].sum()), int((frame["rank"] > 1).sum())
+    if bad == 0:
+        every = "its one piece has" if n == 1 else f"each of its {n} pieces has"
+        said = f"No piece surprises the model: {every} probability {SURPRISING:g} or more."
+    else:
+        said = (
+            f"{bad} of {count(n, 'piece')} {'surprises' if bad == 1 else 'surprise'} the model (orange: "
+            f"probability below {SURPRISING:g})."
+        )
+    if other == 0:
+        return f"{said} The model ranks every piece first (#1)."
+    return f"{said} At {other} of them the model's first choice is another piece, named beside its bar."
+
+
+def preferred_differences(frame: pd.DataFrame, own_tokens: list[str]) -> list[tuple[int, str | None]]:
+    """(row, the model's own piece there or None) for each row of `frame` (a typed translation's pieces, then
+    `</s>`) whose piece the model's own translation does not have there (`viz.align_pieces`), yet the model
+    ranks first: it prefers what it did not write."""
+    found, j = [], 0
+    for tag, mine, piece in viz.align_pieces(own_tokens, frame["piece"].tolist()[:-1]):
+        if piece is not None:
+            if tag != "same" and frame["rank"][j] == 1:
+                found.append((j, mine))
+            j += 1
+    return found
+
+
+def preferred_sentence(frame: pd.DataFrame, found: list[tuple[int, str | None]]) -> str:
+    """The plain sentence for `preferred_differences`: which pieces, their probability, what the model wrote
+    there itself, and what that means."""
+    named = ", ".join(
+        f"{md_code(frame['piece'][j], 40)} (p = {frame['prob'][j]:.2f}"
+        + (f"; its own translation has {md_code(mine, 40)})" if mine is not None else ")")
+        for j, mine in found
+    )
+    one = len(found) == 1
+    return (
+        f"The model itself prefers {named}: {'it is' if one else 'they are'} not in the model's own translation, "
+        f"yet the model ranks {'it' if one else 'each'} first where {'it stands' if one else 'they stand'}. "
+        + NOT_A_CHECKER
+    )
+
+
+def unreadable(target: str, model, pieces: list[str]) -> str | None:
+    """The notice for a typed translation (its `pieces`) with characters the model has no piece for (another
+    script, say), found as the main sentence's are (`notices.unreadable_characters`)."""
+    unknown, as_bytes = notices.unreadable_characters(target, model.tokenizer, model.config.unk_id)
+    chars = [*unknown, *as_bytes]
+    if not chars:
+        return None
+    shown = ", ".join(md_code(c, 10) for c in chars[: notices.SHOWN])
+    more = f" and {len(chars) - notices.SHOWN} more" if len(chars) > notices.SHOWN else ""
+    example = next((p for p in pieces if notices.BYTE_PIECE.fullmatch(p)), "<0xD0>")
+    reads = f"as raw UTF-8 bytes ({md_code(example)} …)" if as_bytes else "as `<unk>` (unknown)"
+    return (
+        f"Your translation has characters this model has no piece for: {shown}{more}. It reads each {reads}, "
+        "pieces it hardly saw in training, so their low scores say the model cannot read them, not that the "
+        "translation is wrong."
+    )
 
 
 def render(ctx: Ctx) -> None:
@@ -41,21 +115,18 @@ def render(ctx: Ctx) -> None:
         placeholder="Type a translation and press Enter",
         help="Scored as typed: the model's tokenizer cuts it into pieces; spelling and punctuation count.",
     )
-    a, b = st.columns([1, 3])
-    a.button("Start from the model's translation", key="score_copy", on_click=_copy_own, args=(own,))
-    b.button("Clear", key="score_clear", on_click=_copy_own, args=("",), disabled=not ss["target"])
+    with st.container(horizontal=True):  # each button as wide as its words: none cut at 1280 px
+        st.button("Start from the model's translation", key="score_copy", on_click=_copy_own, args=(own,))
+        st.button("Clear", key="score_clear", on_click=_copy_own, args=("",), disabled=not ss["target"])
     target = typed_target(ss)
     if target is None:
         if ss["target"]:
             st.warning("Your translation is only spaces: type some words to score.")
         else:
-            st.info(
-                "The box is empty: type a translation above (or start from the model's) to score it. Until "
-                "then, here is the model's own translation, read the same way."
-            )
+            st.info("The box is empty: until you type one, here is the model's own translation, read alike.")
     off = experiment(ss).get("off", ())
     if off:
-        st.warning(f"Scored with {heads_off.describe(off)} (set in *Switch heads off*).", icon="🧪")
+        st.warning(f"Scored with {heads_off.describe(off)} (set in *Switch heads off*).", icon=SCIENCE)
     with st.spinner("Reading your translation…"):
         s = results.score_target(ctx.run.but(off=off, target=target))
     if s.truncated:
@@ -64,12 +135,28 @@ def render(ctx: Ctx) -> None:
             f"{ctx.model.config.max_len - 1} pieces are scored."
         )
     frame = s.frame
+    if target is not None and (notice := unreadable(target, ctx.model, frame["piece"].tolist())):
+        st.warning(notice)
     n = len(frame)
+    title = (
+        "How likely the model finds each piece of its own translation"
+        if target is None
+        else "How likely the model finds each piece of this translation"
+    )
+    fig = viz.piece_scores_bar(frame, title=title, surprising=SURPRISING, font_size=ctx.font)
+    chart(ctx, fig, "fig_score_pieces", "your-translation" if target else "own-translation")
+    st.markdown(summary(frame))
+    found = [] if target is None else preferred_differences(frame, s.own_tokens)
+    if found:
+        st.info(preferred_sentence(frame, found))
+    elif target is not None:
+        st.caption(NOT_A_CHECKER)
+    own_n = len(s.own_tokens) + 1  # and </s>
     if target is None:
         st.metric(
             "The model's own translation: log p",
             f"{s.own_total:.2f}",
-            help=f"Natural log of its probability: the sum over its {n} pieces (`</s>` included); "
+            help=f"Natural log of its probability: the sum over its {count(n, 'piece')} (`</s>` included); "
             f"{s.own_total / n:.2f} per piece. 0 = certain.",
         )
     else:
@@ -79,31 +166,17 @@ def render(ctx: Ctx) -> None:
             f"{s.total:.2f}",
             delta=f"{s.total - s.own_total:+.2f} vs the model's",
             delta_color="normal",
-            help=f"Natural log of the probability of the whole translation: the sum over its {n} pieces "
+            help=f"Natural log of the probability of the whole translation: the sum over its {count(n, 'piece')} "
             f"(`</s>` included); {s.total / n:.2f} per piece. 0 = certain.",
         )
         right.metric(
             "The model's own translation: log p",
             f"{s.own_total:.2f}",
-            help=f"{s.own_pieces} pieces, {s.own_total / s.own_pieces:.2f} per piece. Longer translations have "
+            help=f"{count(own_n, 'piece')}, {s.own_total / own_n:.2f} per piece. Longer translations have "
             "lower totals: compare per piece too.",
         )
-    st.markdown("**The model's own translation**")
-    st.code(s.own_text or "(empty)", language=None, wrap_lines=True)
-    bad = int(frame["surprising"].sum())
-    title = (
-        "How likely the model finds each piece of its own translation"
-        if target is None
-        else "How likely the model finds each piece of this translation"
-    )
-    fig = viz.piece_scores_bar(frame, title=title, surprising=SURPRISING, font_size=ctx.font)
-    chart(ctx, fig, "fig_score_pieces", "your-translation" if target else "own-translation")
-    st.caption(
-        f"{bad} of {n} pieces surprise the model (orange: probability below {SURPRISING:g}). Above each bar its "
-        "rank among all pieces (#1 = the model's first choice there); hover for what the model would have "
-        "put there instead. Position t reads piece t and predicts piece t + 1, so each bar belongs to the "
-        "piece predicted."
-    )
+        st.markdown("**The model's own translation**")
+        st.code(s.own_text or "(empty)", language=None, wrap_lines=True)
     table = frame.rename(
         columns={"model_top": "model's first choice", "model_top_prob": "its probability", "logp": "log p"}
     )
@@ -114,6 +187,7 @@ def render(ctx: Ctx) -> None:
         hide_index=True,
         key="score_table",
     )
+    st.caption(HOW_TO_READ)
 
 
 VIEW = View(
