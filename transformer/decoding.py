@@ -178,7 +178,7 @@ def beam_search_batch(
             # Done when nothing runs, or once `beam` hypotheses have ended and the best one still running,
             # scored at its present length, is no better than the best of them. Stopping at the first `beam`
             # endings alone returned junk when a confident model's junk beams ended early: with 14 pieces,
-            # `</s>` is among any beam's top 8, so four unlikely endings came before the likely one had finished.
+            # `</s>` is among any beam's top 8, so four unlikely endings came before the likely one finished.
             top = max((f[0] for f in finished[b]), default=float("inf"))  # the best ended one
             if keep and len(finished[b]) >= beam and keep[0][2] / length_penalty(t + 1, alpha) <= top:
                 keep = []

@@ -16,6 +16,7 @@ Log-probabilities are natural logs; every string from data is escaped.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,7 +30,6 @@ SURPRISING = 0.1  # default threshold: a piece given less probability than this 
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
 SAME_COLOR, CHANGED_COLOR, GAP_COLOR = "#e8eef6", "#f4a259", "#ffffff"
 DROP_COLORSCALE = "RdBu"  # a drop (negative change) in red, a rise in blue, no change white
-SCORE_COLUMNS = ["position", "piece", "prob", "logp", "rank", "model_top", "model_top_prob", "surprising"]
 
 
 def piece_score_frame(
@@ -58,8 +58,7 @@ def piece_score_frame(
             "model_top": list(top_pieces),
             "model_top_prob": np.exp(np.asarray(top_logp, dtype=np.float64)),
             "surprising": prob < surprising,
-        },
-        columns=SCORE_COLUMNS,
+        }
     )
 
 
@@ -92,16 +91,14 @@ def piece_scores_bar(
     pieces = esc_all(frame["piece"])
     bad = frame["surprising"].to_numpy(bool)
     notes = esc_all(score_notes(frame))
-    rows = np.arange(len(frame))
     custom = np.column_stack([pieces, frame["logp"].to_numpy(), notes]).astype(object)
     fig = go.Figure(
         go.Bar(
             x=frame["prob"].to_numpy(),
-            y=rows,
+            y=np.arange(len(frame)),
             orientation="h",
             marker={"color": [AFTER_COLOR if b else BEFORE_COLOR for b in bad]},
             customdata=custom,
-            name="probability",
             hovertemplate="piece %{customdata[0]}<br>p = %{x:.4f} (log p %{customdata[1]:.3f})"
             "<br>%{customdata[2]}<extra></extra>",
         )
@@ -177,21 +174,14 @@ def align_pieces(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, str | No
     """Line two piece sequences up: [(tag, piece of a or None, piece of b or None)], tag one of
     "same", "changed", "removed" (only in a), "added" (only in b) (difflib's longest matches)."""
     out: list[tuple[str, str | None, str | None]] = []
-    matcher = difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            out += [("same", a[i], b[j]) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
-        elif op == "replace":
-            n = max(i2 - i1, j2 - j1)
-            for k in range(n):
-                pa = a[i1 + k] if i1 + k < i2 else None
-                pb = b[j1 + k] if j1 + k < j2 else None
-                tag = "changed" if pa is not None and pb is not None else "removed" if pb is None else "added"
-                out.append((tag, pa, pb))
-        elif op == "delete":
-            out += [("removed", a[i], None) for i in range(i1, i2)]
-        else:
-            out += [("added", None, b[j]) for j in range(j1, j2)]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False).get_opcodes():
+        for pa, pb in itertools.zip_longest(
+            a[i1:i2], b[j1:j2]
+        ):  # a replacement's longer side: None beside it
+            tag = (
+                "same" if op == "equal" else "removed" if pb is None else "added" if pa is None else "changed"
+            )
+            out.append((tag, pa, pb))
     return out
 
 
@@ -224,9 +214,7 @@ def translation_diff(
             text[r, col] = "—" if piece is None else esc(piece)
             who = names[0] if r == 3 * line else names[1]
             hover[r, col] = f"{esc(who)}: {text[r, col]} ({tag})"
-    ticks = []
-    for line in range(n_lines):
-        ticks += [esc(names[0]), esc(names[1])] + ([""] if line < n_lines - 1 else [])
+    ticks = ([esc(names[0]), esc(names[1]), ""] * n_lines)[:-1]  # a blank row between lines
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -244,15 +232,7 @@ def translation_diff(
         )
     )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(n_rows)),
-        ticktext=ticks,
-        autorange="reversed",
-        showgrid=False,
-        zeroline=False,
-        automargin=True,
-    )
+    fig.update_yaxes(index_axis(ticks, reverse=True, showgrid=False, zeroline=False, automargin=True))
     fig = finish(fig, title, font_size, height or int(font_size * TOP + 30 + n_rows * font_size * 2.4))
     fig.update_layout(plot_bgcolor="white", margin={"b": 20})  # no x axis below: the rows are the figure
     return fig
@@ -324,17 +304,9 @@ def head_effect_grid(
             [f"L{layer}" for layer in range(n_l)], reverse=True, anchor=x, **bare
         )
         titles.append(panel_title(esc(KINDS[kind].title), sum(x_dom) / 2, 1.0))
+        box = {"type": "rect", "xref": x, "yref": y, "line": {"color": "black", "width": 3}}
         shapes += [
-            {
-                "type": "rect",
-                "xref": x,
-                "yref": y,
-                "x0": h - 0.5,
-                "x1": h + 0.5,
-                "y0": layer - 0.5,
-                "y1": layer + 0.5,
-                "line": {"color": "black", "width": 3},
-            }
+            {**box, "x0": h - 0.5, "x1": h + 0.5, "y0": layer - 0.5, "y1": layer + 0.5}
             for k, layer, h in off
             if k == kind
         ]

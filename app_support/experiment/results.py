@@ -1,17 +1,14 @@
 """What an experiment computes, cached per `Run`: heads switched off, a translation typed by a person.
 
-Two readings of a model, kept apart. Teacher-forced (`transformer.analysis.piece_scores`): the decoder is
-given a translation piece by piece and says how likely it finds each next piece (decoder position t reads
-piece t and predicts piece t + 1, `</s>` after the last), so a translation's log-probability is the sum
-over the pieces it predicts. Re-decoded (`Pretrained.decoder_inputs`): the sentence translated again with
-heads off, as the views that follow the experiment trace it. "The translation changes" means the second,
-counted one way everywhere (`differ`). The maths lives in the model package; here are the app's cached
-results, each keyed by one `Run`, and the tables the views draw.
+Teacher-forced scores (`transformer.analysis.piece_scores`): the decoder is given a translation piece by
+piece and says how likely it finds each next piece (position t reads piece t and predicts piece t + 1,
+`</s>` after the last); a translation's log-probability is their sum. "The translation changes" is never
+read from them: it means the sentence translated again with the heads off (`Pretrained.decoder_inputs`,
+as the views that follow the experiment trace it) differs, counted one way everywhere (`differ`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,16 +48,9 @@ def head_effects(
     s = piece_scores(model, src_ids, tgt_ids, [(), *((h,) for h in every)])
     before = float(s.logp[0].sum())
     after = s.logp[1:].sum(1)
-    frame = pd.DataFrame(
-        {
-            "head": [heads_off.label(h) for h in every],
-            "kind": [h[0] for h in every],
-            "layer": [h[1] for h in every],
-            "head_index": [h[2] for h in every],
-            "logp_change": after - before,
-            "logp_after": after,
-        }
-    )
+    frame = pd.DataFrame(every, columns=["kind", "layer", "head_index"])
+    frame.insert(0, "head", [heads_off.label(h) for h in every])
+    frame["logp_change"], frame["logp_after"] = after - before, after
     frame = frame.sort_values(["logp_change", "kind", "layer", "head_index"], kind="stable")
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame.reset_index(drop=True)
@@ -79,13 +69,11 @@ class Comparison:
     ablated_text: str
     differ: int  # pieces that differ (`differ`), of
     slots: int  # the slots the two translations line up in
-    seconds: float  # to re-translate with the heads off and score both
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def compare(run: Run) -> Comparison:
     """The sentence translated again with `run.off` switched off, beside the model's own translation."""
-    start = time.perf_counter()
     original = models.get_trace(run.own)
     m = models.load_model(run.path, run.stamp)
     (ablated,) = m.decoder_inputs(original.src_ids, [run.off], run.beam, run.maxlen or None)
@@ -102,7 +90,6 @@ def compare(run: Run) -> Comparison:
         ablated_text=m.tokenizer.decode(ablated),
         differ=changed,
         slots=slots,
-        seconds=time.perf_counter() - start,
     )
 
 

@@ -39,9 +39,7 @@ def experiment(ss: Mapping) -> dict:
     """What the views show: {"off": ..., "target": ...} for what is set and applied; {} for the model's own run."""
     if not ss.get("exp_apply", True):
         return {}
-    out: dict = {}
-    if ss.get("off"):
-        out["off"] = tuple(ss["off"])
+    out: dict = {"off": tuple(ss["off"])} if ss.get("off") else {}
     if typed_target(ss) is not None:
         out["target"] = ss["target"]
     return out
@@ -81,9 +79,7 @@ def end_experiment() -> None:
 
 def describe(off, target: str | None) -> str:
     """One line naming the experiment: "3 heads off: cross L2 H0, … · traced on your translation: `…`"."""
-    parts = []
-    if off:
-        parts.append(heads_off.describe(off))
+    parts = [heads_off.describe(off)] if off else []
     if target is not None:
         parts.append(f"traced on your translation: {md_code(target, 120)}")
     return " · ".join(parts)
@@ -93,19 +89,18 @@ def banner_text(off, target: str | None, left_out: bool) -> str:
     """The warning above a view that draws the experiment: what it is, on a line of its own (it may end in a
     typed translation's own full stop), then what the figures show. `left_out`: the view cannot follow the
     typed translation (Minimal pairs)."""
-    shows = (
-        "Every figure below, for both sentences, shows this run; your typed translation belongs to the first "
-        "sentence only and is not traced here."
-        if left_out
-        else "Every figure below shows this run."
-    )
-    heads = (
-        " A head switched off still computes its attention weights (drawn as before); its output is zeroed, "
-        "so what changes is everything after it."
-        if off
-        else ""
-    )
-    return f"**Experiment, not the model as trained:** {describe(off, target)}\n\n{shows}{heads}"
+    shows = "Every figure below shows this run"
+    if left_out:
+        shows = (
+            "Every figure below, for both sentences, shows this run; your typed translation belongs to the "
+            "first sentence only and is not traced here"
+        )
+    if off:
+        shows += (
+            ". A head switched off still computes its attention weights (drawn as before); its output is "
+            "zeroed, so what changes is everything after it"
+        )
+    return f"**Experiment, not the model as trained:** {describe(off, target)}\n\n{shows}."
 
 
 def banner(ctx: Ctx, view: View) -> None:

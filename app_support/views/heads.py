@@ -119,29 +119,23 @@ def comparison(ctx: Ctx, off: heads_off.Off) -> None:
         help="Natural log of the probability the model, with the heads off, gives the original translation, "
         "read teacher-forced: the sum over its pieces (`</s>` included). 0 = certain.",
     )
+    title = "Log-probability of the original translation, piece by piece (teacher-forced)"
     fig = viz.piece_logprob_bars(
-        c.pieces,
-        c.before,
-        c.after,
-        names=("the model", name),
-        title="Log-probability of the original translation, piece by piece (teacher-forced)",
-        font_size=ctx.font,
+        c.pieces, c.before, c.after, names=("the model", name), title=title, font_size=ctx.font
     )
     chart(ctx, fig, "fig_heads_logp", "logp", heads_off.to_url(off))
     st.caption(
         "Teacher-forced: the decoder is given the original translation piece by piece, with and without the "
-        "heads, and each bar is the log-probability of the piece it predicts there (position t reads "
-        "piece t and predicts piece t + 1; the last predicts `</s>`)."
+        "heads; each bar is the log-probability of the piece it predicts there."
     )
 
 
 def ranking_caption(n_heads: int, decoded: int) -> str:
     return (
-        f"Each of the {n_heads} heads switched off alone and ranked by how much less likely the model then "
-        f"finds its own translation (teacher-forced). The top {decoded} are translated again with that head "
-        "off, as the comparison above does: *pieces that differ* counts the pieces of that translation that "
-        "differ from the model's own. **Click a row to switch that head off** (alone; combine heads in the "
-        "grid above). A small change does not mean a head is useless: others may do the same work."
+        f"Each of the {n_heads} heads switched off alone, ranked by how much less likely the model then finds "
+        f"its own translation (teacher-forced). The top {decoded} are translated again with that head off, as "
+        "above: *pieces that differ* from the model's own. **Click a row to switch that head off** (alone; "
+        "combine heads in the grid). A small change does not mean a head is useless: others may do its work."
     )
 
 
@@ -165,15 +159,12 @@ def ranking(ctx: Ctx, off: heads_off.Off) -> None:
             selection_mode="single-row",
             column_config={
                 "rank": st.column_config.NumberColumn("rank", width="small"),
-                "head": st.column_config.TextColumn("head"),
                 "logp_change": st.column_config.NumberColumn(
                     "change in log p", format="%.3f", help="With only this head off; negative = less likely"
                 ),
                 "logp_after": st.column_config.NumberColumn("log p with it off", format="%.3f"),
                 "differ": st.column_config.NumberColumn(
-                    "pieces that differ",
-                    help="Translated again with only this head off: pieces that differ "
-                    f"from the model's own translation (0 = the same translation; the top {results.DECODED})",
+                    "pieces that differ", help="0 = the same translation"
                 ),
                 "translation": st.column_config.TextColumn("translation with it off", width="large"),
             },

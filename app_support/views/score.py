@@ -25,15 +25,9 @@ EXPLAIN = (
     "(teacher-forced) and says how likely it finds each one. Every other view then shows it traced on yours."
 )
 NOT_A_CHECKER = (
-    "The model is not a grammar checker: it says how likely each piece is after the pieces before it, as it "
-    "learned from the sentences it was trained on. A piece it ranks first can still be wrong, and a right one "
-    "can surprise it."
-)
-HOW_TO_READ = (
-    "Each bar is the probability the model gives the piece, given the sentence and the pieces before it "
-    "(teacher-forced: decoder position t reads piece t and predicts piece t + 1, so each bar belongs to the "
-    "piece predicted). Beside it, its rank among all pieces (#1 = the model's first choice there) and, "
-    "where the model prefers another piece, that piece."
+    "The model is not a grammar checker: it says how likely each piece is after the pieces before it, as "
+    "it learned from the sentences it was trained on. A piece it ranks first can still be wrong, and a right "
+    "one can surprise it."
 )
 
 
@@ -42,7 +36,7 @@ def _copy_own(text: str) -> None:
 
 
 def summary(frame: pd.DataFrame) -> str:
-    """How many pieces surprise the model and how many are not its first choice, as the chart shows them."""
+    """How many pieces surprise the model and how many are not its first choice, as the chart shows."""
     n, bad, other = len(frame), int(frame["surprising"].sum()), int((frame["rank"] > 1).sum())
     if bad == 0:
         every = "its one piece has" if n == 1 else f"each of its {n} pieces has"
@@ -53,36 +47,28 @@ def summary(frame: pd.DataFrame) -> str:
             f"probability below {SURPRISING:g})."
         )
     if other == 0:
-        return f"{said} The model ranks every piece first (#1)."
+        return f"{said} The model ranks every piece first (#1 beside its bar: its rank among all pieces)."
     return f"{said} At {other} of them the model's first choice is another piece, named beside its bar."
 
 
-def preferred_differences(frame: pd.DataFrame, own_tokens: list[str]) -> list[tuple[int, str | None]]:
-    """(row, the model's own piece there or None) for each row of `frame` (a typed translation's pieces, then
-    `</s>`) whose piece the model's own translation does not have there (`viz.align_pieces`), yet the model
-    ranks first: it prefers what it did not write."""
-    found, j = [], 0
+def preferred(frame: pd.DataFrame, own_tokens: list[str]) -> str | None:
+    """A plain sentence naming the typed pieces (rows of `frame`, then `</s>`) that the model's own
+    translation does not have there (`viz.align_pieces`), yet the model ranks first: it prefers what it did
+    not write. Each with its probability and the model's own piece there; None when there are none."""
+    named, j = [], 0
     for tag, mine, piece in viz.align_pieces(own_tokens, frame["piece"].tolist()[:-1]):
         if piece is not None:
             if tag != "same" and frame["rank"][j] == 1:
-                found.append((j, mine))
+                own = "" if mine is None else f"; its own translation has {md_code(mine, 40)}"
+                named.append(f"{md_code(piece, 40)} (p = {frame['prob'][j]:.2f}{own})")
             j += 1
-    return found
-
-
-def preferred_sentence(frame: pd.DataFrame, found: list[tuple[int, str | None]]) -> str:
-    """The plain sentence for `preferred_differences`: which pieces, their probability, what the model wrote
-    there itself, and what that means."""
-    named = ", ".join(
-        f"{md_code(frame['piece'][j], 40)} (p = {frame['prob'][j]:.2f}"
-        + (f"; its own translation has {md_code(mine, 40)})" if mine is not None else ")")
-        for j, mine in found
-    )
-    one = len(found) == 1
+    if not named:
+        return None
+    one = len(named) == 1
+    is_, each, stands = ("it is", "it", "it stands") if one else ("they are", "each", "they stand")
     return (
-        f"The model itself prefers {named}: {'it is' if one else 'they are'} not in the model's own translation, "
-        f"yet the model ranks {'it' if one else 'each'} first where {'it stands' if one else 'they stand'}. "
-        + NOT_A_CHECKER
+        f"The model itself prefers {', '.join(named)}: {is_} not in the model's own translation, yet the "
+        f"model ranks {each} first where {stands}. {NOT_A_CHECKER}"
     )
 
 
@@ -90,16 +76,14 @@ def unreadable(target: str, model, pieces: list[str]) -> str | None:
     """The notice for a typed translation (its `pieces`) with characters the model has no piece for (another
     script, say), found as the main sentence's are (`notices.unreadable_characters`)."""
     unknown, as_bytes = notices.unreadable_characters(target, model.tokenizer, model.config.unk_id)
-    chars = [*unknown, *as_bytes]
-    if not chars:
+    if not unknown and not as_bytes:
         return None
-    shown = ", ".join(md_code(c, 10) for c in chars[: notices.SHOWN])
-    more = f" and {len(chars) - notices.SHOWN} more" if len(chars) > notices.SHOWN else ""
     example = next((p for p in pieces if notices.BYTE_PIECE.fullmatch(p)), "<0xD0>")
     reads = f"as raw UTF-8 bytes ({md_code(example)} …)" if as_bytes else "as `<unk>` (unknown)"
+    chars = md_code(" ".join(unknown + as_bytes), 40)
     return (
-        f"Your translation has characters this model has no piece for: {shown}{more}. It reads each {reads}, "
-        "pieces it hardly saw in training, so their low scores say the model cannot read them, not that the "
+        f"Your translation has characters this model has no piece for: {chars}. It reads each {reads}, pieces "
+        "it hardly saw in training, so their low scores say the model cannot read them, not that the "
         "translation is wrong."
     )
 
@@ -137,57 +121,32 @@ def render(ctx: Ctx) -> None:
     frame = s.frame
     if target is not None and (notice := unreadable(target, ctx.model, frame["piece"].tolist())):
         st.warning(notice)
-    n = len(frame)
-    title = (
-        "How likely the model finds each piece of its own translation"
-        if target is None
-        else "How likely the model finds each piece of this translation"
-    )
+    title = f"How likely the model finds each piece of {'its own' if target is None else 'this'} translation"
     fig = viz.piece_scores_bar(frame, title=title, surprising=SURPRISING, font_size=ctx.font)
     chart(ctx, fig, "fig_score_pieces", "your-translation" if target else "own-translation")
     st.markdown(summary(frame))
-    found = [] if target is None else preferred_differences(frame, s.own_tokens)
-    if found:
-        st.info(preferred_sentence(frame, found))
-    elif target is not None:
-        st.caption(NOT_A_CHECKER)
-    own_n = len(s.own_tokens) + 1  # and </s>
     if target is None:
-        st.metric(
-            "The model's own translation: log p",
-            f"{s.own_total:.2f}",
-            help=f"Natural log of its probability: the sum over its {count(n, 'piece')} (`</s>` included); "
-            f"{s.own_total / n:.2f} per piece. 0 = certain.",
-        )
-    else:
-        left, right = st.columns(2)
-        left.metric(
-            "Your translation: log p",
-            f"{s.total:.2f}",
-            delta=f"{s.total - s.own_total:+.2f} vs the model's",
-            delta_color="normal",
-            help=f"Natural log of the probability of the whole translation: the sum over its {count(n, 'piece')} "
-            f"(`</s>` included); {s.total / n:.2f} per piece. 0 = certain.",
-        )
-        right.metric(
-            "The model's own translation: log p",
-            f"{s.own_total:.2f}",
-            help=f"{count(own_n, 'piece')}, {s.own_total / own_n:.2f} per piece. Longer translations have "
-            "lower totals: compare per piece too.",
-        )
-        st.markdown("**The model's own translation**")
-        st.code(s.own_text or "(empty)", language=None, wrap_lines=True)
-    table = frame.rename(
-        columns={"model_top": "model's first choice", "model_top_prob": "its probability", "logp": "log p"}
+        return
+    said = preferred(frame, s.own_tokens)  # a box where the model prefers a piece it did not write
+    (st.info if said else st.caption)(said or NOT_A_CHECKER)
+    n, own_n = len(frame), len(s.own_tokens) + 1  # pieces predicted, </s> included
+    left, right = st.columns(2)
+    left.metric(
+        "Your translation: log p",
+        f"{s.total:.2f}",
+        delta=f"{s.total - s.own_total:+.2f} vs the model's",
+        delta_color="normal",
+        help=f"Natural log of the probability of the whole translation: the sum over its {count(n, 'piece')} "
+        f"(`</s>` included); {s.total / n:.2f} per piece. 0 = certain.",
     )
-    st.dataframe(
-        table.style.format({"prob": "{:.4f}", "log p": "{:.3f}", "its probability": "{:.4f}"}).apply(
-            lambda row: ["background-color: #fde2d4" if row["surprising"] else "" for _ in row], axis=1
-        ),
-        hide_index=True,
-        key="score_table",
+    right.metric(
+        "The model's own translation: log p",
+        f"{s.own_total:.2f}",
+        help=f"{count(own_n, 'piece')}, {s.own_total / own_n:.2f} per piece. Longer translations have lower "
+        "totals: compare per piece too.",
     )
-    st.caption(HOW_TO_READ)
+    st.markdown("**The model's own translation**")
+    st.code(s.own_text or "(empty)", language=None, wrap_lines=True)
 
 
 VIEW = View(

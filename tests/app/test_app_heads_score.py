@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import viz
 from app_support import registry
 from app_support.experiment.results import TARGET_LIMIT
 from app_support.views import heads as heads_view
@@ -30,6 +31,13 @@ REVERSED = "e d b f a c"
 ANTI = "cross.1.0,cross.1.1,cross.1.2,cross.1.3"  # the reverse model's anti-diagonal heads (tests/unit/test_heads_off)
 ANTI_OFF = tuple(("cross", 1, h) for h in range(4))
 BASE = {"model": TOY, "text": TEXT}
+
+
+def score_rows(fig: dict) -> tuple[list[str], list[int], list[str]]:
+    """The score chart's rows: each piece (its label, no markup), its rank (the note beside it), colour."""
+    pieces = [re.sub("<[^>]+>", "", t) for t in fig["layout"]["yaxis"]["ticktext"]]
+    ranks = [int(a["text"].split()[0][1:]) for a in fig["layout"]["annotations"]]
+    return pieces, ranks, fig["data"][0]["marker"]["color"]
 
 
 def banner(at) -> list[str]:
@@ -222,13 +230,13 @@ def test_a_typed_translation_is_scored_piece_by_piece_beside_the_models_own():
     at.text_input(key="target").input("e d b f c a").run()  # the last two swapped
     assert_clean(at)
     assert at.query_params["target"] == "e d b f c a"
-    (frame,) = [d.value for d in at.dataframe]
-    assert frame["piece"].tolist() == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "</s>"]
-    assert frame["rank"].tolist()[:4] == [1, 1, 1, 1] and frame["rank"][4] > 1  # the swap surprises it
-    assert bool(frame["surprising"][4])
+    (fig,) = figures(at)  # a bar per piece, its rank beside it, surprising ones in orange
+    pieces, ranks, colours = score_rows(fig)
+    assert pieces == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "&lt;/s&gt;"]
+    assert ranks[:4] == [1, 1, 1, 1] and ranks[4] > 1  # the swap surprises it
+    assert colours[4] == viz.experiments.AFTER_COLOR != colours[0]
     metrics = {m.label: float(m.value) for m in at.metric}
     assert metrics["Your translation: log p"] < metrics["The model's own translation: log p"] <= 0
-    (fig,) = figures(at)
     assert title(fig) == "How likely the model finds each piece of this translation"
     assert REVERSED in codes(at)
 
@@ -302,8 +310,7 @@ def test_score_buttons_copy_the_models_translation_and_clear_it():
     at = run_app(**BASE, view="score")
     at.button(key="score_copy").click().run()
     assert at.session_state["target"] == REVERSED
-    (frame,) = [d.value for d in at.dataframe]
-    assert (frame["rank"] == 1).all() or at.session_state["beam"] > 1
+    assert all(r == 1 for r in score_rows(figures(at)[0])[1]) or at.session_state["beam"] > 1
     at.button(key="score_clear").click().run()
     assert at.session_state["target"] == ""
 

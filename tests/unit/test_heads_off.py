@@ -12,6 +12,7 @@ import pytest
 from app_support import models
 from app_support.experiment import heads_off, results
 from app_support.run import Run
+from app_support.safe_text import md_code
 from tests.support.threads import at_once
 from transformer import available_models, load_pretrained
 from transformer.analysis import piece_scores
@@ -328,17 +329,15 @@ def test_the_score_views_sentences_agree_with_their_numbers():
     none = _scores(["▁a", "▁b", "</s>"], [0.9, 0.8, 0.95], [1, 1, 1])
     assert score.summary(none) == (
         "No piece surprises the model: each of its 3 pieces has probability 0.1 or more. "
-        "The model ranks every piece first (#1)."
+        "The model ranks every piece first (#1 beside its bar: its rank among all pieces)."
     )
     one = _scores(["▁a", "▁b", "</s>"], [0.9, 0.05, 0.95], [1, 4, 1])
     assert score.summary(one) == (
         "1 of 3 pieces surprises the model (orange: probability below 0.1). At 1 of them the model's first "
         "choice is another piece, named beside its bar."
     )
-    two = _scores(["▁a", "▁b", "</s>"], [0.02, 0.05, 0.95], [9, 4, 2])
-    assert score.summary(two).startswith("2 of 3 pieces surprise the model") and "At 3 of them" in two.pipe(
-        score.summary
-    )
+    two = score.summary(_scores(["▁a", "▁b", "</s>"], [0.02, 0.05, 0.95], [9, 4, 2]))
+    assert two.startswith("2 of 3 pieces surprise the model") and "At 3 of them the model's first" in two
     assert score.summary(_scores(["</s>"], [0.9], [1])).startswith(
         "No piece surprises the model: its one piece"
     )
@@ -353,19 +352,24 @@ def test_a_typed_piece_the_model_prefers_over_its_own_translation_is_said_in_pla
     own = ["▁Ich", "▁weiß", ",", "▁dass", "▁sie", "▁Deutsch", "▁spricht", "."]
     typed = [*own[:6], "▁sprechen", ".", "</s>"]
     frame = _scores(typed, [0.76, 0.94, 0.88, 0.82, 0.95, 0.96, 0.5681, 0.31, 0.95], [1] * 9)
-    assert score.preferred_differences(frame, own) == [(6, "▁spricht")]
-    said = score.preferred_sentence(frame, [(6, "▁spricht")])
+    said = score.preferred(frame, own)
     assert said.startswith(
-        "The model itself prefers ` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `): it is not in"
+        "The model itself prefers ` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `): it is not"
     )
-    assert "ranks it first where it stands" in said and "not a grammar checker" in said
-    assert (
-        score.preferred_differences(frame.assign(rank=[1] * 6 + [2, 1, 1]), own) == []
-    )  # ranked #2: not its choice
-    both = score.preferred_sentence(frame, [(5, None), (6, "▁spricht")])
-    assert "` ▁Deutsch ` (p = 0.96), ` ▁sprechen ` (p = 0.57; its own" in both and "they are" in both
-    assert "ranks each first" in both
-    assert score.preferred_differences(_scores([*own, "</s>"], [0.9] * 9, [1] * 9), own) == []  # its own
+    assert "model ranks it first where it stands" in said and "not a grammar checker" in said
+    assert score.preferred(frame.assign(rank=[1] * 6 + [2, 1, 1]), own) is None  # ranked #2: not its choice
+    moved = [*own[:5], "▁Englisch", "▁sprechen", ".", "</s>"]  # two pieces the model did not write, both #1
+    both = score.preferred(_scores(moved, [0.9, 0.9, 0.9, 0.9, 0.9, 0.2, 0.5681, 0.3, 0.9], [1] * 9), own)
+    assert both.startswith(
+        "The model itself prefers ` ▁Englisch ` (p = 0.20; its own translation has ` ▁Deutsch `)"
+    )
+    assert "` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `): they are" in both
+    assert "model ranks each first where they stand" in both
+    added = score.preferred(_scores([*own[:7], "▁gut", ".", "</s>"], [0.9] * 8 + [0.4, 0.9], [1] * 10), own)
+    assert added.startswith(
+        "The model itself prefers ` ▁gut ` (p = 0.90): it is not"
+    )  # nothing of its own there
+    assert score.preferred(_scores([*own, "</s>"], [0.9] * 9, [1] * 9), own) is None  # its own translation
 
 
 @pytest.mark.skipif("en-de" not in available_models(), reason="needs the shipped en-de model")
@@ -375,7 +379,8 @@ def test_a_typed_translation_in_another_script_gets_a_notice_naming_its_characte
     m = load_pretrained("en-de")
     typed = "Я знаю, что она говорит по-немецки."
     notice = score.unreadable(typed, m, m.tokenizer.pieces(m.tokenizer.encode_target(typed)))
-    assert notice.startswith("Your translation has characters this model has no piece for: ` Я `, ` з `")
-    chars = {c for c in typed if c.isalpha() and not c.isascii()}
-    assert f"and {len(chars) - 8} more. It reads each as raw UTF-8 bytes (` <0xD0> ` …)" in notice
+    assert notice.startswith("Your translation has characters this model has no piece for: ` Я з н а ю")
+    chars = "".join(dict.fromkeys(c for c in typed if c.isalpha()))
+    assert md_code(" ".join(chars), 40) in notice  # every character it cannot read, the first 40 characters
+    assert ". It reads each as raw UTF-8 bytes (` <0xD0> ` …)" in notice
     assert score.unreadable("Ich weiß, dass sie Deutsch sprechen.", m, []) is None
