@@ -105,21 +105,12 @@ def length_penalty(length: int, alpha: float) -> float:
 
 
 @torch.no_grad()
-def beam_search(
-    model: Transformer,
-    src: torch.Tensor,
-    beam: int = 4,
-    max_len: int = 100,
-    alpha: float = DEFAULT_ALPHA,
-    max_repeat: int | None = None,
-    no_repeat_ngram: int | None = None,
-    forbidden_ids: list[int] | None = None,
-) -> torch.Tensor:
-    """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless
-    max_len was hit: `beam_search_batch` of one sentence."""
+def beam_search(model: Transformer, src: torch.Tensor, beam: int = 4, **options) -> torch.Tensor:
+    """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless max_len
+    was hit: `beam_search_batch` of one sentence (`options`: its max_len, alpha and guards)."""
     if src.shape[0] != 1:
         raise ValueError(f"beam_search decodes one sentence at a time, got a batch of {src.shape[0]}")
-    return beam_search_batch(model, src, beam, max_len, alpha, max_repeat, no_repeat_ngram, forbidden_ids)[0]
+    return beam_search_batch(model, src, beam, **options)[0]
 
 
 @torch.no_grad()

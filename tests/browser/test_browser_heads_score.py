@@ -64,13 +64,15 @@ SIZES = pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["128
 
 def open_en_de(browser, app_server, viewport: dict, last: str, **query: str):
     """A fresh session at this size (PROJECTOR: presentation mode) on en-de, once the figure titled `last` is
-    drawn, the script has ended and Plotly's responsive resize is done."""
+    drawn, the script has ended, its metrics are on the page and Plotly's responsive resize is done."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     present = {"present": "1"} if viewport is PROJECTOR else {}
     page.goto(app_url(app_server, model="en-de", text=SENTENCE, **query, **present))
     wait_for_title(page, last, 90_000)
     wait_idle(page)
+    # both views end with two metrics, which Streamlit mounts up to a second after the script has ended
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 2")
     page.wait_for_timeout(500)
     return context, page
 
@@ -174,7 +176,7 @@ def test_typing_a_translation_scores_it_and_the_views_follow(app_server, page):
     box.press("Enter")
     wait_for_title(page, "How likely the model finds each piece of this translation")
     ticks = page.evaluate(
-        "() => Array.from(document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('.xtick text'))"
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('.ytick text'))"
         ".map(t => t.textContent)"
     )
     assert ticks == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "</s>"], ticks
