@@ -71,12 +71,6 @@ def fit(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int) -> list[s
     return notices
 
 
-def end_experiment() -> None:
-    ss = st.session_state
-    ss["off"] = ()
-    ss["target"] = ""
-
-
 def describe(off, target: str | None) -> str:
     """One line naming the experiment: "3 heads off: cross L2 H0, … · traced on your translation: `…`"."""
     parts = [heads_off.describe(off)] if off else []
@@ -132,7 +126,8 @@ def banner(ctx: Ctx, view: View) -> None:
         b.button(
             "End the experiment",
             key="exp_end",
-            on_click=end_experiment,
+            on_click=ss.update,
+            kwargs={"off": (), "target": ""},
             help="All heads on, typed translation cleared.",
         )
 

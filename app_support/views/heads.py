@@ -40,10 +40,6 @@ def _picked(kind: str, layer: int) -> None:
     ss["off"] = heads_off.normalise([*rest, *((kind, layer, int(h)) for h in chosen)])
 
 
-def _all_on() -> None:
-    st.session_state["off"] = ()
-
-
 def _row_clicked(key: str, heads: list[tuple[str, int, int]], ss=None) -> None:
     """A row of the ranking was clicked: switch that head off (alone). `ss`: the session (tests)."""
     ss = st.session_state if ss is None else ss
@@ -73,7 +69,7 @@ def grid(ctx: Ctx) -> None:
                     args=(kind, layer),
                 )
     a, b = st.columns([1, 3])
-    a.button("All heads on", key="heads_all_on", on_click=_all_on, disabled=not off)
+    a.button("All heads on", key="heads_all_on", on_click=ss.update, kwargs={"off": ()}, disabled=not off)
     b.caption("Click a head to switch it off (highlighted = off); click again to switch it back on.")
 
 
@@ -132,10 +128,11 @@ def comparison(ctx: Ctx, off: heads_off.Off) -> None:
 
 def ranking_caption(n_heads: int, decoded: int) -> str:
     return (
-        f"Each of the {n_heads} heads switched off alone, ranked by how much less likely the model then finds "
-        f"its own translation (teacher-forced). The top {decoded} are translated again with that head off, as "
-        "above: *pieces that differ* from the model's own. **Click a row to switch that head off** (alone; "
-        "combine heads in the grid). A small change does not mean a head is useless: others may do its work."
+        f"Each of the {n_heads} heads switched off alone, ranked by how much less likely the model then "
+        f"finds its own translation (teacher-forced). The top {decoded} are translated again with that head "
+        "off, as above: *pieces that differ* from the model's own. **Click a row to switch that head off** "
+        "(alone; combine heads in the grid). A small change does not mean a head is useless: others may do "
+        "its work."
     )
 
 

@@ -31,10 +31,6 @@ NOT_A_CHECKER = (
 )
 
 
-def _copy_own(text: str) -> None:
-    st.session_state["target"] = text
-
-
 def summary(frame: pd.DataFrame) -> str:
     """How many pieces surprise the model and how many are not its first choice, as the chart shows."""
     n, bad, other = len(frame), int(frame["surprising"].sum()), int((frame["rank"] > 1).sum())
@@ -82,8 +78,8 @@ def unreadable(target: str, model, pieces: list[str]) -> str | None:
     reads = f"as raw UTF-8 bytes ({md_code(example)} …)" if as_bytes else "as `<unk>` (unknown)"
     chars = md_code(" ".join(unknown + as_bytes), 40)
     return (
-        f"Your translation has characters this model has no piece for: {chars}. It reads each {reads}, pieces "
-        "it hardly saw in training, so their low scores say the model cannot read them, not that the "
+        f"Your translation has characters this model has no piece for: {chars}. It reads each {reads}, "
+        "pieces it hardly saw in training, so their low scores say the model cannot read them, not that the "
         "translation is wrong."
     )
 
@@ -100,8 +96,12 @@ def render(ctx: Ctx) -> None:
         help="Scored as typed: the model's tokenizer cuts it into pieces; spelling and punctuation count.",
     )
     with st.container(horizontal=True):  # each button as wide as its words: none cut at 1280 px
-        st.button("Start from the model's translation", key="score_copy", on_click=_copy_own, args=(own,))
-        st.button("Clear", key="score_clear", on_click=_copy_own, args=("",), disabled=not ss["target"])
+        st.button(
+            "Start from the model's translation", key="score_copy", on_click=ss.update, kwargs={"target": own}
+        )
+        st.button(
+            "Clear", key="score_clear", on_click=ss.update, kwargs={"target": ""}, disabled=not ss["target"]
+        )
     target = typed_target(ss)
     if target is None:
         if ss["target"]:
