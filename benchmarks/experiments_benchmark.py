@@ -106,7 +106,7 @@ def typed_targets(page, url: str, model, name: str, text: str, repeats: int) -> 
         redrawn(
             page,
             """(want) => { const el = document.querySelectorAll('.js-plotly-plot')[0];
-                const ticks = Array.from(el.querySelectorAll('.xtick text')).map(t => t.textContent);
+                const ticks = Array.from(el.querySelectorAll('.ytick text')).map(t => t.textContent);
                 return JSON.stringify(ticks) === JSON.stringify(want); }""",
             [*pieces, "</s>"],
         )

@@ -178,25 +178,28 @@ def zero_heads(variants: Sequence[Iterable[Head]]) -> list[tuple[str, HookFn]]:
     """Hooks that switch attention heads off: each head's output, hook_z (B, H, T_q, d_head), set to zero
     before W_O, as if the head were cut out of the model.
 
-    One set of heads (`[off]`) applies to every batch row: the rows of a beam, one sentence. Several sets
-    apply one per batch row, variants[b] to row b: many ablations of one sentence in one forward pass.
+    The batch is read as len(variants) equal blocks of rows, variants[b] applied to block b. One set
+    (`[off]`) applies to every row: a beam, one sentence. n sets apply one per row of a batch of n (many
+    ablations of one sentence in one forward pass), or one per block of `beam` rows in a beam search over
+    n copies of a sentence, whose encoder reads one row per set (`decoding.beam_search_batch`).
     """
-    every_row = len(variants) == 1
+    n = len(variants)
     where: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for b, off in enumerate(variants):
         for kind, layer, head in off:
             where.setdefault((kind, layer), []).append((b, int(head)))
     result = []
     for (kind, layer), pairs in where.items():
-        rows = torch.tensor([b for b, _ in pairs])
+        blocks = torch.tensor([b for b, _ in pairs])
         heads = torch.tensor([h for _, h in pairs])
 
-        def zero(module, inputs, z, rows=rows, heads=heads):
+        def zero(module, inputs, z, blocks=blocks, heads=heads):
+            k, rest = divmod(z.shape[0], n)
+            if rest:
+                raise ValueError(f"{n} sets of heads off need a batch of whole blocks, got {z.shape[0]} rows")
+            rows = (blocks[:, None] * k + torch.arange(k)).flatten()  # (pairs * k,) each block's rows
             z = z.clone()
-            if every_row:
-                z[:, heads] = 0.0
-            else:
-                z[rows, heads] = 0.0  # (pairs, T_q, d_head): row b's heads only
+            z[rows, heads.repeat_interleave(k)] = 0.0
             return z
 
         result.append((KINDS[kind].path(layer) + ".hook_z", zero))

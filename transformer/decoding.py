@@ -105,7 +105,16 @@ def length_penalty(length: int, alpha: float) -> float:
 
 
 @torch.no_grad()
-def beam_search(
+def beam_search(model: Transformer, src: torch.Tensor, beam: int = 4, **options) -> torch.Tensor:
+    """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless max_len
+    was hit: `beam_search_batch` of one sentence (`options`: its max_len, alpha and guards)."""
+    if src.shape[0] != 1:
+        raise ValueError(f"beam_search decodes one sentence at a time, got a batch of {src.shape[0]}")
+    return beam_search_batch(model, src, beam, **options)[0]
+
+
+@torch.no_grad()
+def beam_search_batch(
     model: Transformer,
     src: torch.Tensor,
     beam: int = 4,
@@ -114,73 +123,73 @@ def beam_search(
     max_repeat: int | None = None,
     no_repeat_ngram: int | None = None,
     forbidden_ids: list[int] | None = None,
-) -> torch.Tensor:
-    """src (1, S) -> best hypothesis (1 + n,) starting with config.start_id, ending with eos unless
-    max_len was hit.
+) -> list[torch.Tensor]:
+    """src (B, S) -> each sentence's best hypothesis (1 + n_b,), B beam searches run as one batch.
 
-    Hypotheses are ranked by log P(Y|X) / length_penalty(|Y|, alpha); the search ends once `beam` have
-    ended and none still running scores higher than the best ended one. `max_repeat` forbids a piece
-    from appearing more than that many times in a row (a guard against degenerate loops).
+    Hypotheses are ranked by log P(Y|X) / length_penalty(|Y|, alpha); a sentence's search ends once `beam`
+    have ended and none still running scores higher than the best ended one. `max_repeat` forbids a piece
+    from appearing more than that many times in a row (a guard against degenerate loops). The encoder reads
+    B rows; every decoder step B * beam, sentence b's hypotheses in rows b * beam … b * beam + beam - 1
+    (so a hook with one change per sentence, `analysis.zero_heads`, finds each sentence's rows as a block).
     """
-    if src.shape[0] != 1:
-        raise ValueError(f"beam_search decodes one sentence at a time, got a batch of {src.shape[0]}")
     cfg = model.config
-    max_len = min(max_len, cfg.max_len - 1)
+    B, max_len = src.shape[0], min(max_len, cfg.max_len - 1)
     src_mask = model.src_mask(src)
-    memory = model.encode(src, src_mask).expand(beam, -1, -1)
+    memory = model.encode(src, src_mask).repeat_interleave(beam, 0)  # (B * beam, S, d_model)
     if src_mask is not None:
-        src_mask = src_mask.expand(beam, -1, -1, -1)
-    ys = torch.full((beam, 1), cfg.start_id, dtype=torch.long, device=src.device)
-    # only the first beam is alive at the start, so the first step's top-k are k distinct tokens
-    scores = torch.full((beam,), float("-inf"), device=src.device)
-    scores[0] = 0.0
+        src_mask = src_mask.repeat_interleave(beam, 0)
+    ys = torch.full((B * beam, 1), cfg.start_id, dtype=torch.long, device=src.device)
+    # only each sentence's first beam is alive at the start, so the first step's top-k are k distinct tokens
+    scores = torch.full((B, beam), float("-inf"), device=src.device)
+    scores[:, 0] = 0.0
+    scores = scores.view(-1)
     cache = model.new_cache()
-    finished: list[tuple[float, torch.Tensor]] = []
+    finished: list[list[tuple[float, torch.Tensor]]] = [[] for _ in range(B)]
+    done = [False] * B
     for t in range(max_len):
-        logp = _step_logits(model, ys, memory, src_mask, cache, t).log_softmax(-1)  # (beam, V)
+        logp = _step_logits(model, ys, memory, src_mask, cache, t).log_softmax(-1)  # (B * beam, V)
         logp = block_ngrams(block_repeats(logp, ys, max_repeat), ys, no_repeat_ngram)
         logp = block_ids(logp, forbidden_ids)
         V = logp.shape[-1]
-        candidates = (scores[:, None] + logp).view(-1)
-        top_scores, top_idx = candidates.topk(2 * beam)
-        keep_beams, keep_tokens, keep_scores = [], [], []
-        for score, idx in zip(top_scores.tolist(), top_idx.tolist(), strict=False):
-            if score == float("-inf"):
-                break
-            b, token = divmod(idx, V)
-            if token == cfg.eos_id:
-                hyp = torch.cat([ys[b], ys.new_tensor([token])])
-                finished.append((score / length_penalty(t + 1, alpha), hyp))
-            else:
-                keep_beams.append(b)
-                keep_tokens.append(token)
-                keep_scores.append(score)
-            if len(keep_beams) == beam:
-                break
-        # Done when nothing runs, or once `beam` hypotheses have ended and the best one still running, scored
-        # at its present length, is no better than the best of them. Stopping at the first `beam` endings
-        # alone returned junk when a confident model's junk beams ended early: with 14 pieces, `</s>` is
-        # among any beam's top 8, so four unlikely endings came before the likely one had finished.
-        if not keep_beams or (
-            len(finished) >= beam
-            and keep_scores[0] / length_penalty(t + 1, alpha) <= max(f[0] for f in finished)
-        ):
+        top_scores, top_idx = (scores[:, None] + logp).view(B, beam * V).topk(2 * beam, dim=1)
+        kept: list[tuple[int, int, float]] = []  # (row, token, score), beam per sentence
+        for b, (row_scores, row_idx) in enumerate(zip(top_scores.tolist(), top_idx.tolist(), strict=True)):
+            keep: list[tuple[int, int, float]] = []
+            for score, idx in zip(row_scores, row_idx, strict=True):
+                if done[b] or score == float("-inf"):
+                    break
+                row, token = b * beam + idx // V, idx % V
+                if token == cfg.eos_id:
+                    hyp = torch.cat([ys[row], ys.new_tensor([token])])
+                    finished[b].append((score / length_penalty(t + 1, alpha), hyp))
+                else:
+                    keep.append((row, token, score))
+                if len(keep) == beam:
+                    break
+            # Done when nothing runs, or once `beam` hypotheses have ended and the best one still running,
+            # scored at its present length, is no better than the best of them. Stopping at the first `beam`
+            # endings alone returned junk when a confident model's junk beams ended early: with 14 pieces,
+            # `</s>` is among any beam's top 8, so four unlikely endings came before the likely one finished.
+            top = max((f[0] for f in finished[b]), default=float("inf"))  # the best ended one
+            if keep and len(finished[b]) >= beam and keep[0][2] / length_penalty(t + 1, alpha) <= top:
+                keep = []
+            done[b] = done[b] or not keep
+            if done[b]:  # its rows run on, dead, so the batch keeps its shape
+                keep = [(b * beam, cfg.eos_id, float("-inf"))]
+            kept += keep + [(keep[0][0], keep[0][1], float("-inf"))] * (beam - len(keep))
+        if all(done):
             break
-        while len(keep_beams) < beam:  # pad with dead beams so shapes stay fixed
-            keep_beams.append(keep_beams[0])
-            keep_tokens.append(keep_tokens[0])
-            keep_scores.append(float("-inf"))
-        index = torch.tensor(keep_beams, device=src.device)
-        ys = torch.cat([ys[index], torch.tensor(keep_tokens, device=src.device)[:, None]], dim=1)
-        scores = torch.tensor(keep_scores, device=src.device)
+        index = torch.tensor([row for row, _, _ in kept], device=src.device)
+        ys = torch.cat([ys[index], torch.tensor([[token] for _, token, _ in kept], device=src.device)], dim=1)
+        scores = torch.tensor([score for _, _, score in kept], device=src.device)
         for layer_cache in cache:  # each kept hypothesis takes its parent's keys and values
             self_cache = layer_cache["self"]  # (index_select: a quarter of the time of k[index] here)
-            self_cache["k"] = self_cache["k"].index_select(0, index)  # (beam, H, t + 1, d_k)
+            self_cache["k"] = self_cache["k"].index_select(0, index)  # (B * beam, H, t + 1, d_k)
             self_cache["v"] = self_cache["v"].index_select(0, index)
-    else:  # max_len reached: hypotheses still running compete with the finished ones, ranked the same way
-        finished += [
+    for b in (b for b in range(B) if not done[b]):  # max_len reached: those still running compete too
+        finished[b] += [
             (score / length_penalty(ys.shape[1] - 1, alpha), y)
-            for score, y in zip(scores.tolist(), ys)
+            for score, y in zip(scores[b * beam : (b + 1) * beam].tolist(), ys[b * beam : (b + 1) * beam])
             if score > float("-inf")
         ]
-    return max(finished, key=lambda item: item[0])[1]
+    return [max(f, key=lambda item: item[0])[1] for f in finished]

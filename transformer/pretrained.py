@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from . import decoding
-from .analysis import decoder_input
+from .analysis import Head, decoder_input, zero_heads
 from .capture import HookFn
 from .checkpoint import CONFIG, CheckpointError, load_model
 from .model import Transformer
@@ -89,15 +89,26 @@ class Pretrained:
     @torch.no_grad()
     def translate_ids(self, src_ids: list[int], beam: int = 4, max_len: int | None = None) -> list[int]:
         """Source ids -> generated ids (config.start_id ... eos)."""
-        src = torch.tensor([src_ids], dtype=torch.long, device=self.device)
+        return self.translate_copies(src_ids, 1, beam, max_len)[0]
+
+    @torch.no_grad()
+    def translate_copies(
+        self, src_ids: list[int], n: int, beam: int = 4, max_len: int | None = None
+    ) -> list[list[int]]:
+        """The same source decoded n times as one batch: what a hook that changes each copy its own way
+        (`analysis.zero_heads` with n sets) needs. Never generates a special piece but `</s>` (a `<s>` or
+        `<pad>` in mid-sentence is no word: a model with every head off wrote `<s> <s>`)."""
+        cfg = self.config
+        src = torch.tensor([src_ids] * n, dtype=torch.long, device=self.device)
         limit = self._max_len(len(src_ids), max_len)
         gen = self.generation
-        guards = {k: gen[k] for k in ("max_repeat", "no_repeat_ngram", "forbidden_ids")}
+        guards = {k: gen[k] for k in ("max_repeat", "no_repeat_ngram")}
+        specials = {i for i in (cfg.start_id, cfg.bos_id, cfg.pad_id) if i is not None and i != cfg.eos_id}
+        guards["forbidden_ids"] = sorted({*gen["forbidden_ids"], *specials})
         if beam <= 1:
-            return decoding.greedy_decode(self.model, src, limit, **guards)[0].tolist()
-        return decoding.beam_search(
-            self.model, src, beam=beam, max_len=limit, alpha=gen["alpha"], **guards
-        ).tolist()
+            return decoding.greedy_decode(self.model, src, limit, **guards).tolist()
+        out = decoding.beam_search_batch(self.model, src, beam, limit, gen["alpha"], **guards)
+        return [ids.tolist() for ids in out]
 
     def decoder_input(
         self,
@@ -113,6 +124,16 @@ class Pretrained:
         with hooks(self.model, interventions or []):
             out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
         return decoder_input(out, self.config.pad_id, self.config.eos_id)
+
+    def decoder_inputs(
+        self, src_ids: list[int], variants: list[tuple[Head, ...]], beam: int = 1, max_len: int | None = None
+    ) -> list[list[int]]:
+        """`decoder_input` once per set of heads switched off (`variants`), all in one batched decode."""
+        from .capture import hooks
+
+        with hooks(self.model, zero_heads(variants)):
+            out = self.translate_copies(src_ids, len(variants), beam, max_len)
+        return [decoder_input(ids, self.config.pad_id, self.config.eos_id) for ids in out]
 
     def translate(self, text: str, beam: int = 4, max_len: int | None = None) -> str:
         src_ids, _ = self.encode_source(text)

@@ -16,6 +16,7 @@ Log-probabilities are natural logs; every string from data is escaped.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,13 +24,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz.style import TOP, esc, esc_all, finish, index_axis, panel_title, panels
+from viz.style import TOP, esc, esc_all, finish, index_axis, labels_px, panel_title, panels, text_px
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
 SAME_COLOR, CHANGED_COLOR, GAP_COLOR = "#e8eef6", "#f4a259", "#ffffff"
 DROP_COLORSCALE = "RdBu"  # a drop (negative change) in red, a rise in blue, no change white
-SCORE_COLUMNS = ["position", "piece", "prob", "logp", "rank", "model_top", "model_top_prob", "surprising"]
 
 
 def piece_score_frame(
@@ -58,18 +58,17 @@ def piece_score_frame(
             "model_top": list(top_pieces),
             "model_top_prob": np.exp(np.asarray(top_logp, dtype=np.float64)),
             "surprising": prob < surprising,
-        },
-        columns=SCORE_COLUMNS,
+        }
     )
 
 
-def _piece_axis(fig: go.Figure, pieces: Sequence[str], marked: Sequence[bool] | None = None) -> None:
-    """Pieces as x tick labels (escaped); `marked` ones bold in the highlight colour."""
-    marked = marked if marked is not None else [False] * len(pieces)
-    ticks = [f'<span style="color:{AFTER_COLOR}"><b>{esc(p)}</b></span>' if m else esc(p)
-             for p, m in zip(pieces, marked, strict=True)]  # fmt: skip
-    title = "piece predicted (decoder position t predicts piece t + 1)"
-    fig.update_xaxes(index_axis(ticks, title, turn_after=6, automargin=True))
+def score_notes(frame: pd.DataFrame) -> list[str]:
+    """What stands beside each piece of `piece_score_frame` (unescaped): its rank, and where the model's first
+    choice is another piece, that piece and its probability ("#3 · the model prefers ▁spricht (0.34)")."""
+    return [
+        f"#{rank}" if rank == 1 else f"#{rank} · the model prefers {top} ({p:.2f})"
+        for rank, top, p in zip(frame["rank"], frame["model_top"], frame["model_top_prob"], strict=True)
+    ]
 
 
 def piece_scores_bar(
@@ -80,53 +79,49 @@ def piece_scores_bar(
     font_size: int = 12,
     height: int | None = None,
 ) -> go.Figure:
-    """Each piece's probability as a bar (teacher-forced), surprising pieces (bar and label) in orange,
-    the rank above.
+    """Each piece's probability as a bar (teacher-forced), one row per piece read top to bottom, surprising
+    pieces (bar and label) in orange; beside each bar, right of the plot, `score_notes`.
 
-    `frame` comes from `piece_score_frame`. Hover: probability, log-probability, rank and what the
-    model would have put there instead.
+    `frame` comes from `piece_score_frame`. Rows and labels are flat at any length (a row per piece);
+    the right margin is as wide as the longest note. Hover: probability, log-probability, rank and
+    the model's first choice.
     """
     if frame.empty:
         raise ValueError("piece_scores_bar needs at least one piece")
     pieces = esc_all(frame["piece"])
-    top = esc_all(frame["model_top"])
     bad = frame["surprising"].to_numpy(bool)
-    custom = np.column_stack(
-        [
-            np.array(pieces, dtype=object),
-            frame["logp"].to_numpy(),
-            frame["rank"].to_numpy(),
-            np.array(top, dtype=object),
-            frame["model_top_prob"].to_numpy(),
-        ]
-    )
+    notes = esc_all(score_notes(frame))
+    custom = np.column_stack([pieces, frame["logp"].to_numpy(), notes]).astype(object)
     fig = go.Figure(
         go.Bar(
-            x=np.arange(len(frame)),
-            y=frame["prob"].to_numpy(),
+            x=frame["prob"].to_numpy(),
+            y=np.arange(len(frame)),
+            orientation="h",
             marker={"color": [AFTER_COLOR if b else BEFORE_COLOR for b in bad]},
-            text=[f"#{r}" for r in frame["rank"]],
-            textposition="outside",
             customdata=custom,
-            name="probability",
-            hovertemplate="piece %{customdata[0]}<br>p = %{y:.4f} (log p %{customdata[1]:.3f})"
-            "<br>rank %{customdata[2]}<br>the model's first choice: %{customdata[3]} "
-            "(p = %{customdata[4]:.4f})<extra></extra>",
+            hovertemplate="piece %{customdata[0]}<br>p = %{x:.4f} (log p %{customdata[1]:.3f})"
+            "<br>%{customdata[2]}<extra></extra>",
         )
     )
-    fig.add_hline(  # its label right of the plot, in a margin of its own: over the bars it hid their tops
-        y=surprising,
-        line={"dash": "dot", "color": "#888"},
-        annotation_text=f"surprising<br>below p = {surprising:g}",
-        annotation_position="right",
-        annotation_align="left",
+    fig.add_vline(x=surprising, line={"dash": "dot", "color": "#888"})
+    marked = f'<span style="color:{AFTER_COLOR}"><b>{{}}</b></span>'
+    ticks = [marked.format(p) if b else p for p, b in zip(pieces, bad, strict=True)]
+    fig.update_yaxes(index_axis(ticks, reverse=True, automargin=True, showgrid=False))
+    fig.update_xaxes(
+        title_text=f"probability (teacher-forced); dotted: surprising, below p = {surprising:g}", range=[0, 1]
     )
-    _piece_axis(fig, frame["piece"].tolist(), bad.tolist())
-    fig.update_yaxes(title_text="probability (teacher-forced)", range=[0, 1.12])
-    fig.update_layout(showlegend=False, bargap=0.25, margin={"r": round(font_size * 8)})
-    # 30 × the font tall: the rotated piece labels and the title grow with the font, so must the whole
-    # (at 360 + 3 × font the presentation font left the bars 110 px)
-    return finish(fig, title, font_size, height or 30 * font_size)
+    beside = {"x": 1.0, "xref": "paper", "yref": "y", "xanchor": "left", "xshift": 6, "showarrow": False}
+    fig.update_layout(
+        showlegend=False,
+        bargap=0.3,
+        margin={"r": round(labels_px(notes, font_size, cap=80) + font_size), "b": round(font_size * 4)},
+        annotations=[
+            {**beside, "text": note, "y": i, "font": {"color": AFTER_COLOR if r > 1 else "#444"}}
+            for i, (note, r) in enumerate(zip(notes, frame["rank"], strict=True))
+        ],
+    )
+    row = 2.2 * font_size  # a flat label per row, and room between them
+    return finish(fig, title, font_size, height or round(font_size * (TOP + 4) + len(frame) * row))
 
 
 def piece_logprob_bars(
@@ -139,7 +134,10 @@ def piece_logprob_bars(
     font_size: int = 12,
     height: int | None = None,
 ) -> go.Figure:
-    """Log-probability of each predicted piece as bars: one series, or before / after side by side."""
+    """Log-probability of each predicted piece as bars: one series, or before / after side by side.
+
+    Piece labels lie flat where they fit (Plotly turns them only when they would overlap); the plot is tall
+    enough for its axis title at any font size, and for turned labels below it."""
     before = np.asarray(before, dtype=np.float64)
     if before.shape != (len(pieces),):
         raise ValueError(f"{len(pieces)} pieces but {before.shape} log-probabilities")
@@ -163,31 +161,27 @@ def piece_logprob_bars(
                 "(p = %{customdata[1]:.4f})<extra></extra>",
             )
         )
-    _piece_axis(fig, pieces)
-    fig.update_yaxes(title_text="log-probability (0 = certain)")
+    y_title = "log p (0 = certain)"
+    fig.update_xaxes(index_axis(labels, "piece predicted (position t predicts piece t + 1)", automargin=True))
+    fig.update_yaxes(title_text=y_title)
     fig.update_layout(barmode="group")
-    return finish(fig, title, font_size, height or 360 + 3 * font_size)
+    plot = max(220, text_px(y_title, font_size) + 2 * font_size)  # the axis title never longer than the plot
+    below = 4 * font_size + labels_px(labels, font_size) / 2  # ticks, title; half a label turned 30°
+    return finish(fig, title, font_size, height or round(font_size * TOP + plot + below))
 
 
 def align_pieces(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
     """Line two piece sequences up: [(tag, piece of a or None, piece of b or None)], tag one of
     "same", "changed", "removed" (only in a), "added" (only in b) (difflib's longest matches)."""
     out: list[tuple[str, str | None, str | None]] = []
-    matcher = difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            out += [("same", a[i], b[j]) for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
-        elif op == "replace":
-            n = max(i2 - i1, j2 - j1)
-            for k in range(n):
-                pa = a[i1 + k] if i1 + k < i2 else None
-                pb = b[j1 + k] if j1 + k < j2 else None
-                tag = "changed" if pa is not None and pb is not None else "removed" if pb is None else "added"
-                out.append((tag, pa, pb))
-        elif op == "delete":
-            out += [("removed", a[i], None) for i in range(i1, i2)]
-        else:
-            out += [("added", None, b[j]) for j in range(j1, j2)]
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=list(a), b=list(b), autojunk=False).get_opcodes():
+        for pa, pb in itertools.zip_longest(
+            a[i1:i2], b[j1:j2]
+        ):  # a replacement's longer side: None beside it
+            tag = (
+                "same" if op == "equal" else "removed" if pb is None else "added" if pa is None else "changed"
+            )
+            out.append((tag, pa, pb))
     return out
 
 
@@ -220,9 +214,7 @@ def translation_diff(
             text[r, col] = "—" if piece is None else esc(piece)
             who = names[0] if r == 3 * line else names[1]
             hover[r, col] = f"{esc(who)}: {text[r, col]} ({tag})"
-    ticks = []
-    for line in range(n_lines):
-        ticks += [esc(names[0]), esc(names[1])] + ([""] if line < n_lines - 1 else [])
+    ticks = ([esc(names[0]), esc(names[1]), ""] * n_lines)[:-1]  # a blank row between lines
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -240,15 +232,7 @@ def translation_diff(
         )
     )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(n_rows)),
-        ticktext=ticks,
-        autorange="reversed",
-        showgrid=False,
-        zeroline=False,
-        automargin=True,
-    )
+    fig.update_yaxes(index_axis(ticks, reverse=True, showgrid=False, zeroline=False, automargin=True))
     fig = finish(fig, title, font_size, height or int(font_size * TOP + 30 + n_rows * font_size * 2.4))
     fig.update_layout(plot_bgcolor="white", margin={"b": 20})  # no x axis below: the rows are the figure
     return fig
@@ -277,6 +261,13 @@ def head_effect_grid(
     if not kinds:
         raise ValueError("head_effect_grid needs a table with at least one head")
     limit = float(np.abs(table[value]).max()) or 1.0
+    # three ticks (−limit, 0, +limit) and the title beside the bar: at the projector's font, Plotly's own
+    # ticks and a title on top left a 3-layer grid's bar too short for its numbers
+    colorbar = {
+        "title": {"text": "change in log p", "side": "right"},
+        "tickvals": [-limit, 0.0, limit],
+        "ticktext": [_change(-limit), "0", _change(limit)],
+    }
     traces, layout, shapes, titles = [], {}, [], []
     for i, (kind, (sfx, x_dom, _)) in enumerate(
         zip(kinds, panels(len(kinds), len(kinds), 0.06), strict=True)
@@ -299,7 +290,7 @@ def head_effect_grid(
                 zmin=-limit,
                 zmax=limit,
                 showscale=i == len(kinds) - 1,
-                colorbar={"title": {"text": "change in log p"}},
+                colorbar=colorbar,
                 text=[["" if np.isnan(v) else _change(v) for v in row] for row in z],
                 texttemplate="%{text}",
                 hovertemplate=f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
@@ -313,22 +304,15 @@ def head_effect_grid(
             [f"L{layer}" for layer in range(n_l)], reverse=True, anchor=x, **bare
         )
         titles.append(panel_title(esc(KINDS[kind].title), sum(x_dom) / 2, 1.0))
+        box = {"type": "rect", "xref": x, "yref": y, "line": {"color": "black", "width": 3}}
         shapes += [
-            {
-                "type": "rect",
-                "xref": x,
-                "yref": y,
-                "x0": h - 0.5,
-                "x1": h + 0.5,
-                "y0": layer - 0.5,
-                "y1": layer + 0.5,
-                "line": {"color": "black", "width": 3},
-            }
+            {**box, "x0": h - 0.5, "x1": h + 0.5, "y0": layer - 0.5, "y1": layer + 0.5}
             for k, layer, h in off
             if k == kind
         ]
     fig = go.Figure(traces, layout={**layout, "annotations": titles, "shapes": shapes})
-    auto = int(min(700, max(260, 190 + int(table["layer"].max() + 1) * font_size * 3.2)))
-    fig = finish(fig, title, font_size, height or auto)
-    fig.update_layout(margin={"t": round(font_size * (TOP + 1.5))})  # a subtitle above the panels' titles
+    top, bottom = round(font_size * (TOP + 1.5)), round(font_size * 3)  # a subtitle above the panels' titles
+    plot = max(int(table["layer"].max() + 1) * font_size * 2.4, font_size * 9)  # room for the bar's 3 ticks
+    fig = finish(fig, title, font_size, height or int(min(700, top + plot + bottom)))
+    fig.update_layout(margin={"t": top, "b": bottom})
     return fig

@@ -34,11 +34,16 @@ def label(head: Head) -> str:
     return f"{kind} L{layer} H{h}"
 
 
+def count(n: int, noun: str) -> str:
+    """(1, "piece") -> "1 piece", (9, "piece") -> "9 pieces": every count the experiment views write."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def describe(off: Off, limit: int = 6) -> str:
     """ "3 heads off: cross L2 H0, cross L2 H1, encoder L0 H3" (the first `limit` named, then "…")."""
     names = [label(h) for h in off]
     shown = ", ".join(names[:limit]) + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
-    return f"{len(off)} head{'s' if len(off) != 1 else ''} off: {shown}"
+    return f"{count(len(off), 'head')} off: {shown}"
 
 
 def to_url(off: Off) -> str:
@@ -52,15 +57,9 @@ def parse(raw: str) -> tuple[Off, list[str]]:
     if len(raw) > URL_LIMIT:
         notices.append(f"URL parameter `off` was cut to its first {URL_LIMIT} characters.")
         raw = raw[:URL_LIMIT]
-    heads, bad = [], []
-    for item in (s.strip() for s in raw.split(",")):
-        if not item:
-            continue
-        m = _ITEM.fullmatch(item)
-        if m:
-            heads.append((m[1], int(m[2]), int(m[3])))
-        else:
-            bad.append(item)
+    items = [(item, _ITEM.fullmatch(item)) for item in (s.strip() for s in raw.split(",")) if item]
+    heads = [(m[1], int(m[2]), int(m[3])) for _, m in items if m]
+    bad = [item for item, m in items if not m]
     if bad:
         notices.append(
             f"Ignored in URL parameter `off`: {md_code(', '.join(bad), 80)} (write heads as kind.layer.head, "
@@ -87,9 +86,7 @@ def every_head(n_layers: Mapping[str, int], n_heads: int) -> Off:
 
 def warnings(off: Off, n_layers: Mapping[str, int], n_heads: int) -> list[str]:
     """What a teacher should know about this set: every head off, or a whole kind off."""
-    if not off:
-        return []
-    if set(off) == set(every_head(n_layers, n_heads)):
+    if off and set(off) == set(every_head(n_layers, n_heads)):
         return [
             "Every attention head is off: no position can read any other, and the decoder cannot read the "
             "source at all. What is left is each piece's own embedding passed through the feed-forward "

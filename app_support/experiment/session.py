@@ -26,6 +26,8 @@ from app_support.safe_text import md_code
 from app_support.views import EXPERIMENT, Ctx, View
 from transformer import Trace
 
+SCIENCE = ":material/science:"  # the experiment's icon: Streamlit's icon font (an emoji showed as a box)
+
 
 def typed_target(ss: Mapping) -> str | None:
     """The typed translation, or None when the box is empty (or only spaces)."""
@@ -37,9 +39,7 @@ def experiment(ss: Mapping) -> dict:
     """What the views show: {"off": ..., "target": ...} for what is set and applied; {} for the model's own run."""
     if not ss.get("exp_apply", True):
         return {}
-    out: dict = {}
-    if ss.get("off"):
-        out["off"] = tuple(ss["off"])
+    out: dict = {"off": tuple(ss["off"])} if ss.get("off") else {}
     if typed_target(ss) is not None:
         out["target"] = ss["target"]
     return out
@@ -71,20 +71,30 @@ def fit(ss: MutableMapping, n_layers: Mapping[str, int], n_heads: int) -> list[s
     return notices
 
 
-def end_experiment() -> None:
-    ss = st.session_state
-    ss["off"] = ()
-    ss["target"] = ""
-
-
 def describe(off, target: str | None) -> str:
     """One line naming the experiment: "3 heads off: cross L2 H0, … · traced on your translation: `…`"."""
-    parts = []
-    if off:
-        parts.append(heads_off.describe(off))
+    parts = [heads_off.describe(off)] if off else []
     if target is not None:
         parts.append(f"traced on your translation: {md_code(target, 120)}")
     return " · ".join(parts)
+
+
+def banner_text(off, target: str | None, left_out: bool) -> str:
+    """The warning above a view that draws the experiment: what it is, on a line of its own (it may end in a
+    typed translation's own full stop), then what the figures show. `left_out`: the view cannot follow the
+    typed translation (Minimal pairs)."""
+    shows = "Every figure below shows this run"
+    if left_out:
+        shows = (
+            "Every figure below, for both sentences, shows this run; your typed translation belongs to the "
+            "first sentence only and is not traced here"
+        )
+    if off:
+        shows += (
+            ". A head switched off still computes its attention weights (drawn as before); its output is "
+            "zeroed, so what changes is everything after it"
+        )
+    return f"**Experiment, not the model as trained:** {describe(off, target)}\n\n{shows}."
 
 
 def banner(ctx: Ctx, view: View) -> None:
@@ -94,25 +104,10 @@ def banner(ctx: Ctx, view: View) -> None:
     if (not off and target is None) or view.sets_experiment:  # it says itself what it shows
         return
     shown = ctx.run.is_experiment
-    left_out = target if shown and ctx.target is None else None  # a typed translation this view cannot follow
     with st.container(key="experiment_banner"):
         if shown:
-            st.warning(
-                f"**Experiment, not the model as trained — {describe(ctx.off, ctx.target)}.** Every figure "
-                + (
-                    "below shows this run."
-                    if left_out is None
-                    else "below, for both sentences, shows this run; "
-                    "your typed translation belongs to the first sentence only and is not traced here."
-                )  # fmt: skip
-                + (
-                    " A head switched off still computes its attention weights (drawn as before); "
-                    "its output is zeroed, so what changes is everything after it."
-                    if off
-                    else ""
-                ),
-                icon="🧪",
-            )
+            left_out = target is not None and ctx.target is None  # a translation this view cannot follow
+            st.warning(banner_text(ctx.off, ctx.target, left_out), icon=SCIENCE)
         elif shown_experiment({**ss, "exp_apply": True}, view):  # it would follow, but the toggle is off
             st.info(
                 f"Experiment set but not shown ({describe(off, target)}): these figures are the model as trained."
@@ -131,7 +126,8 @@ def banner(ctx: Ctx, view: View) -> None:
         b.button(
             "End the experiment",
             key="exp_end",
-            on_click=end_experiment,
+            on_click=ss.update,
+            kwargs={"off": (), "target": ""},
             help="All heads on, typed translation cleared.",
         )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import streamlit as st
 
 import viz
@@ -39,10 +38,6 @@ def _picked(kind: str, layer: int) -> None:
     chosen = ss.get(pills_key(kind, layer)) or []
     rest = [h for h in ss["off"] if (h[0], h[1]) != (kind, layer)]
     ss["off"] = heads_off.normalise([*rest, *((kind, layer, int(h)) for h in chosen)])
-
-
-def _all_on() -> None:
-    st.session_state["off"] = ()
 
 
 def _row_clicked(key: str, heads: list[tuple[str, int, int]], ss=None) -> None:
@@ -74,8 +69,21 @@ def grid(ctx: Ctx) -> None:
                     args=(kind, layer),
                 )
     a, b = st.columns([1, 3])
-    a.button("All heads on", key="heads_all_on", on_click=_all_on, disabled=not off)
+    a.button("All heads on", key="heads_all_on", on_click=ss.update, kwargs={"off": ()}, disabled=not off)
     b.caption("Click a head to switch it off (highlighted = off); click again to switch it back on.")
+
+
+EMPTY = "(empty: the model ended the sentence at once)"
+
+
+def own(text: str) -> None:
+    st.markdown("**The model's translation**")
+    st.code(text or EMPTY, language=None, wrap_lines=True)
+
+
+def differ_value(changed: int, slots: int) -> str:
+    """The metric's value, short enough for a third of a 1280 px page: "unchanged" or "1 of 8"."""
+    return "unchanged" if changed == 0 else f"{changed} of {slots}"
 
 
 def comparison(ctx: Ctx, off: heads_off.Off) -> None:
@@ -84,50 +92,47 @@ def comparison(ctx: Ctx, off: heads_off.Off) -> None:
         c = results.compare(ctx.run.but(off=off))
     name = heads_off.describe(off, limit=3).split(":")[0]  # "3 heads off"
     left, right = ctx.columns(2)
-    empty = "(empty: the model ended the sentence at once)"
     with left:
-        st.markdown("**The model's translation**")
-        st.code(c.original_text or empty, language=None, wrap_lines=True)
+        own(c.original_text)
     with right:
         st.markdown(f"**With {name}**")
-        st.code(c.ablated_text or empty, language=None, wrap_lines=True)
-    slots = viz.align_pieces(c.original, c.ablated)
-    changed = sum(tag != "same" for tag, _, _ in slots)
+        st.code(c.ablated_text or EMPTY, language=None, wrap_lines=True)
     fig = viz.translation_diff(c.original, c.ablated, names=("the model", name), font_size=ctx.font)
     chart(ctx, fig, "fig_heads_diff", "translations", heads_off.to_url(off))
     before, after = float(c.before.sum()), float(c.after.sum())
-    a, b, d = st.columns(3)
+    a, b = st.columns(2)
     a.metric(
-        "Translation",
-        "unchanged" if c.original == c.ablated else f"{changed} of {len(slots)} pieces differ",
-        help="Pieces lined up by their longest common runs (difflib).",
+        "Pieces that differ",
+        differ_value(c.differ, c.slots),
+        help="Pieces of the new translation that differ from the model's own, the two lined up by their "
+        "longest common runs (difflib): the count the ranking below gives each head.",
     )
     b.metric(
         "log p of the original translation",
         f"{after:.2f}",
         delta=f"{after - before:+.2f} (was {before:.2f})",
         delta_color="normal",
-        help="Natural log of the probability the model gives the whole original translation, read "
-        "teacher-forced: the sum over its pieces (`</s>` included). 0 = certain.",
+        help="Natural log of the probability the model, with the heads off, gives the original translation, "
+        "read teacher-forced: the sum over its pieces (`</s>` included). 0 = certain.",
     )
-    d.metric(
-        "Pieces no longer the first choice",
-        int(np.sum(c.rank_after > 1)),
-        help="Decoder positions where, with the heads off, the original piece is not the most likely one.",
-    )
+    title = "Log-probability of the original translation, piece by piece (teacher-forced)"
     fig = viz.piece_logprob_bars(
-        c.pieces,
-        c.before,
-        c.after,
-        names=("the model", name),
-        title="Log-probability of the original translation, piece by piece (teacher-forced)",
-        font_size=ctx.font,
+        c.pieces, c.before, c.after, names=("the model", name), title=title, font_size=ctx.font
     )
     chart(ctx, fig, "fig_heads_logp", "logp", heads_off.to_url(off))
     st.caption(
         "Teacher-forced: the decoder is given the original translation piece by piece, with and without the "
-        "heads, and each bar is the log-probability of the piece it predicts there (position t reads piece t "
-        "and predicts piece t + 1; the last predicts `</s>`)."
+        "heads; each bar is the log-probability of the piece it predicts there."
+    )
+
+
+def ranking_caption(n_heads: int, decoded: int) -> str:
+    return (
+        f"Each of the {n_heads} heads switched off alone, ranked by how much less likely the model then "
+        f"finds its own translation (teacher-forced). The top {decoded} are translated again with that head "
+        "off, as above: *pieces that differ* from the model's own. **Click a row to switch that head off** "
+        "(alone; combine heads in the grid). A small change does not mean a head is useless: others may do "
+        "its work."
     )
 
 
@@ -140,7 +145,8 @@ def ranking(ctx: Ctx, off: heads_off.Off) -> None:
     chart(ctx, fig, "fig_heads_grid", "which-heads-matter")
     heads = list(zip(table["kind"], table["layer"].astype(int), table["head_index"].astype(int), strict=True))
     key = f"heads_rank_{heads_off.to_url(off) or 'none'}"  # a new table when the set changes: no stale selection
-    shown = table[["rank", "head", "logp_change", "logp_after", "top_changes"]]
+    shown = table[["rank", "head", "logp_change", "logp_after", "differ", "translation"]].copy()
+    shown.loc[shown["differ"] == 0, "translation"] = "(unchanged)"  # the rows that change it stand out
     with st.container(key=TABLE):
         st.dataframe(
             shown,
@@ -150,22 +156,17 @@ def ranking(ctx: Ctx, off: heads_off.Off) -> None:
             selection_mode="single-row",
             column_config={
                 "rank": st.column_config.NumberColumn("rank", width="small"),
-                "head": st.column_config.TextColumn("head"),
                 "logp_change": st.column_config.NumberColumn(
                     "change in log p", format="%.3f", help="With only this head off; negative = less likely"
                 ),
                 "logp_after": st.column_config.NumberColumn("log p with it off", format="%.3f"),
-                "top_changes": st.column_config.NumberColumn(
-                    "first choices changed", help="Decoder positions whose most likely piece changes"
+                "differ": st.column_config.NumberColumn(
+                    "pieces that differ", help="0 = the same translation"
                 ),
+                "translation": st.column_config.TextColumn("translation with it off", width="large"),
             },
         )
-    st.caption(
-        f"Each of the {len(table)} heads switched off alone, the model's own translation read teacher-forced "
-        "(the original translation's log-probability is the sum over its pieces). **Click a row to switch "
-        "that head off** (alone; combine heads in the grid above). A small change does not mean a head "
-        "is useless: others may do the same work."
-    )
+    st.caption(ranking_caption(len(table), min(results.DECODED, len(table))))
 
 
 def render(ctx: Ctx) -> None:
@@ -185,6 +186,7 @@ def render(ctx: Ctx) -> None:
             "Every head is on: this is the model as trained. Click heads in the grid, or a row of the table "
             "below, to switch them off."
         )
+        own(t.tgt_text)
     ranking(ctx, off)
 
 

@@ -9,10 +9,12 @@ import re
 import numpy as np
 import pytest
 
+import viz
 from app_support import registry
 from app_support.experiment.results import TARGET_LIMIT
 from app_support.views import heads as heads_view
 from tests.support.apptest import (
+    MODELS,
     TOY,
     assert_clean,
     attention_maps,
@@ -29,6 +31,13 @@ REVERSED = "e d b f a c"
 ANTI = "cross.1.0,cross.1.1,cross.1.2,cross.1.3"  # the reverse model's anti-diagonal heads (tests/unit/test_heads_off)
 ANTI_OFF = tuple(("cross", 1, h) for h in range(4))
 BASE = {"model": TOY, "text": TEXT}
+
+
+def score_rows(fig: dict) -> tuple[list[str], list[int], list[str]]:
+    """The score chart's rows: each piece (its label, no markup), its rank (the note beside it), colour."""
+    pieces = [re.sub("<[^>]+>", "", t) for t in fig["layout"]["yaxis"]["ticktext"]]
+    ranks = [int(a["text"].split()[0][1:]) for a in fig["layout"]["annotations"]]
+    return pieces, ranks, fig["data"][0]["marker"]["color"]
 
 
 def banner(at) -> list[str]:
@@ -67,6 +76,28 @@ def test_grid_switches_heads_off_and_the_sentence_is_translated_again():
     assert [b["name"] for b in bars] == ["the model", "4 heads off"]
     logp = {m.label: m for m in at.metric}["log p of the original translation"]
     assert float(logp.value) < -5  # the original reversal became very unlikely
+
+
+@needs_toy
+def test_with_every_head_on_the_models_own_translation_is_shown():
+    at = run_app(**BASE, view="heads")
+    assert_clean(at)
+    assert codes(at) == [REVERSED] and "**The model's translation**" in [m.value for m in at.markdown]
+
+
+@pytest.mark.skipif("en-de" not in MODELS, reason="needs the shipped en-de model")
+def test_en_de_ranking_metric_and_translations_agree_on_the_first_row():
+    """Issue 24: `off=decoder.2.2`, the ranking's first row, changes "spricht" to "sprechen"; the metric says
+    "1 of 8" and the ranking's row says 1 piece differs, with that translation (it read 0 before)."""
+    text = "I know that she speaks German."
+    at = run_app(model="en-de", text=text, view="heads", off="decoder.2.2")
+    assert_clean(at)
+    assert codes(at)[:2] == ["Ich weiß, dass sie Deutsch spricht.", "Ich weiß, dass sie Deutsch sprechen."]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Pieces that differ"] == "1 of 8"
+    (table,) = [d.value for d in at.dataframe if "differ" in d.value.columns]
+    assert table.iloc[0][["head", "differ", "translation"]].tolist() == ["decoder L2 H2", 1, codes(at)[1]]
+    assert "First choices" not in " ".join(table.columns) and "top_changes" not in table.columns
 
 
 @needs_toy
@@ -199,15 +230,35 @@ def test_a_typed_translation_is_scored_piece_by_piece_beside_the_models_own():
     at.text_input(key="target").input("e d b f c a").run()  # the last two swapped
     assert_clean(at)
     assert at.query_params["target"] == "e d b f c a"
-    (frame,) = [d.value for d in at.dataframe]
-    assert frame["piece"].tolist() == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "</s>"]
-    assert frame["rank"].tolist()[:4] == [1, 1, 1, 1] and frame["rank"][4] > 1  # the swap surprises it
-    assert bool(frame["surprising"][4])
+    (fig,) = figures(at)  # a bar per piece, its rank beside it, surprising ones in orange
+    pieces, ranks, colours = score_rows(fig)
+    assert pieces == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "&lt;/s&gt;"]
+    assert ranks[:4] == [1, 1, 1, 1] and ranks[4] > 1  # the swap surprises it
+    assert colours[4] == viz.experiments.AFTER_COLOR != colours[0]
     metrics = {m.label: float(m.value) for m in at.metric}
     assert metrics["Your translation: log p"] < metrics["The model's own translation: log p"] <= 0
-    (fig,) = figures(at)
     assert title(fig) == "How likely the model finds each piece of this translation"
     assert REVERSED in codes(at)
+
+
+@pytest.mark.skipif("en-de" not in MODELS, reason="needs the shipped en-de model")
+def test_the_classic_student_error_is_named_and_the_model_is_said_to_be_no_grammar_checker():
+    """Issue 24: "sprechen" for "spricht" is the model's own first choice there (p ≈ 0.57): the page says so
+    beside the piece and in a sentence; a Cyrillic translation gets the unreadable-characters notice."""
+    text = "I know that she speaks German."
+    at = run_app(model="en-de", text=text, view="score", target="Ich weiß, dass sie Deutsch sprechen.")
+    assert_clean(at)
+    (said,) = [i.value for i in at.info if "prefers" in i.value]
+    assert "` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `)" in said
+    assert "not a grammar checker" in said
+    (fig,) = figures(at)
+    assert [a["text"] for a in fig["layout"]["annotations"]][6] == "#1"  # beside ▁sprechen: the model's #1
+    cyrillic = run_app(model="en-de", text=text, view="score", target="Я знаю, что она говорит по-немецки.")
+    assert_clean(cyrillic)
+    assert any(
+        w.value.startswith("Your translation has characters this model has no piece for")
+        for w in cyrillic.warning
+    )
 
 
 @needs_toy
@@ -259,8 +310,7 @@ def test_score_buttons_copy_the_models_translation_and_clear_it():
     at = run_app(**BASE, view="score")
     at.button(key="score_copy").click().run()
     assert at.session_state["target"] == REVERSED
-    (frame,) = [d.value for d in at.dataframe]
-    assert (frame["rank"] == 1).all() or at.session_state["beam"] > 1
+    assert all(r == 1 for r in score_rows(figures(at)[0])[1]) or at.session_state["beam"] > 1
     at.button(key="score_clear").click().run()
     assert at.session_state["target"] == ""
 

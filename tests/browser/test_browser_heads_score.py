@@ -1,6 +1,8 @@
 """Issue 11, items 1 and 2 in a real browser: switch heads off in the grid (and from the ranking table), type
 a translation to score; the figures change, the URL follows, every view says which experiment it shows, and
-two sessions on one server never see each other's heads off.
+two sessions on one server never see each other's heads off. Issue 24: both views at 1280 × 720 and in
+presentation mode at 1920 × 1080, one page each: no label cut, turned or drawn over another, no metric
+cut short, the score chart on the first screen.
 
 SCREENSHOTS=DIR also saves what the pages looked like.
 """
@@ -13,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import tests.support.browser as browser_support
-from tests.support.browser import app_url, wait_idle
+from tests.support.browser import PROJECTOR, SMALL_SCREEN, app_url, wait_idle
+from tests.support.label_boxes import label_problems
 from transformer import available_models
 
 pytestmark = [
@@ -52,6 +55,67 @@ def heatmap_z(page, n: int) -> list:
             .map(r => Array.from(r.querySelectorAll('i')).map(c => c.dataset.v))""",
         n,
     )
+
+
+needs_en_de = pytest.mark.skipif("en-de" not in available_models(), reason="needs the shipped en-de model")
+SENTENCE = "I know that she speaks German."  # issue 24: decoder L2 H2 off turns "spricht" into "sprechen"
+SIZES = pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["1280x720", "1920x1080-present"])
+
+
+def open_en_de(browser, app_server, viewport: dict, last: str, **query: str):
+    """A fresh session at this size (PROJECTOR: presentation mode) on en-de, once the figure titled `last` is
+    drawn, the script has ended, its metrics are on the page and Plotly's responsive resize is done."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    present = {"present": "1"} if viewport is PROJECTOR else {}
+    page.goto(app_url(app_server, model="en-de", text=SENTENCE, **query, **present))
+    wait_for_title(page, last, 90_000)
+    wait_idle(page)
+    # both views end with two metrics, which Streamlit mounts up to a second after the script has ended
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 2")
+    page.wait_for_timeout(500)
+    return context, page
+
+
+def assert_labels_fit(page) -> None:
+    problems = label_problems(page)
+    assert problems == {"outside": [], "overlap": [], "turned": [], "metrics": []}, problems
+
+
+@needs_en_de
+@SIZES
+def test_heads_off_labels_fit_at_both_sizes(app_server, browser, viewport):
+    """The comparison (diff, metrics, log p per piece) and the ranking's grid: the colour bar's numbers, the
+    y-axis title, the piece labels (flat: they fit) and the metric "1 of 8" all whole."""
+    grid = "How much switching one head off lowers the translation's log-probability"  # the last figure
+    context, page = open_en_de(browser, app_server, viewport, grid, view="heads", off="decoder.2.2")
+    try:
+        assert_labels_fit(page)
+        values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        assert values[0] == "1 of 8", values
+        _shot(page, f"heads-{viewport['width']}.png")
+    finally:
+        context.close()
+
+
+@needs_en_de
+@SIZES
+def test_score_chart_starts_on_the_first_screen_and_its_labels_fit(app_server, browser, viewport):
+    """A student's "sprechen": the chart's plot starts above the fold, each piece's note beside it whole, and
+    the sentence that the model itself prefers the student's piece is on the page."""
+    title, student = (
+        "How likely the model finds each piece of this translation",
+        "Ich weiß, dass sie Deutsch sprechen.",
+    )
+    context, page = open_en_de(browser, app_server, viewport, title, view="score", target=student)
+    try:
+        plot = page.locator(".st-key-fig_score_pieces .nsewdrag").bounding_box()
+        assert plot["y"] < viewport["height"] - 50, plot  # its first bars on the first screen
+        assert_labels_fit(page)
+        assert page.get_by_text("The model itself prefers").count() == 1
+        _shot(page, f"score-{viewport['width']}.png")
+    finally:
+        context.close()
 
 
 def test_switching_heads_off_translates_again_and_every_view_says_so(app_server, page):
@@ -112,7 +176,7 @@ def test_typing_a_translation_scores_it_and_the_views_follow(app_server, page):
     box.press("Enter")
     wait_for_title(page, "How likely the model finds each piece of this translation")
     ticks = page.evaluate(
-        "() => Array.from(document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('.xtick text'))"
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')[0].querySelectorAll('.ytick text'))"
         ".map(t => t.textContent)"
     )
     assert ticks == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "</s>"], ticks

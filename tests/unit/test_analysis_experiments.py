@@ -43,6 +43,21 @@ def test_zero_heads_for_every_row_or_one_set_per_row():
     assert zero_heads([()]) == []
 
 
+def test_zero_heads_applies_each_set_to_its_block_of_rows():
+    """Two sets over a batch of 6 rows (a beam of 3 per copy of the sentence): set b zeroes rows 3b … 3b + 2;
+    the encoder's batch of 2 (one row per copy) reads them one row each; a batch that is no whole number of
+    blocks is refused."""
+    ((_, zero),) = zero_heads([(("cross", 0, 1),), (("cross", 0, 3),)])
+    beams = zero(None, (), torch.ones(6, 4, 1, 5))
+    assert {(r, h) for r in range(6) for h in range(4) if (beams[r, h] == 0).all()} == {
+        (0, 1), (1, 1), (2, 1), (3, 3), (4, 3), (5, 3),
+    }  # fmt: skip
+    rows = zero(None, (), torch.ones(2, 4, 7, 5))
+    assert {(r, h) for r in range(2) for h in range(4) if (rows[r, h] == 0).all()} == {(0, 1), (1, 3)}
+    with pytest.raises(ValueError, match="whole blocks"):
+        zero(None, (), torch.ones(5, 4, 1, 5))
+
+
 def _forward_logp(model, src_ids, tgt_ids, off=()) -> np.ndarray:
     """log P of each predicted piece from one plain forward pass with `off` zeroed."""
     with torch.no_grad(), hooks(model, zero_heads([off])):

@@ -5,7 +5,14 @@ import torch
 
 from tests.support.tiny import tiny_config
 from transformer import Transformer, record
-from transformer.decoding import beam_search, block_ngrams, block_repeats, greedy_decode, length_penalty
+from transformer.decoding import (
+    beam_search,
+    beam_search_batch,
+    block_ngrams,
+    block_repeats,
+    greedy_decode,
+    length_penalty,
+)
 
 
 def trained_ish_model(seed: int) -> Transformer:
@@ -164,3 +171,17 @@ def test_beam_does_not_stop_on_junk_endings_while_a_likelier_hypothesis_runs():
     for text, _ in synthetic_pairs("sort", 60, min_len=3, max_len=10, n_symbols=10, seed=7):
         beam, greedy = m.translate(text, beam=4), m.translate(text, beam=1)
         assert score(text, beam) >= score(text, greedy) - 1e-4, (text, beam, greedy)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_batch_of_beam_searches_finds_what_each_finds_alone(seed):
+    """beam_search_batch over 4 sentences (one padded, one cut at max_len) = beam_search of each."""
+    model = trained_ish_model(seed)
+    src = torch.randint(4, 40, (4, 8))
+    src[2, 5:] = 0
+    for max_len in (3, 30):
+        batch = beam_search_batch(model, src, beam=3, max_len=max_len, no_repeat_ngram=2)
+        alone = [
+            beam_search(model, src[i : i + 1], beam=3, max_len=max_len, no_repeat_ngram=2) for i in range(4)
+        ]
+        assert [b.tolist() for b in batch] == [a.tolist() for a in alone]

@@ -12,6 +12,7 @@ import pytest
 from app_support import models
 from app_support.experiment import heads_off, results
 from app_support.run import Run
+from app_support.safe_text import md_code
 from tests.support.threads import at_once
 from transformer import available_models, load_pretrained
 from transformer.analysis import piece_scores
@@ -212,3 +213,174 @@ def test_the_csv_export_follows_the_experiment():
     typed = export.attention_csv(run.but(target="e d b"))
     assert intact != ablated and intact != typed
     assert export.attention_csv(run.but(off=(), target=None)) == intact
+
+
+# --- one definition of "the translation changes" ----------------------------------------------------------
+
+
+@needs_toy
+@pytest.mark.parametrize("beam", [1, 4])
+def test_one_batched_decode_per_set_equals_each_decoded_alone(beam):
+    """Pretrained.decoder_inputs (the ranking's one batched decode) = decoder_input with that set's hooks (the
+    comparison's and the traced views' decode), set by set."""
+    m = load_pretrained(TOY)
+    src, _ = m.encode_source("b a g e c a f")
+    variants = [(), (("cross", 1, 1),), (("cross", 1, 0), ("cross", 1, 2)), heads_off.every_head(N_LAYERS, 4)]
+    alone = [m.decoder_input(src, beam, None, heads_off.hooks(v)) for v in variants]
+    assert m.decoder_inputs(src, variants, beam) == alone
+    assert len({tuple(ids) for ids in alone}) > 1  # the sets do change the translation
+
+
+@pytest.mark.skipif("en-de" not in available_models(), reason="needs the shipped en-de model")
+def test_special_pieces_are_never_generated_even_with_every_head_off():
+    """With every head off en-de wrote `<s> <s>` as words; now no special piece but the final `</s>`."""
+    m = load_pretrained("en-de")
+    src, _ = m.encode_source("I know that she speaks German.")
+    every = heads_off.every_head({"encoder": 3, "decoder": 3, "cross": 3}, 4)
+    specials = {m.config.bos_id, m.config.pad_id, m.config.eos_id, m.config.start_id}
+    for beam in (1, 4):
+        (ids,) = m.decoder_inputs(src, [every], beam)
+        assert ids[0] == m.config.start_id and not specials & set(ids[1:]), m.tokenizer.pieces(ids)
+
+
+def _toy_run(text: str, beam: int = 4) -> Run:
+    path = str(available_models()[TOY])
+    return Run(path, models.stamp(path), text, beam, 0)
+
+
+@needs_toy
+def test_the_ranking_and_the_comparison_count_the_same_changed_pieces():
+    """The top DECODED rows of the ranking say what re-decoding with that head off does, with the count
+    the comparison's metric gives when that head is switched off; rows below are not decoded."""
+    run = _toy_run("j i h c a")
+    table = results.heads_table(run)
+    top = table.iloc[: results.DECODED]
+    assert table["differ"].iloc[results.DECODED :].isna().all()
+    for _, row in top.iterrows():
+        c = results.compare(run.but(off=((row["kind"], int(row["layer"]), int(row["head_index"])),)))
+        assert (row["differ"], row["translation"]) == (c.differ, c.ablated_text), row["head"]
+        assert c.differ == results.differ(c.original, c.ablated)[0] and (c.differ == 0) == (
+            c.original == c.ablated
+        )
+
+
+@pytest.mark.skipif("en-de" not in available_models(), reason="needs the shipped en-de model")
+def test_the_ranking_top_row_on_en_de_changes_the_translation_as_its_comparison_shows():
+    """Issue 24: the ranking read 0 for its top row (teacher-forced first choices, unchanged because "spricht"
+    is not the model's first choice there even with every head on) while switching it off turned "spricht"
+    into "sprechen"; now the row, the metric and the translations agree."""
+    path = str(available_models()["en-de"])
+    run = Run(path, models.stamp(path), "I know that she speaks German.", 4, 0)
+    table = results.heads_table(run)
+    first = table.iloc[0]
+    assert first["head"] == "decoder L2 H2" and first["differ"] == 1
+    assert first["translation"] == "Ich weiß, dass sie Deutsch sprechen."
+    c = results.compare(run.but(off=(("decoder", 2, 2),)))
+    assert (c.differ, c.slots, c.ablated_text) == (1, 8, first["translation"])
+    assert c.original_text == "Ich weiß, dass sie Deutsch spricht."
+
+
+# --- words that say what the numbers say ------------------------------------------------------------------
+
+
+def test_counts_and_the_heads_view_sentences_agree_with_their_numbers():
+    from app_support.views import heads as heads_view
+
+    assert [heads_off.count(n, "piece") for n in (0, 1, 2)] == ["0 pieces", "1 piece", "2 pieces"]
+    assert heads_off.describe((("cross", 1, 0),)) == "1 head off: cross L1 H0"
+    assert heads_view.differ_value(0, 8) == "unchanged" and heads_view.differ_value(1, 8) == "1 of 8"
+    assert len(heads_view.differ_value(10, 10)) <= 8  # a metric's value Streamlit never cuts at 1280 px
+    caption = heads_view.ranking_caption(36, 12)
+    assert (
+        caption.startswith("Each of the 36 heads switched off alone")
+        and "The top 12 are translated" in caption
+    )
+
+
+def test_the_banner_says_what_runs_without_a_double_full_stop_or_an_emoji():
+    from app_support.experiment import session
+
+    text = session.banner_text((("decoder", 2, 2),), "Ich weiß, dass sie Deutsch spricht.", False)
+    assert text.startswith("**Experiment, not the model as trained:** 1 head off: decoder L2 H2 · traced on")
+    assert "spricht. `\n\n" in text and ".." not in text.replace("`", "").replace(" ", "")
+    assert "Every figure below shows this run. A head switched off" in text
+    typed_only = session.banner_text((), "a b", True)
+    assert "not traced here" in typed_only and "head switched off" not in typed_only
+    assert session.SCIENCE.startswith(":material/")  # a font icon, not an emoji a system font may lack
+    for source in (
+        "app_support/experiment/session.py",
+        "app_support/views/score.py",
+        "app_support/views/heads.py",
+    ):
+        text = open(source, encoding="utf-8").read()
+        assert not [c for c in text if ord(c) >= 0x1F000], source  # no emoji (🧪 showed as an empty box)
+
+
+def _scores(pieces, probs, ranks, tops=None):
+    import viz
+
+    tops = tops or pieces
+    return viz.piece_score_frame(pieces, np.log(probs), ranks, tops, np.log([0.9] * len(pieces)))
+
+
+def test_the_score_views_sentences_agree_with_their_numbers():
+    from app_support.views import score
+
+    none = _scores(["▁a", "▁b", "</s>"], [0.9, 0.8, 0.95], [1, 1, 1])
+    assert score.summary(none) == (
+        "No piece surprises the model: each of its 3 pieces has probability 0.1 or more. "
+        "The model ranks every piece first (#1 beside its bar: its rank among all pieces)."
+    )
+    one = _scores(["▁a", "▁b", "</s>"], [0.9, 0.05, 0.95], [1, 4, 1])
+    assert score.summary(one) == (
+        "1 of 3 pieces surprises the model (orange: probability below 0.1). At 1 of them the model's first "
+        "choice is another piece, named beside its bar."
+    )
+    two = score.summary(_scores(["▁a", "▁b", "</s>"], [0.02, 0.05, 0.95], [9, 4, 2]))
+    assert two.startswith("2 of 3 pieces surprise the model") and "At 3 of them the model's first" in two
+    assert score.summary(_scores(["</s>"], [0.9], [1])).startswith(
+        "No piece surprises the model: its one piece"
+    )
+    assert score.summary(_scores(["</s>"], [0.01], [3])).startswith("1 of 1 piece surprises the model")
+
+
+def test_a_typed_piece_the_model_prefers_over_its_own_translation_is_said_in_plain_words():
+    """Issue 24: "sprechen" for "spricht" is ranked #1 (p ≈ 0.57): the page says the model prefers it and is
+    no grammar checker; a piece where both agree is not named."""
+    from app_support.views import score
+
+    own = ["▁Ich", "▁weiß", ",", "▁dass", "▁sie", "▁Deutsch", "▁spricht", "."]
+    typed = [*own[:6], "▁sprechen", ".", "</s>"]
+    frame = _scores(typed, [0.76, 0.94, 0.88, 0.82, 0.95, 0.96, 0.5681, 0.31, 0.95], [1] * 9)
+    said = score.preferred(frame, own)
+    assert said.startswith(
+        "The model itself prefers ` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `): it is not"
+    )
+    assert "model ranks it first where it stands" in said and "not a grammar checker" in said
+    assert score.preferred(frame.assign(rank=[1] * 6 + [2, 1, 1]), own) is None  # ranked #2: not its choice
+    moved = [*own[:5], "▁Englisch", "▁sprechen", ".", "</s>"]  # two pieces the model did not write, both #1
+    both = score.preferred(_scores(moved, [0.9, 0.9, 0.9, 0.9, 0.9, 0.2, 0.5681, 0.3, 0.9], [1] * 9), own)
+    assert both.startswith(
+        "The model itself prefers ` ▁Englisch ` (p = 0.20; its own translation has ` ▁Deutsch `)"
+    )
+    assert "` ▁sprechen ` (p = 0.57; its own translation has ` ▁spricht `): they are" in both
+    assert "model ranks each first where they stand" in both
+    added = score.preferred(_scores([*own[:7], "▁gut", ".", "</s>"], [0.9] * 8 + [0.4, 0.9], [1] * 10), own)
+    assert added.startswith(
+        "The model itself prefers ` ▁gut ` (p = 0.90): it is not"
+    )  # nothing of its own there
+    assert score.preferred(_scores([*own, "</s>"], [0.9] * 9, [1] * 9), own) is None  # its own translation
+
+
+@pytest.mark.skipif("en-de" not in available_models(), reason="needs the shipped en-de model")
+def test_a_typed_translation_in_another_script_gets_a_notice_naming_its_characters():
+    from app_support.views import score
+
+    m = load_pretrained("en-de")
+    typed = "Я знаю, что она говорит по-немецки."
+    notice = score.unreadable(typed, m, m.tokenizer.pieces(m.tokenizer.encode_target(typed)))
+    assert notice.startswith("Your translation has characters this model has no piece for: ` Я з н а ю")
+    chars = "".join(dict.fromkeys(c for c in typed if c.isalpha()))
+    assert md_code(" ".join(chars), 40) in notice  # every character it cannot read, the first 40 characters
+    assert ". It reads each as raw UTF-8 bytes (` <0xD0> ` …)" in notice
+    assert score.unreadable("Ich weiß, dass sie Deutsch sprechen.", m, []) is None

@@ -45,22 +45,47 @@ def test_piece_scores_bar_colours_surprising_pieces_and_escapes_pieces():
     bar = fig.data[0]
     colors = list(bar.marker.color)
     assert colors[1] != colors[0] == colors[2]  # the surprising one stands out
-    assert list(bar.text) == ["#1", "#7", "#2"]  # the rank of each piece
-    ticks = list(fig.layout.xaxis.ticktext)
-    assert ticks[0] == "▁Das" and ticks[2] == "&lt;/s&gt;"
+    assert bar.orientation == "h" and list(bar.y) == [0, 1, 2]  # a row per piece, labels flat at any length
+    notes = [a.text for a in fig.layout.annotations]  # beside each bar: its rank, the model's preference
+    assert notes == ["#1", "#7 · the model prefers ▁Haus (0.40)", "#2 · the model prefers . (0.30)"]
+    assert all(a.x == 1 and a.xanchor == "left" and a.xref == "paper" for a in fig.layout.annotations)
+    assert fig.layout.margin.r >= viz.style.labels_px(
+        notes, 12, cap=80
+    )  # right of the plot, never over a bar
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert ticks[0] == "▁Das" and ticks[2] == "&lt;/s&gt;" and fig.layout.yaxis.tickangle is None
     assert "<b>&lt;b&gt;</b>" in ticks[1]  # the surprising piece's label stands out too, escaped
+    assert fig.layout.yaxis.range[0] > fig.layout.yaxis.range[1]  # the first piece on top
     (line,) = fig.layout.shapes
-    (label,) = fig.layout.annotations  # the threshold's label, right of the plot: never over a bar's top
-    assert line.y0 == line.y1 == viz.experiments.SURPRISING and "below p = 0.1" in label.text
-    assert label.x == 1 and label.xanchor == "left" and fig.layout.margin.r >= 8 * 12
+    assert line.x0 == line.x1 == viz.experiments.SURPRISING and "below p = 0.1" in fig.layout.xaxis.title.text
     # the plot grows with the font: presentation's 20 px font gets the bars as much room as 12 px does
     assert viz.piece_scores_bar(_frame(), font_size=20).layout.height >= 20 / 12 * fig.layout.height
+    many = viz.piece_scores_bar(pd.concat([_frame()] * 10, ignore_index=True))
+    assert many.layout.height >= 30 * 2 * 12  # a row for each of 30 pieces
+
+
+def test_score_notes_name_the_model_choice_only_where_it_differs():
+    frame = _frame()
+    assert viz.experiments.score_notes(frame) == [
+        "#1", "#7 · the model prefers ▁Haus (0.40)", "#2 · the model prefers . (0.30)",
+    ]  # fmt: skip
+    hostile = viz.piece_scores_bar(frame.assign(model_top=["<i>", "<i>", "<i>"]))
+    assert (
+        "&lt;i&gt;" in hostile.layout.annotations[1].text and "<i>" not in hostile.layout.annotations[1].text
+    )
 
 
 def test_piece_logprob_bars_before_and_after():
     fig = viz.piece_logprob_bars(["a", "b"], [-0.1, -2.0], [-0.5, -3.0], names=("model", "2 heads off"))
     assert [t.name for t in fig.data] == ["model", "2 heads off"]
     np.testing.assert_allclose(fig.data[1].y, [-0.5, -3.0])
+    # labels flat unless Plotly finds they would overlap (a 45° "▁" read as a slash); the plot, at the
+    # projector's font too, taller than its axis title is long (it was cut to "0 = certair")
+    assert fig.layout.xaxis.tickangle is None and fig.layout.xaxis.automargin
+    for size in (12, 20):
+        big = viz.piece_logprob_bars(["▁Deutsch"] * 9, [-0.1] * 9, font_size=size)
+        plot = big.layout.height - big.layout.margin.t - 4 * size
+        assert plot >= viz.style.text_px(big.layout.yaxis.title.text, size), size
     assert len(viz.piece_logprob_bars(["a"], [-0.1]).data) == 1
     with pytest.raises(ValueError):
         viz.piece_logprob_bars(["a", "b"], [-0.1])
@@ -108,3 +133,23 @@ def test_head_effect_grid_one_panel_per_kind_with_the_off_heads_boxed():
     tiny = table.assign(logp_change=[-0.004, 0.004, -0.03, 0.0, -1.236, 0.5] * 3)
     texts = [t for row in viz.head_effect_grid(tiny).data[0].text for t in row]
     assert texts == ["0.00", "0.00", "-0.03", "0.00", "-1.24", "0.50"]
+
+
+@pytest.mark.parametrize("font", [12, 20])
+def test_head_effect_grid_colour_bar_has_room_for_its_three_numbers(font):
+    """Three ticks, −limit, 0, +limit, the title beside the bar; the plot at least 3 × 3 font sizes tall, so
+    the projector's numbers never overlap (Plotly's own ticks and a title on top did)."""
+    table = pd.DataFrame(
+        [(k, layer, h, -0.1 * (layer + h)) for k in ("encoder", "decoder", "cross") for layer in range(3)
+         for h in range(4)], columns=["kind", "layer", "head_index", "logp_change"],
+    )  # fmt: skip
+    fig = viz.head_effect_grid(table, font_size=font)
+    bar = fig.data[-1].colorbar
+    assert list(bar.tickvals) == pytest.approx([-0.5, 0.0, 0.5]) and list(bar.ticktext) == [
+        "-0.50",
+        "0",
+        "0.50",
+    ]
+    assert bar.title.side == "right"
+    m = fig.layout.margin
+    assert fig.layout.height - m.t - m.b >= 9 * font
