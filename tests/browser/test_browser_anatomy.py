@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import (
-    SMALL_SCREEN,
-    app_url,
-    needs_en_de_default,
-    wait_idle,
+from tests.support.browser import SMALL_SCREEN, needs_en_de_default
+from tests.support.margins import (
+    PAGES,
+    SECTIONS,
+    WALK,
+    assert_margins_hold,
+    check_margins,
+    page_id,
+    walk_sections,
 )
-from tests.support.margins import PAGES, assert_margins_hold, open_link, page_id
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,28 +33,9 @@ pytestmark = [
 
 @pytest.mark.parametrize("query", PAGES, ids=page_id)
 def test_computed_margins_hold_every_label(app_server, browser, query):
-    """At 1280 × 720, a laptop with the sidebar open (presentation mode: tests/browser/test_browser_projector.py)."""
+    """The Attention view's pages at 1280 × 720, a laptop with the sidebar open (presentation mode:
+    tests/browser/test_browser_projector.py)."""
     assert_margins_hold(app_server, browser, query, SMALL_SCREEN)
-
-
-def test_next_walks_the_sections_in_order_and_the_link_follows(app_server, browser):
-    """From the whole model, Next opens section 1, 2, …, each drawing its own figures; the URL says which."""
-    context = browser.new_context(viewport=SMALL_SCREEN)
-    page = context.new_page()
-    try:
-        page.goto(app_url(app_server, view="anatomy", text="The house is old."))
-        page.get_by_role("heading", name="0. The whole model").wait_for(timeout=90_000)
-        assert page.locator(".js-plotly-plot").count() == 0
-        for number in (1, 2, 3):
-            page.locator(".st-key-ana_next button").click()
-            page.get_by_role("heading", name=f"{number}. ").first.wait_for(timeout=60_000)
-            page.wait_for_function(
-                "n => location.search.includes('section=' + n)", arg=number, timeout=30_000
-            )
-            page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=60_000)
-            wait_idle(page)
-    finally:
-        context.close()
 
 
 # each Plotly figure's title and the width of its plot area (its drag layer), in px
@@ -59,13 +43,20 @@ PLOT_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'
     title: el.layout.title.text, width: el.querySelector('.nsewdrag').getBoundingClientRect().width}))"""
 
 
-def test_q_k_and_v_are_wide_enough_to_read_on_a_laptop(app_server, browser):
-    """At 1280 × 720 (sidebar open) Section 3 draws Q beside K and V under them: each matrix's 64 columns get
-    a plot area at least 150 px wide (three a row left each a strip ~50 px wide)."""
-    context, page = open_link(browser, app_server, SMALL_SCREEN, view="anatomy", section="3", kind="encoder")
-    try:
-        widths = {f["title"].split(" (")[0]: f["width"] for f in page.evaluate(PLOT_WIDTHS_JS)}
-        assert {"Q", "K", "V"} <= set(widths), widths
-        assert all(widths[m] >= 150 for m in "QKV"), widths
-    finally:
-        context.close()
+def test_next_walks_the_sections_in_order_and_every_figure_keeps_its_margins(app_server, browser):
+    """At 1280 × 720 (sidebar open), from the whole model (no figure), Next opens section 1, 2, …, 8, each
+    drawing its own figures, the URL saying which; every figure keeps the margins computed for its labels
+    (`check_margins`); section 3 draws Q beside K and V under them, each matrix's 64 columns in a plot area
+    at least 150 px wide (three a row left each a strip ~50 px wide)."""
+    seen = []
+    for number, page in walk_sections(app_server, browser, SMALL_SCREEN):
+        seen.append(number)
+        if number == 0:
+            assert page.locator(".js-plotly-plot").count() == 0
+            continue
+        check_margins(page, {**WALK, "section": str(number)})
+        if number == 3:
+            widths = {f["title"].split(" (")[0]: f["width"] for f in page.evaluate(PLOT_WIDTHS_JS)}
+            assert {"Q", "K", "V"} <= set(widths), widths
+            assert all(widths[m] >= 150 for m in "QKV"), widths
+    assert seen == [0, *SECTIONS]

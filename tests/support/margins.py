@@ -35,11 +35,10 @@ HTML_LABELS_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(
             wider: box.left < column.getBoundingClientRect().left - 0.5 || box.right > column.getBoundingClientRect().right + 0.5,
             bar_outside: barOutside, bar_px: [parseFloat(bar.style.width), bar.getBoundingClientRect().width]}; })"""
 
-PAGES = [  # the Anatomy sections with figures (decoder-side rows labelled by both pieces: the longest labels)
-    {"view": "anatomy", "section": str(n), "kind": "cross", "rows": "both"}
-    for n in anatomy_view.SECTION_TITLES
-    if n
-] + [  # the Attention view's heatmaps and model view share the figure functions
+SECTIONS = [n for n in anatomy_view.SECTION_TITLES if n]  # the Anatomy sections with figures
+# the walk's link: decoder-side rows labelled by both pieces (the longest labels); "Next" walks on from it
+WALK = {"view": "anatomy", "section": "0", "kind": "cross", "rows": "both"}
+PAGES = [  # the Attention view's heatmaps and model view share the figure functions: one link each
     {"view": "attention", "kind": "decoder", "rows": "both"},
     {"view": "attention", "kind": "cross", "panel": "model"},
     {"view": "attention", "kind": "cross", "panel": "flow"},  # raw beside flow, each under a caveat
@@ -72,31 +71,59 @@ def open_link(browser, url: str, viewport: dict, **query: str):
     return context, page
 
 
+def check_margins(page, query: dict) -> None:
+    """Every Plotly figure and HTML heatmap on the page: labels written, none cut, outside its figure or
+    under an axis title, none on another."""
+    figures, heatmaps = page.evaluate(MARGINS_JS), page.evaluate(HTML_LABELS_JS)
+    assert figures or heatmaps, query
+    if query["view"] == "attention" and query.get("panel", "heatmaps") in ("heatmaps", "flow", "training"):
+        assert len(heatmaps) == 2 and not figures  # head and mean, raw and flow, a step and trained: HTML
+    for hm in heatmaps:
+        assert hm["rows"] >= 35 // 3 and hm["keys"] >= 2, (query, hm)  # labels are written
+        assert not hm["cut"] and not hm["outside"] and not hm["under"] and not hm["wider"], (query, hm)
+        assert hm["flat"] in (0, hm["keys"]) and not hm["piled"], (
+            query,
+            hm,
+        )  # upright or flat, none on another
+    for fig in figures:
+        if fig["asked"] != [None, None, None]:  # computed here (a PE or top-k bar still asks Plotly)
+            assert fig["drawn"] == fig["asked"], (query, fig)  # Plotly grew no margin: nothing was wider
+        assert not fig["outside"], (query, fig)
+        assert not fig["under"], (query, fig)
+    assert not [(hm["title"], hm["bar_outside"], hm["bar_px"]) for hm in heatmaps if hm["bar_outside"]], query
+
+
 def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> None:
-    """Open `query` with the 35-piece sentence at `viewport` (PROJECTOR: presentation mode) and check every
-    Plotly figure and HTML heatmap: labels written, none cut, outside its figure or under an axis title."""
+    """Open `query` with the 35-piece sentence at `viewport` (PROJECTOR: presentation mode) and check it."""
     present = {"present": "1"} if viewport is PROJECTOR else {}
     context, page = open_link(browser, app_server, viewport, **query, **present)
     try:
-        figures, heatmaps = page.evaluate(MARGINS_JS), page.evaluate(HTML_LABELS_JS)
-        assert figures or heatmaps
-        if query["view"] == "attention" and query.get("panel", "heatmaps") in (
-            "heatmaps",
-            "flow",
-            "training",
-        ):
-            assert len(heatmaps) == 2 and not figures  # head and mean, raw and flow, a step and trained: HTML
-        for hm in heatmaps:
-            assert hm["rows"] >= 35 // 3 and hm["keys"] >= 2, hm  # labels are written
-            assert not hm["cut"] and not hm["outside"] and not hm["under"] and not hm["wider"], hm
-            assert hm["flat"] in (0, hm["keys"]) and not hm["piled"], hm  # upright or flat, none on another
-        for fig in figures:
-            if fig["asked"] != [None, None, None]:  # computed here (a PE or top-k bar still asks Plotly)
-                assert fig["drawn"] == fig["asked"], (
-                    fig
-                )  # Plotly grew no margin: nothing was wider than computed
-            assert not fig["outside"], fig
-            assert not fig["under"], fig
-        assert not [(hm["title"], hm["bar_outside"], hm["bar_px"]) for hm in heatmaps if hm["bar_outside"]]
+        check_margins(page, query)
+    finally:
+        context.close()
+
+
+def walk_sections(app_server, browser, viewport: dict):
+    """The Anatomy walk with the 35-piece sentence at `viewport` in one session, as a teacher takes it: yields
+    (section number, page) at the whole model (no figure), then after each "Next", once that section's
+    heading, link and figures are there (a rerun costs a quarter of a fresh page)."""
+    present = {"present": "1"} if viewport is PROJECTOR else {}
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    try:
+        page.goto(app_url(app_server, **{"text": LONG_SENTENCE, **WALK, **present}))
+        page.get_by_role("heading", name="0. The whole model").wait_for(timeout=90_000)
+        wait_idle(page)
+        yield 0, page
+        for number in SECTIONS:
+            page.locator(".st-key-ana_next button").click()
+            page.get_by_role("heading", name=f"{number}. ").first.wait_for(timeout=60_000)
+            page.wait_for_function(
+                "n => location.search.includes('section=' + n)", arg=number, timeout=30_000
+            )
+            page.wait_for_selector(".js-plotly-plot .nsewdrag, .attn-hm", timeout=60_000)
+            wait_idle(page)
+            page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
+            yield number, page
     finally:
         context.close()
