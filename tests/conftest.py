@@ -80,35 +80,6 @@ def pytest_sessionfinish(session):
         cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
 
 
-# --- tests that need the machine to themselves ----------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _alone_or_together(request, tmp_path_factory) -> Iterator[None]:
-    """Under pytest-xdist, a test marked `alone` runs while no other worker runs a test (a time budget, the
-    load test); every other test may share the machine. A readers-writer lock over the workers of this run
-    (flock): each test holds the main lock shared, an `alone` test holds it exclusively; the turnstile
-    makes a waiting `alone` test go before tests that come after it."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        yield
-        return
-    import fcntl
-
-    locks = tmp_path_factory.getbasetemp().parent  # the run's base temporary directory, shared by its workers
-    alone = request.node.get_closest_marker("alone") is not None
-    with open(locks / "alone.turnstile", "a") as turnstile, open(locks / "alone.lock", "a") as main:
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
-        fcntl.flock(main, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        if not alone:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
-        try:
-            yield
-        finally:
-            fcntl.flock(main, fcntl.LOCK_UN)
-            if alone:
-                fcntl.flock(turnstile, fcntl.LOCK_UN)
-
-
 # --- tiny things ----------------------------------------------------------------------------------
 
 

@@ -20,18 +20,17 @@ REVERSE = (
     "--task reverse --d-model 64 --heads 4 --enc-layers 1 --dec-layers 1 --d-ff 128 --dropout 0.0 "
     "--label-smoothing 0 --max-len 24 --task-max-len 8 --task-symbols 10 --steps 3000 --warmup 200 "
     "--lr-factor 0.2 --max-tokens 512 --valid-every 100 --valid-samples 500 --save-every 100000 "
-    "--early-stop exact=0.998 --max-minutes 1 --quiet"
+    "--early-stop exact=0.998 --quiet"
 ).split()
 
 
 @pytest.mark.slow
-@pytest.mark.alone  # a one-minute budget of wall time: no other test may share the CPU meanwhile
-def test_reverse_task_learns_within_a_minute_and_attends_anti_diagonally(tmp_path):
+def test_reverse_task_learns_within_3000_steps_and_attends_anti_diagonally(tmp_path):
+    """A budget of steps, not of seconds (about 1,500 steps, 13 s on one idle core: the time is the README's
+    and benchmarks/', not an assertion that a busy machine could fail)."""
     result = train([*REVERSE, "--out", str(tmp_path / "run")])
     model, tok = result["model"], result["tokenizer"]
-    assert result["stopped"] in ("early-stop", None), (
-        f"the one-minute budget ran out at step {result['step']}"
-    )
+    assert result["stopped"] == "early-stop", f"exact match 0.998 not reached in {result['step']} steps"
     # a fresh test set, never seen in training or validation
     pairs = synthetic_pairs("reverse", 1000, max_len=8, n_symbols=10, seed=12345)
     sources = [tok.encode(s) + [model.config.eos_id] for s, _ in pairs]
