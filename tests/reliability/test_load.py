@@ -75,7 +75,7 @@ def labels(sentence: str) -> list[str]:
     return [f"▁{w}" for w in sentence.split()] + [html.escape("</s>")]
 
 
-async def session(browser, url: str, own: list[str], others: dict[str, int], i: int, deadline: float) -> dict:
+async def session(browser, url: str, own: list[str], others: dict[str, int], i: int) -> dict:
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     stats = {"served": 0, "latency": [], "errors": 0, "crosstalk": 0, "timeouts": 0, "done": []}
     try:
@@ -83,7 +83,7 @@ async def session(browser, url: str, own: list[str], others: dict[str, int], i: 
         await page.goto(app_url(url, model="reverse", view="attention", text=own[0]), timeout=120_000)
         await page.wait_for_function(MATCH_JS, arg=labels(own[0]), timeout=120_000, polling=100)
         box = page.locator(".st-key-text input")
-        deadline = max(deadline, time.monotonic() + 20)  # a slow first load still gets 20 s of typing
+        deadline = time.monotonic() + SECONDS  # SECONDS of typing once this session's page is there
         for k, sentence in enumerate(own[1:]):
             if time.monotonic() > deadline and k >= 3:
                 break
@@ -114,10 +114,7 @@ async def run_load(url: str) -> list[dict]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            deadline = time.monotonic() + SECONDS + 30  # + time for every session's first page load
-            return await asyncio.gather(
-                *(session(browser, url, own, owner, i, deadline) for i, own in enumerate(plan))
-            )
+            return await asyncio.gather(*(session(browser, url, own, owner, i) for i, own in enumerate(plan)))
         finally:
             await browser.close()
 
