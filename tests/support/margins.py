@@ -5,7 +5,7 @@ every figure on a page kept the margins the app computed for its labels."""
 from __future__ import annotations
 
 from app_support.views import anatomy as anatomy_view
-from tests.support.browser import LONG_SENTENCE, MARGINS_JS, PROJECTOR, app_url, wait_idle
+from tests.support.browser import LONG_SENTENCE, MARGINS_JS, PROJECTOR, app_url, docs_screenshot, wait_idle
 
 # every HTML heatmap on the page (the Attention view's, viz.attention_html): its labels are laid out by the
 # browser in a label column and a label row sized in Python (`label_px`). The written row and key labels cut
@@ -47,6 +47,8 @@ PAGES = [  # the Attention view's heatmaps and model view share the figure funct
         "view": "attention",
         "model": "reverse",
         "kind": "cross",
+        "layer": "1",
+        "head": "mean",
         "panel": "training",
         "snap": "442",
         "text": "c a f b h e d g a b c d e f",
@@ -99,6 +101,8 @@ def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> Non
     context, page = open_link(browser, app_server, viewport, **query, **present)
     try:
         check_margins(page, query)
+        if present and query.get("panel") == "training":
+            docs_screenshot(page, "app-time-lapse")  # the README's picture, with UPDATE_SCREENSHOT=1
     finally:
         context.close()
 
