@@ -14,15 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.browser import SMALL_SCREEN, needs_en_de_default
-from tests.support.margins import (
-    PAGES,
-    SECTIONS,
-    WALK,
-    assert_margins_hold,
-    check_margins,
-    page_id,
-    walk_sections,
-)
+from tests.support.margins import PAGES, assert_margins_hold, assert_the_walk_keeps_margins, page_id
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,20 +35,17 @@ PLOT_WIDTHS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'
     title: el.layout.title.text, width: el.querySelector('.nsewdrag').getBoundingClientRect().width}))"""
 
 
+def _q_k_and_v_are_wide_enough_to_read(page) -> None:
+    """Each matrix's 64 columns in a plot area at least 150 px wide (three a row left each a strip ~50 px)."""
+    widths = {f["title"].split(" (")[0]: f["width"] for f in page.evaluate(PLOT_WIDTHS_JS)}
+    assert {"Q", "K", "V"} <= set(widths), widths
+    assert all(widths[m] >= 150 for m in "QKV"), widths
+
+
 def test_next_walks_the_sections_in_order_and_every_figure_keeps_its_margins(app_server, browser):
     """At 1280 × 720 (sidebar open), from the whole model (no figure), Next opens section 1, 2, …, 8, each
-    drawing its own figures, the URL saying which; every figure keeps the margins computed for its labels
-    (`check_margins`); section 3 draws Q beside K and V under them, each matrix's 64 columns in a plot area
-    at least 150 px wide (three a row left each a strip ~50 px wide)."""
-    seen = []
-    for number, page in walk_sections(app_server, browser, SMALL_SCREEN):
-        seen.append(number)
-        if number == 0:
-            assert page.locator(".js-plotly-plot").count() == 0
-            continue
-        check_margins(page, {**WALK, "section": str(number)})
-        if number == 3:
-            widths = {f["title"].split(" (")[0]: f["width"] for f in page.evaluate(PLOT_WIDTHS_JS)}
-            assert {"Q", "K", "V"} <= set(widths), widths
-            assert all(widths[m] >= 150 for m in "QKV"), widths
-    assert seen == [0, *SECTIONS]
+    drawing its own figures, the URL saying which (`walk_sections`); every figure keeps the margins computed
+    for its labels (`check_margins`); section 3 draws Q beside K and V under them, each wide enough to read."""
+    assert_the_walk_keeps_margins(
+        app_server, browser, SMALL_SCREEN, also={3: _q_k_and_v_are_wide_enough_to_read}
+    )

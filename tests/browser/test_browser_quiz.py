@@ -10,16 +10,7 @@ from pathlib import Path
 import pytest
 
 from app_support.quiz import BUILT_IN
-from tests.support.browser import (
-    MARGINS_JS,
-    PROJECTOR,
-    SMALL_SCREEN,
-    app_url,
-    needs_en_de_default,
-    overlapping,
-    tick_boxes,
-    wait_idle,
-)
+from tests.support import browser as bs
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,21 +24,21 @@ def _shot(page, name: str, full_page: bool = True) -> None:
         page.screenshot(path=str(Path(where) / name), full_page=full_page)
 
 
-@needs_en_de_default
+@bs.needs_en_de_default
 def test_quiz_round_url_click_reveals_attention_and_keeps_score(app_server, page):
     """qpiece=7 asks about Apfel; nothing is drawn until "apple" is clicked; then the model's attention row,
     the hand alignment and a score of 1 / 1 appear, and the next round keeps the score."""
-    page.goto(app_url(app_server, view="quiz", text=APPLE, qpiece="7", qlayer="2"))
+    page.goto(bs.app_url(app_server, view="quiz", text=APPLE, qpiece="7", qlayer="2"))
     pills = page.locator(".st-key-quiz_pick")
     pills.wait_for(timeout=90_000)
-    wait_idle(page)
+    bs.wait_idle(page)
     assert "Apfel" in page.get_by_role("heading", name="Which English word").inner_text()
     assert page.locator(".js-plotly-plot").count() == 0  # the attention stays hidden
     _shot(page, "quiz-question.png")
 
     pills.get_by_role("radio", name="apple", exact=True).click()
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    wait_idle(page)
+    bs.wait_idle(page)
     assert page.get_by_text("Yes: the model reads").count() == 1
     assert page.get_by_text("Hand alignment:").count() == 1
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
@@ -57,7 +48,7 @@ def test_quiz_round_url_click_reveals_attention_and_keeps_score(app_server, page
 
     page.locator(".st-key-quiz_next button").click()  # ▁Apfel was the last marked word: the next sentence
     page.wait_for_function("() => !location.href.includes('qpiece=7')", timeout=60_000)
-    wait_idle(page)
+    bs.wait_idle(page)
     assert page.locator(".js-plotly-plot").count() == 0
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert metrics[:2] == ["1 / 1", "1 / 1"]
@@ -67,19 +58,19 @@ def _on_screen(box: dict | None, viewport: dict) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
 
 
-@needs_en_de_default
-@pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["1280x720", "1920x1080-present"])
+@bs.needs_en_de_default
+@pytest.mark.parametrize("viewport", [bs.SMALL_SCREEN, bs.PROJECTOR], ids=["1280x720", "1920x1080-present"])
 def test_question_answers_and_reveal_fit_one_screen(app_server, browser, viewport):
     """A built-in sentence's first round: the question and every answer button on the first screen; after a
-    click, the reveal chart too, its word labels neither overlapping nor outside the figure."""
+    click, the reveal chart too, its word labels neither bs.overlapping nor outside the figure."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    present = {"present": "1"} if viewport is PROJECTOR else {}
+    present = {"present": "1"} if viewport is bs.PROJECTOR else {}
     try:
-        page.goto(app_url(app_server, view="quiz", text=BUILT_IN[0], **present))
+        page.goto(bs.app_url(app_server, view="quiz", text=BUILT_IN[0], **present))
         pills = page.locator(".st-key-quiz_pick")
         pills.wait_for(timeout=90_000)
-        wait_idle(page)
+        bs.wait_idle(page)
         question = page.get_by_role("heading", name="Which English word")
         pills.get_by_role("radio").first.wait_for(timeout=60_000)
         buttons = pills.get_by_role("radio").all()
@@ -88,12 +79,12 @@ def test_question_answers_and_reveal_fit_one_screen(app_server, browser, viewpor
             assert _on_screen(element.bounding_box(), viewport), element
         buttons[0].click()
         page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
-        wait_idle(page)
+        bs.wait_idle(page)
         page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
         for element in [question, *buttons, page.locator(".js-plotly-plot")]:
             assert _on_screen(element.bounding_box(), viewport), element
-        assert not overlapping(tick_boxes(page, 0, "x"))
-        (fig,) = page.evaluate(MARGINS_JS)
+        assert not bs.overlapping(bs.tick_boxes(page, 0, "x"))
+        (fig,) = page.evaluate(bs.MARGINS_JS)
         assert not fig["outside"] and not fig["under"], fig
         _shot(page, f"quiz-one-screen-{viewport['width']}.png", full_page=False)
     finally:

@@ -131,3 +131,18 @@ def walk_sections(app_server, browser, viewport: dict):
             yield number, page
     finally:
         context.close()
+
+
+def assert_the_walk_keeps_margins(app_server, browser, viewport: dict, also: dict | None = None) -> None:
+    """`walk_sections` at `viewport`: no figure at the whole model, then every section's figures keep their
+    margins (`check_margins`); `also`: section number -> one more check of that section's page."""
+    seen, present = [], {"present": "1"} if viewport is PROJECTOR else {}
+    for number, page in walk_sections(app_server, browser, viewport):
+        seen.append(number)
+        if number == 0:
+            assert page.locator(".js-plotly-plot").count() == 0
+            continue
+        check_margins(page, {**WALK, "section": str(number), **present})
+        if also and number in also:
+            also[number](page)
+    assert seen == [0, *SECTIONS]
