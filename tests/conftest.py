@@ -14,6 +14,7 @@ Helpers live in tests/support/ (imported as `tests.support.<module>`), never in 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,9 @@ HERE = Path(__file__).resolve().parent
 
 
 DURATIONS = "tiers/file_seconds"  # pytest's cache: seconds each test file took in the last run
+# the same, committed: a fresh clone (CI) orders its files by it until its own cache has a run;
+# UPDATE_TEST_SECONDS=1 python -m pytest rewrites it from that run
+FILE_SECONDS = HERE / "file_seconds.json"
 
 
 _SECONDS: dict[str, float] = {}  # this run's seconds per test file (main process)
@@ -49,12 +53,13 @@ def pytest_collection_modifyitems(config, items):
     """Mark every test with its tier, the folder it lives in, so `-m <tier>` selects it; then put the
     longest files first, so that pytest-xdist (`--dist loadfile`, one file per worker at a time) does not
     end on one long file while the other workers idle. "Longest" is what the last run took (pytest's
-    cache), else: a file with a `slow` test, then by tier (the load test, browser, app, unit)."""
+    cache, else tests/file_seconds.json), else: a file with a `slow` test, then by tier (the load test,
+    browser, app, unit)."""
     for item in items:
         if _tier(item) in TIERS:
             item.add_marker(getattr(pytest.mark, _tier(item)))
     cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-    last = cache.get(DURATIONS, {}) if cache else {}
+    last = {**json.loads(FILE_SECONDS.read_text()), **(cache.get(DURATIONS, {}) if cache else {})}
     order = {"reliability": 0, "browser": 1, "app": 2, "unit": 3}
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
 
@@ -78,6 +83,11 @@ def pytest_sessionfinish(session):
     cache = getattr(session.config, "cache", None)
     if "PYTEST_XDIST_WORKER" not in os.environ and cache and _SECONDS:
         cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **_SECONDS})
+        if os.environ.get("UPDATE_TEST_SECONDS") == "1":
+            seconds = {**json.loads(FILE_SECONDS.read_text()), **_SECONDS}
+            FILE_SECONDS.write_text(
+                json.dumps({f: round(t, 1) for f, t in sorted(seconds.items())}, indent=1) + "\n"
+            )
 
 
 # --- tiny things ----------------------------------------------------------------------------------
