@@ -172,7 +172,9 @@ def test_sixteen_sessions_typing_at_once_see_only_their_own_sentences(app_server
         "crosstalk": sum(r["crosstalk"] for r in results),
         "wall_s": round(time.perf_counter() - start, 1),
         # the server's CPU over the run (page loads included) per sentence served
-        "server_cpu_per_sentence_s": round(cpu / max(1, sum(r["served"] for r in results)), 3) if pid else None,
+        "server_cpu_per_sentence_s": round(cpu / max(1, sum(r["served"] for r in results)), 3)
+        if pid
+        else None,
         "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 1),  # the browsers and the server are part of it
     }

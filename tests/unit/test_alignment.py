@@ -80,7 +80,10 @@ def test_rollout_rows_score_the_cross_attention_composed_with_the_encoders_mixin
     df = alignment_scores(load_pretrained("copy"), _items(SENTENCES))
     rollout = df[df["head"] == "rollout"]
     assert len(rollout) == df["layer"].nunique()  # one per decoder layer
-    assert best_layer_summary(df)["best_head"]["head"] not in ("mean", "rollout")  # summaries keep their meaning
+    assert best_layer_summary(df)["best_head"]["head"] not in (
+        "mean",
+        "rollout",
+    )  # summaries keep their meaning
     # copying: the encoder of `copy` keeps each piece mostly in place, so rollout still finds the pairs
     assert rollout["accuracy"].max() >= 0.5
 
