@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from app_support.notices import BYTE_PIECE
-from app_support.safe_text import md_code
+from app_support.safe_text import count, md_code
 from tools.alignment import SPECIALS, load_set, word_spans
 
 EN_DE = ("English", "German")  # the languages of the hand-aligned set
@@ -159,11 +159,6 @@ def tally(answers: dict) -> Score:
 
 
 # --- what the quiz says: every sentence from its numbers (tests/unit/test_quiz_rules.py) -----------------
-
-
-def count(n: int, noun: str) -> str:
-    """3, "round" -> "3 rounds"; 1 -> "1 round"."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _shares(a: float, b: float) -> tuple[str, str]:

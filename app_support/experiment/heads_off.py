@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from app_support.run import Off
-from app_support.safe_text import md_code
+from app_support.safe_text import count, md_code
 from transformer.analysis import Head, zero_heads
 from transformer.capture import HookFn
 from transformer.kinds import KIND_NAMES, KINDS
@@ -32,11 +32,6 @@ def label(head: Head) -> str:
     """("cross", 2, 0) -> "cross L2 H0"."""
     kind, layer, h = head
     return f"{kind} L{layer} H{h}"
-
-
-def count(n: int, noun: str) -> str:
-    """(1, "piece") -> "1 piece", (9, "piece") -> "9 pieces": every count the experiment views write."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def describe(off: Off, limit: int = 6) -> str:

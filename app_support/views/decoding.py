@@ -9,6 +9,7 @@ import streamlit as st
 
 import viz
 from app_support import models, state
+from app_support.safe_text import count
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls
 from app_support.views.attention import ROW_CAPTION, pick_rows
 
@@ -16,14 +17,10 @@ SHOWN = 8  # pieces read that the step statement lists, the last ones: a long pr
 TOPK_MIN, TOPK_MAX = 3, models.TOPK  # next-piece candidates shown (models.get_topk keeps TOPK)
 
 
-def _pieces(n: int) -> str:
-    return f"{n} piece" if n == 1 else f"{n} pieces"
-
-
 def step_summary(step: int) -> str:
     """Markdown (numbers only, no piece text): how many pieces decoder step `step` has read, which it predicts."""
     read = "" if step == 0 else f" (0–{step})"
-    return f"**Step {step}**: the decoder has read {_pieces(step + 1)}{read} and predicts piece {step + 1}:"
+    return f"**Step {step}**: the decoder has read {count(step + 1, 'piece')}{read} and predicts piece {step + 1}:"
 
 
 def step_listing(tokens: Sequence[str], step: int, chosen: str, shown: int = SHOWN) -> str:
@@ -38,7 +35,7 @@ def step_listing(tokens: Sequence[str], step: int, chosen: str, shown: int = SHO
     lines[-2] = f"{lines[-2]:<{width}}  ← reads"
     lines[-1] = f"{lines[-1]:<{width}}  ← predicts"
     if first:  # short enough for the narrow column beside the chart
-        lines.insert(0, f"{'…':>{digits}}  {_pieces(first)} hidden")
+        lines.insert(0, f"{'…':>{digits}}  {count(first, 'piece')} hidden")
     return "\n".join(lines)
 
 

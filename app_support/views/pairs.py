@@ -17,7 +17,7 @@ import streamlit as st
 
 import viz
 from app_support import models, state
-from app_support.safe_text import md_code, without_lone_surrogates
+from app_support.safe_text import count, md_code, without_lone_surrogates
 from app_support.views import Ctx, View, attention, chart, controls
 from transformer import analysis
 from transformer.kinds import KINDS, key_title, query_title
@@ -68,11 +68,6 @@ def _on_example() -> None:
     if choice:
         ss["text"], ss["text2"] = {**EXAMPLES["text"], **EXAMPLES["letters"]}[choice]
     ss["pair_example"] = None
-
-
-def count(n: int, word: str) -> str:
-    """ "1 piece", "2 pieces"."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def lined_up_note(what: str, p: analysis.Pairing, a_labels, b_labels) -> str | None:

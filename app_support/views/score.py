@@ -14,10 +14,9 @@ import streamlit as st
 import viz
 from app_support import notices, state
 from app_support.experiment import heads_off, results
-from app_support.experiment.heads_off import count
 from app_support.experiment.results import SURPRISING
 from app_support.experiment.session import SCIENCE, experiment, typed_target
-from app_support.safe_text import md_code, without_lone_surrogates
+from app_support.safe_text import count, md_code, without_lone_surrogates
 from app_support.views import Ctx, View, chart
 
 EXPLAIN = (
