@@ -208,7 +208,8 @@ def test_a_projected_head_view_of_a_long_sentence_fits_the_screen():
     """Presentation mode: the head view's frame (as tall as its SVG) fits under what stands above it on a
     1920 × 1080 projector, its font smaller for 35 pieces; a short sentence keeps the full presentation font;
     out of presentation mode a long sentence's head view keeps the normal font."""
-    from app_support.views.attention import FIT_TOP_PX, PROJECTOR_HEIGHT
+    from app_support.views.attention import PROJECTOR_HEIGHT
+    from app_support.views.attention.draw import FIT_TOP_PX
 
     def svg_root(at: AppTest) -> tuple[float, float]:  # (height, font size) of the head view's SVG: the
         (page,) = head_views(at)  # frame is as tall as it (viz.svg_size)

@@ -10,6 +10,14 @@ from app_support import export, models, state
 from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, below, flag, numbers
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, pick_one, stem
 from app_support.views.attention import flow, training
+from app_support.views.attention.draw import (
+    NOTHING_LEFT,
+    above_px,
+    head_label,
+    head_title,
+    heatmap,
+    shown,
+)
 from transformer.kinds import KIND_NAMES, KINDS, ROW_LABELS
 
 EXPLAIN = {
@@ -21,26 +29,16 @@ EXPLAIN = {
     "cross": "Each decoder position (row) looks at the encoder's output for every source piece (columns): "
     "this is where the decoder reads the source sentence.",
 }
-NOTHING_LEFT = "Nothing left to show once the special pieces are hidden."
 ROW_CAPTION = (
     "Decoder rows: row t reads piece t of the translation so far (from the start piece: `<s>`, or `<pad>` "
     "in a converted Marian model) and predicts the next "
     "piece, t + 1 (`</s>` after the last)."
 )
-# In presentation mode a heatmap fits the screen's height less what is above the figures (sentence box, view
-# picker (one row at 1920 px), the translation, folded controls: 332 px at 1920 × 1080 in Chromium), the download
-# button under them (55 px), and each warning shown above the view (a one-line warning: 90 px there, with its gap).
-FIT_TOP_PX = 397
-FIT_NOTICE_PX = 90
 # The head view is an SVG in a frame of fixed height: the server fits it to the screen presentation mode is
 # made for (CSS cannot size the frame from inside)
 PROJECTOR_HEIGHT = 1080
 HEAD_VIEW_ALT = "Head view: lines from each query piece to the key pieces it attends to"
 ROWS_PICK = "rows_pick"  # the widget; the choice itself is st.session_state["rows"] (None = per-kind default)
-
-
-def head_label(h: int) -> str:
-    return "mean" if h == MEAN else f"H{h}"
 
 
 def _rows_chosen() -> None:
@@ -136,49 +134,6 @@ def pick_attention(
         pick_rows(ss["kind"] if with_kind else rows_kind)
 
 
-def _above_px(ctx: Ctx, more: int = 0) -> int:
-    """What a projected figure leaves of the screen's height: the page above it (`more`: what a panel adds
-    above its figures) and the button under it."""
-    return FIT_TOP_PX + FIT_NOTICE_PX * ctx.notices + more
-
-
-def heatmap(ctx: Ctx, key: str, data: tuple, drawn: dict, name: tuple, above: int = 0) -> None:
-    """One attention heatmap as HTML (`viz.attention_html`: drawn without loading Plotly, so a fresh browser
-    session shows it at once), in a container keyed `key`, with a download under it in the format the
-    sidebar's Export chooses (`viz.attention_png` at 2× or `viz.attention_svg`), made when clicked.
-    In presentation mode the page's figure fits the screen's height (the file keeps its own size); `above`:
-    what the panel draws above its figures, in px."""
-    fit = {"fit_height": f"calc(100vh - {_above_px(ctx, above)}px)"} if ctx.present else {}
-    with st.container(key=key):
-        st.html(models.figure(viz.attention_html, *data, **drawn, **fit))
-    fmt = st.session_state.get("fig_format", "png")
-    if fmt == "svg":
-        label, build, mime = "Download (SVG, for slides)", viz.attention_svg, "image/svg+xml"
-    else:
-        fmt, label, build, mime = "png", "Download (PNG)", viz.attention_png, "image/png"
-    st.download_button(
-        label,
-        lambda: models.figure(build, *data, **drawn),
-        file_name=f"{stem(ctx, *name)}.{fmt}",
-        mime=mime,
-        on_click="ignore",
-        key=f"dl_{key}",
-        help="The figure as a file named after the model, view and sentence; the sidebar's Export "
-        "switches between PNG and SVG.",
-    )
-
-
-def _shown(weights, q_tok, k_tok, kind: str, rows: str) -> tuple:
-    """(weights to draw, positions of their rows, of their columns): specials hidden when asked.
-
-    Positions None = every position, as the figures take them.
-    """
-    ss = st.session_state
-    if not ss["att_hide_specials"]:
-        return weights, None, None
-    return viz.hide_specials(weights, q_tok, k_tok, kind=kind, rows=rows, renormalize=ss["att_renormalise"])
-
-
 def _toggles() -> None:
     """Hide special pieces, renormalise, colour scale: above every panel."""
     ss = st.session_state
@@ -215,7 +170,7 @@ def _head_view(ctx: Ctx, attn, q_tok: list[str], k_tok: list[str], same: dict, l
     kind, rows = same["kind"], same["rows"]
     heads = list(range(ctx.trace.n_heads))
     chosen = ss["att_lines_heads"] or heads[:1]
-    w, q_pos, k_pos = _shown(attn[layer], q_tok, k_tok, kind, rows)
+    w, q_pos, k_pos = shown(attn[layer], q_tok, k_tok, kind, rows)
     if w.size == 0:
         st.info(NOTHING_LEFT)
         return False
@@ -227,7 +182,7 @@ def _head_view(ctx: Ctx, attn, q_tok: list[str], k_tok: list[str], same: dict, l
         )  # fmt: skip
 
     svg = draw(ctx.font)
-    height, room = viz.svg_size(svg)[1], PROJECTOR_HEIGHT - _above_px(ctx)
+    height, room = viz.svg_size(svg)[1], PROJECTOR_HEIGHT - above_px(ctx)
     if ctx.present and height > room:  # projected: on one screen, its font smaller (the figure scales
         svg = draw(int(ctx.font * room / height))  # with it; 11 px at least)
         height = viz.svg_size(svg)[1]
@@ -268,11 +223,8 @@ def render(ctx: Ctx) -> None:
         heads = [head] if head == MEAN else [head, MEAN]
         cols = ctx.columns(len(heads))
         for col, h in zip(cols, heads, strict=True):
-            w, q_pos, k_pos = _shown(viz.head_weights(attn, layer, h), q_tok, k_tok, kind, rows)
-            if w.size == 0:
-                col.info(NOTHING_LEFT)
-                continue
-            who = "mean of heads" if h == MEAN else head_label(h)  # as the pickers say: fits half a page
+            w, q_pos, k_pos = shown(viz.head_weights(attn, layer, h), q_tok, k_tok, kind, rows)
+            who = head_title(h)
             if (kind, layer, h) in ctx.off:  # its weights are still computed; its output is zeroed
                 who += " (switched off)"
             name = f"{KINDS[kind].title}: L{layer} {who}"
@@ -288,7 +240,7 @@ def render(ctx: Ctx) -> None:
         )
     elif panel == "model":
         with st.spinner("Drawing every layer × head…"):
-            w, q_pos, k_pos = _shown(attn, q_tok, k_tok, kind, rows)
+            w, q_pos, k_pos = shown(attn, q_tok, k_tok, kind, rows)
             fig = None
             if w.size:
                 fig = figure(
@@ -316,9 +268,9 @@ def render(ctx: Ctx) -> None:
             )
         notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
-        flow.render(ctx, _shown, heatmap, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+        flow.render(ctx, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
     elif panel == training.PANEL:
-        training.render(ctx, snapshots, heatmap, _shown)
+        training.render(ctx, snapshots)
     elif not _head_view(ctx, attn, q_tok, k_tok, same, layer):
         return
     else:

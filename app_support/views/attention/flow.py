@@ -8,15 +8,14 @@ is shown up to the chosen layer. Raw and flow stand side by side, each with one 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 import viz
 from app_support import export
 from app_support.views import Ctx
+from app_support.views.attention.draw import head_title, heatmap, shown
 from transformer import analysis
-from transformer.kinds import KINDS, MEAN_HEAD
+from transformer.kinds import KINDS
 
 CAVEAT = {  # one line each, above its figure
     ("cross", "raw"): "**Raw cross-attention**: exactly what this row reads, the encoder's *outputs*, "
@@ -45,26 +44,16 @@ SCORES = (
 )
 
 
-def render(
-    ctx: Ctx,
-    shown: Callable,
-    draw: Callable,
-    *,
-    kind: str,
-    layer: int,
-    head: int,
-    rows: str,
-    zmax: float | None,
-) -> None:
+def render(ctx: Ctx, *, kind: str, layer: int, head: int, rows: str, zmax: float | None) -> None:
     """Raw attention of (kind, layer, head) beside its attention flow, drawn as the Attention view draws its
-    heatmaps (`draw`); `shown` hides special pieces as the view's toggles say (returns weights, q_pos, k_pos)."""
+    heatmaps, special pieces hidden as its toggles say (`app_support.views.attention.draw`)."""
     if kind == "decoder":
         st.info(DECODER)
         return
     t = ctx.trace
     rollout = analysis.attention_rollout(t.attention["encoder"])  # (encoder layers, S, S)
     raw = viz.head_weights(t.attention[kind], layer, head)
-    who = "mean of heads" if head == MEAN_HEAD else f"H{head}"  # as the pickers say: fits half a page
+    who = head_title(head)
     if kind == "cross":
         flow = analysis.cross_relevance(raw, rollout[-1])
         flow_title = f"Attention flow: L{layer} {who}"
@@ -80,12 +69,9 @@ def render(
         w, q_pos, k_pos = shown(weights, q_tok, k_tok, kind, rows)
         with col:
             st.markdown(CAVEAT[kind, what])
-            if w.size == 0:
-                st.info("Nothing left to show once the special pieces are hidden.")
-                continue
             drawn = {"kind": kind, "rows": rows, "q_pos": q_pos, "k_pos": k_pos, "title": title, "x_title": x_title,
                      "subtitle": export.quoted(ctx.text), "zmax": zmax, "font_size": ctx.font}  # fmt: skip
-            draw(
+            heatmap(
                 ctx, f"fig_flow_{what}", (w, q_tok, k_tok), drawn, (kind, f"L{layer}", what), above=CAVEAT_PX
             )
     st.caption(HOW)

@@ -11,7 +11,6 @@ The step shown is in the URL as `snap`, set exactly when the panel is shown (`pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +21,10 @@ from app_support import export, models, state
 from app_support.run import Run
 from app_support.safe_text import md_code
 from app_support.views import Ctx
+from app_support.views.attention.draw import head_title, heatmap, shown
 from transformer import CheckpointError, Pretrained, Transformer
 from transformer.checkpoint import list_snapshots, load_snapshot
-from transformer.kinds import KINDS, MEAN_HEAD
+from transformer.kinds import KINDS
 from transformer.pretrained import resolve_model_dir
 from transformer.trace import capture_trace
 
@@ -123,10 +123,9 @@ def offer(ctx: Ctx, entries: list[dict]) -> None:
     button.button("Watch it learn ▶", key="snap_offer", on_click=_open, type="primary")
 
 
-def render(ctx: Ctx, entries: list[dict], draw: Callable, shown: Callable) -> None:
+def render(ctx: Ctx, entries: list[dict]) -> None:
     """The time-lapse panel: a slider over the snapshots, the chosen head at that step beside the same
-    head fully trained, drawn as the Attention view draws its own (`draw`: its heatmap; `shown`: its
-    hide-specials toggles, returning weights, q_pos, k_pos)."""
+    head fully trained, drawn as the Attention view draws its own (`app_support.views.attention.draw`)."""
     ss = st.session_state
     steps = [e["step"] for e in entries]
     by_step = {e["step"]: e for e in entries}
@@ -150,7 +149,7 @@ def render(ctx: Ctx, entries: list[dict], draw: Callable, shown: Callable) -> No
         return
     q_tok, k_tok = viz.side_tokens(ctx.trace, kind)
     rows = state.rows_for(ss, kind)
-    who = "mean of heads" if head == MEAN_HEAD else f"H{head}"
+    who = head_title(head)
     sides = (
         (run.attention[kind], f"step {step}", "fig_snap", f"step-{step}"),
         (ctx.trace.attention[kind], "trained", "fig_snap_trained", "trained"),
@@ -158,13 +157,10 @@ def render(ctx: Ctx, entries: list[dict], draw: Callable, shown: Callable) -> No
     for col, (attention, when, key, name) in zip(ctx.columns(2), sides, strict=True):
         w, q_pos, k_pos = shown(viz.head_weights(attention, layer, head), q_tok, k_tok, kind, rows)
         with col:
-            if w.size == 0:
-                st.info("Nothing left to show once the special pieces are hidden.")
-                continue
             drawn = {"kind": kind, "rows": rows, "layer": layer, "head": head, "q_pos": q_pos, "k_pos": k_pos,
                      "title": f"{KINDS[kind].title}: L{layer} {who}, {when}", "subtitle": export.quoted(ctx.text),
                      "zmax": None if ss["att_autoscale"] else 1.0, "font_size": ctx.font}  # fmt: skip
-            draw(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", who, name), above=SLIDER_PX)
+            heatmap(ctx, key, (w, q_tok, k_tok), drawn, (kind, f"L{layer}", who, name), above=SLIDER_PX)
     entry, last = by_step[step], steps[-1]
     said = [
         f"**Step {step}** of {last}" + (" — the initialisation, before any training." if step == 0 else ".")
