@@ -14,7 +14,7 @@ import torch
 
 from . import decoding
 from .analysis import Head, decoder_input, zero_heads
-from .capture import HookFn
+from .capture import HookFn, hooks
 from .checkpoint import CONFIG, CheckpointError, load_model
 from .model import Transformer
 from .tokenizer import MarianTokenizer, Tokenizer, clean_text
@@ -119,8 +119,6 @@ class Pretrained:
     ) -> list[int]:
         """Source ids -> the decoder input of the translation the model makes (start id and pieces, no
         `</s>`: `analysis.decoder_input`), decoded with `interventions` active."""
-        from .capture import hooks
-
         with hooks(self.model, interventions or []):
             out = self.translate_ids(src_ids, beam=beam, max_len=max_len)
         return decoder_input(out, self.config.pad_id, self.config.eos_id)
@@ -129,8 +127,6 @@ class Pretrained:
         self, src_ids: list[int], variants: list[tuple[Head, ...]], beam: int = 1, max_len: int | None = None
     ) -> list[list[int]]:
         """`decoder_input` once per set of heads switched off (`variants`), all in one batched decode."""
-        from .capture import hooks
-
         with hooks(self.model, zero_heads(variants)):
             out = self.translate_copies(src_ids, len(variants), beam, max_len)
         return [decoder_input(ids, self.config.pad_id, self.config.eos_id) for ids in out]
