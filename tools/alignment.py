@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,48 +22,11 @@ import torch
 
 from transformer.analysis import attention_rollout
 from transformer.pretrained import Pretrained, load_pretrained
-from transformer.tokenizer import SPECIAL_PIECES
+from transformer.words import SPECIALS, word_spans  # noqa: F401  (SPECIALS: app_support.quiz imports it from here)
 
 from .evaluate import corpus_scores
 
 DEFAULT_SET = Path(__file__).resolve().parent.parent / "eval" / "everyday_en_de.json"
-SPECIALS = frozenset(SPECIAL_PIECES) - {"<unk>"}  # <unk> stands for part of a word the vocabulary lacks
-WORD_START = "\u2581"  # "▁"
-_BYTE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
-_START_BYTES = ["<0xE2>", "<0x96>", "<0x81>"]  # "▁" itself spelled as byte-fallback pieces
-
-
-def word_spans(pieces: list[str]) -> list[list[int]]:
-    """Sentencepiece pieces -> for each whitespace word, the positions (into `pieces`) it covers.
-
-    A word starts at a piece beginning with "▁" (or at "▁" spelled as bytes <0xE2><0x96><0x81>);
-    other pieces, byte-fallback ones included, continue the current word. Specials (<s>, </s>, <pad>)
-    belong to no word. A lone "▁" opens a word that the following pieces fill, so a word made only of
-    "▁" pieces is joined to the next word (and dropped at the end), as str.split() would do.
-    """
-    spans: list[list[int]] = []
-    empty = False  # the open word so far holds only "▁" pieces
-    for i, piece in enumerate(pieces):
-        if piece in SPECIALS:
-            continue
-        starts = piece.startswith(WORD_START) or (
-            piece == _START_BYTES[0] and pieces[i : i + 3] == _START_BYTES
-        )
-        content = piece.lstrip(WORD_START) != "" and not (
-            _BYTE.fullmatch(piece) and _in_start_bytes(pieces, i)
-        )
-        if (starts and not empty) or not spans:
-            spans.append([])
-        spans[-1].append(i)
-        empty = (starts or empty) and not content
-    if spans and empty:
-        spans.pop()
-    return spans
-
-
-def _in_start_bytes(pieces: list[str], i: int) -> bool:
-    """Is pieces[i] one of the three byte pieces that spell "▁"?"""
-    return any(pieces[j : j + 3] == _START_BYTES for j in range(max(0, i - 2), i + 1))
 
 
 def word_attention(cross: torch.Tensor, tgt_pieces: list[str], src_pieces: list[str]) -> torch.Tensor:
