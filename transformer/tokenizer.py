@@ -10,12 +10,14 @@ from `vocab.json` (piece -> id, one vocabulary for both sides), a piece missing 
 
 Both: encode(text) (source side, no eos: the caller appends it), encode_target(text),
 encode_all(texts, target=False), decode(ids) (target side, specials dropped), pieces(ids),
-id_to_piece(i), piece_to_id(piece), vocab_size, FILES and write_files(directory).
+id_to_piece(i), piece_to_id(piece), piece_scores(ids, target=False) (how common each piece is),
+vocab_size, FILES and write_files(directory).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -27,6 +29,38 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 SPECIAL_PIECES = ("<pad>", "<unk>", "<s>", "</s>")
 SENTENCEPIECE_FILE = "tokenizer.model"  # in a model directory (checkpoint.TOKENIZER)
 MARIAN_FILES = ("source.spm", "target.spm", "vocab.json")
+
+
+def _piece_scores(sp: spm.SentencePieceProcessor, pieces: Iterable[str]) -> list[float]:
+    """Each piece's score in the sentencepiece model `sp` (lower = rarer; see `Tokenizer.piece_scores`).
+
+    A control piece (<s>, </s>, <pad>) and a piece `sp` lacks get NaN: no frequency was learnt for them.
+    <unk> and byte-fallback pieces (<0xE2> ...) stand for characters too rare to get a piece of their
+    own; sentencepiece scores them 0, so they get the model's lowest score instead.
+    """
+    unk = sp.unk_id()
+    out = []
+    for piece in pieces:
+        i = sp.PieceToId(piece)
+        if (i == unk and piece != sp.IdToPiece(unk)) or sp.IsControl(i) or sp.IsUnused(i):
+            out.append(math.nan)
+        elif sp.IsUnknown(i) or sp.IsByte(i):
+            out.append(_lowest_score(sp))
+        else:
+            out.append(sp.GetScore(i))
+    return out
+
+
+def _lowest_score(sp: spm.SentencePieceProcessor) -> float:
+    """The lowest score of an ordinary piece of `sp` (computed once per processor)."""
+    if not hasattr(sp, "_lowest_score"):
+        normal = [
+            sp.GetScore(i)
+            for i in range(sp.GetPieceSize())
+            if not (sp.IsControl(i) or sp.IsUnknown(i) or sp.IsByte(i) or sp.IsUnused(i))
+        ]
+        sp._lowest_score = min(normal, default=0.0)
+    return sp._lowest_score
 
 
 class TokenizerError(ValueError):
@@ -149,6 +183,17 @@ class Tokenizer:
     def piece_to_id(self, piece: str) -> int:
         return self.sp.PieceToId(piece)
 
+    def piece_scores(self, ids: Iterable[int], target: bool = False) -> list[float]:
+        """How common each piece is: its score in the sentencepiece model, one float per id; lower = rarer.
+
+        A unigram model's score is the piece's log-probability (Kudo 2018), so the lowest score in a
+        sentence marks its rarest piece (Voita et al. 2019's "least frequent token"). A BPE model's score is
+        minus its merge rank: a piece merged later was a rarer pair in the training text, so "lower =
+        rarer" holds there as a rank. Specials get NaN (never the rarest), <unk> and byte pieces the
+        model's lowest score. `target` is accepted for the interface (one model serves both sides).
+        """
+        return _piece_scores(self.sp, self.pieces(ids))
+
 
 class MarianTokenizer:
     """Marian's tokenizer: `source.spm` for the source, `target.spm` for the target, ids from `vocab.json`.
@@ -254,3 +299,9 @@ class MarianTokenizer:
 
     def piece_to_id(self, piece: str) -> int:
         return self.vocab.get(piece, self.unk_id)
+
+    def piece_scores(self, ids: Iterable[int], target: bool = False) -> list[float]:
+        """How common each piece is (lower = rarer), as `Tokenizer.piece_scores`: source pieces scored by
+        source.spm, target pieces (`target=True`) by target.spm. A piece that side's model lacks (a language
+        code such as ">>de<<", `<pad>`, a piece of the other side's model) and specials get NaN."""
+        return _piece_scores(self.target_sp if target else self.source_sp, self.pieces(ids))
