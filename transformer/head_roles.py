@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import as_array
 from .kinds import KINDS
 from .words import SPECIALS, WORD_START, word_spans
 
@@ -38,9 +39,9 @@ MEASURES: dict[str, str] = {
     "previous": "mean weight on the key one position back, offset -1 (Clark et al. 2019)",
     "next": "mean weight on the key one position ahead, offset +1 (Clark et al. 2019)",
     "same": "mean weight on the row's own position, offset 0 (Clark et al. 2019)",
-    "previous_argmax": "share of rows whose largest weight is on offset -1; positional when >= 0.9 (Voita et al. 2019)",
-    "next_argmax": "share of rows whose largest weight is on offset +1; positional when >= 0.9 (Voita et al. 2019)",
-    "same_argmax": "share of rows whose largest weight is on offset 0; positional when >= 0.9 (Voita et al. 2019)",
+    "previous_argmax": "share of rows whose largest weight is on offset -1; positional at >= 0.9 (Voita et al. 2019)",
+    "next_argmax": "share of rows whose largest weight is on offset +1; positional at >= 0.9 (Voita et al. 2019)",
+    "same_argmax": "share of rows whose largest weight is on offset 0; positional at >= 0.9 (Voita et al. 2019)",
     "eos": "mean weight on </s> keys (Clark et al. 2019: attention to [SEP])",
     "bos": "mean weight on the start piece as a key (<s>; a converted Marian model's <pad>)",
     "punctuation": "mean weight on keys that are only punctuation (Clark et al. 2019)",
@@ -68,7 +69,7 @@ class HeadRoles:
     scores[measure]: (L, H) float, NaN where the measure does not apply (offsets in cross-attention,
     `eos` where no key is </s>, `aligned` without an alignment). counts[measure]: how many rows (for
     `aligned`: hand-aligned words) its mean is over, the same for every head; what `pool` weighs by.
-    rows: rows kept (one allowed key or more than one); sentences: how many sentences are pooled.
+    rows: rows kept (those with more than one key they may attend to); sentences: how many sentences are pooled.
     """
 
     kind: str
@@ -113,7 +114,8 @@ class HeadRoles:
         filled = np.where(np.isnan(values), -1.0, values)
         best = filled.argmax(0)
         top = np.take_along_axis(filled, best[None], 0)[0]
-        names = np.where(top >= BROAD, np.array(CANDIDATES)[best], "broad")
+        broad = np.where(np.isnan(self.scores["entropy"]), "", "broad")  # "": no row to judge by
+        names = np.where(top >= BROAD, np.array(CANDIDATES)[best], broad)
         scores = np.where(top >= BROAD, top, self.scores["entropy"])
         positional = role != ""
         return np.where(positional, role, names).astype(str), np.where(positional, score, scores)
@@ -143,7 +145,7 @@ def head_roles(
     that is never "the rarest"; None leaves `rare` NaN. aligned_pairs (cross only): [{"de": target word,
     "en": source word}, ...], words as `word_spans` counts them; None leaves `aligned` NaN.
     """
-    a = _array(attention)
+    a = as_array(attention, f"{kind} attention")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
     if a.ndim != 4 or a.shape[2:] != (len(q_tokens), len(k_tokens)):
@@ -259,7 +261,7 @@ def pool(results: Sequence[HeadRoles]) -> HeadRoles:
 
 def trace_roles(model, trace, pairs: Sequence[dict] | None = None) -> dict[str, HeadRoles]:
     """Every kind of a `Trace` -> {kind: HeadRoles}. model: the `Pretrained` that made it (its tokenizer's
-    piece scores say which piece is rarest); pairs: the hand alignment of an eval item, for cross `aligned`."""
+    piece scores say which piece is rarest); pairs: an eval item's hand alignment, for cross `aligned`."""
     tok = model.tokenizer
     src, tgt = trace.src_tokens or tok.pieces(trace.src_ids), trace.tgt_tokens or tok.pieces(trace.tgt_ids)
     side = {
@@ -285,10 +287,3 @@ def set_roles(model, items: Sequence[dict]) -> dict[str, HeadRoles]:
         trace_roles(model, model.trace(item["en"], target=item["de"]), item.get("pairs")) for item in items
     ]
     return {kind: pool([roles[kind] for roles in each]) for kind in each[0]}
-
-
-def _array(attention) -> np.ndarray:
-    """A tensor or array -> float64 numpy (a tensor is detached and moved to the CPU first)."""
-    if hasattr(attention, "detach"):
-        attention = attention.detach().float().cpu().numpy()
-    return np.asarray(attention, dtype=np.float64)
