@@ -183,3 +183,16 @@ def test_every_kind_of_a_real_model_gets_scores_in_range(tiny_pretrained):
             assert set(r.strongest()[0].ravel()) <= set(ROLES)
     assert pooled["cross"].sentences == 2 and pooled["cross"].counts["aligned"] == 2
     assert not np.isnan(pooled["encoder"].scores["rare"]).any()
+
+
+def test_the_command_prints_each_kinds_grid_and_what_to_notice(capsys):
+    from tools.head_roles import main
+
+    threads = torch.get_num_threads()
+    try:
+        main(["--model", "reverse", "--sentence", "a b c d", "--all"])
+    finally:
+        torch.set_num_threads(threads)  # the command keeps to one thread; the tests after it need not
+    out = capsys.readouterr().out
+    assert all(f"{kind} (" in out for kind in ("encoder", "decoder", "cross"))
+    assert "encoder rare:" in out and "heads positional" in out and "most parked" in out
