@@ -1,0 +1,208 @@
+"""Attribution beside attention: how much each source piece counts for each prediction of the decoder.
+
+One function, `attribute(model, trace, method, layer=None, head=None, steps=20)`, returns a (T, S) float32
+array for a trace of T decoder positions and S source pieces. Row t explains the prediction of the piece
+*after* `tgt_tokens[t]` (y_t = tgt_ids[t + 1], and `</s>` for the last row), as `Trace.probs` row t does.
+Four methods (`METHODS`), two read a layer of cross-attention, two take gradients of the whole model:
+
+    attention             α_tj = (1/H) Σ_h α^h_tj   the cross-attention weights of `layer` (default the last),
+                          heads averaged, or α^h_tj of one `head`. What the Attention view has always drawn.
+    value_norm            ‖Σ_h α^h_tj f^h(m_j)‖₂ over d_model, f^h(m) = (m W_V^h + b_V^h) W_O^h, m_j the memory
+                          row cross-attention reads (`trace.memory`: after the encoder's final LayerNorm when
+                          pre-norm); with `head`, ‖α^h_tj f^h(m_j)‖ = α^h_tj ‖f^h(m_j)‖. The weight times the
+                          size of what piece j moves into the decoder (Kobayashi et al. 2020, "Attention is
+                          Not Only a Weight: Analyzing Transformers with Vector Norms", eq. 6; W_O's bias is
+                          shared by all pieces and left out, as there). Never negative.
+    grad_x_input          Σ_d e_jd · ∂ log p(y_t) / ∂e_jd, e_j the source token embedding *before* the √d_model
+                          scale and the positional encoding (Ding et al. 2019, "Saliency-driven Word Alignment
+                          Interpretation for Neural Machine Translation"; gradient × input as in Shrikumar et
+                          al. 2016). Signed: > 0 where the piece's embedding raises log p(y_t). The scale does
+                          not change it: with x = s·e, e · ∂f/∂e = e · s ∂f/∂x = x · ∂f/∂x.
+    integrated_gradients  Σ_d e_jd · (1/n) Σ_{k=1..n} ∂ log p(y_t) / ∂e_jd evaluated at α_k·e, α_k = (k − ½)/n:
+                          the midpoint Riemann sum (n = `steps`, 20 by default) of Sundararajan et al. 2017
+                          ("Axiomatic Attribution for Deep Networks") along the straight path from a zero
+                          *token* embedding (positional encodings, the target side and the weights stay as
+                          they are) to e. Signed. Completeness: Σ_j IG_tj ≈ log p(y_t | e) − log p(y_t | 0),
+                          with an error that shrinks as 1/n² (midpoint rule); the same path in √d_model-scaled
+                          space, so the scale does not change it either.
+
+Gradients are written out with torch.autograd rather than Captum: the formulas are four lines, the
+model's `encoder.embed.hook_token` hook point is where the embedding is replaced, and Captum would be
+a dependency of the model package for what `torch.autograd.grad` does here (the package imports only
+torch, numpy, sentencepiece, safetensors, tqdm). One call is one batched forward and one backward: the
+sentence pair is repeated once per decoder row (and per step of the path), copy b contributes only its
+own row's log p, so the gradient of the sum is every row's gradient at once. Only the embedding leaf
+asks for a gradient (`torch.autograd.grad(..., inputs=)`): no `.grad` is written to any parameter, and
+the model's mode and weights are left as they are. The output projection runs only on the row each copy
+needs (one row of logits, not T).
+
+What none of these is: a word alignment (tools/alignment.py measures how close each comes), a proof of
+what the model "uses" (Jain & Wallace 2019, "Attention is not Explanation"; Wiegreffe & Pinter 2019,
+"Attention is not not Explanation"), or an account of the target side (every method here looks only at
+the source pieces). Heads switched off (`analysis.zero_heads`) are not taken into account: the gradient
+methods run the model as trained, `attention` and `value_norm` read the trace's weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .analysis import predicted_ids
+from .capture import hooks
+from .kinds import MEAN_HEAD
+from .model import Transformer
+
+METHODS = ("attention", "value_norm", "grad_x_input", "integrated_gradients")
+LAYERED = (
+    "attention",
+    "value_norm",
+)  # the methods that read one layer of cross-attention (and may take a head)
+DEFAULT_STEPS = 20
+TOKENS_PER_PASS = 6000  # copies of the pair per forward pass: about this many (source + target) positions
+
+
+def _network(model) -> Transformer:
+    """A `Pretrained` (what load_pretrained returns) or a bare `Transformer` -> the Transformer."""
+    net = getattr(model, "model", model)
+    if not isinstance(net, Transformer):
+        raise TypeError(f"model must be a Pretrained or a Transformer, got {type(model).__name__}")
+    return net
+
+
+def _tensor(x, device=None) -> torch.Tensor:
+    """A trace array (tensor, or numpy after Trace.numpy()) -> float32 tensor, never a view the caller shares."""
+    return (
+        torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().float().to(device)
+    )
+
+
+def _check(net: Transformer, trace, method: str, layer, head, steps) -> tuple[int, int | None]:
+    """Validate the arguments -> (layer, head), head None for the mean of heads."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if not trace.src_ids or not trace.tgt_ids:
+        raise ValueError("the trace has no source or no target pieces")
+    n_layers, n_heads = net.config.n_decoder_layers, net.config.n_heads
+    if head == MEAN_HEAD:
+        head = None
+    if method not in LAYERED:
+        if layer is not None or head is not None:
+            raise ValueError(f"{method} explains the whole model: it takes no layer or head (pass None)")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive whole number, got {steps!r}")
+        return -1, None
+    if layer is None:
+        layer = n_layers - 1
+    if isinstance(layer, bool) or not isinstance(layer, int | np.integer) or not 0 <= layer < n_layers:
+        raise ValueError(
+            f"layer must be a decoder layer 0..{n_layers - 1} (or None for the last), got {layer!r}"
+        )
+    if head is not None and (
+        isinstance(head, bool) or not isinstance(head, int | np.integer) or not 0 <= head < n_heads
+    ):
+        raise ValueError(f"head must be 0..{n_heads - 1} (or None for the mean of heads), got {head!r}")
+    return int(layer), None if head is None else int(head)
+
+
+def head_values(model, memory, layer: int) -> torch.Tensor:
+    """f^h(m_j) = (m_j W_V^h + b_V^h) W_O^h for every head h and memory row j: (H, S, d_model).
+
+    What head h of cross-attention layer `layer` moves into the decoder from piece j when it attends
+    there with weight 1 (before W_O's bias). memory: (S, d_model), `trace.memory`."""
+    net = _network(model)
+    attn = net.decoder.layers[layer].cross_attn
+    d, h, dk = attn.d_model, attn.n_heads, attn.d_k
+    with torch.no_grad():
+        m = _tensor(memory, attn.w_o.weight.device)
+        v = torch.nn.functional.linear(m, attn.w_qkv.weight[2 * d :], attn.w_qkv.bias[2 * d :])  # (S, d)
+        w_o = attn.w_o.weight.view(d, h, dk)  # column block h of W_O (as Linear stores it) is head h's
+        return torch.einsum("shk,dhk->hsd", v.view(-1, h, dk), w_o)
+
+
+def _value_norm(net: Transformer, trace, layer: int, head: int | None) -> torch.Tensor:
+    f = head_values(net, trace.memory, layer)  # (H, S, d)
+    pattern = _tensor(trace.attention["cross"][layer], f.device)  # (H, T, S)
+    if head is not None:
+        return pattern[head] * f[head].norm(dim=-1)  # (T, S)
+    return torch.einsum("hts,hsd->tsd", pattern, f).norm(dim=-1)
+
+
+def _log_probs(
+    net: Transformer, src: torch.Tensor, tgt: torch.Tensor, embeds: torch.Tensor, rows: torch.Tensor
+) -> torch.Tensor:
+    """log p(y_rows[b]) of copy b, its source token embeddings (before the scale) replaced by embeds[b].
+
+    src (B, S), tgt (B, T) ids; embeds (B, S, d_model); rows (B,) -> (B,) log-probabilities."""
+    scale = net.encoder.embed.token.scale
+    replace = [("encoder.embed.hook_token", lambda module, inputs, output: embeds * scale)]
+    with hooks(net, replace):
+        src_mask = net.src_mask(src)
+        h = net.decode(tgt, net.encode(src, src_mask), src_mask)  # (B, T, d_model)
+    picked = h[torch.arange(len(rows), device=h.device), rows]  # (B, d_model): one row per copy
+    logp = net.project(picked).log_softmax(-1)  # (B, V)
+    following = torch.tensor(predicted_ids(tgt[0].tolist(), net.config.eos_id), device=h.device)
+    return logp.gather(1, following[rows][:, None])[:, 0]
+
+
+def _gradients(net: Transformer, trace, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ over the path points `scales` of ∂ log p(y_t) / ∂e at scale·e, and e itself.
+
+    -> (grad sum (T, S, d_model), e (S, d_model)), in as few batched passes as TOKENS_PER_PASS allows."""
+    device = net.generator.weight.device
+    S, T = len(trace.src_ids), len(trace.tgt_ids)
+    per_pass = max(1, TOKENS_PER_PASS // (S + T))
+    # tensors made here, not in a caller's inference mode, so autograd may save them
+    with torch.inference_mode(False), torch.enable_grad():
+        src_ids = torch.tensor(trace.src_ids, dtype=torch.long, device=device)
+        tgt_ids = torch.tensor(trace.tgt_ids, dtype=torch.long, device=device)
+        e = net.encoder.embed.token.weight.detach()[src_ids]  # (S, d): before √d_model and the positions
+        # every (path point, row) pair is one copy of the sentence pair
+        all_scales = scales.clone().to(device).repeat_interleave(T)  # (n·T,)
+        all_rows = torch.arange(T, device=device).repeat(len(scales))  # (n·T,)
+        total = torch.zeros(T, S, e.shape[-1], device=device)
+        for start in range(0, len(all_rows), per_pass):
+            rows, sc = all_rows[start : start + per_pass], all_scales[start : start + per_pass]
+            embeds = (sc[:, None, None] * e).requires_grad_(True)  # (B, S, d), the only leaf asked about
+            B = len(rows)
+            logp = _log_probs(net, src_ids.expand(B, S), tgt_ids.expand(B, T), embeds, rows)
+            (grad,) = torch.autograd.grad(logp.sum(), embeds)  # copy b's gradient is its own row's
+            total.index_add_(0, rows, grad.detach())
+    return total, e
+
+
+def attribute(
+    model, trace, method: str, layer: int | None = None, head: int | None = None, steps: int = DEFAULT_STEPS
+) -> np.ndarray:
+    """How much each source piece counts for each prediction: a (T, S) float32 array.
+
+    model: what `load_pretrained` returns (or its `.model`), in eval mode; trace: a `Trace` of that model
+    (tensors, or numpy after `Trace.numpy()`), T = len(trace.tgt_ids), S = len(trace.src_ids). Row t
+    explains the prediction of the piece after tgt_tokens[t] (as `trace.probs` row t).
+    method: one of METHODS (formulas in the module docstring). layer (decoder layer, default the last) and
+    head (default, None or kinds.MEAN_HEAD: the mean of heads) only for "attention" and "value_norm";
+    steps only for "integrated_gradients". Bad arguments raise ValueError.
+    """
+    net = _network(model)
+    layer, head = _check(net, trace, method, layer, head, steps)
+    if net.training:
+        raise RuntimeError("attribute needs the model in eval mode (dropout would change the gradients)")
+    T, S = len(trace.tgt_ids), len(trace.src_ids)
+    if method == "attention":
+        pattern = _tensor(trace.attention["cross"][layer])  # (H, T, S)
+        out = pattern.mean(0) if head is None else pattern[head]
+    elif method == "value_norm":
+        out = _value_norm(net, trace, layer, head)
+    else:
+        scales = (
+            torch.ones(1)
+            if method == "grad_x_input"
+            else (torch.arange(steps, dtype=torch.float32) + 0.5) / steps  # midpoints of n equal steps
+        )
+        grad, e = _gradients(net, trace, scales)
+        out = (grad / len(scales) * e).sum(-1)  # (T, S)
+    if tuple(out.shape) != (T, S):
+        raise ValueError(
+            f"the trace's arrays do not match its ids: got {tuple(out.shape)}, expected {(T, S)}"
+        )
+    return out.detach().cpu().numpy().astype(np.float32)
