@@ -29,12 +29,13 @@ Four methods (`METHODS`), two read a layer of cross-attention, two take gradient
 Gradients are written out with torch.autograd rather than Captum: the formulas are four lines, the
 model's `encoder.embed.hook_token` hook point is where the embedding is replaced, and Captum would be
 a dependency of the model package for what `torch.autograd.grad` does here (the package imports only
-torch, numpy, sentencepiece, safetensors, tqdm). One call is one batched forward and one backward: the
-sentence pair is repeated once per decoder row (and per step of the path), copy b contributes only its
-own row's log p, so the gradient of the sum is every row's gradient at once. Only the embedding leaf
-asks for a gradient (`torch.autograd.grad(..., inputs=)`): no `.grad` is written to any parameter, and
-the model's mode and weights are left as they are. The output projection runs only on the row each copy
-needs (one row of logits, not T).
+torch, numpy, sentencepiece, safetensors, tqdm). The work is batched by what each part depends on:
+the encoder runs once per point of the path (all points in one batch), the decoder once per row t on
+the target pieces up to t (all points batched; row t never sees later pieces, so nothing is lost), the
+output projection on that one row, and the T rows' gradients with respect to the memory go back through
+the encoder together in one vectorised backward pass (`torch.autograd.grad(..., is_grads_batched=True)`).
+Only the embedding leaf asks for a gradient (`torch.autograd.grad(..., inputs=)`): no `.grad` is written
+to any parameter, and the model's mode and weights are left as they are.
 
 What none of these is: a word alignment (tools/alignment.py measures how close each comes), a proof of
 what the model "uses" (Jain & Wallace 2019, "Attention is not Explanation"; Wiegreffe & Pinter 2019,
@@ -59,7 +60,7 @@ LAYERED = (
     "value_norm",
 )  # the methods that read one layer of cross-attention (and may take a head)
 DEFAULT_STEPS = 20
-TOKENS_PER_PASS = 6000  # copies of the pair per forward pass: about this many (source + target) positions
+GRADIENT_BUDGET = 12000  # path points per chunk: about this many (row, path point, source piece) triples
 
 
 def _network(model) -> Transformer:
@@ -128,46 +129,41 @@ def _value_norm(net: Transformer, trace, layer: int, head: int | None) -> torch.
     return torch.einsum("hts,hsd->tsd", pattern, f).norm(dim=-1)
 
 
-def _log_probs(
-    net: Transformer, src: torch.Tensor, tgt: torch.Tensor, embeds: torch.Tensor, rows: torch.Tensor
-) -> torch.Tensor:
-    """log p(y_rows[b]) of copy b, its source token embeddings (before the scale) replaced by embeds[b].
-
-    src (B, S), tgt (B, T) ids; embeds (B, S, d_model); rows (B,) -> (B,) log-probabilities."""
-    scale = net.encoder.embed.token.scale
-    replace = [("encoder.embed.hook_token", lambda module, inputs, output: embeds * scale)]
-    with hooks(net, replace):
-        src_mask = net.src_mask(src)
-        h = net.decode(tgt, net.encode(src, src_mask), src_mask)  # (B, T, d_model)
-    picked = h[torch.arange(len(rows), device=h.device), rows]  # (B, d_model): one row per copy
-    logp = net.project(picked).log_softmax(-1)  # (B, V)
-    following = torch.tensor(predicted_ids(tgt[0].tolist(), net.config.eos_id), device=h.device)
-    return logp.gather(1, following[rows][:, None])[:, 0]
-
-
 def _gradients(net: Transformer, trace, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ over the path points `scales` of ∂ log p(y_t) / ∂e at scale·e, and e itself.
+    """Σ over the path points `scales` of ∂ log p(y_t) / ∂e at scale·e, for every row t, and e itself.
 
-    -> (grad sum (T, S, d_model), e (S, d_model)), in as few batched passes as TOKENS_PER_PASS allows."""
+    -> (grad sum (T, S, d_model), e (S, d_model)). The encoder runs once per path point; the decoder once
+    per row t, on the pieces up to t only (a row never sees later ones), all path points batched; each
+    row's gradient with respect to the memory then goes back through the encoder in one vectorised
+    backward pass (`is_grads_batched`), T cotangents at once. Path points go in chunks of about
+    GRADIENT_BUDGET (row, point, source piece) triples, which bounds the memory a long sentence takes."""
     device = net.generator.weight.device
     S, T = len(trace.src_ids), len(trace.tgt_ids)
-    per_pass = max(1, TOKENS_PER_PASS // (S + T))
+    scale = net.encoder.embed.token.scale
+    following = predicted_ids(trace.tgt_ids, net.config.eos_id)
+    per_chunk = max(1, GRADIENT_BUDGET // (T * S))
     # tensors made here, not in a caller's inference mode, so autograd may save them
     with torch.inference_mode(False), torch.enable_grad():
-        src_ids = torch.tensor(trace.src_ids, dtype=torch.long, device=device)
-        tgt_ids = torch.tensor(trace.tgt_ids, dtype=torch.long, device=device)
-        e = net.encoder.embed.token.weight.detach()[src_ids]  # (S, d): before √d_model and the positions
-        # every (path point, row) pair is one copy of the sentence pair
-        all_scales = scales.clone().to(device).repeat_interleave(T)  # (n·T,)
-        all_rows = torch.arange(T, device=device).repeat(len(scales))  # (n·T,)
+        src = torch.tensor(trace.src_ids, dtype=torch.long, device=device)
+        tgt = torch.tensor(trace.tgt_ids, dtype=torch.long, device=device)
+        e = net.encoder.embed.token.weight.detach()[src]  # (S, d): before √d_model and the positions
         total = torch.zeros(T, S, e.shape[-1], device=device)
-        for start in range(0, len(all_rows), per_pass):
-            rows, sc = all_rows[start : start + per_pass], all_scales[start : start + per_pass]
-            embeds = (sc[:, None, None] * e).requires_grad_(True)  # (B, S, d), the only leaf asked about
-            B = len(rows)
-            logp = _log_probs(net, src_ids.expand(B, S), tgt_ids.expand(B, T), embeds, rows)
-            (grad,) = torch.autograd.grad(logp.sum(), embeds)  # copy b's gradient is its own row's
-            total.index_add_(0, rows, grad.detach())
+        for chunk in scales.clone().to(device).split(per_chunk):
+            n = len(chunk)
+            embeds = (chunk[:, None, None] * e).requires_grad_(True)  # (n, S, d), the only leaf asked about
+            replace = [("encoder.embed.hook_token", lambda module, inputs, output, x=embeds: x * scale)]
+            mask = net.src_mask(src.expand(n, S))
+            with hooks(net, replace):
+                memory = net.encode(src.expand(n, S), mask)  # (n, S, d)
+            read = memory.detach().requires_grad_(True)
+            per_row = torch.empty(T, *memory.shape, device=device)  # ∂ log p(y_t) / ∂memory for each row t
+            for t in range(T):
+                prefix = tgt[: t + 1].expand(n, t + 1)
+                h = net.decode(prefix, read, mask)[:, t]  # (n, d): row t reads pieces 0..t only
+                logp = net.project(h).log_softmax(-1)[:, following[t]]  # (n,)
+                (per_row[t],) = torch.autograd.grad(logp.sum(), read)  # point k's is its own (no mixing)
+            (grad,) = torch.autograd.grad(memory, embeds, grad_outputs=per_row, is_grads_batched=True)
+            total += grad.sum(1)  # (T, n, S, d) -> (T, S, d)
     return total, e
 
 
