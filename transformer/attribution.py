@@ -30,9 +30,9 @@ Gradients are written out with torch.autograd rather than Captum: the formulas a
 model's `encoder.embed.hook_token` hook point is where the embedding is replaced, and Captum would be
 a dependency of the model package for what `torch.autograd.grad` does here (the package imports only
 torch, numpy, sentencepiece, safetensors, tqdm). The work is batched by what each part depends on:
-the encoder runs once per point of the path (all points in one batch), the decoder once per row t on
-the target pieces up to t (all points batched; row t never sees later pieces, so nothing is lost), the
-output projection on that one row, and the T rows' gradients with respect to the memory go back through
+the encoder runs once per point of the path (all points in one batch), the output projection once for
+all rows and points, the decoder once per row t on the target pieces up to t (all points batched; row t
+never sees later pieces, so nothing is lost), and the T rows' gradients with respect to the memory go back through
 the encoder together in one vectorised backward pass (`torch.autograd.grad(..., is_grads_batched=True)`).
 Only the embedding leaf asks for a gradient (`torch.autograd.grad(..., inputs=)`): no `.grad` is written
 to any parameter, and the model's mode and weights are left as they are.
@@ -60,6 +60,9 @@ LAYERED = (
     "value_norm",
 )  # the methods that read one layer of cross-attention (and may take a head)
 DEFAULT_STEPS = 20
+COPIES_PER_PASS = (
+    16  # the decoder's batch: (row, path point) copies, so each pass reads its weights once for many
+)
 GRADIENT_BUDGET = 12000  # path points per chunk: about this many (row, path point, source piece) triples
 
 
@@ -132,20 +135,21 @@ def _value_norm(net: Transformer, trace, layer: int, head: int | None) -> torch.
 def _gradients(net: Transformer, trace, scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Σ over the path points `scales` of ∂ log p(y_t) / ∂e at scale·e, for every row t, and e itself.
 
-    -> (grad sum (T, S, d_model), e (S, d_model)). The encoder runs once per path point; the decoder once
-    per row t, on the pieces up to t only (a row never sees later ones), all path points batched; each
-    row's gradient with respect to the memory then goes back through the encoder in one vectorised
+    -> (grad sum (T, S, d_model), e (S, d_model)). The encoder runs once per path point; the output
+    projection once for every row and point (∂ log p(y_t) / ∂h_t, h_t the decoder's output, from one pass:
+    its weight, V × d_model, is read once, not once per row); the decoder once per row t, on the pieces up
+    to t only (a row never sees later ones), all path points batched; each row's gradient with respect to the memory then goes back through the encoder in one vectorised
     backward pass (`is_grads_batched`), T cotangents at once. Path points go in chunks of about
     GRADIENT_BUDGET (row, point, source piece) triples, which bounds the memory a long sentence takes."""
     device = net.generator.weight.device
     S, T = len(trace.src_ids), len(trace.tgt_ids)
     scale = net.encoder.embed.token.scale
-    following = predicted_ids(trace.tgt_ids, net.config.eos_id)
     per_chunk = max(1, GRADIENT_BUDGET // (T * S))
     # tensors made here, not in a caller's inference mode, so autograd may save them
     with torch.inference_mode(False), torch.enable_grad():
         src = torch.tensor(trace.src_ids, dtype=torch.long, device=device)
         tgt = torch.tensor(trace.tgt_ids, dtype=torch.long, device=device)
+        following = torch.tensor(predicted_ids(trace.tgt_ids, net.config.eos_id), device=device)
         e = net.encoder.embed.token.weight.detach()[src]  # (S, d): before √d_model and the positions
         total = torch.zeros(T, S, e.shape[-1], device=device)
         for chunk in scales.clone().to(device).split(per_chunk):
@@ -156,12 +160,27 @@ def _gradients(net: Transformer, trace, scales: torch.Tensor) -> tuple[torch.Ten
             with hooks(net, replace):
                 memory = net.encode(src.expand(n, S), mask)  # (n, S, d)
             read = memory.detach().requires_grad_(True)
+            # ∂ log p(y_t) / ∂h_t, h_t the decoder's output at row t: one pass of the whole target (rows do not
+            # see later pieces, so row t is what it is in the prefix) and of the output projection, batched
+            with torch.no_grad():
+                h = net.decode(tgt.expand(n, T), read, mask).transpose(0, 1).contiguous()  # (T, n, d)
+            h.requires_grad_(True)
+            logp = net.project(h).log_softmax(-1).gather(-1, following[:, None, None].expand(T, n, 1))
+            (per_output,) = torch.autograd.grad(logp.sum(), h)  # (T, n, d): each (row, point) its own
             per_row = torch.empty(T, *memory.shape, device=device)  # ∂ log p(y_t) / ∂memory for each row t
-            for t in range(T):
-                prefix = tgt[: t + 1].expand(n, t + 1)
-                h = net.decode(prefix, read, mask)[:, t]  # (n, d): row t reads pieces 0..t only
-                logp = net.project(h).log_softmax(-1)[:, following[t]]  # (n,)
-                (per_row[t],) = torch.autograd.grad(logp.sum(), read)  # point k's is its own (no mixing)
+            k = max(1, COPIES_PER_PASS // n)  # rows per decoder pass: few points, several rows together
+            for first in range(0, T, k):
+                rows = torch.arange(first, min(T, first + k), device=device)
+                size, length = len(rows), int(rows[-1]) + 1  # the rows read pieces up to rows[-1] only
+                copies = read.detach().repeat(size, 1, 1).requires_grad_(True)  # (rows · n, S, d)
+                out = net.decode(
+                    tgt[:length].expand(size * n, length), copies, net.src_mask(src.expand(size * n, S))
+                )
+                picked = out.view(size, n, length, -1)[
+                    torch.arange(size, device=device), :, rows
+                ]  # (rows, n, d)
+                (grad,) = torch.autograd.grad(picked, copies, grad_outputs=per_output[rows])
+                per_row[rows] = grad.view(size, n, S, -1)
             (grad,) = torch.autograd.grad(memory, embeds, grad_outputs=per_row, is_grads_batched=True)
             total += grad.sum(1)  # (T, n, S, d) -> (T, S, d)
     return total, e
