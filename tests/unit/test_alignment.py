@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools.alignment import alignment_scores, best_layer_summary, word_attention, word_spans
+from tools.alignment import (
+    aer,
+    alignment_scores,
+    best_layer_summary,
+    method_scores,
+    word_attention,
+    word_spans,
+)
 from transformer import load_pretrained
 
 SET = Path(__file__).resolve().parents[2] / "eval" / "everyday_en_de.json"
@@ -99,3 +106,49 @@ def test_everyday_set_is_consistent(monkeypatch):
     assert sum(moved) >= 10
     assert sum(any(p["moved"] for p in item["pairs"]) for item in items) >= 15
     assert all(item["pairs"] for item in items)
+
+
+def test_shift_att_reads_the_row_where_the_target_piece_is_the_input():
+    tgt = ["<s>", "▁Ha", "us", "▁alt"]  # words: pieces [1, 2], [3]; read by rows [1, 2], [3]
+    src = ["▁ho", "use", "▁old", "</s>"]  # words: [0, 1], [2]
+    cross = torch.tensor(
+        [
+            [9.0, 9.0, 9.0, 9.0],  # row 0 reads <s>: belongs to no word under Shift-Att
+            [0.5, 0.3, 0.2, 0.0],
+            [0.1, 0.1, 0.8, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+        ]
+    )
+    expected = torch.tensor([[(0.8 + 0.2) / 2, (0.2 + 0.8) / 2], [0.0, 1.0]])
+    torch.testing.assert_close(word_attention(cross, tgt, src, shift=True), expected)
+    torch.testing.assert_close(word_attention(cross.roll(-1, 0), tgt, src), expected)  # = row j-1 a row up
+
+
+def test_aer_is_och_and_neys_formula_on_a_hand_made_case():
+    sure = {(0, 0, 0), (0, 1, 2)}
+    possible = {(0, 2, 1)}
+    assert aer(sure, sure) == 0.0
+    assert aer({(0, 0, 1), (0, 1, 0)}, sure) == 1.0
+    # A = {(0,0,0) sure, (0,2,1) possible, (0,1,1) neither}: 1 - (1 + 2) / (3 + 2)
+    assert aer({(0, 0, 0), (0, 2, 1), (0, 1, 1)}, sure, possible) == pytest.approx(1 - 3 / 5)
+    # only sure links, one link per marked word: AER = 1 - accuracy
+    assert aer({(0, 0, 0), (0, 1, 1)}, sure) == pytest.approx(0.5)
+
+
+def test_method_scores_rank_every_method_and_the_copy_model_aligns():
+    torch.manual_seed(0)
+    model = load_pretrained("copy")
+    items = _items(SENTENCES)
+    df = method_scores(model, items, steps=4)
+    layers = model.config.n_decoder_layers
+    counts = df.groupby("method").size().to_dict()
+    assert counts == {
+        "attention": layers, "shift_att": layers, "value_norm": layers, "grad_x_input": 1,
+        "grad_x_input |·|": 1, "integrated_gradients": 1, "integrated_gradients |·|": 1, "diagonal": 1,
+    }  # fmt: skip
+    assert (df["pairs"] == sum(len(i["pairs"]) for i in items)).all()
+    assert ((df["aer"] - (1 - df["accuracy"])).abs() < 1e-9).all()  # one pair per marked word
+    attention = df[df["method"] == "attention"].set_index("layer")["accuracy"]
+    summary = best_layer_summary(alignment_scores(model, items))
+    assert attention.max() == pytest.approx(summary["best_layer"]["accuracy"])  # the same scores as the table
+    assert df[df["method"] == "diagonal"]["accuracy"].item() == 1.0  # copying is the diagonal
