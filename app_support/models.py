@@ -25,12 +25,13 @@ import streamlit as st
 import torch
 
 import viz
-from app_support import model_dirs
+from app_support import model_dirs, quiz
 from app_support.examples import BY_TASK, ENGLISH
 from app_support.experiment import heads_off
 from app_support.run import Run
 from app_support.stages import stream_stages
-from transformer import Pretrained, Trace, checkpoint, load_pretrained
+from tools.alignment import load_set
+from transformer import Pretrained, Trace, attribution, capture, checkpoint, head_roles, load_pretrained
 from transformer.pretrained import ASSETS, resolve_model_dir
 from transformer.pretrained import available_models as shipped_models
 from transformer.trace import capture_trace
@@ -142,6 +143,47 @@ def trace(run: Run) -> Trace:
         run.text, target=run.target, beam=run.beam, max_len=run.maxlen or None,
         interventions=heads_off.hooks(run.off),
     )  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_attribution(run: Run, method: str, layer: int | None, head: int | None) -> np.ndarray:
+    """`transformer.attribution.attribute` of `get_trace(run)`: (T, S), row t explaining the piece after
+    tgt_tokens[t]; with run.off's heads switched off, as the trace was made (a gradient goes through them)."""
+    m = load_model(run.path, run.stamp)
+    with capture.hooks(m.model, heads_off.hooks(run.off) or []):
+        return attribution.attribute(m, get_trace(run), method, layer=layer, head=head)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def get_roles(run: Run) -> dict[str, head_roles.HeadRoles]:
+    """Every head's measures on `get_trace(run)` (transformer.head_roles), kind -> HeadRoles. Word alignment
+    is measured where the sentence is in the hand-aligned set and translated exactly as its reference."""
+    t = get_trace(run)
+    item = quiz.find_item(run.text)
+    pairs = item["pairs"] if item and t.tgt_text.strip() == item["de"].strip() else None
+    return head_roles.trace_roles(load_model(run.path, run.stamp), t, pairs)
+
+
+@dataclass(frozen=True)
+class SetRoles:
+    roles: dict[str, head_roles.HeadRoles]  # kind -> every head's measures, rows of all sentences pooled
+    sentences: int
+    source: str  # which sentences, said on screen
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def get_set_roles(path: str, stamp: float) -> SetRoles:
+    """Every head's measures over the model's example set, once per model: a text model's are the
+    hand-aligned sentences (eval/everyday_en_de.json) traced on their references, so word alignment is
+    measured; a synthetic task's are its example inputs traced on its own outputs."""
+    m = load_model(path, stamp)
+    if quiz.sides(m.metadata) == quiz.EN_DE:
+        items = load_set()
+        return SetRoles(head_roles.set_roles(m, items), len(items), "the hand-aligned sentences")
+    texts = examples(path, stamp)
+    each = [head_roles.trace_roles(m, m.trace(text)) for text in texts]
+    roles = {kind: head_roles.pool([r[kind] for r in each]) for kind in each[0]}
+    return SetRoles(roles, len(texts), "the model's examples")
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------

@@ -25,6 +25,7 @@ from app_support.views import (
     pairs,
     positional,
     quiz,
+    roles,
     score,
 )
 
@@ -35,6 +36,7 @@ VIEWS: list[View] = [
     embeddings.VIEW,
     decoding.VIEW,
     anatomy.VIEW,
+    roles.VIEW,
     heads.VIEW,
     score.VIEW,
     pairs.VIEW,

@@ -35,6 +35,7 @@ PANELS = {  # what the Attention view draws
     "model": "Model view",  # every layer and head (bertviz's name)
     "lines": "Head view",  # lines from each query to its keys (bertviz's name)
     "flow": "Attention flow",  # rollout (Abnar & Zuidema, 2020)
+    "attribution": "Attribution",  # cross-attention beside what the prediction used (transformer.attribution)
     "training": "Training time-lapse",  # offered for a model with training snapshots only
 }
 FOUND_AT_RUN_TIME = ("model", "text")  # no fixed default: the first model found, its first example sentence
@@ -206,8 +207,9 @@ _SHARED = (  # shared parameters whose options are known without a model or the 
           always=True, fit_model=_fit_head),
     choice("rows", "rows", None, ROW_LABELS, "read | predicted | both: label decoder rows by the piece read, the "
            "piece predicted or both (absent: each kind's default)", "decoder rows are labelled by"),
-    choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow | training: what the "
-           "Attention view draws (flow: attention rollout; training: the training snapshots)", "panels are"),
+    choice("panel", "panel", "heatmaps", PANELS, "heatmaps | model | lines | flow | attribution | training: "
+           "what the Attention view draws (flow: attention rollout; attribution: beside what the prediction used; "
+           "training: the training snapshots)", "panels are"),
     number("step", "step", 0, 0, 100_000, "0-based decoder position (Decoding view)",
            fit_trace=below(lambda ss, t: len(t.tgt_tokens), "this translation has decoder steps")),
     number("beam", "beam", 4, 1, BEAM_MAX, f"beam size 1..{BEAM_MAX} (1 = greedy; absent: 4, the paper's, §6.1)",

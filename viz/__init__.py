@@ -91,11 +91,13 @@ from viz.frames import (
     pe_frame,
     pe_similarity_frame,
     pe_similarity_matrix,
+    row_shares,
     select_head,
     token_labels,
     topk_frame,
     trace_attention_frames,
 )
+from viz.head_roles import head_roles_frame, head_roles_grid, role_colours
 from viz.head_view import head_view, svg_page, svg_size
 from viz.heatmap import AttentionMap, attention_map
 from viz.labels import predicted_pieces, query_labels, row_mode, row_pieces, side_tokens
@@ -108,11 +110,11 @@ __all__ = [
     "ATTENTION_COLUMNS", "AttentionMap", "MEAN_HEAD", "ROW_LABELS", "SPECIAL_TOKENS", "Shown", "align_pieces",
     "as_array", "attention_frame", "attention_heatmap", "attention_html", "attention_map", "attention_png",
     "attention_svg", "average_heads", "cross_attention_step", "difference_heatmap", "embedding_sum_frame",
-    "embedding_sum_view", "head_effect_grid", "head_summary_frame", "head_view", "head_weights", "hide_specials",
+    "embedding_sum_view", "head_effect_grid", "head_roles_frame", "head_roles_grid", "head_summary_frame", "head_view", "head_weights", "hide_specials",
     "masked_scores", "matrix_heatmap", "model_view", "nearest_neighbours", "pe_frame", "pe_heatmap",
     "pe_similarity", "pe_similarity_frame", "pe_similarity_matrix", "piece_logprob_bars", "piece_score_frame",
     "piece_scores_bar", "predicted_pieces", "project_2d", "projection_frame", "projection_scatter",
-    "query_labels", "quiz_reveal", "row_mode", "row_pieces", "select_head", "self_attention_step", "side_tokens",
+    "query_labels", "quiz_reveal", "role_colours", "row_mode", "row_shares", "row_pieces", "select_head", "self_attention_step", "side_tokens",
     "sinusoid_curves", "sinusoidal_pe", "stage_labels", "stream_shift_heatmap", "svg_page", "svg_size",
     "token_labels", "token_path", "topk_bar", "topk_frame", "trace_attention_frames", "translation_diff",
 ]  # fmt: skip

@@ -152,6 +152,10 @@ def attention_heatmap(m: AttentionMap, *args, height: int | None = None, **kwarg
     # the layout as one dict, validated once: an update_layout / update_xaxes per part validated the
     # figure again each time, 12 ms of a 20-piece heatmap's build instead of 5
     data, layout = weights_heatmap(z, ax, custom, hover, m.zmax, ax.y_title, ax.q_ticks, step)
+    if m.scale_title != "weight":
+        data[0].colorbar.title.text = esc(m.scale_title)
+        hover = hover.replace("<br>weight", f"<br>{esc(m.scale_title)}")
+        data[0].hovertemplate = hover
     layout["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"}
     if m.masked:  # on a numeric twin of the key axis: the hatch covers half cells, which categories cannot
         xs, ys = _mask_polygons(mask)

@@ -106,7 +106,7 @@ def attention_svg(m: AttentionMap, *args, **kwargs) -> str:
     out.append(f'<text transform="translate({f * 1.1:.1f},{y0 + grid_h / 2:.1f}) rotate(-90)" '
                f'text-anchor="middle">{xml(p.ax.y_title)}</text>')  # fmt: skip
     bx = x0 + grid_w + 10
-    out.append(f'<text x="{bx:.1f}" y="{y0 - 4:.1f}">weight</text>'
+    out.append(f'<text x="{bx:.1f}" y="{y0 - 4:.1f}">{xml(p.scale_title)}</text>'
                f'<rect x="{bx:.1f}" y="{y0 + f * 0.6:.1f}" width="{BAR_PX}" height="{grid_h - f * 1.2:.1f}" '
                'fill="url(#bar)"/>')  # fmt: skip
     for i in range(TICKS):
@@ -195,7 +195,7 @@ def attention_png(m: AttentionMap, *args, scale: int = 2, **kwargs) -> bytes:
     turned = tile.rotate(90, expand=True)
     image.paste(turned, (round(f * 0.4), round(y0 + grid_h / 2 - turned.height / 2)), turned)
     bx, top, bottom = x0 + grid_w + 10 * s, y0 + f * 0.6, y0 + grid_h - f * 0.6
-    draw.text((bx, y0 - 4 * s), "weight", font=small, fill=text, anchor="ls")
+    draw.text((bx, y0 - 4 * s), p.scale_title, font=small, fill=text, anchor="ls")
     n = max(1, round(bottom - top))
     for k in range(n):  # the gradient, a line of pixels at a time
         colour = PALETTE[round((1 - k / max(n - 1, 1)) * (len(PALETTE) - 1))]

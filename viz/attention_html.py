@@ -148,7 +148,7 @@ def attention_html(m: AttentionMap, *args, fit_height: str | None = None, **kwar
     )
     out.append(  # placed first: the rows then fill the columns left of it, one grid row each
         f'<div class="bar" style="grid-column:{p.n_k + 2};grid-row:1/span {p.n_q}">'
-        f'<span>weight</span><div class="g">{ticks}</div></div>'
+        f'<span>{xml(p.scale_title)}</span><div class="g">{ticks}</div></div>'
     )
     level, value = levels(p, LEVELS), cell_text(p)
     for i in range(p.n_q):

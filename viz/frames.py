@@ -75,6 +75,14 @@ def head_weights(attn, layer: int, head: int) -> np.ndarray:
     return a[layer, head]
 
 
+def row_shares(values) -> np.ndarray:
+    """(q_len, k_len) values of any sign (an attribution) -> |values| with each row rescaled to sum to 1, so it
+    reads like attention weights; a row of zeros stays zero."""
+    a = np.abs(array_of(values, "(q_len, k_len)", "values").astype(np.float64))
+    total = a.sum(axis=-1, keepdims=True)
+    return np.divide(a, total, out=np.zeros_like(a), where=total > 0).astype(np.float32)
+
+
 class Shown(NamedTuple):
     """What is left of an attention array once special pieces are hidden, and where it sits."""
 

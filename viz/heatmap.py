@@ -81,6 +81,7 @@ class AttentionMap:
     step: int
     left_px: float
     label_px: float
+    scale_title: str = "weight"  # over the colour bar: what the values are
 
     @property
     def n_q(self) -> int:
@@ -116,6 +117,7 @@ def attention_map(
     zmax: float | None = 1.0,
     font_size: int = 12,
     x_title: str | None = None,
+    scale_title: str = "weight",
 ) -> AttentionMap:
     """One head (or the head mean) of weights (q_len, k_len) and the pieces of each side -> its `AttentionMap`.
 
@@ -125,7 +127,8 @@ def attention_map(
     the figure (default title). Decoder self-attention's future cells are masked, so the causal mask is not
     mistaken for a learned zero. zmax=None scales colours to the largest weight. subtitle: a line under the
     title (the app puts the sentence there). x_title: the key axis's title where the columns are not the
-    kind's keys (attention flow's are the input pieces).
+    kind's keys (attention flow's are the input pieces). scale_title: over the colour bar, where the values
+    are not attention weights (an attribution's share of its row).
     """
     z = array_of(weights, "(q_len, k_len)", "attention weights (one head: use head_weights)").copy()
     ax = axes(kind, q_tokens, k_tokens, z.shape, rows, q_pos, k_pos)
@@ -150,6 +153,7 @@ def attention_map(
         step=step,
         left_px=max(labels_px(ax.q_ticks[::step], font_size), font_size) + 6,
         label_px=max(labels_px(ax.k_ticks, font_size), font_size) + 6,
+        scale_title=scale_title,
     )
 
 

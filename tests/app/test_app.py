@@ -23,6 +23,7 @@ from app_support.run import Run
 from app_support.stages import layer_stages
 from app_support.views import anatomy as anatomy_view
 from app_support.views import attention as attention_view
+from app_support.views import roles as roles_view
 from tests.support.apptest import (
     MODELS,
     TOY,
@@ -51,6 +52,11 @@ WAITS_FOR_INPUT = {  # views that draw no figure until the person acts, and the 
     "quiz": "quiz_pick",  # the student's guess: the attention stays hidden until then
     "anatomy": "ana_next",  # the walk opens on the whole model (text): Next brings the figures, section by section
 }
+
+
+def head_buttons(at: AppTest) -> bool:
+    """The Head roles view's grid: a button per head."""
+    return any(b.key and b.key.startswith(roles_view.CELL) for b in at.button)
 
 
 def drawn_or_waiting(at: AppTest, view: str) -> bool:
@@ -94,7 +100,12 @@ def test_every_view_renders_on_toy_model(view):
     at = run_app(model=TOY, view=view, text="c a f b c")
     assert_clean(at)
     if view != "io":
-        assert figures(at) or attention_maps(at) or (view in WAITS_FOR_INPUT and drawn_or_waiting(at, view))
+        assert (
+            figures(at)
+            or attention_maps(at)
+            or head_buttons(at)
+            or (view in WAITS_FOR_INPUT and drawn_or_waiting(at, view))
+        )
 
 
 # --- widgets change what is shown -------------------------------------------------------------------

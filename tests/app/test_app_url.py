@@ -31,6 +31,7 @@ CONTEXTS = {  # a page of the app: the URL that opens it (on top of BASE); every
     **{f"attention_{panel}": {"view": "attention", "panel": panel} for panel in attention_view.PANELS},
     "attention_cross": {"view": "attention", "kind": "cross"},
     "attention_hidden": {"view": "attention", "hide": "1"},
+    "attention_attribution_cross": {"view": "attention", "panel": "attribution", "kind": "cross"},
     "attention_snapshots": {"view": "attention", "kind": "cross", "snap": "0"},  # training snapshots shown
     **{f"anatomy_{n}": {"view": "anatomy", "section": str(n)} for n in anatomy_view.SECTION_TITLES},
 }
@@ -54,6 +55,8 @@ CHANGE = {  # widget key -> (the page it is changed on, a value other than the d
     "att_renormalise": ("attention_hidden", False),
     "att_autoscale": ("attention", True),
     "att_lines_heads": ("attention_lines", [3, 1]),
+    "att_attr": ("attention_attribution_cross", "grad_x_input"),
+    "roles_over": ("roles", "set"),
     "pe_positions": ("positional", 40),
     "pe_dims": ("positional", [1, 6, 3]),
     "pe_metric": ("positional", "cosine"),

@@ -9,7 +9,7 @@ import viz
 from app_support import export, models, state
 from app_support.state import KIND_LABELS, LIST, MEAN, PANELS, below, flag, numbers
 from app_support.views import EXPERIMENT, Ctx, View, chart, controls, figure, pick_one, stem
-from app_support.views.attention import flow, training
+from app_support.views.attention import attribution, flow, training
 from app_support.views.attention.draw import (
     NOTHING_LEFT,
     above_px,
@@ -269,6 +269,8 @@ def render(ctx: Ctx) -> None:
         notes.append("Hover a cell for the exact weight; every k-th piece is written on the outer axes.")
     elif panel == "flow":
         flow.render(ctx, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
+    elif panel == attribution.PANEL:
+        attribution.render(ctx, kind=kind, layer=layer, head=head, rows=rows, zmax=zmax)
     elif panel == training.PANEL:
         training.render(ctx, snapshots)
     elif not _head_view(ctx, attn, q_tok, k_tok, same, layer):
@@ -296,6 +298,7 @@ VIEW = View(
         numbers("heads", "att_lines_heads", 1_000, 1_000, "the head view's heads, e.g. 0,2 (absent: every head)",
                 f"heads are {LIST}", shown=lambda m: list(range(m.n_heads)),
                 fit_model=below(lambda ss, m: m.n_heads, "this model has heads")),
+        attribution.ATTR,
         training.SNAP,
     ),
     says_translation=True, follows=EXPERIMENT, on_its_own=True,
