@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from transformer.head_roles import MEASURES, POSITIONAL, HeadRoles, set_roles, trace_roles
+from transformer.head_roles import MEASURES, POSITIONAL, HeadRoles, pool, set_roles, trace_roles
 from transformer.pretrained import load_pretrained
 
 from .alignment import DEFAULT_SET, load_set
@@ -76,8 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # light: this shares the machine with training
     model = load_pretrained(args.model)
+    source = model.metadata.get("source")
+    task = isinstance(source, dict) and source.get("task")  # a toy: its examples, each on its own output
     if args.sentence:
         all_roles, what = trace_roles(model, model.trace(args.sentence)), f"the sentence {args.sentence!r}"
+    elif task:
+        texts = model.metadata.get("examples") or []
+        if not texts:
+            parser.error(f"the {task!r} model names no examples: give one with --sentence")
+        each = [trace_roles(model, model.trace(text)) for text in texts]
+        all_roles = {kind: pool([r[kind] for r in each]) for kind in each[0]}
+        what = f"its {len(texts)} examples (a {task!r} task: the English set does not apply)"
     else:
         items = load_set(args.set)
         all_roles, what = set_roles(model, items), f"{len(items)} sentences of {args.set}"

@@ -40,8 +40,9 @@ to any parameter, and the model's mode and weights are left as they are.
 What none of these is: a word alignment (tools/alignment.py measures how close each comes), a proof of
 what the model "uses" (Jain & Wallace 2019, "Attention is not Explanation"; Wiegreffe & Pinter 2019,
 "Attention is not not Explanation"), or an account of the target side (every method here looks only at
-the source pieces). Heads switched off (`analysis.zero_heads`) are not taken into account: the gradient
-methods run the model as trained, `attention` and `value_norm` read the trace's weights.
+the source pieces). Heads switched off: call it inside `capture.hooks(model, analysis.zero_heads([off]))`, as
+the app does, and the gradient methods run through the changed model (every forward pass here goes through
+the hook points); `attention` and `value_norm` read the trace, so give them a trace made with the same heads off.
 """
 
 from __future__ import annotations
@@ -55,14 +56,11 @@ from .kinds import MEAN_HEAD
 from .model import Transformer
 
 METHODS = ("attention", "value_norm", "grad_x_input", "integrated_gradients")
-LAYERED = (
-    "attention",
-    "value_norm",
-)  # the methods that read one layer of cross-attention (and may take a head)
+# the methods that read one layer of cross-attention (and may take a head)
+LAYERED = ("attention", "value_norm")
 DEFAULT_STEPS = 20
-COPIES_PER_PASS = (
-    16  # the decoder's batch: (row, path point) copies, so each pass reads its weights once for many
-)
+# the decoder's batch: (row, path point) copies, so each pass reads its weights once for many
+COPIES_PER_PASS = 16
 GRADIENT_BUDGET = 12000  # path points per chunk: about this many (row, path point, source piece) triples
 
 

@@ -56,10 +56,12 @@ MEASURES: dict[str, str] = {
 }
 # fmt: on
 OFFSETS = {"previous": -1, "same": 0, "next": 1}
-ROLES = ("previous", "same", "next", "parked", "rare", "aligned", "broad")  # what a cell can be named by
+# what a cell can be named by
+ROLES = ("previous", "same", "next", "parked", "rare", "aligned", "focused", "broad")
 POSITIONAL = 0.9  # Voita et al. 2019: the largest weight on one relative position in >= 90 % of rows
 CANDIDATES = ("previous", "same", "next", "parked", "rare", "aligned")  # [0, 1] scores a role is picked from
-BROAD = 1 / 3  # below this for every candidate the head spreads its weight: "broad", scored by entropy
+BROAD = 1 / 3  # below this for every candidate, no named thing holds the head's weight: "focused" or "broad"
+FOCUSED = 0.5  # ... "focused" when its largest weight still takes this much of a row on average (confidence)
 
 
 @dataclass(frozen=True)
@@ -105,18 +107,25 @@ class HeadRoles:
            or next piece; `parked` (mean weight on </s>, the start piece and punctuation); `rare` (share
            of rows whose largest weight is on the rarest piece); `aligned` (cross: share of hand-aligned
            words found). Ties go to the first in that order.
-        3. If even that score is below 1/3 (BROAD), no one thing holds the head's weight: "broad",
-           scored by its entropy share (1 = uniform rows). The entropy share itself is not compared
-           with the others: a row with half its weight on one of ten keys still has a share of 0.78.
+        3. If even that score is below 1/3 (BROAD), none of those things holds the head's weight. Then
+           "focused", scored by its confidence, when its largest weight still takes at least half of a
+           row on average (FOCUSED): it reads one piece, one the roles do not name (the mirrored position
+           of the `reverse` toy's cross-attention); else "broad", scored by its entropy share (1 =
+           uniform rows). Neither is compared with the scores of 2: a row with half its weight on one
+           of ten keys still has an entropy share of 0.78.
         """
         role, score = self.positional()
         values = np.stack([self.scores[m] for m in CANDIDATES])  # (n, L, H)
         filled = np.where(np.isnan(values), -1.0, values)
         best = filled.argmax(0)
         top = np.take_along_axis(filled, best[None], 0)[0]
-        broad = np.where(np.isnan(self.scores["entropy"]), "", "broad")  # "": no row to judge by
-        names = np.where(top >= BROAD, np.array(CANDIDATES)[best], broad)
-        scores = np.where(top >= BROAD, top, self.scores["entropy"])
+        focused = self.scores["confidence"] >= FOCUSED
+        rest = np.where(focused, "focused", "broad")
+        rest = np.where(np.isnan(self.scores["entropy"]), "", rest)  # "": no row to judge by
+        names = np.where(top >= BROAD, np.array(CANDIDATES)[best], rest)
+        scores = np.where(
+            top >= BROAD, top, np.where(focused, self.scores["confidence"], self.scores["entropy"])
+        )
         positional = role != ""
         return np.where(positional, role, names).astype(str), np.where(positional, score, scores)
 

@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 from transformer.kinds import KIND_NAMES, KINDS
 from viz.style import TOP, esc, finish, index_axis, panel_title, panels
 
-# light colours, one a role, dark text on each (a projector washes out dark fills)
-PALETTE = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#d9d9d9", "#8dd3c7", "#bebada")
+# light colours, one a role, dark text on each (a projector washes out dark fills); the last roles (broad) grey
+PALETTE = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8dd3c7", "#d9d9d9", "#bebada")
 
 
 def role_colours(roles: Sequence[str]) -> dict[str, str]:

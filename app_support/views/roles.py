@@ -25,14 +25,29 @@ SAYS = {  # each role in one line, for the legend (the measures' definitions: tr
     "(Clark et al., 2019)",
     "rare": "its largest weight falls on the sentence's rarest piece (Voita et al., 2019)",
     "aligned": "the source word it reads most is the one a person marked as the translated word",
-    "broad": "no role reaches 1/3: it spreads its weight (the score is the entropy, 1 = even spread)",
+    "focused": "no role reaches 1/3, yet its largest weight takes at least half of a row: it reads one piece, "
+    "but one the roles do not name (the score is that largest weight, averaged)",
+    "broad": "no role reaches 1/3 and it spreads its weight (the score is the entropy, 1 = even spread)",
 }
 POSITIONAL = "in at least 90 % of rows its largest weight falls on one fixed position (Voita et al., 2019)"
 NAMING = (
     "A head is named by the largest of its mean weight on the previous, same or next piece, its parked weight, "
-    "and its rare-word and alignment shares; a positional head by that position. The table below has every "
+    "and its rare-word and alignment shares (at least 1/3; else focused or broad); a positional head by that "
+    "position. The table below has every "
     "measure, each defined in `transformer/head_roles.py` with its paper."
 )
+# each role's fill on its heads' buttons (a button's key names its role), as viz.role_colours(ROLES) says
+# (tests/app/test_app_roles.py checks they agree); a literal, as every raw HTML the app sends
+ROLE_CSS = """<style>
+[class*="st-key-roles_cell-previous-"] button { background: #a6cee3; color: black; }
+[class*="st-key-roles_cell-same-"] button { background: #b2df8a; color: black; }
+[class*="st-key-roles_cell-next-"] button { background: #fdbf6f; color: black; }
+[class*="st-key-roles_cell-parked-"] button { background: #cab2d6; color: black; }
+[class*="st-key-roles_cell-rare-"] button { background: #fb9a99; color: black; }
+[class*="st-key-roles_cell-aligned-"] button { background: #ffff99; color: black; }
+[class*="st-key-roles_cell-focused-"] button { background: #8dd3c7; color: black; }
+[class*="st-key-roles_cell-broad-"] button { background: #d9d9d9; color: black; }
+</style>"""
 CELL = "roles_cell"  # key prefix of a head's button: roles_cell-<role>-<kind>-<layer>-<head>
 
 
@@ -41,22 +56,12 @@ def _open(kind: str, layer: int, head: int) -> None:
     st.session_state.update(view="attention", kind=kind, layer=layer, head=head, panel="heatmaps")
 
 
-def _css(roles: list[str]) -> str:
-    """Each role's fill on its heads' buttons (a key names the role: one rule a role, not one a head)."""
-    colours = viz.role_colours(head_roles.ROLES)
-    rules = "".join(
-        f'[class*="st-key-{CELL}-{role}-"] button {{ background: {colours[role]}; color: black; }}'
-        for role in roles
-    )
-    return f"<style>{rules}</style>"
-
-
 def grid(kind: str, roles: head_roles.HeadRoles) -> None:
     """One row of buttons a layer, one button a head: its role and score; a click opens it."""
     names, scores = roles.strongest()
     fixed = roles.positional()[0] != ""  # (L, H) a positional head: starred
     n_layers, n_heads = names.shape
-    st.html(_css(sorted(set(names.flat))))
+    st.html(ROLE_CSS)
     head_cols = st.columns([1] + [3] * n_heads, vertical_alignment="center")
     for h, col in enumerate(head_cols[1:]):
         col.markdown(f"**H{h}**", text_alignment="center")

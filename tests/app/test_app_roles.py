@@ -4,9 +4,12 @@ Attention view."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
+import viz
 from app_support import quiz
 from app_support.views import roles as roles_view
 from tests.support.apptest import MODELS, TOY, assert_clean, attention_maps, needs_model, needs_toy, run_app
@@ -91,3 +94,11 @@ def test_the_sentence_and_the_set_differ_in_what_they_say_and_the_choice_is_in_t
     assert_clean(at)
     assert "over" not in at.query_params  # the default stays out of a link
     assert any("on this sentence" in m.value for m in at.markdown)
+
+
+def test_the_buttons_are_coloured_as_the_figures_are():
+    """The grid's CSS gives each role the colour viz.role_colours gives it (a literal, so it could drift)."""
+    rules = dict(
+        re.findall(r'st-key-roles_cell-(\w+)-"\] button \{ background: (#[0-9a-f]{6})', roles_view.ROLE_CSS)
+    )
+    assert rules == viz.role_colours(head_roles.ROLES)

@@ -72,6 +72,21 @@ def test_every_view_renders_with_the_converted_model(app_env):
         assert_clean(at)
 
 
+@pytest.mark.parametrize("method", ["value_norm", "grad_x_input", "integrated_gradients"])
+def test_attribution_and_head_roles_work_on_the_converted_model(app_env, method):
+    """Issue 23, item 6: the Attribution panel (each method) and the Head roles view over the example set."""
+    at = run_app(model=LABEL, text="The house is old.", view="attention", panel="attribution", kind="cross",
+                 attr=method)  # fmt: skip
+    assert_clean(at)
+    weights, used = attention_maps(at)
+    assert used.z.shape == weights.z.shape and np.isfinite(used.z).all()
+    np.testing.assert_allclose(used.z.sum(-1), 1.0, atol=0.01)  # each row's shares (3 decimals each)
+    if method == "value_norm":
+        at = run_app(model=LABEL, text="The house is old.", view="roles", kind="cross", over="set")
+        assert_clean(at)
+        assert sum(bool(b.key and b.key.startswith("roles_cell")) for b in at.button) == 2 * 2
+
+
 def test_the_positional_view_draws_what_the_model_adds(app_env):
     """Marian's table (every sine, then every cosine), not the paper's interleaved formula."""
     at = run_app(model=LABEL, text="The house is old.", view="positional")

@@ -174,3 +174,24 @@ def test_a_training_model_is_refused(trace):
     with pytest.raises(RuntimeError, match="eval mode"):
         attribute(model, trace, "grad_x_input")
     assert set(LAYERED) < set(METHODS)
+
+
+@pytest.mark.parametrize("method", ["grad_x_input", "integrated_gradients"])
+def test_heads_switched_off_are_honoured_and_without_cross_attention_the_source_counts_for_nothing(
+    model, trace, method
+):
+    """Inside `zero_heads` hooks (as the app calls it) the gradients run through the changed model: with one
+    cross head off they change, and with every cross head off the decoder cannot read the source, so no source
+    piece counts for anything."""
+    from transformer.analysis import zero_heads
+
+    n_layers, n_heads = model.config.n_decoder_layers, model.config.n_heads
+    as_trained = attribute(model, trace, method)
+    with hooks(model, zero_heads([[("cross", 0, 0)]])):
+        one_off = attribute(model, trace, method)
+    assert np.abs(one_off - as_trained).max() > 1e-4
+    every = [("cross", layer, h) for layer in range(n_layers) for h in range(n_heads)]
+    with hooks(model, zero_heads([every])):
+        none_left = attribute(model, trace, method)
+    assert np.abs(as_trained).max() > 1e-3
+    np.testing.assert_allclose(none_left, 0.0, atol=1e-6)

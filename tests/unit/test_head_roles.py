@@ -196,3 +196,17 @@ def test_the_command_prints_each_kinds_grid_and_what_to_notice(capsys):
     out = capsys.readouterr().out
     assert all(f"{kind} (" in out for kind in ("encoder", "decoder", "cross"))
     assert "encoder rare:" in out and "heads positional" in out and "most parked" in out
+
+
+def test_a_head_reading_one_piece_no_role_names_is_focused_not_broad():
+    """The `reverse` toy's mirrored position: no offset, nothing parked, no rare piece, yet each row reads one
+    key. Named "focused" by its confidence, not "broad"."""
+    n = 6
+    mirrored = np.zeros((1, 1, n, n))
+    mirrored[0, 0, np.arange(n), n - 1 - np.arange(n)] = 0.8
+    mirrored[0, 0] += 0.2 / n
+    tokens = [f"▁{c}" for c in "abcdef"]
+    roles = head_roles(mirrored, "cross", tokens, tokens)
+    name, score = roles.strongest()
+    assert name[0, 0] == "focused"
+    assert score[0, 0] == pytest.approx(0.8 + 0.2 / n)
