@@ -168,7 +168,7 @@ def get_roles(run: Run) -> dict[str, head_roles.HeadRoles]:
 class SetRoles:
     roles: dict[str, head_roles.HeadRoles]  # kind -> every head's measures, rows of all sentences pooled
     sentences: int
-    source: str  # which sentences, said on screen
+    source: str  # which sentences, said on screen: "30 hand-aligned sentences"
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -179,11 +179,11 @@ def get_set_roles(path: str, stamp: float) -> SetRoles:
     m = load_model(path, stamp)
     if quiz.sides(m.metadata) == quiz.EN_DE:
         items = load_set()
-        return SetRoles(head_roles.set_roles(m, items), len(items), "the hand-aligned sentences")
+        return SetRoles(head_roles.set_roles(m, items), len(items), f"{len(items)} hand-aligned sentences")
     texts = examples(path, stamp)
     each = [head_roles.trace_roles(m, m.trace(text)) for text in texts]
     roles = {kind: head_roles.pool([r[kind] for r in each]) for kind in each[0]}
-    return SetRoles(roles, len(texts), "the model's examples")
+    return SetRoles(roles, len(texts), f"the model's {len(texts)} example inputs")
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------

@@ -1,6 +1,6 @@
 """What one server costs per click, and how fast the app feels, in a real browser (Playwright + Chromium).
 
-    python benchmarks/app_benchmark.py [--model NAME] [--repeats 5] [--views attention,anatomy]
+    python benchmarks/app_benchmark.py [--model NAME] [--repeats 5] [--views attention,anatomy,attribution-value_norm]
                                        [--starts 3] [--skip-wall]
 
 The servers run as they are served: `streamlit run app.py` with the repository's .streamlit/config.toml
@@ -12,7 +12,8 @@ blank script in a busy folder measures the folder, not Streamlit).
 
 1. Server CPU (utime + stime of the server process, /proc/PID/stat), median of --repeats:
    - blank app: one rerun (Enter in its text box);
-   - every view of the app: a new ~20-piece sentence (Enter), and a click on a layer and on a head
+   - every view of the app, and the Attention view's Attribution panel with each method (`attribution-<method>`):
+     a new ~20-piece sentence (Enter), and a click on a layer and on a head
      (Attention, Anatomy: every click shows a layer × head not shown before for that sentence);
    - Anatomy on a 35-piece sentence: CPU and wall time from Enter to every figure redrawn, in each of
      its sections (one is shown at a time; the slowest is held to the target). The per-view rows open
@@ -364,6 +365,13 @@ def fresh_sessions(
     return out
 
 
+# measured like a view: the Attention view's Attribution panel, weights beside each method (cross-attention)
+PANELS = {
+    f"attribution-{m}": {"view": "attention", "panel": "attribution", "kind": "cross", "attr": m}
+    for m in ("value_norm", "grad_x_input", "integrated_gradients")
+}
+
+
 def app_figures(browser, python: str, name: str, model, views: list[str], n: int, rng) -> dict:
     cfg = model.config
     fresh_sentence = Sentences(model, rng)
@@ -377,7 +385,8 @@ def app_figures(browser, python: str, name: str, model, views: list[str], n: int
             p = Page(context, server)
             text, rows = fresh_sentence(19)
             extra = {"section": ANATOMY_SECTION} if view == "anatomy" else {}
-            link = bs.app_url(server.url, model=name, view=view, kind="encoder", text=text, **extra, **LINK)
+            shown = PANELS.get(view, {"view": view, "kind": "encoder"})
+            link = bs.app_url(server.url, model=name, text=text, **shown, **extra, **LINK)
             p.page.goto(link)
             p.wait_finished(0, 180)
             bs.wait_idle(p.page, 120_000)
@@ -573,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
 
     VIEWS.update(registry.titles())
     ANATOMY_SECTIONS.update(anatomy_view.SECTION_TITLES)
-    views = args.views.split(",") if args.views else list(registry.titles())
+    views = args.views.split(",") if args.views else [*registry.titles(), *PANELS]
     models = available_models()
     name = args.model or bs.default_model()
     if name not in models:

@@ -29,7 +29,7 @@ SAYS = {  # each role in one line, for the legend (the measures' definitions: tr
     "but one the roles do not name (the score is that largest weight, averaged)",
     "broad": "no role reaches 1/3 and it spreads its weight (the score is the entropy, 1 = even spread)",
 }
-POSITIONAL = "in at least 90 % of rows its largest weight falls on one fixed position (Voita et al., 2019)"
+POSITIONAL = "its largest weight on one fixed relative position in at least 90 % of rows (Voita et al., 2019)"
 NAMING = (
     "A head is named by the largest of its mean weight on the previous, same or next piece, its parked weight, "
     "and its rare-word and alignment shares (at least 1/3; else focused or broad); a positional head by that "
@@ -96,7 +96,7 @@ def render(ctx: Ctx) -> None:
     if over == "set":
         with st.spinner("Measuring every head over the example set (once per model)…"):
             found = models.get_set_roles(ctx.run.path, ctx.run.stamp)
-        what = f"over {found.sentences} sentences ({found.source})"
+        what = f"over {found.source}"
         roles = found.roles[kind]
     else:
         roles = models.get_roles(ctx.run)[kind]
@@ -105,16 +105,17 @@ def render(ctx: Ctx) -> None:
         f"**{KINDS[kind].title}**: each head's strongest role {what}. Click a head to see its attention."
     )
     grid(kind, roles)
-    names = set(roles.strongest()[0].flat)  # the roles on screen, said under the grid
-    for role in (r for r in head_roles.ROLES if r in names):
-        st.caption(f"**{role}**: {SAYS[role]}")
+    names = set(
+        roles.strongest()[0].flat
+    )  # the roles on screen, said under the grid (folded away on a projector)
     positional = (roles.positional()[0] != "").any()
-    st.caption(
-        f"★ positional: {POSITIONAL}."
-        if positional
-        else f"No head is positional here: none where {POSITIONAL}."
-    )
-    st.caption(NAMING)
+    with st.expander("What am I looking at?") if ctx.present else st.container():
+        for role in (r for r in head_roles.ROLES if r in names):
+            st.caption(f"**{role}**: {SAYS[role]}")
+        st.caption(
+            f"★ positional: {POSITIONAL}." if positional else f"No head is positional here ({POSITIONAL})."
+        )
+        st.caption(NAMING)
     with st.expander("Every measure of every head (table)"):
         names, scores = roles.strongest()
         frame = viz.head_roles_frame({kind: names}, {kind: scores}, {kind: roles.scores})

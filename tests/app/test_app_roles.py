@@ -62,7 +62,7 @@ def test_over_the_set_pools_the_hand_aligned_sentences():
     model = load_pretrained("en-de")
     items = load_set()
     assert cells(at) == expected(head_roles.set_roles(model, items)["encoder"])
-    assert any(f"over {len(items)} sentences" in m.value for m in at.markdown)
+    assert any(f"over {len(items)} hand-aligned sentences" in m.value for m in at.markdown)
 
 
 @needs_toy
