@@ -68,3 +68,20 @@ def test_a_bad_method_in_a_link_is_named_and_the_default_shown():
     assert at.session_state["att_attr"] == "value_norm"
     assert any("attr" in w.value and "value_norm" in w.value for w in at.warning)
     assert len(attention_maps(at)) == 2
+
+
+@needs_toy
+def test_a_large_model_integrates_over_fewer_steps_and_the_title_says_so(monkeypatch):
+    """Over models.IG_PARAMETERS (a converted opus-mt) integrated gradients take 6 steps, not 20, and the
+    figure's title says how many; the values are those of `attribute` with 6 steps."""
+    from app_support import models
+
+    text = "b b g j g b i e"  # a sentence no other test traces here: nothing cached with 20 steps
+    monkeypatch.setattr(models, "IG_PARAMETERS", 10)
+    at = run_app(**(BASE | {"text": text}), attr="integrated_gradients")
+    assert_clean(at)
+    used = attention_maps(at)[1]
+    assert used.title == "Integrated gradients (6 steps): whole model"
+    model = load_pretrained(TOY)
+    expected = attribution.attribute(model, model.trace(text, beam=4), "integrated_gradients", steps=6)
+    np.testing.assert_allclose(used.z, viz.row_shares(expected), atol=6e-4)

@@ -85,9 +85,10 @@ def render(ctx: Ctx, *, kind: str, layer: int, head: int, rows: str, zmax: float
         other = models.get_attribution(ctx.run, method, *where)
     q_tok, k_tok = viz.side_tokens(t, kind)
     who = head_title(head)
+    steps = f" ({models.ig_steps(ctx.run)} steps)" if method == "integrated_gradients" else ""
     panels = (
         ("attention", viz.head_weights(t.attention["cross"], layer, head), f"{KINDS[kind].title}: L{layer} {who}"),
-        (method, viz.row_shares(other), f"{METHODS[method]}: " + ("whole model" if whole_model else f"L{layer} {who}")),
+        (method, viz.row_shares(other), f"{METHODS[method]}{steps}: " + ("whole model" if whole_model else f"L{layer} {who}")),
     )  # fmt: skip
     drawn_weights = []
     for col, (what, weights, title) in zip(ctx.columns(2), panels, strict=True):
