@@ -24,7 +24,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz.style import TOP, esc, esc_all, finish, index_axis, labels_px, panel_title, panels, text_px
+from viz.style import (
+    TOP,
+    esc,
+    esc_all,
+    finish,
+    index_axis,
+    labels_px,
+    layer_head_panels,
+    text_px,
+)
 
 SURPRISING = 0.1  # default threshold: a piece given less probability than this is "surprising"
 BEFORE_COLOR, AFTER_COLOR = "#4c78a8", "#e4572e"
@@ -268,51 +277,23 @@ def head_effect_grid(
         "tickvals": [-limit, 0.0, limit],
         "ticktext": [_change(-limit), "0", _change(limit)],
     }
-    traces, layout, shapes, titles = [], {}, [], []
-    for i, (kind, (sfx, x_dom, _)) in enumerate(
-        zip(kinds, panels(len(kinds), len(kinds), 0.06), strict=True)
-    ):
+    grids = []
+    for i, kind in enumerate(kinds):
         part = table[table["kind"] == kind]
         n_l, n_h = int(part["layer"].max()) + 1, int(part["head_index"].max()) + 1
         z = np.full((n_l, n_h), np.nan)
         z[part["layer"].to_numpy(), part["head_index"].to_numpy()] = part[value].to_numpy()
-        x, y = f"x{sfx}", f"y{sfx}"  # panels side by side, axes of their own
-        traces.append(
-            go.Heatmap(
-                z=z,
-                x=np.arange(n_h),
-                y=np.arange(n_l),
-                xaxis=x,
-                yaxis=y,
-                customdata=z,
-                colorscale=DROP_COLORSCALE,
-                zmid=0.0,
-                zmin=-limit,
-                zmax=limit,
-                showscale=i == len(kinds) - 1,
-                colorbar=colorbar,
-                text=[["" if np.isnan(v) else _change(v) for v in row] for row in z],
-                texttemplate="%{text}",
-                hovertemplate=f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
-                xgap=2,
-                ygap=2,
-            )
-        )
-        bare = {"showgrid": False, "zeroline": False}
-        layout[f"xaxis{sfx}"] = index_axis([f"H{h}" for h in range(n_h)], domain=x_dom, anchor=y, **bare)
-        layout[f"yaxis{sfx}"] = index_axis(
-            [f"L{layer}" for layer in range(n_l)], reverse=True, anchor=x, **bare
-        )
-        titles.append(panel_title(esc(KINDS[kind].title), sum(x_dom) / 2, 1.0))
+        grids.append((esc(KINDS[kind].title), z, {
+            "customdata": z, "colorscale": DROP_COLORSCALE, "zmid": 0.0, "zmin": -limit, "zmax": limit,
+            "showscale": i == len(kinds) - 1, "colorbar": colorbar, "texttemplate": "%{text}",
+            "text": [["" if np.isnan(v) else _change(v) for v in row] for row in z],
+            "hovertemplate": f"{esc(kind)} L%{{y}} H%{{x}}<br>{esc(value)} %{{customdata:.3f}}<extra></extra>",
+        }))  # fmt: skip
+
+    def boxes(i: int, x: str, y: str) -> list[dict]:
         box = {"type": "rect", "xref": x, "yref": y, "line": {"color": "black", "width": 3}}
-        shapes += [
-            {**box, "x0": h - 0.5, "x1": h + 0.5, "y0": layer - 0.5, "y1": layer + 0.5}
-            for k, layer, h in off
-            if k == kind
-        ]
-    fig = go.Figure(traces, layout={**layout, "annotations": titles, "shapes": shapes})
-    top, bottom = round(font_size * (TOP + 1.5)), round(font_size * 3)  # a subtitle above the panels' titles
+        return [{**box, "x0": h - 0.5, "x1": h + 0.5, "y0": layer - 0.5, "y1": layer + 0.5}
+                for k, layer, h in off if k == kinds[i]]  # fmt: skip
+
     plot = max(int(table["layer"].max() + 1) * font_size * 2.4, font_size * 9)  # room for the bar's 3 ticks
-    fig = finish(fig, title, font_size, height or int(min(700, top + plot + bottom)))
-    fig.update_layout(margin={"t": top, "b": bottom})
-    return fig
+    return layer_head_panels(grids, title, font_size, height, plot, 700, boxes)

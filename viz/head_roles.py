@@ -18,7 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from transformer.kinds import KIND_NAMES, KINDS
-from viz.style import TOP, esc, finish, index_axis, panel_title, panels
+from viz.style import esc, layer_head_panels
 
 # light colours, one a role, dark text on each (a projector washes out dark fills); the last roles (broad) grey
 PALETTE = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99", "#8dd3c7", "#d9d9d9", "#bebada")
@@ -52,8 +52,8 @@ def head_roles_grid(
     n = len(roles)
     # a stepped scale: role i fills [i, i + 1) / n
     scale = [[edge / n, colours[r]] for i, r in enumerate(roles) for edge in (i, i + 1)]
-    traces, layout, titles = [], {}, []
-    for kind, (sfx, x_dom, _) in zip(kinds, panels(len(kinds), len(kinds), 0.06), strict=True):
+    grids = []
+    for kind in kinds:
         who, score = np.asarray(names[kind]), np.asarray(scores[kind], dtype=float)
         if who.shape != score.shape or who.ndim != 2:
             raise ValueError(
@@ -65,37 +65,13 @@ def head_roles_grid(
         z = np.vectorize(lambda r: list(roles).index(r) + 0.5)(who) if who.size else who.astype(float)
         text = [[f"{esc(r)}<br>{s:.2f}" for r, s in zip(row_r, row_s, strict=True)] for row_r, row_s in
                 zip(who, score, strict=True)]  # fmt: skip
-        n_l, n_h = who.shape
-        x, y = f"x{sfx}", f"y{sfx}"
-        traces.append(
-            go.Heatmap(
-                z=z,
-                x=np.arange(n_h),
-                y=np.arange(n_l),
-                xaxis=x,
-                yaxis=y,
-                zmin=0,
-                zmax=n,
-                colorscale=scale,
-                showscale=False,
-                text=text,
-                texttemplate="%{text}",
-                textfont={"color": "black"},
-                hovertemplate=f"{esc(KINDS[kind].title)} L%{{y}} H%{{x}}: %{{text}}<extra></extra>",
-                xgap=2,
-                ygap=2,
-            )  # fmt: skip
-        )
-        bare = {"showgrid": False, "zeroline": False}
-        layout[f"xaxis{sfx}"] = index_axis([f"H{h}" for h in range(n_h)], domain=x_dom, anchor=y, **bare)
-        layout[f"yaxis{sfx}"] = index_axis([f"L{i}" for i in range(n_l)], reverse=True, anchor=x, **bare)
-        titles.append(panel_title(esc(KINDS[kind].title), sum(x_dom) / 2, 1.0))
-    fig = go.Figure(traces, layout={**layout, "annotations": titles})
+        grids.append((esc(KINDS[kind].title), z, {
+            "zmin": 0, "zmax": n, "colorscale": scale, "showscale": False, "text": text, "texttemplate": "%{text}",
+            "textfont": {"color": "black"},
+            "hovertemplate": f"{esc(KINDS[kind].title)} L%{{y}} H%{{x}}: %{{text}}<extra></extra>",
+        }))  # fmt: skip
     layers = max(np.asarray(names[k]).shape[0] for k in kinds)
-    top, bottom = round(font_size * (TOP + 1.5)), round(font_size * 3)
-    fig = finish(fig, title, font_size, height or int(min(900, top + layers * font_size * 4.5 + bottom)))
-    fig.update_layout(margin={"t": top, "b": bottom})
-    return fig
+    return layer_head_panels(grids, title, font_size, height, layers * font_size * 4.5, 900)
 
 
 def head_roles_frame(

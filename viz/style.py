@@ -215,3 +215,37 @@ def finish(fig: go.Figure, title: str, font_size: int = 12, height: int | None =
     )
     _white(fig)
     return fig
+
+
+def layer_head_panels(
+    grids: list[tuple[str, np.ndarray, dict]],
+    title: str,
+    font_size: int,
+    height: int | None,
+    plot_px: float,
+    most_px: int = 700,
+    shapes=(),
+) -> go.Figure:
+    """One layer × head heatmap per attention kind, side by side: grids = [(its panel's title (escaped by the
+    caller), z (layers, heads), the go.Heatmap's other properties)], cells apart, "L0…" down and "H0…" across.
+    height: the figure's, or None: plot_px for the panels and room for the title above and the labels
+    below, at most most_px. shapes(i, x, y): the shapes of panel i on its axes x, y (a box around a head, …)."""
+    traces, layout, titles, drawn = [], {}, [], []
+    for i, ((name, z, more), (sfx, x_dom, _)) in enumerate(
+        zip(grids, panels(len(grids), len(grids), 0.06), strict=True)
+    ):
+        n_l, n_h = z.shape
+        x, y = f"x{sfx}", f"y{sfx}"  # panels side by side, axes of their own
+        traces.append(
+            go.Heatmap(z=z, x=np.arange(n_h), y=np.arange(n_l), xaxis=x, yaxis=y, xgap=2, ygap=2, **more)
+        )
+        bare = {"showgrid": False, "zeroline": False}
+        layout[f"xaxis{sfx}"] = index_axis([f"H{h}" for h in range(n_h)], domain=x_dom, anchor=y, **bare)
+        layout[f"yaxis{sfx}"] = index_axis([f"L{i}" for i in range(n_l)], reverse=True, anchor=x, **bare)
+        titles.append(panel_title(name, sum(x_dom) / 2, 1.0))
+        drawn += list(shapes(i, x, y)) if shapes else []
+    fig = go.Figure(traces, layout={**layout, "annotations": titles, "shapes": drawn})
+    top, bottom = round(font_size * (TOP + 1.5)), round(font_size * 3)  # a subtitle above the panels' titles
+    fig = finish(fig, title, font_size, height or int(min(most_px, top + plot_px + bottom)))
+    fig.update_layout(margin={"t": top, "b": bottom})
+    return fig
