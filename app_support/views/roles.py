@@ -10,7 +10,7 @@ import streamlit as st
 
 import viz
 from app_support import models
-from app_support.safe_text import md_code
+from app_support.safe_text import count, md_code
 from app_support.state import KIND_LABELS, choice
 from app_support.views import Ctx, View, controls, pick_one, stem
 from transformer import head_roles
@@ -105,9 +105,10 @@ def render(ctx: Ctx) -> None:
         f"**{KINDS[kind].title}**: each head's strongest role {what}. Click a head to see its attention."
     )
     grid(kind, roles)
-    names = set(
-        roles.strongest()[0].flat
-    )  # the roles on screen, said under the grid (folded away on a projector)
+    found_roles = list(roles.strongest()[0].flat)
+    tally = ", ".join(f"{found_roles.count(r)} {r}" for r in head_roles.ROLES if r in found_roles)
+    st.markdown(f"{count(len(found_roles), 'head')}: {tally}.")  # what a class counts first
+    names = set(found_roles)  # the roles on screen, each said under the grid (folded away on a projector)
     positional = (roles.positional()[0] != "").any()
     with st.expander("What am I looking at?") if ctx.present else st.container():
         for role in (r for r in head_roles.ROLES if r in names):

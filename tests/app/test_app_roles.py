@@ -53,6 +53,9 @@ def test_the_grid_names_every_cross_head_as_the_analysis_does_and_measures_align
     assert got == expected(roles)
     assert len(got) == model.config.n_decoder_layers * model.config.n_heads
     assert any("aligned" in label for label in got.values())
+    names = list(roles.strongest()[0].flat)
+    tally = ", ".join(f"{names.count(r)} {r}" for r in head_roles.ROLES if r in names)
+    assert any(m.value == f"12 heads: {tally}." for m in at.markdown)
 
 
 @needs_en_de
