@@ -92,3 +92,11 @@ class ForkedCli:
         self._proc.wait(timeout=self.timeout)
         self._replies.close()
         self._dir.cleanup()
+
+
+def python_m(cwd: Path | str | None = None, timeout: float = 120) -> ForkedCli:
+    """`python -m MODULE ARGS` as `.run(MODULE, *ARGS)`: each call a fork of one interpreter that has
+    imported torch (what every command of the project imports first, about a second), the module then
+    imported and run as `__main__` by runpy, as `-m` does."""
+    call = "import runpy, sys\nrunpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+    return ForkedCli("import torch", call, cwd=cwd, timeout=timeout)
