@@ -51,6 +51,7 @@ for line in requests:
     _, status = os.waitpid(pid, 0)
     replies.write(json.dumps(os.waitstatus_to_exitcode(status)) + "\n")
     replies.flush()
+os._exit(0)  # no requests left: nothing to finalise (an interpreter with torch takes a while to)
 """
 
 
