@@ -108,6 +108,19 @@ def tiny_pretrained(tokenizer) -> Pretrained:
     return Pretrained(model=Transformer(cfg).eval(), tokenizer=tokenizer, name="tiny")
 
 
+@pytest.fixture(scope="module")
+def python_m() -> Iterator:
+    """`python_m.run(MODULE, *ARGS)`: `python -m MODULE ARGS` in a fresh process (a fork of one interpreter
+    that has imported torch, tests/support/forked_cli.py), as a `subprocess.CompletedProcess`."""
+    from tests.support.forked_cli import python_m as start
+
+    cli = start()
+    try:
+        yield cli
+    finally:
+        cli.close()
+
+
 # --- a real server and a real browser (tests/support/browser.py) ----------------------------------
 
 

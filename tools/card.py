@@ -10,10 +10,12 @@ config.json, OUT/log.jsonl), so it stays true to the model it sits beside. Hand-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import sys
+import warnings
 from pathlib import Path
 
 from transformer.checkpoint import WEIGHTS
@@ -105,6 +107,35 @@ def main(argv: list[str] | None = None) -> int:
         "cross-attention points at the aligned words",
     )
     args = p.parse_args(argv)
+    with one_chromium():
+        return write_card(args)
+
+
+@contextlib.contextmanager
+def one_chromium():
+    """Every PNG of a card drawn by one headless Chromium (kaleido's sync server): without it each
+    `write_image` starts a Chromium of its own, about 2 s each (the en-de card writes four). The server
+    is given the options plotly would give each one-off Chromium (`plotly.io.defaults`), so plotly's
+    note that it ignores them per image is silenced."""
+    try:
+        import plotly.io as pio
+        from kaleido import start_sync_server, stop_sync_server
+    except ImportError:  # no kaleido (or one without a server): write_image explains what is missing
+        yield
+        return
+    d = pio.defaults
+    kopts = {k: v for k, v in (("plotlyjs", d.plotlyjs), ("mathjax", d.mathjax), ("headers", d.headers)) if v}
+    start_sync_server(silence_warnings=True, **kopts)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The kopts argument is ignored if using a server")
+            yield
+    finally:
+        stop_sync_server(silence_warnings=True)
+
+
+def write_card(args: argparse.Namespace) -> int:
+    """README.md (and its PNGs) for `args.model`, from `main`'s parsed arguments."""
     model_dir = Path(args.model)
     m = load_pretrained(model_dir)
     meta, cfg = m.metadata, m.config

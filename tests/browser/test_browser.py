@@ -31,6 +31,7 @@ from tests.support.browser import (
     tick_boxes,
     visible_y_ticks,
     wait_for_heatmaps,
+    wait_for_link,
     wait_for_y_ticks,
     wait_idle,
 )
@@ -74,6 +75,7 @@ def test_cross_attention_rows_show_the_piece_each_row_predicts(app_server, page)
     page.locator(".st-key-rows_pick").get_by_role("radio", name="piece read").click()
     wait_for_y_ticks(page, read)
     assert visible_y_ticks(page)[0] == "<s>"
+    wait_for_link(page, "rows=read")
     assert "rows=read" in page.url
 
 

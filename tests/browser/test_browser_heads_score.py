@@ -180,6 +180,7 @@ def test_typing_a_translation_scores_it_and_the_views_follow(app_server, page):
         ".map(t => t.textContent)"
     )
     assert ticks == ["▁e", "▁d", "▁b", "▁f", "▁c", "▁a", "</s>"], ticks
+    browser_support.wait_for_link(page, "target=e+d+b+f+c+a")
     assert "target=e+d+b+f+c+a" in page.url
     _shot(page, "score.png")
     page.locator(".st-key-view").get_by_role("radio", name="Attention", exact=True).click()

@@ -43,6 +43,7 @@ def test_quiz_round_url_click_reveals_attention_and_keeps_score(app_server, page
     assert page.get_by_text("Hand alignment:").count() == 1
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert metrics[:2] == ["1 / 1", "1 / 1"]
+    bs.wait_for_link(page, "qpiece=7", "view=quiz")
     assert "qpiece=7" in page.url and "view=quiz" in page.url
     _shot(page, "quiz-reveal.png")
 

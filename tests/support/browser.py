@@ -346,6 +346,14 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def wait_for_link(page, *parts: str, timeout: float = 30_000) -> None:
+    """Wait until the page's URL carries every one of `parts` ("rows=read"): Streamlit writes the link a
+    moment after it draws, which on a loaded machine can come after the figure a test waited for."""
+    page.wait_for_function(
+        "parts => parts.every(p => location.href.includes(p))", arg=list(parts), timeout=timeout, polling=50
+    )
+
+
 def sentence_box(page):
     """The sentence input (Streamlit marks a keyed widget's container with the class st-key-<key>)."""
     return page.locator(".st-key-text input")

@@ -1,8 +1,6 @@
 """Checkpoint averaging (paper §6.1): the mean of the weights, as a loadable model directory."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -45,12 +43,9 @@ def test_average_is_the_elementwise_mean_and_loads(run, tmp_path):
     assert averaged.generator.weight.data_ptr() == averaged.encoder.embed.token.weight.data_ptr()
 
 
-def test_cli_averages_the_newest_checkpoints_of_a_run(run, tmp_path):
+def test_cli_averages_the_newest_checkpoints_of_a_run(python_m, run, tmp_path):
     out = tmp_path / "avg2"
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.average", str(run), "--last", "2", "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_m.run("tools.average", str(run), "--last", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["averaged"] == ["step-00000010", "step-00000015"]
@@ -63,14 +58,11 @@ def test_models_of_different_configs_are_refused():
         average_models([a, b])
 
 
-def test_cli_reports_a_broken_checkpoint_without_a_traceback(tmp_path):
+def test_cli_reports_a_broken_checkpoint_without_a_traceback(python_m, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.average", str(bad), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_m.run("tools.average", str(bad), "--out", str(tmp_path / "o"))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "error:" in done.stderr
 

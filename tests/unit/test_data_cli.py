@@ -1,8 +1,5 @@
 """Batching, synthetic tasks and the command-line tools."""
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -68,31 +65,27 @@ def test_tsv_round_trip_skips_malformed_lines(tmp_path):
     assert read_tsv(path) == [("a b", "c d"), ("e", "f")]
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_translate_cli_translates_with_a_shipped_model():
-    proc = run("transformer.translate", "--model", "reverse", "c a f b", "j i h")
+def test_translate_cli_translates_with_a_shipped_model(python_m):
+    proc = python_m.run("transformer.translate", "--model", "reverse", "c a f b", "j i h")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["b f a c", "h i j"]
 
 
-def test_translate_cli_reports_a_bad_model_without_a_traceback(tmp_path):
-    proc = run("transformer.translate", "--model", str(tmp_path / "nope"), "hello")
+def test_translate_cli_reports_a_bad_model_without_a_traceback(python_m, tmp_path):
+    proc = python_m.run("transformer.translate", "--model", str(tmp_path / "nope"), "hello")
     assert proc.returncode == 2
     assert "no checkpoint" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_data_cli_writes_a_synthetic_task(tmp_path):
-    proc = run(
+def test_data_cli_writes_a_synthetic_task(python_m, tmp_path):
+    proc = python_m.run(
         "transformer.data", "synthetic", "--task", "sort", "--out", str(tmp_path), "--train-size", "30"
     )
     assert proc.returncode == 0, proc.stderr
     assert len(read_tsv(tmp_path / "train.tsv")) == 30
 
 
-def test_data_cli_no_longer_extracts_the_corpus_and_says_where_that_went():
-    gone = run("transformer.data", "freedict", "--out", "x")
+def test_data_cli_no_longer_extracts_the_corpus_and_says_where_that_went(python_m):
+    gone = python_m.run("transformer.data", "freedict", "--out", "x")
     assert gone.returncode == 2 and "invalid choice: 'freedict'" in gone.stderr
-    assert "python -m tools.freedict" in run("transformer.data", "--help").stdout
+    assert "python -m tools.freedict" in python_m.run("transformer.data", "--help").stdout

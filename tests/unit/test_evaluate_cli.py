@@ -1,8 +1,6 @@
 """`python -m tools.evaluate`: test-set BLEU/chrF and degenerate-output counts."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -34,14 +32,11 @@ def test_reverse_model_scores_perfectly_and_subsets_reuse_translations(tmp_path)
     assert [h for _, h, _ in sub["translations"]] == [h for _, h, _ in full["translations"][:10]]
 
 
-def test_cli_prints_one_json_line_per_file_and_writes_translations(tmp_path):
+def test_cli_prints_one_json_line_per_file_and_writes_translations(python_m, tmp_path):
     pairs = synthetic_pairs("reverse", 12, seed=5, min_len=3, max_len=6, n_symbols=10)
     write_tsv(tmp_path / "t.tsv", pairs)
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.evaluate", "--model", "reverse", "--beam", "1",
-         str(tmp_path / "t.tsv"), "--json", str(tmp_path / "out.json")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_m.run("tools.evaluate", "--model", "reverse", "--beam", "1",
+                        str(tmp_path / "t.tsv"), "--json", str(tmp_path / "out.json"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     line = json.loads(done.stdout.strip())
     assert line["file"] == "t.tsv" and line["sentences"] == 12 and line["beam"] == 1
@@ -49,12 +44,9 @@ def test_cli_prints_one_json_line_per_file_and_writes_translations(tmp_path):
     assert len(saved[0]["translations"]) == 12
 
 
-def test_cli_reports_a_missing_model_without_a_traceback(tmp_path):
+def test_cli_reports_a_missing_model_without_a_traceback(python_m, tmp_path):
     (tmp_path / "t.tsv").write_text("a\tb\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.evaluate", "--model", str(tmp_path / "nope"), str(tmp_path / "t.tsv")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_m.run("tools.evaluate", "--model", str(tmp_path / "nope"), str(tmp_path / "t.tsv"))
     assert done.returncode == 2
     assert "error:" in done.stderr and "Traceback" not in done.stderr
 

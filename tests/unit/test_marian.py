@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 pytest.importorskip("transformers")
 
+from tests.support.forked_cli import ForkedCli  # noqa: E402
 from tests.support.marian import DE, EN, load_reference, tiny_marian_dir  # noqa: E402
 from transformer import load_pretrained  # noqa: E402
 from transformer.capture import hook_points  # noqa: E402
@@ -30,12 +30,21 @@ TOL = 1e-5
 ODD = ["", "naïve café 🐈", "  several   spaces  ", ">>de<< The house is old.", "ÜBER ALLES zzz 123"]
 
 
+_CLI: list[ForkedCli] = []  # one forking interpreter for the module (`cli`)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """`python -m transformer.marian ...` in a fresh interpreter in which `transformers` cannot be imported."""
-    code = "import sys; sys.modules['transformers'] = None; from transformer.marian import main; sys.exit(main())"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    """`python -m transformer.marian ...` in a fresh process in which `transformers` cannot be imported: a
+    fork of one interpreter that has imported `transformer.marian` so (tests/support/forked_cli.py)."""
+    return _CLI[0].run(*args)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cli():
+    prelude = "import sys; sys.modules['transformers'] = None; from transformer.marian import main"
+    _CLI.append(ForkedCli(prelude, "sys.exit(main())", cwd=ROOT))
+    yield
+    _CLI.pop().close()
 
 
 @pytest.fixture(scope="module")
