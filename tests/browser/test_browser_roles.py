@@ -57,7 +57,9 @@ def test_the_attribution_picker_sits_on_one_row_and_the_figures_start_level(app_
                              text=BUILT_IN[0]))  # fmt: skip
         page.locator(".st-key-fig_attr_value_norm .attn-hm").wait_for(timeout=90_000)
         bs.wait_idle(page)
-        picker = [b.bounding_box() for b in page.locator(".st-key-att_attr button").all()]
+        buttons = page.locator(".st-key-att_attr button:visible")
+        buttons.nth(2).wait_for(timeout=30_000)  # drawn with the figures; under load a moment later
+        picker = [b.bounding_box() for b in buttons.all()]
         assert len(picker) == 3 and len({round(b["y"]) for b in picker}) == 1
         left, right = (
             page.locator(f".st-key-fig_attr_{k}").bounding_box() for k in ("attention", "value_norm")
