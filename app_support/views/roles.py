@@ -33,8 +33,7 @@ POSITIONAL = "its largest weight on one fixed relative position in at least 90 %
 NAMING = (
     "A head is named by the largest of its mean weight on the previous, same or next piece, its parked weight, "
     "and its rare-word and alignment shares (at least 1/3; else focused or broad); a positional head by that "
-    "position. The table below has every "
-    "measure, each defined in `transformer/head_roles.py` with its paper."
+    "position. The table below has every measure, each defined in `transformer/head_roles.py` with its paper."
 )
 # each role's fill on its heads' buttons (a button's key names its role), as viz.role_colours(ROLES) says
 # (tests/app/test_app_roles.py checks they agree); a literal, as every raw HTML the app sends

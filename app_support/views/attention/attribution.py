@@ -1,12 +1,12 @@
-"""What the model used, beside what it attended to (the Attention view's "Weights or use?" panel).
+"""What the model used, beside what it attended to (the Attention view's "Attribution" panel, `panel=attribution`).
 
 Cross-attention weights say how much a decoder row *reads* each source piece; whether the prediction
 *depends* on that piece is another question (Jain & Wallace, 2019; Wiegreffe & Pinter, 2019). The panel
 puts the weights of the chosen layer and head beside one of three other answers, all from
 `transformer.attribution.attribute`: the weights × the norm of what each piece moves (Kobayashi et al.,
 2020), gradient × input (Ding et al., 2019) and integrated gradients (Sundararajan et al., 2017). Each
-figure says in one line what it is and what it is not; a line under them counts the rows where both
-point at the same source piece.
+figure's caption says what it is and what it is not; a line under them counts the rows where both put
+their largest value on the same source piece. The method is in the URL as `attr`.
 """
 
 from __future__ import annotations
