@@ -32,7 +32,7 @@ import numpy as np
 
 from .arrays import as_array
 from .kinds import KINDS
-from .words import SPECIALS, WORD_START, word_spans
+from .words import SPECIALS, WORD_START, pool_words
 
 # fmt: off
 MEASURES: dict[str, str] = {
@@ -224,21 +224,17 @@ def _rare(a, best, allowed, kept, k_tokens, rarity, mean) -> None:
 def _aligned(a, kind, q_tokens, k_tokens, pairs, sums, counts) -> None:
     """`aligned`: per hand-aligned target word, is its most-attended source word the marked one?
 
-    As tools.alignment.word_attention: a target word's row is the mean of rows j - 1 over its pieces j
-    (the rows that generate them), a source word's column the sum of its pieces' columns."""
+    Words as `transformer.words.pool_words` pools them (tools.alignment's convention): a target word's row
+    is the mean of rows j - 1 over its pieces j (the rows that generate them), a source word's column the
+    sum of its pieces' columns."""
     if kind != "cross" or pairs is None:
         sums["aligned"], counts["aligned"] = np.zeros(a.shape[:2]), 0
         return
-    tgt, src = word_spans(list(q_tokens)), word_spans(list(k_tokens))
-    if tgt and tgt[0][0] == 0:
-        raise ValueError("cross-attention's query pieces must be the decoder input, starting with '<s>'")
-    bad = [p for p in pairs if not (0 <= p["de"] < len(tgt) and 0 <= p["en"] < len(src))]
+    words = pool_words(a, list(q_tokens), list(k_tokens))  # (L, H, n_tgt, n_src)
+    n_tgt, n_src = words.shape[-2:]
+    bad = [p for p in pairs if not (0 <= p["de"] < n_tgt and 0 <= p["en"] < n_src)]
     if bad:
-        raise ValueError(f"pair {bad[0]} is outside the {len(tgt)} target and {len(src)} source words")
-    cols = np.stack([a[..., span].sum(-1) for span in src], -1)  # (L, H, T_q, n_src)
-    words = np.stack(
-        [cols[..., [j - 1 for j in span], :].mean(-2) for span in tgt], -2
-    )  # (L, H, n_tgt, n_src)
+        raise ValueError(f"pair {bad[0]} is outside the {n_tgt} target and {n_src} source words")
     found = words.argmax(-1)  # (L, H, n_tgt)
     sums["aligned"] = sum((found[..., p["de"]] == p["en"]).astype(float) for p in pairs) + np.zeros(
         a.shape[:2]
