@@ -194,9 +194,7 @@ def get_set_roles(path: str, stamp: float) -> SetRoles:
         items = load_set()
         return SetRoles(head_roles.set_roles(m, items), len(items), f"{len(items)} hand-aligned sentences")
     texts = examples(path, stamp)
-    each = [head_roles.trace_roles(m, m.trace(text)) for text in texts]
-    roles = {kind: head_roles.pool([r[kind] for r in each]) for kind in each[0]}
-    return SetRoles(roles, len(texts), f"the model's {len(texts)} example inputs")
+    return SetRoles(head_roles.text_roles(m, texts), len(texts), f"the model's {len(texts)} example inputs")
 
 
 # --- what the Anatomy view needs beyond the trace ---------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from transformer.head_roles import MEASURES, POSITIONAL, HeadRoles, pool, set_roles, trace_roles
+from transformer.head_roles import MEASURES, POSITIONAL, HeadRoles, set_roles, text_roles, trace_roles
 from transformer.pretrained import load_pretrained
 
 from .alignment import DEFAULT_SET, load_set
@@ -84,8 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         texts = model.metadata.get("examples") or []
         if not texts:
             parser.error(f"the {task!r} model names no examples: give one with --sentence")
-        each = [trace_roles(model, model.trace(text)) for text in texts]
-        all_roles = {kind: pool([r[kind] for r in each]) for kind in each[0]}
+        all_roles = text_roles(model, texts)
         what = f"its {len(texts)} examples (a {task!r} task: the English set does not apply)"
     else:
         items = load_set(args.set)

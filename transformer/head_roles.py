@@ -20,6 +20,7 @@ mean of per-sentence means. Decoder row t reads tgt_tokens[t] and predicts tgt_t
     head_roles(attention, kind, q_tokens, k_tokens, rarity, aligned_pairs)  one sentence, plain arrays
     trace_roles(model, trace, pairs)   every kind of a Trace -> {kind: HeadRoles}
     set_roles(model, items)            a set of eval items, each traced on its reference, rows pooled
+    text_roles(model, texts)           sentences traced on the model's own translations, rows pooled
 """
 
 from __future__ import annotations
@@ -288,7 +289,19 @@ def set_roles(model, items: Sequence[dict]) -> dict[str, HeadRoles]:
     teacher-forced on its reference -> {kind: HeadRoles} pooled over all rows of all sentences."""
     if not items:
         raise ValueError("no items to score")
-    each = [
-        trace_roles(model, model.trace(item["en"], target=item["de"]), item.get("pairs")) for item in items
-    ]
+    return _pool_kinds(
+        [trace_roles(model, model.trace(item["en"], target=item["de"]), item.get("pairs")) for item in items]
+    )
+
+
+def text_roles(model, texts: Sequence[str]) -> dict[str, HeadRoles]:
+    """Sentences without a reference (a toy model's example inputs), each traced on the model's own greedy
+    translation -> {kind: HeadRoles} pooled over all rows of all sentences (no `aligned`)."""
+    if not texts:
+        raise ValueError("no sentences to score")
+    return _pool_kinds([trace_roles(model, model.trace(text)) for text in texts])
+
+
+def _pool_kinds(each: Sequence[dict[str, HeadRoles]]) -> dict[str, HeadRoles]:
+    """Per sentence {kind: HeadRoles} -> one {kind: HeadRoles}, each kind pooled over every sentence."""
     return {kind: pool([roles[kind] for roles in each]) for kind in each[0]}

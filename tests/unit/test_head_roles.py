@@ -7,7 +7,16 @@ import pytest
 import torch
 
 from tools.alignment import word_attention
-from transformer.head_roles import MEASURES, ROLES, HeadRoles, head_roles, pool, set_roles, trace_roles
+from transformer.head_roles import (
+    MEASURES,
+    ROLES,
+    HeadRoles,
+    head_roles,
+    pool,
+    set_roles,
+    text_roles,
+    trace_roles,
+)
 
 SRC = ["▁a", "▁b", "▁c", "▁d", "</s>"]  # an encoder sentence: four words and </s>
 TGT = ["<s>", "▁x", "▁y", "▁z"]  # a decoder input
@@ -210,3 +219,15 @@ def test_a_head_reading_one_piece_no_role_names_is_focused_not_broad():
     name, score = roles.strongest()
     assert name[0, 0] == "focused"
     assert score[0, 0] == pytest.approx(0.8 + 0.2 / n)
+
+
+def test_sentences_without_a_reference_pool_every_row_of_their_own_translations(tiny_pretrained):
+    texts = ["The house is old.", "I know that she speaks German."]
+    pooled = text_roles(tiny_pretrained, texts)
+    each = [trace_roles(tiny_pretrained, tiny_pretrained.trace(t)) for t in texts]
+    for kind, roles in pooled.items():
+        assert roles.sentences == 2
+        assert roles.rows == sum(e[kind].rows for e in each)
+        assert roles.counts["aligned"] == 0  # no reference, no hand alignment
+    with pytest.raises(ValueError, match="no sentences"):
+        text_roles(tiny_pretrained, [])
