@@ -55,10 +55,9 @@ def _open(kind: str, layer: int, head: int) -> None:
     st.session_state.update(view="attention", kind=kind, layer=layer, head=head, panel="heatmaps")
 
 
-def grid(kind: str, roles: head_roles.HeadRoles) -> None:
-    """One row of buttons a layer, one button a head: its role and score; a click opens it."""
-    names, scores = roles.strongest()
-    fixed = roles.positional()[0] != ""  # (L, H) a positional head: starred
+def grid(kind: str, roles: head_roles.HeadRoles, names, scores, fixed) -> None:
+    """One row of buttons a layer, one button a head: its role and score (`names`, `scores`: (L, H), as
+    roles.strongest() gives them; `fixed`: (L, H) a positional head, starred); a click opens it."""
     n_layers, n_heads = names.shape
     st.html(ROLE_CSS)
     head_cols = st.columns([1] + [3] * n_heads, vertical_alignment="center")
@@ -103,21 +102,22 @@ def render(ctx: Ctx) -> None:
     st.markdown(
         f"**{KINDS[kind].title}**: each head's strongest role {what}. Click a head to see its attention."
     )
-    grid(kind, roles)
-    found_roles = list(roles.strongest()[0].flat)
-    tally = ", ".join(f"{found_roles.count(r)} {r}" for r in head_roles.ROLES if r in found_roles)
-    st.markdown(f"{count(len(found_roles), 'head')}: {tally}.")  # what a class counts first
-    names = set(found_roles)  # the roles on screen, each said under the grid (folded away on a projector)
-    positional = (roles.positional()[0] != "").any()
+    names, scores = roles.strongest()
+    fixed = roles.positional()[0] != ""  # (L, H)
+    grid(kind, roles, names, scores, fixed)
+    found = list(names.flat)
+    tally = ", ".join(f"{found.count(r)} {r}" for r in head_roles.ROLES if r in found)
+    st.markdown(f"{count(len(found), 'head')}: {tally}.")  # what a class counts first
     with st.expander("What am I looking at?") if ctx.present else st.container():
-        for role in (r for r in head_roles.ROLES if r in names):
+        for role in (
+            r for r in head_roles.ROLES if r in found
+        ):  # the roles on screen (folded on a projector)
             st.caption(f"**{role}**: {SAYS[role]}")
         st.caption(
-            f"★ positional: {POSITIONAL}." if positional else f"No head is positional here ({POSITIONAL})."
+            f"★ positional: {POSITIONAL}." if fixed.any() else f"No head is positional here ({POSITIONAL})."
         )
         st.caption(NAMING)
     with st.expander("Every measure of every head (table)"):
-        names, scores = roles.strongest()
         frame = viz.head_roles_frame({kind: names}, {kind: scores}, {kind: roles.scores})
         st.dataframe(frame.round(3), hide_index=True, key="roles_table")
         st.download_button(

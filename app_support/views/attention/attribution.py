@@ -20,6 +20,7 @@ from app_support.safe_text import count
 from app_support.state import MEAN
 from app_support.views import Ctx, pick_one
 from app_support.views.attention.draw import head_title, heatmap, shown
+from transformer import attribution
 from transformer.kinds import KINDS
 
 METHODS = {  # what the panel compares the weights with: method -> its button
@@ -78,7 +79,7 @@ def render(ctx: Ctx, *, kind: str, layer: int, head: int, rows: str, zmax: float
     pick_one("Beside the weights", METHODS, "att_attr", right)
     method = ss["att_attr"]
     t = ctx.trace
-    whole_model = method in ("grad_x_input", "integrated_gradients")
+    whole_model = method not in attribution.LAYERED  # gradients of the whole model: no layer, no head
     with st.spinner(f"Computing {METHODS[method].lower()}…"):
         # the whole-model methods take no layer or head: one result for every layer and head clicked
         where = (None, None) if whole_model else (layer, None if head == MEAN else head)
