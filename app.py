@@ -121,9 +121,24 @@ def stop(message: str, kind: str = "info") -> None:
     st.stop()
 
 
+def draw_view(ctx: Ctx | None) -> None:
+    try:
+        view.render(ctx)
+    except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
+        log.exception("view %s failed", view.name)
+        st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")
+    if not ss["present"]:  # under the figures: the first screen is for them
+        st.caption(f"Shows: {view.section} of the [paper]({PAPER}).")
+    sync_url()  # after the view: it may have fitted its controls to the sentence
+
+
 found = models.available_models()  # looked up once a run (it walks runs/): the picker and model_path read it
+trained_here = registry.session_models()  # a model this session trained live (Train live view)
+found.update(trained_here)
 names = list(found)
-params = registry.params(names)  # every URL parameter: the shared ones and each view's own
+params = registry.params(
+    names, list(trained_here)
+)  # every URL parameter: the shared ones and each view's own
 default_model = models.default_model_name(names) or state.CUSTOM
 notices = state.init_session(st.session_state, st.query_params, params, default_model, first_example)
 ss = st.session_state
@@ -195,21 +210,26 @@ stamp = models.stamp(path) if path else 0.0
 own_examples = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
 grouped_examples = examples.groups(ss["model"], own_examples) if own_examples else {}
 ss["_examples"] = list(dict.fromkeys([*own_examples, *examples.flat(grouped_examples)]))
-sentence_col, examples_col = st.columns([5, 1], vertical_alignment="bottom")
-sentence_col.text_input(
-    "Sentence",
-    key="text",
-    persist_state="session",
-    max_chars=state.TEXT_LIMIT,
-    placeholder="Type a sentence and press Enter",
-    help="Pieces beyond the model's max_len are cut off (with a notice).",
-    label_visibility="collapsed" if ss["present"] else "visible",
-)
-if grouped_examples:  # folded into a button beside the sentence, so the figure makes the first screen
-    with examples_col.popover("Examples", icon=":material/list:", width="stretch"):
-        examples.picker(ss, ss["model"], grouped_examples, on_example)
+alone = registry.view(ss["view"]).stands_alone  # a view that draws without the model and the sentence
+if not alone:
+    sentence_col, examples_col = st.columns([5, 1], vertical_alignment="bottom")
+    sentence_col.text_input(
+        "Sentence",
+        key="text",
+        persist_state="session",
+        max_chars=state.TEXT_LIMIT,
+        placeholder="Type a sentence and press Enter",
+        help="Pieces beyond the model's max_len are cut off (with a notice).",
+        label_visibility="collapsed" if ss["present"] else "visible",
+    )
+    if grouped_examples:  # folded into a button beside the sentence, so the figure makes the first screen
+        with examples_col.popover("Examples", icon=":material/list:", width="stretch"):
+            examples.picker(ss, ss["model"], grouped_examples, on_example)
 view_picker()
 view = registry.view(ss["view"])
+if view.stands_alone:
+    draw_view(None)
+    st.stop()
 
 if path_error:
     stop(f"Could not load this checkpoint: {path_error}", "error")
@@ -324,17 +344,6 @@ with export_box:
         "The camera icon above each figure saves it, named after the model, view and sentence; the "
         "Attention view's heatmaps have a download button under them."
     )
-
-
-def draw_view(ctx: Ctx) -> None:
-    try:
-        view.render(ctx)
-    except Exception as e:  # a bug in one view should not hide the rest of the app behind a traceback
-        log.exception("view %s failed", view.name)
-        st.error(f"This view could not be drawn ({type(e).__name__}): {md_code(e)}")
-    if not ss["present"]:  # under the figures: the first screen is for them
-        st.caption(f"Shows: {view.section} of the [paper]({PAPER}).")
-    sync_url()  # after the view: it may have fitted its controls to the sentence
 
 
 @st.fragment

@@ -27,6 +27,7 @@ from app_support.views import (
     quiz,
     roles,
     score,
+    train,
 )
 
 VIEWS: list[View] = [
@@ -41,6 +42,7 @@ VIEWS: list[View] = [
     score.VIEW,
     pairs.VIEW,
     quiz.VIEW,
+    train.VIEW,
 ]
 GROUPS = {  # the picker's rows: group -> what the row is called
     "See": "See what the model does",
@@ -73,9 +75,19 @@ def view_params() -> dict[str, Param]:
     return {p.url: p for v in VIEWS for p in v.params}
 
 
-def params(models: Sequence[str] = ()) -> list[Param]:
-    """Every URL parameter: the shared ones (`models`: the model names a link may name), then each view's."""
-    return [*state.shared(models, list(titles())), *view_params().values()]
+def params(models: Sequence[str] = (), private: Sequence[str] = ()) -> list[Param]:
+    """Every URL parameter: the shared ones (`models`: the model names a link may name; `private`: names of
+    this session's own models, which a link never names), then each view's."""
+    return [*state.shared(models, list(titles()), private), *view_params().values()]
+
+
+def session_models() -> dict:
+    """The models the views add to this session's picker (a model trained live): name -> directory."""
+    found = {}
+    for v in VIEWS:
+        if v.models is not None:
+            found.update(v.models())
+    return found
 
 
 def defaults() -> dict:

@@ -132,6 +132,21 @@ def number(url: str, key: str, default, lo: int, hi: int, doc: str, why: str = "
     return Param(url, key, default, lambda r: whole(r, lo, hi), why, doc, **more)
 
 
+def decimal(url: str, key: str, default: float, lo: float, hi: float, doc: str, **more) -> Param:
+    """A number in lo..hi, e.g. a learning rate: "0.005" or "5e-3" in the URL."""
+
+    def parse(raw: str) -> float | None:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            return None
+        return value if lo <= value <= hi else None  # NaN and inf fail here too
+
+    return Param(
+        url, key, default, parse, f"not a number from {lo:g} to {hi:g}", doc, write=lambda v: f"{v:g}", **more
+    )
+
+
 def numbers(url: str, key: str, hi: int, most: int, doc: str, why: str = "", **more) -> Param:
     """A list of whole numbers in 0..hi, e.g. heads or positions: "0,2" in the URL; None = the model's choice."""
     why = why or f"at most {most} {LIST}"
@@ -182,14 +197,15 @@ def _cut(raw: str) -> str | None:
     return cut if len(raw) > TEXT_LIMIT else None
 
 
-def shared(models: Sequence[str], views: Sequence[str]) -> tuple[Param, ...]:
+def shared(models: Sequence[str], views: Sequence[str], private: Sequence[str] = ()) -> tuple[Param, ...]:
     """The parameters every view shares, in the order a link writes them; `models`: the model names found
-    in assets/, `views`: the registry's view names (app_support.registry.params gives both)."""
+    in assets/, `views`: the registry's view names (app_support.registry.params gives both); `private`:
+    models of this session alone (trained live), never written into a link."""
     return (
         Param("text", "text", "", lambda r: r[:TEXT_LIMIT], "", f"the sentence (at most {TEXT_LIMIT} characters)",
               always=True, note=_cut),
         choice("model", "model", None, models, "a model name in assets/ (a custom checkpoint directory is never "
-               "in a link)", "no such model in assets/; available:", write=lambda v: None if v == CUSTOM else v,
+               "in a link)", "no such model in assets/; available:", write=lambda v: None if v == CUSTOM or v in private else v,
                always=True),
         choice("view", "view", "attention", views, "the view (python -m app_support.registry)", "views are",
                always=True),

@@ -20,14 +20,15 @@ from pathlib import Path
 
 import torch
 
-SYNTHETIC_TASKS = ("copy", "reverse", "sort")
+SYNTHETIC_TASKS = ("copy", "reverse", "sort", "shift")
 SYNTHETIC_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
 def synthetic_pairs(
     task: str, n: int, min_len: int = 3, max_len: int = 12, n_symbols: int = 16, seed: int = 0
 ) -> list[tuple[str, str]]:
-    """n (source, target) pairs of space-separated letters: copy, reverse or sort the source."""
+    """n (source, target) pairs of space-separated letters: copy, reverse or sort the source, or shift it
+    (rotate left by one: "a b c" -> "b c a")."""
     if task not in SYNTHETIC_TASKS:
         raise ValueError(f"task must be one of {SYNTHETIC_TASKS}, got {task!r}")
     if not 1 <= n_symbols <= len(SYNTHETIC_ALPHABET):
@@ -37,7 +38,7 @@ def synthetic_pairs(
     pairs = []
     for _ in range(n):
         seq = [rng.choice(symbols) for _ in range(rng.randint(min_len, max_len))]
-        out = {"copy": seq, "reverse": seq[::-1], "sort": sorted(seq)}[task]
+        out = {"copy": seq, "reverse": seq[::-1], "sort": sorted(seq), "shift": seq[1:] + seq[:1]}[task]
         pairs.append((" ".join(seq), " ".join(out)))
     return pairs
 

@@ -69,7 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--vocab-size", type=int, default=8000, help="sentencepiece vocabulary size when training one"
     )
+    g.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="pieces",
+        help="--data: how the trained tokenizer cuts text: sentencepiece pieces (--vocab-size of them), "
+        "one piece per character, or one per space-separated word (the vocabulary is then what the "
+        "training pairs hold)",
+    )
     g.add_argument("--task-size", type=int, default=20000, help="synthetic task: number of training pairs")
+    g.add_argument(
+        "--task-valid-size", type=int, default=500, help="synthetic task: held-out pairs for validation"
+    )
     g.add_argument("--task-min-len", type=int, default=3, help="synthetic task: shortest sequence")
     g.add_argument("--task-max-len", type=int, default=12, help="synthetic task: longest sequence")
     g.add_argument(
@@ -110,8 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--warmup", type=int, default=4000, help="warm-up steps of the paper's learning-rate schedule"
     )
-    g.add_argument(
+    lr = g.add_mutually_exclusive_group()
+    lr.add_argument(
         "--lr-factor", type=float, default=1.0, help="multiplies d_model^-0.5 · min(s^-0.5, s·warmup^-1.5)"
+    )
+    lr.add_argument(
+        "--peak-lr",
+        type=float,
+        help="the learning rate at the end of warm-up, the schedule's peak (sets --lr-factor to match)",
     )
     g.add_argument("--label-smoothing", type=float, default=0.1, help="ε_ls of §5.4")
     g.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0 = off)")
@@ -170,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--export", help="where to write the final model directory (default OUT/model)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+SPLITS = ("pieces", "char", "word")  # --split: how a tokenizer trained on --data cuts text
+
+
+def lr_factor_for_peak(peak: float, d_model: int, warmup: int) -> float:
+    """The --lr-factor whose schedule (noam_schedule) reaches `peak` at step `warmup`, where it peaks."""
+    return peak * (d_model * max(warmup, 1)) ** 0.5
 
 
 def early_stop_spec(text: str) -> str:
@@ -265,7 +290,7 @@ def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
     if args.task:
         kw = {"min_len": args.task_min_len, "max_len": args.task_max_len, "n_symbols": args.task_symbols}
         train = D.synthetic_pairs(args.task, args.task_size, seed=args.seed, **kw)
-        valid = D.synthetic_pairs(args.task, 500, seed=args.seed + 10_000, **kw)
+        valid = D.synthetic_pairs(args.task, args.task_valid_size, seed=args.seed + 10_000, **kw)
         source = {"task": args.task, **kw, "train_pairs": len(train)}
     else:
         train, valid = D.read_tsv(Path(args.data) / "train.tsv"), D.read_tsv(Path(args.data) / "valid.tsv")
@@ -274,17 +299,26 @@ def load_data(args, out: Path, resume_tokenizer: Tokenizer | None):
         return resume_tokenizer, train, valid, source
     if args.tokenizer:
         return Tokenizer.load(args.tokenizer), train, valid, source
+    return train_tokenizer(args, train), train, valid, source
+
+
+def train_tokenizer(args, train: list[tuple[str, str]]) -> Tokenizer:
+    """A tokenizer for the training pairs: one piece per symbol for a task (the toy's attention is then
+    symbol to symbol), else as --split says."""
+    lines = [s for pair in train for s in pair]
     with tempfile.TemporaryDirectory() as tmp:
         text = Path(tmp) / "text.txt"
-        text.write_text("\n".join(s for pair in train for s in pair) + "\n", encoding="utf-8")
-        if args.task:  # one piece per symbol: the toy's attention is then symbol to symbol
-            n = 4 + args.task_symbols
-            tok = Tokenizer.train(
-                [text], Path(tmp) / "sp", n, model_type="word", byte_fallback=False, hard_vocab_limit=False
-            )
-        else:
-            tok = Tokenizer.train([text], Path(tmp) / "sp", args.vocab_size)
-    return tok, train, valid, source
+        text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        split = "word" if args.task else args.split
+        if split == "pieces":
+            return Tokenizer.train([text], Path(tmp) / "sp", args.vocab_size)
+        # a closed vocabulary: exactly the characters or words the pairs hold, the 4 special pieces first
+        units = {c for s in lines for c in s} if split == "char" else {w for s in lines for w in s.split()}
+        n = 4 + len(units) + (split == "char")  # char: the word boundary ▁ is a piece of its own
+        return Tokenizer.train(
+            [text], Path(tmp) / "sp", n, model_type=split, byte_fallback=False, hard_vocab_limit=False,
+            max_sentencepiece_length=max(16, *(len(u) for u in units)),
+        )  # fmt: skip
 
 
 def train(argv: list[str] | None = None) -> dict:
@@ -312,6 +346,8 @@ def setup(argv: list[str] | None = None) -> Run:
     given_tok = state["tokenizer"] if state else init[1] if init else None
     tok, train_pairs, valid_pairs, source = load_data(args, out, given_tok)
     config = state["config"] if state else init[0].config if init else config_from_args(args, tok)
+    if args.peak_lr is not None:  # the model's own width: --resume and --init bring theirs
+        args.lr_factor = lr_factor_for_peak(args.peak_lr, config.d_model, args.warmup)
     torch.manual_seed(args.seed)
     model = Transformer(config).to(device)
     if rank == 0:
@@ -439,6 +475,7 @@ class Run:
     epoch: int = 0
     batch_pos: int = 0
     elapsed: float = 0.0  # training seconds, across resumed runs
+    last_loss: torch.Tensor | None = None  # the last step's training loss per target token (label-smoothed)
     stopped: str | int | None = None  # why the run stops early: a signal number, "time", "early-stop"
     metrics: dict = field(default_factory=dict)  # the latest validation
     validated_at: int | None = None  # the step `metrics` describe
@@ -530,6 +567,7 @@ class Run:
         self.steps_done += 1
         self.batch_pos += 1
         self.elapsed = time.monotonic() - self.started
+        self.last_loss = loss.detach()
         self.window_loss += loss.detach() * batch.n_tokens  # no .item() here: a GPU need not wait every step
         self.window_tokens += batch.n_tokens
         self.bar.update(1)

@@ -105,6 +105,7 @@ from viz.matrix import masked_scores, matrix_heatmap
 from viz.pairs import difference_heatmap, stream_shift_heatmap
 from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe
 from viz.quiz import quiz_reveal
+from viz.training import training_curves, training_frame
 
 __all__ = [
     "ATTENTION_COLUMNS", "AttentionMap", "MEAN_HEAD", "ROW_LABELS", "SPECIAL_TOKENS", "Shown", "align_pieces",
@@ -116,5 +117,6 @@ __all__ = [
     "piece_scores_bar", "predicted_pieces", "project_2d", "projection_frame", "projection_scatter",
     "query_labels", "quiz_reveal", "role_colours", "row_mode", "row_shares", "row_pieces", "select_head", "self_attention_step", "side_tokens",
     "sinusoid_curves", "sinusoidal_pe", "stage_labels", "stream_shift_heatmap", "svg_page", "svg_size",
-    "token_labels", "token_path", "topk_bar", "topk_frame", "trace_attention_frames", "translation_diff",
+    "token_labels", "token_path", "topk_bar", "topk_frame", "trace_attention_frames", "training_curves",
+    "training_frame", "translation_diff",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -36,6 +37,10 @@ class View:
     follows: tuple[str, ...] = ()  # the parts of the experiment it draws: EXPERIMENT, a part of it or none
     sets_experiment: bool = False  # it sets the experiment and says itself what it shows (no banner)
     on_its_own: bool = False  # runs as a fragment: a click on its controls reruns it alone, not the page
+    stands_alone: bool = False  # draws without the chosen model and sentence: render gets None (Train live)
+    models: Callable[[], dict[str, Path]] | None = (
+        None  # models it adds to this session's picker: name -> dir
+    )
 
 
 @dataclass(frozen=True)
