@@ -117,6 +117,7 @@ class Runner:
         self.slice = slice_seconds if slice_seconds is not None else env_number("TRAIN_SLICE_SECONDS", 120)
         self.report_every = report_every
         self.root = Path(root or tempfile.mkdtemp(prefix="transformer-live-"))
+        self.root.mkdir(parents=True, exist_ok=True)
         self.alive, self.python = alive, python
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}  # session -> its job
@@ -247,10 +248,10 @@ class Runner:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
         )  # fmt: skip
         job.proc, job.started = proc, True
-        proc.stdin.write(json.dumps(first) + "\n")
-        proc.stdin.flush()
-        threading.Thread(target=self._read, args=(job, proc), daemon=True, name=f"train-{job.id}").start()
-        threading.Thread(target=self._read_stderr, args=(job, proc), daemon=True).start()
+        errors = threading.Thread(target=self._read_stderr, args=(job, proc), daemon=True)
+        errors.start()
+        threading.Thread(target=self._read, args=(job, proc, errors), daemon=True, name=f"train-{job.id}").start()
+        self._send(job, first)  # a worker that died at once: its reader thread says how
 
     def _send(self, job: Job, message: dict) -> None:
         proc = job.proc
@@ -263,7 +264,7 @@ class Runner:
             pass
 
     # -- what the worker says -----------------------------------------------------------------------
-    def _read(self, job: Job, proc: subprocess.Popen) -> None:
+    def _read(self, job: Job, proc: subprocess.Popen, errors: threading.Thread) -> None:
         for line in proc.stdout:
             try:
                 message = json.loads(line)
@@ -273,6 +274,7 @@ class Runner:
                 if job.proc is proc:
                     self._take(job, message)
         code = proc.wait()
+        errors.join(timeout=2)  # its last words, for the message
         with self.lock:
             if job.proc is not proc:
                 return

@@ -86,8 +86,8 @@ class TrainSpec:
             fits = [h for h in range(LIMITS["heads"][0], LIMITS["heads"][1] + 1) if self.d_model % h == 0]
             out.append(
                 f"d_model ({self.d_model}) must divide evenly among the heads ({self.heads}): each head gets "
-                f"d_model / heads dimensions. With d_model {self.d_model}, use {' or '.join(map(str, fits))} "
-                f"heads, or a d_model that {self.heads} divides."
+                f"d_model / heads dimensions. With d_model {self.d_model}, use {_either(fits)} "
+                f"heads, or a d_model that is a multiple of {self.heads}."
             )
         if self.task == "own":
             if self.split not in SPLITS:
@@ -142,7 +142,7 @@ class TrainSpec:
         """Task "own": the longest side in pieces (a character or a word each), the end piece and room."""
         pairs = self.own_pairs()
         count = len if self.split == "char" else lambda s: len(s.split())
-        return max(count(s) for pair in pairs for s in pair) + 2
+        return max((count(s) for pair in pairs for s in pair), default=1) + 2
 
     def command(self) -> str:
         """The same run from a terminal (task "own": its pairs written to DATA/train.tsv and DATA/valid.tsv)."""
@@ -192,6 +192,12 @@ def parse_pairs(text: str) -> tuple[list[tuple[str, str]], list[str]]:
                 f"per line as `input {ARROW} output`: a tenth of them is held out to measure exact match on."
             )
     return pairs, problems
+
+
+def _either(numbers: list[int]) -> str:
+    """[1, 2, 4] -> "1, 2 or 4"."""
+    words = [str(n) for n in numbers]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 def _lines(numbers: list[int]) -> str:

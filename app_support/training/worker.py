@@ -13,8 +13,8 @@ talks to the server (app_support.training.runner) in JSON lines:
                         {"type": "state", "state": "running" | "paused" | "done" | "failed", "why", "model"}
                         {"type": "typed", "text", "output"}
 
-While training it reports every `report_every` seconds: the mean training loss since the last report,
-loss and exact match on the held-out pairs, the probe's attention (teacher-forced on its correct output, so
+While training it reports every `report_every` seconds: the training loss of the step it is at (None at
+step 0; with the seed, the same at the same step in every run), loss and exact match on the held-out pairs, the probe's attention (teacher-forced on its correct output, so
 the rows stay put while they change) and what the model writes for the probe and the typed input. It pauses
 on "pause", after the steps of a "step", and when this grant's `slice` of training seconds is used up;
 then it writes the model directory (OUT/model, what the app's views load) and a checkpoint (OUT/checkpoints,
@@ -70,10 +70,13 @@ class Job:
         self.trained = float(first.get("trained", 0.0))  # training seconds, over every job of this run
         self.typed: str | None = first.get("typed")
         self.run = None
-        self.losses: list[float] = []
 
     def send(self, message: dict) -> None:
-        self.protocol.write(json.dumps(message, allow_nan=False) + "\n")
+        try:
+            line = json.dumps(message, allow_nan=False)
+        except ValueError:  # a diverging model's held-out loss or weights: not JSON, said as null
+            line = json.dumps(_finite(message), allow_nan=False)
+        self.protocol.write(line + "\n")
 
     def main(self) -> int:
         import torch
@@ -119,12 +122,10 @@ class Job:
             self.trained += time.monotonic() - t0
             loss = float(run.last_loss)
             if not math.isfinite(loss):
-                self.report()
                 why = (f"the loss became {loss} at step {run.steps_done}: the learning rate is too high for this "
                        "model. Reset with a lower one.")  # fmt: skip
                 self.send({"type": "state", "state": "failed", "why": why, "model": None})
                 return "failed"
-            self.losses.append(loss)
             if steps is not None:
                 steps -= 1
             if not more:
@@ -205,10 +206,9 @@ class Job:
         trace = pre.trace(self.src, target=self.tgt)  # eval mode: evaluate() left it so
         output = self.translate(self.src)
         run.model.train()
-        loss = sum(self.losses) / len(self.losses) if self.losses else metrics["valid_loss"]
-        self.losses = []
+        loss = None if run.last_loss is None else round(float(run.last_loss), 4)
         self.send({
-            "type": "report", "step": run.steps_done, "loss": round(loss, 4),
+            "type": "report", "step": run.steps_done, "loss": loss,
             "valid_loss": metrics["valid_loss"], "exact": metrics["exact"],
             "lr": run.scheduler.get_last_lr()[0], "trained": round(self.trained, 2),
             "attention": {k: torch.as_tensor(v).float().round(decimals=4).tolist() for k, v in trace.attention.items()},
@@ -225,6 +225,17 @@ class Job:
             return self.pre.translate(text, beam=1)
         finally:
             self.run.model.train(was_training)
+
+
+def _finite(value):
+    """`value` with every NaN or infinite float replaced by None, in lists and dicts too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":

@@ -151,9 +151,8 @@ def settings() -> None:
                              "order: Reset replays the run.")  # fmt: skip
         cols[0].number_input("Steps", *L["steps"], step=500, key=KEYS["steps"], persist_state="session",
                              help="The run ends at this step.")  # fmt: skip
-        st.caption(
-            "Changing a setting starts a new run. The same run from a terminal: " + md_code(spec.command())
-        )
+        st.caption("Changing a setting starts a new run. The same run from a terminal:")
+        st.code(spec.command(), language="bash", wrap_lines=True)
     if task == "own":
         a, b = st.columns([3, 1])
         a.text_area(
@@ -243,9 +242,10 @@ def metrics(job: Job) -> None:
     point = job.curve[-1] if job.curve else None
     before = job.curve[-2] if len(job.curve) > 1 else None
     cols[0].metric("Step", f"{job.step:,}")
-    cols[1].metric("Loss", f"{point['loss']:.3f}" if point else "–",
-                   delta=f"{point['loss'] - before['loss']:+.3f}" if point and before else None,
-                   delta_color="inverse", help="Training loss per piece (cross-entropy), since the last report.")  # fmt: skip
+    loss, was = (point or {}).get("loss"), (before or {}).get("loss")
+    cols[1].metric("Loss", f"{loss:.3f}" if loss is not None else "–",
+                   delta=f"{loss - was:+.3f}" if loss is not None and was is not None else None,
+                   delta_color="inverse", help="The training loss of this step's batch: cross-entropy per piece.")  # fmt: skip
     cols[2].metric("Exact match", f"{point['exact']:.0%}" if point else "–",
                    delta=f"{(point['exact'] - before['exact']) * 100:+.0f} pts" if point and before else None,
                    help="Held-out pairs the model writes exactly right (greedy decoding).")  # fmt: skip

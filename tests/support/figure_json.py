@@ -8,16 +8,20 @@ import base64
 import numpy as np
 
 
-def z_of(trace: dict) -> np.ndarray:
-    """A heatmap's z, decoding Plotly's base64 typed arrays when present."""
-    z = trace["z"]
-    if isinstance(z, dict):
-        flat = np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"]))
-        shape = z.get("shape")
+def array_of(value) -> np.ndarray:
+    """A figure's array (a heatmap's z, a line's y), decoding Plotly's base64 typed arrays when present."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
         if isinstance(shape, str):
             shape = [int(n) for n in shape.split(",")]
         return flat.reshape(shape) if shape else flat
-    return np.asarray(z, dtype=float)
+    return np.asarray(value, dtype=float)
+
+
+def z_of(trace: dict) -> np.ndarray:
+    """A heatmap's z."""
+    return array_of(trace["z"])
 
 
 def heatmaps(fig: dict) -> list[np.ndarray]:
