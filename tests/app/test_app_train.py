@@ -17,8 +17,8 @@ from tests.support.figure_json import array_of
 # every 3-letter word over a, b, reversed, five times: the held-out pairs were seen, so a tiny model gets them
 WORDS = [f"{x}{y}{z}" for x in "ab" for y in "ab" for z in "ab"]
 PAIRS = "\n".join(f"{w} -> {w[::-1]}" for w in WORDS * 5)
-TINY = dict(task="own", pairs=PAIRS, split="char", enc="1", dec="1", nheads="2", dmodel="16", dff="32",
-            lr="0.01", warmup="20", budget="3000")  # fmt: skip
+TINY = {"task": "own", "pairs": PAIRS, "split": "char", "enc": "1", "dec": "1", "nheads": "2", "dmodel": "16", "dff": "32",
+            "lr": "0.01", "warmup": "20", "budget": "3000"}  # fmt: skip
 BUDGET = 120.0  # seconds for the whole run on a loaded 2-core machine (a quiet one: about 10)
 
 
@@ -52,7 +52,9 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
     while at.button(key="train_play").disabled and time.monotonic() < end:
         time.sleep(0.3)
         at.run()
-    assert not at.button(key="train_play").disabled  # paused: Play again, and the model is saved for the picker
+    assert not at.button(
+        key="train_play"
+    ).disabled  # paused: Play again, and the model is saved for the picker
     name = f"your own pairs{train_view.LIVE}"
     assert name in at.sidebar.selectbox(key="model").options
     assert at.query_params.get("model") != name  # a link never names it
@@ -63,7 +65,9 @@ def test_a_link_carries_every_setting_and_the_same_run_from_a_terminal():
     at = run_app(view="train", task="sort", nheads="2", dmodel="24", lr="0.002", warmup="300", seed="7",
                  budget="5000", enc="3")  # fmt: skip
     assert_clean(at)
-    got = {k: at.query_params[k] for k in ("task", "nheads", "dmodel", "lr", "warmup", "seed", "budget", "enc")}
+    got = {
+        k: at.query_params[k] for k in ("task", "nheads", "dmodel", "lr", "warmup", "seed", "budget", "enc")
+    }
     assert got == {"task": "sort", "nheads": "2", "dmodel": "24", "lr": "0.002", "warmup": "300", "seed": "7",
                    "budget": "5000", "enc": "3"}  # fmt: skip
     command = next(c.value for c in at.code if "python -m transformer.train" in c.value)
@@ -75,9 +79,12 @@ def test_a_link_carries_every_setting_and_the_same_run_from_a_terminal():
 @pytest.mark.parametrize(
     "params, says",
     [
-        (dict(task="own", pairs="a -> b\nno arrow\n -> c\nd -> e"), ["Line 2 has no `->`", "Line 3: one side"]),
-        (dict(task="own", pairs=""), [f"Type at least {S.MIN_PAIRS} pairs"]),
-        (dict(dmodel="20", nheads="3"), ["d_model (20) must divide evenly among the heads (3)"]),
+        (
+            {"task": "own", "pairs": "a -> b\nno arrow\n -> c\nd -> e"},
+            ["Line 2 has no `->`", "Line 3: one side"],
+        ),
+        ({"task": "own", "pairs": ""}, [f"Type at least {S.MIN_PAIRS} pairs"]),
+        ({"dmodel": "20", "nheads": "3"}, ["d_model (20) must divide evenly among the heads (3)"]),
     ],
 )
 def test_bad_settings_are_said_and_nothing_trains(params, says):
