@@ -111,6 +111,8 @@ class Runner:
         root: Path | None = None,
         alive: Callable[[str], bool | None] = lambda session: None,
         python: str = sys.executable,
+        spare: bool | None = None,
+        idle: float | None = None,
     ) -> None:
         self.slots = slots if slots is not None else default_slots()
         self.queue_max = queue_max if queue_max is not None else int(env_number("TRAIN_QUEUE", 30))
@@ -119,6 +121,11 @@ class Runner:
         self.root = Path(root or tempfile.mkdtemp(prefix="transformer-live-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.alive, self.python = alive, python
+        # a worker started ahead of the next Play (it loads torch meanwhile); TRAIN_SPARE=0: none
+        self.spares = env_number("TRAIN_SPARE", 1) > 0 if spare is None else spare
+        self.spare: subprocess.Popen | None = None
+        self.spare_since = 0.0
+        self.idle = env_number("TRAIN_IDLE_SECONDS", 120) if idle is None else idle  # then a spare is ended
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}  # session -> its job
         self.waiting: collections.deque[Job] = collections.deque()
@@ -192,6 +199,9 @@ class Runner:
         with self.lock:
             for job in list(self.jobs.values()):
                 self._end(job)
+            if self.spare is not None:
+                _kill(self.spare)
+                self.spare = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- the queue ------------------------------------------------------------------------------------
@@ -242,16 +252,32 @@ class Runner:
             "trained": job.trained,
             "typed": job.typed_text,
         }
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(
-            [self.python, "-m", "app_support.training.worker"], cwd=ROOT, env=env, text=True, encoding="utf-8",
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
-        )  # fmt: skip
+        proc = self._take_spare() or self._process()
+        if self.spares:  # the next Play's: loaded while this one trains
+            self.spare, self.spare_since = self._process(), time.monotonic()
         job.proc, job.started = proc, True
         errors = threading.Thread(target=self._read_stderr, args=(job, proc), daemon=True)
         errors.start()
-        threading.Thread(target=self._read, args=(job, proc, errors), daemon=True, name=f"train-{job.id}").start()
+        threading.Thread(
+            target=self._read, args=(job, proc, errors), daemon=True, name=f"train-{job.id}"
+        ).start()
         self._send(job, first)  # a worker that died at once: its reader thread says how
+
+    def _process(self) -> subprocess.Popen:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        return subprocess.Popen(
+            [self.python, "-m", "app_support.training.worker"], cwd=ROOT, env=env, text=True, encoding="utf-8",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
+        )  # fmt: skip
+
+    def _take_spare(self) -> subprocess.Popen | None:
+        """The worker started ahead, if it is still waiting (a spare exits when no job came for a while)."""
+        proc, self.spare = self.spare, None
+        if proc is not None and proc.poll() is None:
+            return proc
+        if proc is not None:
+            _kill(proc)
+        return None
 
     def _send(self, job: Job, message: dict) -> None:
         proc = job.proc
@@ -279,6 +305,12 @@ class Runner:
             if job.proc is not proc:
                 return
             job.proc = None
+            if job.state == "running" and code == 0:  # it went idle just as its next grant came: a new one
+                try:
+                    self._spawn(job)
+                    return
+                except OSError:
+                    pass
             if job.state == "running":
                 last = next((s for s in reversed(job.stderr) if s.strip()), "")
                 job.state = "failed"
@@ -338,9 +370,12 @@ class Runner:
         self._schedule()
 
     def _watch(self) -> None:
-        """Every second: end the jobs whose session is gone."""
+        """Every second: end the jobs whose session is gone, and a spare nobody took for `idle` seconds."""
         while not self._stop.wait(1.0):
             with self.lock:
+                if self.spare is not None and time.monotonic() - self.spare_since > self.idle:
+                    _kill(self.spare)  # nobody pressed Play for a while: the memory back
+                    self.spare = None
                 now = time.monotonic()
                 for job in list(self.jobs.values()):
                     alive = self.alive(job.session)

@@ -333,7 +333,8 @@ def model_out(job: Job) -> None:
     a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
     a.text_input("Save as", value=f"live-{job.spec.task}-step{job.step}", key="train_save_name", max_chars=60)
     b.button("Save to runs/", key="train_save", on_click=_save, args=(job,), width="stretch")
-    c.download_button("Download (zip)", functools.partial(_zip, job.model), file_name=f"live-{job.spec.task}.zip",
+    stem = f"live-{job.spec.task}-step{job.step}"
+    c.download_button("Download (zip)", functools.partial(_zip, job.model, stem), file_name=f"{stem}.zip",
                       mime="application/zip", on_click="ignore", key="train_zip", width="stretch")  # fmt: skip
     if note := st.session_state.pop("_train_saved", None):
         st.success(note) if note.startswith("Saved") else st.warning(note)
@@ -363,13 +364,14 @@ def _save(job: Job) -> None:
     ss["_train_saved"] = f"Saved to runs/{name}: the model picker lists it, after a restart too."
 
 
-def _zip(directory: str) -> bytes:
+def _zip(directory: str, name: str) -> bytes:
+    """A model directory as a zip holding one folder, `name`: unzipped, a model directory any tool loads."""
     buffer = io.BytesIO()
     root = Path(directory)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for path in sorted(root.rglob("*")):
             if path.is_file():
-                z.write(path, Path(root.name) / path.relative_to(root))
+                z.write(path, Path(name) / path.relative_to(root))
     return buffer.getvalue()
 
 

@@ -4,7 +4,10 @@ carries every setting, and bad settings or a full queue are said in words, never
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ from app_support.training import spec as S
 from app_support.views import train as train_view
 from tests.support.apptest import assert_clean, attention_maps, figures, run_app
 from tests.support.figure_json import array_of
+from transformer import load_pretrained
 
 # every 3-letter word over a, b, reversed, five times: the held-out pairs were seen, so a tiny model gets them
 WORDS = [f"{x}{y}{z}" for x in "ab" for y in "ab" for z in "ab"]
@@ -26,7 +30,10 @@ def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_model_joins_the_picker():
+def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_model_joins_the_picker(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(train_view.model_dirs, "ROOT", tmp_path)  # Save writes runs/ here, not in the project
     at = run_app(view="train", **TINY)
     assert_clean(at)
     assert metric(at, "Step") == "0" and metric(at, "Exact match") == "–"
@@ -59,6 +66,35 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
     assert name in at.sidebar.selectbox(key="model").options
     assert at.query_params.get("model") != name  # a link never names it
     assert_clean(at)
+
+    at.text_input(key="train_save_name").input("my run").run()  # a space: not a folder name we write
+    at.button(key="train_save").click().run()
+    assert "letters, digits" in " ".join(w.value for w in at.warning)
+    at.text_input(key="train_save_name").input("my-run").run()
+    at.button(key="train_save").click().run()
+    assert "Saved to runs/my-run" in " ".join(s.value for s in at.success)
+    saved = tmp_path / "runs" / "my-run"
+    meta = json.loads((saved / "metadata.json").read_text())
+    assert (
+        meta["live"]["task"] == "own"
+        and meta["live"]["pairs"] == PAIRS
+        and meta["train_args"]["split"] == "char"
+    )
+    assert load_pretrained(saved).translate("abb", beam=1).replace(" ", "") == "bba"
+    files = zipfile.ZipFile(io.BytesIO(train_view._zip(str(saved), "mine"))).namelist()
+    assert {
+        "mine/config.json",
+        "mine/model.safetensors",
+        "mine/tokenizer.model",
+        "mine/metadata.json",
+    } <= set(files)
+    at.button(key="train_save").click().run()
+    assert "already exists" in " ".join(w.value for w in at.warning)
+
+    at.sidebar.selectbox(key="model").select(name).run()  # every view works on it
+    at.segmented_control(key="view_see").set_value("attention").run()
+    assert_clean(at)
+    assert at.session_state["model"] == name and attention_maps(at)
 
 
 def test_a_link_carries_every_setting_and_the_same_run_from_a_terminal():

@@ -1,5 +1,5 @@
-"""The live training jobs' limits (app_support.training.runner), with real worker processes: one slot and a
-queue with places, a full queue said, a time slice that pauses, a step budget that finishes, a session that
+"""The live training jobs' limits (app_support.training.runner), with real worker processes: a worker started
+ahead for the next Play, one slot and a queue with places, a full queue said, a time slice that pauses, a step budget that finishes, a session that
 ends taking its process and folder with it, a crash and a NaN loss said and survived, and Reset (or a
 resume after the worker process went away) replaying the run step for step."""
 
@@ -39,6 +39,7 @@ def make_runner(tmp_path, monkeypatch):
         kw.setdefault("slots", 1)
         kw.setdefault("root", tmp_path / f"runner{len(made)}")
         kw.setdefault("report_every", 0.2)
+        kw.setdefault("spare", False)  # a worker started ahead costs a busy test machine CPU: where asked for
         r = Runner(**kw)
         made.append(r)
         return r
@@ -53,9 +54,11 @@ def point(job: Job, step: int) -> dict:
 
 
 def test_reset_and_a_resumed_worker_replay_the_run_step_for_step(make_runner):
-    r = make_runner()
+    r = make_runner(spare=True, idle=600)
     job = r.job("s", TINY)
     r.step(job, 30)
+    spare = r.spare  # started ahead, for the next Play
+    assert spare is not None and spare is not job.proc and spare.poll() is None
     wait_for(lambda: job.state == "paused" and job.step == 30, says="30 steps")
     assert job.why == "step" and job.curve[0]["step"] == 0 and job.curve[0]["loss"] is None
     first = point(job, 30)
@@ -64,6 +67,7 @@ def test_reset_and_a_resumed_worker_replay_the_run_step_for_step(make_runner):
     again = r.reset(job)
     assert again is not job and again.state == "new" and again.curve == [] and not job.dir.exists()
     r.step(again, 15)
+    assert again.proc is spare  # it had loaded torch while the first run trained
     wait_for(lambda: again.state == "paused" and again.step == 15, says="15 steps")
     wait_for(lambda: again.proc is None, says="the idle worker to exit")  # TRAIN_IDLE_SECONDS=1
     r.step(again, 15)  # a new worker, resumed from the checkpoint the paused one wrote
@@ -99,7 +103,9 @@ def test_a_closed_session_ends_its_job_its_process_and_its_folder(make_runner):
     proc, folder = job.proc, job.dir
     assert proc.poll() is None and folder.is_dir()
     gone.add("closing")
-    wait_for(lambda: "closing" not in r.jobs and not folder.exists(), timeout=10, says="the watcher to end the job")
+    wait_for(
+        lambda: "closing" not in r.jobs and not folder.exists(), timeout=10, says="the watcher to end the job"
+    )
     assert proc.wait(timeout=5) is not None and r.counts()["running"] == 0
 
 
