@@ -218,6 +218,24 @@ def task_input(spec: TrainSpec, text: str) -> tuple[str, str | None]:
     if not text:
         return "", "Type an input for the model."
     if spec.task == "own":
+        pairs = spec.own_pairs()
+        if spec.split == "char":
+            known, units, what = (
+                {c for pair in pairs for side in pair for c in side},
+                set(text) - {" "},
+                "character",
+            )
+        else:
+            known, units, what = (
+                {w for pair in pairs for side in pair for w in side.split()},
+                set(text.split()),
+                "word",
+            )
+        unknown = sorted(units - known)
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:8]) + (" …" if len(unknown) > 8 else "")
+            return "", (f"The model knows only the {what}s of your pairs; {shown} "
+                        f"{'is' if len(unknown) == 1 else 'are'} not among them.")  # fmt: skip
         return text, None
     letters = [c for c in text if not c.isspace()]
     wrong = sorted({c for c in letters if c not in SYMBOLS})

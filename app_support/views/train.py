@@ -124,7 +124,7 @@ def _load_upload() -> None:
 
 def settings() -> None:
     ss = st.session_state
-    pick, sizes = st.columns([1, 1], vertical_alignment="top")
+    pick, sizes = st.columns([3, 2], vertical_alignment="top")
     pick.segmented_control("Task", list(S.TASKS), key=KEYS["task"], required=True, format_func=S.TASKS.get,
                            persist_state="session", label_visibility="collapsed")  # fmt: skip
     task = ss[KEYS["task"]]

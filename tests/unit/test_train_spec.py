@@ -11,7 +11,9 @@ from transformer.train import build_parser
 
 
 def test_pairs_read_arrows_and_tabs_and_skip_blank_and_comment_lines():
-    pairs, problems = S.parse_pairs("# greetings\nhello ->  hallo \n\nthe  cat\tdie Katze\ndog->Hund\na -> b\n")
+    pairs, problems = S.parse_pairs(
+        "# greetings\nhello ->  hallo \n\nthe  cat\tdie Katze\ndog->Hund\na -> b\n"
+    )
     assert problems == []
     assert pairs == [("hello", "hallo"), ("the cat", "die Katze"), ("dog", "Hund"), ("a", "b")]
 
@@ -53,7 +55,9 @@ def test_own_pairs_hold_out_a_tenth_chosen_by_the_seed_and_the_probe_is_the_firs
     train, valid = a.data()
     assert len(valid) == 3 and len(train) == 27 and not set(train) & set(valid)
     assert a.probe() == valid[0]
-    assert S.TrainSpec(task="own", pairs=text, seed=2).data()[1] != valid  # another seed, another held-out set
+    assert (
+        S.TrainSpec(task="own", pairs=text, seed=2).data()[1] != valid
+    )  # another seed, another held-out set
     assert S.TrainSpec(task="own", pairs=text, seed=1).data() == (train, valid)  # and the same seed, the same
 
 
@@ -67,23 +71,39 @@ def test_the_probe_of_a_built_in_task_is_its_correct_answer(task, want):
 
 
 def test_the_command_line_is_one_the_training_script_accepts():
-    for spec in (S.TrainSpec(), S.TrainSpec(task="own", pairs="a -> b\nc -> d\ne -> f\ng -> h", split="word")):
+    for spec in (
+        S.TrainSpec(),
+        S.TrainSpec(task="own", pairs="a -> b\nc -> d\ne -> f\ng -> h", split="word"),
+    ):
         args = build_parser().parse_args(spec.argv("OUT", "DATA"))
         assert (args.d_model, args.heads, args.enc_layers, args.dec_layers) == (16, 4, 2, 2)
         assert args.peak_lr == spec.lr and args.threads == 1 and args.dropout == 0
         assert args.steps == spec.steps and args.seed == spec.seed
-    assert build_parser().parse_args(S.TrainSpec(task="own", pairs="ab -> c\nd -> e\nf -> g\nh -> i").argv("O", "D")).max_len == 4
+    assert (
+        build_parser()
+        .parse_args(S.TrainSpec(task="own", pairs="ab -> c\nd -> e\nf -> g\nh -> i").argv("O", "D"))
+        .max_len
+        == 4
+    )
     assert S.TrainSpec().command().startswith("python -m transformer.train --task reverse ")
 
 
-def test_a_typed_input_for_a_built_in_task_is_letters_a_to_j():
+def test_a_typed_input_is_one_the_model_can_read_letters_a_to_j_or_the_pieces_of_your_pairs():
     spec = S.TrainSpec()
     assert S.task_input(spec, " dcba ") == ("d c b a", None)
     assert S.task_input(spec, "d c b a") == ("d c b a", None)
     fed, problem = S.task_input(spec, "abz<b>")
     assert fed == "" and problem.endswith("only the letters a–j; '<', '>', 'z' are not among them.")
     assert "at most 10" in S.task_input(spec, "abcdefghija")[1]
-    assert S.task_input(S.TrainSpec(task="own"), "  der  Hund ") == ("der Hund", None)
+    pairs = "the dog -> der Hund\nthe cat -> die Katze\na dog -> ein Hund\na cat -> eine Katze"
+    words, chars = S.TrainSpec(task="own", pairs=pairs, split="word"), S.TrainSpec(task="own", pairs=pairs)
+    assert S.task_input(words, "  the  cat ") == ("the cat", None)
+    assert S.task_input(words, "the bird") == ("", "The model knows only the words of your pairs; 'bird' is not "
+                                                   "among them.")  # fmt: skip
+    assert S.task_input(chars, "the cat") == ("the cat", None)
+    assert S.task_input(chars, "the bird!")[1] == (
+        "The model knows only the characters of your pairs; '!', 'b' are not among them."
+    )
 
 
 def test_reads_what_it_writes_counts_the_rows_on_the_letter_they_write():
