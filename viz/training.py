@@ -52,7 +52,7 @@ def training_curves(
         yaxis={"title_text": "loss", "domain": [0.5, 1], "range": [0, top * 1.05]},
         yaxis2={"title_text": "exact match", "domain": [0, 0.4], "range": [0, 1.02], "tickformat": ".0%"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
-        margin={"l": font_size * 5, "r": font_size, "b": font_size * 3},
+        margin={"l": font_size * 6, "r": font_size, "b": font_size * 3},
         hovermode="x unified",
     )
     if target is not None:

@@ -194,6 +194,17 @@ def parse_pairs(text: str) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, problems
 
 
+def example_pairs(n: int = 400, seed: int = 0) -> str:
+    """Your-own-pairs' example: dates written the ISO way turned into the German way, `2024-05-17 -> 17.05.2024`:
+    copying with the day, month and year blocks reordered, so the cross-attention draws the swap."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        y, m, d = rng.randint(1950, 2049), rng.randint(1, 12), rng.randint(1, 28)
+        lines.append(f"{y}-{m:02d}-{d:02d} {ARROW} {d:02d}.{m:02d}.{y}")
+    return "\n".join(lines)
+
+
 def _either(numbers: list[int]) -> str:
     """[1, 2, 4] -> "1, 2 or 4"."""
     words = [str(n) for n in numbers]

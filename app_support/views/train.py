@@ -122,6 +122,10 @@ def _load_upload() -> None:
         )
 
 
+def _example() -> None:
+    st.session_state.update({KEYS["pairs"]: S.example_pairs(), KEYS["split"]: "char"})
+
+
 def settings() -> None:
     ss = st.session_state
     pick, sizes = st.columns([3, 2], vertical_alignment="top")
@@ -157,9 +161,11 @@ def settings() -> None:
         a, b = st.columns([3, 1])
         a.text_area(
             "Your pairs, one `input -> output` a line", key=KEYS["pairs"], height=140, max_chars=400_000,
-            placeholder="the cat -> die Katze\nthe dog -> der Hund\na cat -> eine Katze\na dog -> ein Hund",
-            persist_state="session",
+            placeholder="e.g. the cat -> die Katze", persist_state="session",
         )  # fmt: skip
+        a.button("Fill in an example: dates, 2024-05-17 -> 17.05.2024", key="train_example", on_click=_example,
+                 help="400 dates turned from the ISO order into the German one: the letters are copied, the "
+                 "blocks swapped, and the cross-attention shows the swap.")  # fmt: skip
         b.file_uploader("Or a TSV file (input, tab, output)", type=["tsv", "txt"], key="train_upload",
                         on_change=_load_upload)  # fmt: skip
         b.radio(
@@ -288,7 +294,8 @@ def attention(job: Job, present: bool) -> None:
             "cross": (job.tgt_tokens, job.src_tokens)}[kind]  # fmt: skip
     m = viz.attention_map(weights, *side, kind=kind, layer=layer, head=ss["train_head"], rows="read",
                           font_size=20 if present else 12, subtitle=f"step {snap.step:,}")  # fmt: skip
-    st.html(viz.attention_html(m))
+    # on a projector: the heatmap fits the screen below the buttons, so the class sees all of it
+    st.html(viz.attention_html(m, fit_height="calc(100vh - 420px)" if present else None))
     if len(steps) > 1:
         st.select_slider("Rewind", steps, value=steps[index], key="train_rewind", on_change=_pin,
                          format_func=lambda s: f"step {s:,}", help="Back through the snapshots taken so far; "
@@ -396,7 +403,7 @@ def live(session: str, was_active: bool, present: bool) -> None:
     left, right = st.columns([1, 1])
     with left:
         fig = viz.training_curves(job.curve, at=_shown_step(job), font_size=20 if present else 12,
-                                  height=460 if present else 330, target=TARGET)  # fmt: skip
+                                  height=400 if present else 330, target=TARGET)  # fmt: skip
         st.plotly_chart(fig, key="train_curves", config={"displaylogo": False}, theme=None)
         try_it(job)
         model_out(job)

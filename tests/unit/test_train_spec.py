@@ -118,3 +118,14 @@ def test_reads_what_it_writes_counts_the_rows_on_the_letter_they_write():
     assert S.reads_what_it_writes(diagonal, src, tgt) == (1, 3)  # only the middle row is on its letter
     diagonal[-1, 0] = mirrored[-1, 0] * 3  # one head mirrored strongly enough outweighs the other in the mean
     assert S.reads_what_it_writes(diagonal, src, tgt) == (3, 3)
+
+
+def test_the_example_pairs_are_dates_turned_round_and_parse_without_a_problem():
+    text = S.example_pairs()
+    pairs, problems = S.parse_pairs(text)
+    assert problems == [] and len(pairs) == 400 and S.example_pairs() == text  # the same every time
+    for src, tgt in pairs:
+        y, m, d = src.split("-")
+        assert tgt == f"{d}.{m}.{y}"
+    spec = S.TrainSpec(task="own", pairs=text)
+    assert spec.problems() == [] and spec.max_len() == 12  # 10 characters, the ▁ before them and </s>
