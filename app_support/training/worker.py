@@ -133,6 +133,7 @@ class Job:
             if got == "quit":
                 return "quit"
             if got == "pause":
+                self.report()  # the page's step, curves and heatmap: those of the model it saves
                 return self.pause("paused")
             t0 = time.monotonic()
             more = run.step()
