@@ -17,17 +17,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import html
 import os
-import random
 import statistics
 import time
 from pathlib import Path
 
 import pytest
 
-import tests.support.browser as browser_support
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, app_url
+from tests.support.load import ERROR_SELECTOR, LABELS_JS, MATCH_JS, cpu_seconds, labels, percentile, sentences
 from tests.support.reliability_report import record
 from transformer import available_models
 
@@ -41,38 +39,6 @@ pytestmark = [
 SESSIONS = int(os.environ.get("LOAD_SESSIONS", "16"))
 SECONDS = float(os.environ.get("LOAD_SECONDS", "15"))
 MAX_ROUNDS = 40  # per session: bounded by count as well as time
-LETTERS = "abcdefghij"
-ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-# the row labels written on every heatmap: the Attention view's are HTML (viz.attention_html; a thinned
-# label is hidden), read escaped as a Plotly heatmap's ticktext would be
-LABELS_JS = browser_support.HTML_ROW_LABELS_JS
-MATCH_JS = """(want) => { const all = (LABELS)();
-    return all.length >= 2 && all.every(l => JSON.stringify(l) === JSON.stringify(want)); }""".replace(
-    "LABELS", LABELS_JS
-)
-
-
-def sentences(sessions: int, rounds: int) -> list[list[str]]:
-    """sentences[i][k]: session i's k-th sentence; all different, 2..11 letters, next one never the same."""
-    seen: set[str] = set()
-    rng = random.Random(0)
-    out = []
-    for i in range(sessions):
-        own = []
-        for k in range(rounds):
-            while True:
-                s = " ".join(rng.choice(LETTERS) for _ in range(2 + (i + k) % 10))
-                if s not in seen:
-                    break
-            seen.add(s)
-            own.append(s)
-        out.append(own)
-    return out
-
-
-def labels(sentence: str) -> list[str]:
-    """The heatmap row labels the reverse model gives a sentence: ▁letter per word, then </s> (escaped)."""
-    return [f"▁{w}" for w in sentence.split()] + [html.escape("</s>")]
 
 
 async def session(browser, url: str, own: list[str], others: dict[str, int], i: int) -> dict:
@@ -130,14 +96,6 @@ def server_pid(url: str) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """utime + stime of a process, in seconds (0 when unknown)."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def sustained(results: list[dict]) -> float | None:
     """Sentences per second while every session was typing: completions between the last session's first
     one and the first session's last one (the whole run when that window is under 10 s)."""
@@ -166,7 +124,7 @@ def test_sixteen_sessions_typing_at_once_see_only_their_own_sentences(app_server
         "requests_served": sum(r["served"] for r in results),
         "sentences_per_s": sustained(results),
         "latency_p50_s": round(statistics.median(latency), 3) if latency else None,
-        "latency_p95_s": round(latency[int(0.95 * (len(latency) - 1))], 3) if latency else None,
+        "latency_p95_s": round(percentile(latency, 0.95), 3) if latency else None,
         "errors": sum(r["errors"] for r in results),
         "timeouts": sum(r["timeouts"] for r in results),
         "crosstalk": sum(r["crosstalk"] for r in results),

@@ -124,11 +124,13 @@ def streamlit_server(
             server.log = log.read()
 
 
+APP_FLAGS = ("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none")  # the tests' server
+
+
 @contextlib.contextmanager
 def running_app(env: dict[str, str] | None = None) -> Iterator[str]:
     """Start `streamlit run app.py` on a free localhost port; yield its URL; always stop it."""
-    flags = ("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none")
-    with streamlit_server(flags=flags, env=env) as server:
+    with streamlit_server(flags=APP_FLAGS, env=env) as server:
         yield server.url
 
 
