@@ -86,3 +86,4 @@ def test_play_trains_live_and_pause_settles(app_server, page):
     print(f"train view: first report at step {first_step}, paused at step {paused_at}, "
           f"{len(curves[0])} points on the curves")  # fmt: skip
     assert shown == paused_at == curves[0][-1] > first_step
+    assert page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0
