@@ -6,7 +6,8 @@ or, when the process is still there from before a pause, tells it to go on. The 
 loss, exact match, the probe's attention) arrive on a reader thread and are kept in the job, where the
 Train view reads them. A job leaves its slot when it pauses, takes its Step, uses its time slice (others
 may be waiting), finishes, fails (a NaN loss, a crash: the job says why; the server goes on), and is
-ended, its process killed and its folder removed, when its session ends or it is reset.
+ended, its process killed and its folder removed, when it is reset or its session has been closed for
+`grace` seconds (TRAIN_GRACE_SECONDS, default 20: a tab whose network dropped a moment comes back to it).
 
 Streamlit-free: `alive(session_id)` tells whether a session is still open (True / False / None for "cannot
 tell"; then a session counts as gone once it has not been seen for HEARTBEAT_SECONDS).
@@ -113,6 +114,7 @@ class Runner:
         python: str = sys.executable,
         spare: bool | None = None,
         idle: float | None = None,
+        grace: float | None = None,
     ) -> None:
         self.slots = slots if slots is not None else default_slots()
         self.queue_max = queue_max if queue_max is not None else int(env_number("TRAIN_QUEUE", 30))
@@ -126,6 +128,9 @@ class Runner:
         self.spare: subprocess.Popen | None = None
         self.spare_since = 0.0
         self.idle = env_number("TRAIN_IDLE_SECONDS", 120) if idle is None else idle  # then a spare is ended
+        # a session away this long is gone (a tab that lost its network a moment reconnects to the same one)
+        self.grace = env_number("TRAIN_GRACE_SECONDS", 20) if grace is None else grace
+        self._away: dict[str, float] = {}  # session -> when it was first seen closed
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}  # session -> its job
         self.waiting: collections.deque[Job] = collections.deque()
@@ -370,17 +375,27 @@ class Runner:
         self._schedule()
 
     def _watch(self) -> None:
-        """Every second: end the jobs whose session is gone, and a spare nobody took for `idle` seconds."""
+        """Every second: end the jobs whose session has been closed for `grace` seconds, and a spare nobody took
+        for `idle` seconds."""
         while not self._stop.wait(1.0):
             with self.lock:
                 if self.spare is not None and time.monotonic() - self.spare_since > self.idle:
                     _kill(self.spare)  # nobody pressed Play for a while: the memory back
                     self.spare = None
                 now = time.monotonic()
-                for job in list(self.jobs.values()):
+                gone = []
+                for job in self.jobs.values():
                     alive = self.alive(job.session)
-                    if alive is False or (alive is None and now - job.last_seen > HEARTBEAT_SECONDS):
-                        self._end(job)
+                    if alive is None:  # cannot tell: gone when not seen for a while
+                        alive = now - job.last_seen <= HEARTBEAT_SECONDS
+                    if alive:
+                        self._away.pop(job.session, None)
+                    elif now - self._away.setdefault(job.session, now) >= self.grace:
+                        gone.append(job)
+                # the waiting first: ending a running job hands its slot on, and not to a session also gone
+                for job in sorted(gone, key=lambda j: j.state != "queued"):
+                    self._away.pop(job.session, None)
+                    self._end(job)
 
 
 def _kill(proc: subprocess.Popen) -> None:

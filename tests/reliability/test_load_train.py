@@ -53,7 +53,11 @@ MAX_CHANGES = 120  # at most (a worker process that never takes a step fails the
 P95_LIMIT_S = 2.0  # the requirement: a new sentence drawn within 2 s at p95
 MEMORY_SLACK_MB = 50.0  # the requirement: memory back within 50 MB of the start
 WORKER = "app_support.training.worker"
-SERVER_ENV = {"TRAIN_SLICE_SECONDS": "3", "TRAIN_IDLE_SECONDS": "3"}  # TRAIN_JOBS: the default
+SERVER_ENV = {
+    "TRAIN_SLICE_SECONDS": "3",
+    "TRAIN_IDLE_SECONDS": "3",
+    "TRAIN_GRACE_SECONDS": "1",
+}  # TRAIN_JOBS: default
 # a small model on the copy task; its budget is far beyond what it trains here, so no job finishes on its own
 TRAIN = {
     "view": "train",

@@ -96,12 +96,18 @@ def test_one_slot_a_queue_with_places_a_full_queue_and_a_time_slice(make_runner)
 
 def test_a_closed_session_ends_its_job_its_process_and_its_folder(make_runner):
     gone: set[str] = set()
-    r = make_runner(alive=lambda s: s not in gone)
-    job = r.job("closing", TINY)
+    r = make_runner(alive=lambda s: s not in gone, grace=1.0)
+    job, waiting = r.job("closing", TINY), r.job("also closing", TINY)
     r.play(job)
+    r.play(waiting)
     wait_for(lambda: job.step > 0, says="training")
     proc, folder = job.proc, job.dir
-    assert proc.poll() is None and folder.is_dir()
+    assert proc.poll() is None and folder.is_dir() and waiting.state == "queued"
+    gone.update({"closing", "also closing"})
+    time.sleep(0.5)
+    gone.discard("closing")  # its tab came back within the grace period: it goes on
+    wait_for(lambda: waiting.state == "ended", timeout=10, says="the waiting job to end")
+    assert job.state == "running" and "closing" in r.jobs and waiting.proc is None  # never started
     gone.add("closing")
     wait_for(
         lambda: "closing" not in r.jobs and not folder.exists(), timeout=10, says="the watcher to end the job"
