@@ -37,7 +37,7 @@ def training_curves(
     an exact match drawn as a dotted goal line (e.g. 0.9)."""
     frame = training_frame(curve)
     fig = go.Figure()
-    names = {"loss": "training loss", "valid_loss": "held-out loss", "exact": "exact match (held out)"}
+    names = {"loss": "training loss", "valid_loss": "held-out loss", "exact": "exact match"}
     for col, axis in (("loss", "y"), ("valid_loss", "y"), ("exact", "y2")):
         fig.add_trace(
             go.Scatter(
@@ -51,7 +51,13 @@ def training_curves(
         xaxis={"title_text": "step", "domain": [0, 1], "anchor": "y2", "rangemode": "tozero"},
         yaxis={"title_text": "loss", "domain": [0.5, 1], "range": [0, top * 1.05]},
         yaxis2={"title_text": "exact match", "domain": [0, 0.4], "range": [0, 1.02], "tickformat": ".0%"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "x": 0,
+            "font": {"size": round(font_size * 0.9)},
+        },
         margin={"l": font_size * 6, "r": font_size, "b": font_size * 3},
         hovermode="x unified",
     )

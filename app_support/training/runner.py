@@ -151,6 +151,12 @@ class Runner:
             job.last_seen = time.monotonic()
             return job
 
+    def warm(self) -> None:
+        """Start the spare worker if there is none: the page that may press Play soon calls this."""
+        with self.lock:
+            if self.spares and self.spare is None:
+                self.spare, self.spare_since = self._process(), time.monotonic()
+
     def play(self, job: Job) -> None:
         self._queue(job, ("run", None))
 

@@ -17,10 +17,10 @@ TASKS = {  # URL value -> what the picker says
     "own": "Your own pairs",
 }
 TASK_SAYS = {
-    "reverse": "writes the letters backwards: `a b c d` → `d c b a`",
-    "copy": "writes the letters again: `a b c d` → `a b c d`",
-    "sort": "writes the letters in alphabetical order: `d a c b` → `a b c d`",
-    "shift": "moves the first letter to the end: `a b c d` → `b c d a`",
+    "reverse": "writes the letters backwards, `a b c d` → `d c b a`",
+    "copy": "writes the letters again, `a b c d` → `a b c d`",
+    "sort": "writes the letters in alphabetical order, `d a c b` → `a b c d`",
+    "shift": "moves the first letter to the end, `a b c d` → `b c d a`",
     "own": "learns the pairs you type, one per line: `input -> output`",
 }
 SPLITS = {"char": "One piece per character", "word": "One piece per word"}

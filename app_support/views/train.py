@@ -175,8 +175,8 @@ def settings() -> None:
     else:
         lo, hi = S.TASK_LENGTHS
         st.caption(
-            f"The model {S.TASK_SAYS[task]}: sequences of {lo}–{hi} letters from {S.SYMBOLS[0]}–{S.SYMBOLS[-1]}, "
-            f"one piece per letter; {S.TASK_TRAIN:,} training pairs, {S.TASK_VALID} held out."
+            f"The model {S.TASK_SAYS[task]}; {lo}–{hi} letters from {S.SYMBOLS[0]}–{S.SYMBOLS[-1]}, a piece each; "
+            f"{S.TASK_TRAIN:,} training pairs, {S.TASK_VALID} held out."
         )
 
 
@@ -229,7 +229,7 @@ def status(job: Job, r: Runner) -> str:
         why = {"step": f"Paused after {STEP_SIZE} steps.",
                "slice": f"Paused: this run used its {r.slice:.0f} s turn; press Play to go on "
                         "(behind anyone waiting)."}  # fmt: skip
-        return why.get(job.why, f"Paused at step {job.step}.")
+        return why.get(job.why, f"Paused at step {job.step:,}.")
     if job.state == "done":
         return f"Finished: the run reached its {job.spec.steps:,} steps. Reset to train it again."
     if job.state == "failed":
@@ -258,8 +258,9 @@ def metrics(job: Job) -> None:
 
 
 def _pin() -> None:
+    """The slider moved: keep that step on screen; moved to the newest, follow the training again."""
     ss = st.session_state
-    ss["_train_at"] = ss["train_rewind"]
+    ss["_train_at"] = None if ss["train_rewind"] == ss.get("_train_last") else ss["train_rewind"]
 
 
 def attention(job: Job, present: bool) -> None:
@@ -277,7 +278,7 @@ def attention(job: Job, present: bool) -> None:
     layers = {-1: "last layer", **{i: f"layer {i}" for i in range(n_layers)}}
     if ss["train_layer"] not in layers:
         ss["train_layer"] = -1
-    heads = {MEAN: "mean of heads", **{h: f"head {h}" for h in range(job.spec.heads)}}
+    heads = {MEAN: "mean", **{h: f"head {h}" for h in range(job.spec.heads)}}
     if ss["train_head"] not in heads:
         ss["train_head"] = MEAN
     b.selectbox(
@@ -292,12 +293,13 @@ def attention(job: Job, present: bool) -> None:
     weights = viz.head_weights(snap.attention[kind], layer, ss["train_head"])
     side = {"encoder": (job.src_tokens, job.src_tokens), "decoder": (job.tgt_tokens, job.tgt_tokens),
             "cross": (job.tgt_tokens, job.src_tokens)}[kind]  # fmt: skip
+    # the selects above say the kind, layer and head: the title says the step (and the map fits the screen)
     m = viz.attention_map(weights, *side, kind=kind, layer=layer, head=ss["train_head"], rows="read",
-                          font_size=20 if present else 12, subtitle=f"step {snap.step:,}")  # fmt: skip
-    # on a projector: the heatmap fits the screen below the buttons, so the class sees all of it
-    st.html(viz.attention_html(m, fit_height="calc(100vh - 420px)" if present else None))
+                          font_size=20 if present else 12, title=f"Step {snap.step:,}")  # fmt: skip
+    st.html(viz.attention_html(m, fit_height="calc(100vh - 360px)"))
     if len(steps) > 1:
-        st.select_slider("Rewind", steps, value=steps[index], key="train_rewind", on_change=_pin,
+        ss["train_rewind"], ss["_train_last"] = steps[index], steps[-1]  # the slider shows what the map shows
+        st.select_slider("Rewind", steps, key="train_rewind", on_change=_pin,
                          format_func=lambda s: f"step {s:,}", help="Back through the snapshots taken so far; "
                          "the newest follows the training.")  # fmt: skip
     src, want = job.spec.probe()
@@ -431,6 +433,8 @@ def render(ctx) -> None:
     r = runner()
     session = session_id()
     job = r.job(session, spec)
+    if job.state == "new":
+        r.warm()  # torch loads in a worker while the teacher reads the page: Play then starts at once
     present = bool(ss.get("present"))
     st.fragment(live, run_every=1.0 if job.active else None)(session, job.active, present)
 

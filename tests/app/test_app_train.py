@@ -48,7 +48,7 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
             break
     assert exact >= 0.9, f"exact match {exact} after {BUDGET} s"
     assert int(metric(at, "Step").replace(",", "")) > 0
-    curves = next(f for f in figures(at) if any(t.get("name") == "exact match (held out)" for t in f["data"]))
+    curves = next(f for f in figures(at) if any(t.get("name") == "exact match" for t in f["data"]))
     assert np.nanmax(array_of(curves["data"][2]["y"])) >= 0.9
     (heatmap,) = attention_maps(at)
     # char pieces: the word boundary ▁ and 3 letters; rows read <s> then the answer's, columns end with </s>
@@ -62,6 +62,14 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
     assert not at.button(
         key="train_play"
     ).disabled  # paused: Play again, and the model is saved for the picker
+    step = int(metric(at, "Step").replace(",", ""))
+    assert (
+        attention_maps(at)[0].title == f"Step {step:,}" and at.select_slider(key="train_rewind").value == step
+    )
+    at.select_slider(key="train_rewind").set_value(0).run()  # rewind to the initialisation
+    (start,) = attention_maps(at)
+    assert start.title == "Step 0" and start.values != heatmap.values
+    assert at.select_slider(key="train_rewind").value == 0
     name = f"your own pairs{train_view.LIVE}"
     assert name in at.sidebar.selectbox(key="model").options
     assert at.query_params.get("model") != name  # a link never names it
