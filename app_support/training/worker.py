@@ -109,6 +109,10 @@ class Job:
                 {"type": "state", "state": "failed", "why": f"training could not start: {e}", "model": None}
             )
             return 0
+        except Exception as e:  # the data or the tokenizer would not do: said, not a traceback on the page
+            why = f"training could not start ({type(e).__name__}): {e}"
+            self.send({"type": "state", "state": "failed", "why": why[:500], "model": None})
+            return 0
         self.pre = Pretrained(self.run.model, self.run.tok, self.run.metadata)
         self.src, self.tgt = self.first["probe"]
         self.report()

@@ -21,7 +21,7 @@ from pathlib import Path
 import streamlit as st
 
 import viz
-from app_support import model_dirs
+from app_support import model_dirs, models
 from app_support.safe_text import md_code
 from app_support.state import KIND_LABELS, MEAN, Param, choice, decimal, number, whole
 from app_support.training import spec as S
@@ -314,7 +314,6 @@ def attention(job: Job, present: bool) -> None:
 
 
 def try_it(job: Job) -> None:
-    ss = st.session_state
     text = st.text_input("Try an input of your own", key="train_try", max_chars=300,
                          placeholder="e.g. h a c j e" if job.spec.task != "own" else "an input like your pairs'")  # fmt: skip
     fed, problem = S.task_input(job.spec, text) if text.strip() else ("", None)
@@ -324,12 +323,15 @@ def try_it(job: Job) -> None:
     if not fed:
         return
     if job.typed and job.typed.get("text") == fed:
-        st.markdown(f"{md_code(fed)} → {md_code(job.typed['output'] or '(nothing)')} (at step {job.step:,})")
-    elif job.state in ("new",):
-        st.caption("Press Play or Step: what the model writes for it appears here.")
+        written = job.typed["output"]
+    elif job.proc is None and job.model and not job.active:  # its worker has gone: the model it saved answers
+        path = job.model
+        written = models.load_model(path, models.stamp(path)).translate(fed, beam=1)
     else:
-        st.caption("Asking the model…" if job.proc is not None else "Press Play or Step to ask the model.")
-    ss["_train_typed"] = fed
+        st.caption("Press Play or Step: what the model writes for it appears here." if job.state == "new"
+                   else "Asking the model…")  # fmt: skip
+        return
+    st.markdown(f"{md_code(fed)} → {md_code(written or '(nothing)')} (at step {job.step:,})")
 
 
 def model_out(job: Job) -> None:

@@ -62,6 +62,16 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
     assert not at.button(
         key="train_play"
     ).disabled  # paused: Play again, and the model is saved for the picker
+    at.text_input(key="train_try").input("abb").run()  # what the class types: answered by the paused worker
+    end = time.monotonic() + 30
+    while not any("→" in m.value for m in at.markdown if "abb" in m.value) and time.monotonic() < end:
+        time.sleep(0.3)
+        at.run()
+    assert any(m.value.startswith("` abb ` → ` bba ` (at step ") for m in at.markdown), [
+        m.value for m in at.markdown
+    ]
+    at.text_input(key="train_try").input("abz").run()
+    assert "'z' is not among them" in " ".join(w.value for w in at.warning)
     step = int(metric(at, "Step").replace(",", ""))
     assert (
         attention_maps(at)[0].title == f"Step {step:,}" and at.select_slider(key="train_rewind").value == step

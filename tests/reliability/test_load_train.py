@@ -240,6 +240,9 @@ def test_eight_sessions_train_while_a_ninth_types_and_all_is_released_when_they_
         "latency_p50_s": round(statistics.median(latency), 3),
         "latency_p95_s": round(percentile(latency, 0.95), 3),
         "latency_max_s": round(max(latency), 3),
+        "latencies_s": [
+            round(x, 2) for x in latency
+        ],  # in the order typed: the first came as the jobs started
         "server_cores_while_typing": round(out["server_cores"], 2),
         "training_processes_peak": seen["workers_peak"],
         "sessions_that_trained": sum(step > 0 for step in seen["steps"]),
