@@ -139,24 +139,33 @@ def app_server() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser(app_server) -> Iterator:
-    """One headless Chromium for the run; each test opens its own context (own session, own cookies)."""
+    """One headless Chromium for the run; tests load the app into its one tab (`tab`, `page`)."""
     from tests.support import browser as bs
 
     with bs.chromium() as b:
         yield b
 
 
-@pytest.fixture
-def page(browser) -> Iterator:
-    """A fresh browser context (own session, own cookies) per test."""
+@pytest.fixture(scope="session")
+def tab(browser) -> Iterator:
+    """One browser tab for the run (per worker), in a context of its own (`bs.Tab`): each test loads the app
+    into it afresh, a Streamlit session of its own, and leaves it."""
     from tests.support import browser as bs
 
     context = browser.new_context(viewport=bs.VIEWPORT)
-    page = context.new_page()
     try:
-        yield page
+        yield bs.Tab(context)
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(tab) -> Iterator:
+    """The run's tab at the default window size, for a test that loads the app into it (its own session)."""
+    try:
+        yield tab.open()
+    finally:
+        tab.leave()
 
 
 # --- the reliability figures (tests/support/reliability_report.py) ---------------------------------

@@ -18,6 +18,7 @@ from tests.support.browser import (
     app_url,
     decoder_pieces,
     default_model,
+    dialogs_dismissed,
     docs_screenshot,
     good_sentence,
     heatmap_rows,
@@ -81,17 +82,16 @@ def test_cross_attention_rows_show_the_piece_each_row_predicts(app_server, page)
 
 def test_html_in_the_sentence_is_shown_as_text(app_server, page):
     """A sentence that is an HTML tag with a script opens no dialog, adds no <img>, and is shown literally."""
-    dialogs = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(app_url(app_server, view="io"))
-    page.wait_for_selector("[data-testid='stCode']", timeout=90_000)
-    set_text(page, EVIL)
-    shown = page.locator("[data-testid='stCode']").filter(has_text=EVIL)
-    shown.first.wait_for(timeout=60_000)
-    wait_idle(page)
-    assert shown.first.inner_text().strip() == EVIL
-    assert sentence_box(page).input_value() == EVIL
-    assert page.locator("img[src='x']").count() == 0
+    with dialogs_dismissed(page) as dialogs:
+        page.goto(app_url(app_server, view="io"))
+        page.wait_for_selector("[data-testid='stCode']", timeout=90_000)
+        set_text(page, EVIL)
+        shown = page.locator("[data-testid='stCode']").filter(has_text=EVIL)
+        shown.first.wait_for(timeout=60_000)
+        wait_idle(page)
+        assert shown.first.inner_text().strip() == EVIL
+        assert sentence_box(page).input_value() == EVIL
+        assert page.locator("img[src='x']").count() == 0
     assert dialogs == []
 
 
@@ -138,23 +138,23 @@ def test_exports_download_the_attention_csv_and_the_trace_json(app_server, page,
 # --- issue 12: the first screen, the projector, long sentences ------------------------------------------
 
 
-def open_page(browser, url: str, viewport: dict):
-    """A fresh session (own context) at this window size, on `url`, once its heatmaps are drawn."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+def open_page(tab, url: str, viewport: dict):
+    """A fresh session (the app loaded into the run's tab afresh) at this window size, on `url`, once its heatmaps
+    are drawn."""
+    page = tab.open(viewport)
     page.goto(url)
     page.wait_for_selector(f"{HEATMAP}, .js-plotly-plot .nsewdrag", timeout=90_000)  # HTML or Plotly
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
-    return context, page
+    return page
 
 
 @pytest.mark.parametrize("present", ["0", "1"])
-def test_the_first_screen_shows_a_heatmap_at_1280x720(app_server, browser, present):
+def test_the_first_screen_shows_a_heatmap_at_1280x720(app_server, tab, present):
     """A plain link (no view in it) opens on attention, and the first heatmap is on screen without scrolling:
     its plot area starts inside the window with room to see it (normal and presentation mode)."""
     url = app_url(app_server) if present == "0" else app_url(app_server, present="1")
-    context, page = open_page(browser, url, SMALL_SCREEN)
+    page = open_page(tab, url, SMALL_SCREEN)
     try:
         assert "view=attention" in page.url
         area = plot_area(page)
@@ -163,15 +163,15 @@ def test_the_first_screen_shows_a_heatmap_at_1280x720(app_server, browser, prese
         if present == "0":
             docs_screenshot(page, "app-first-screen")
     finally:
-        context.close()
+        tab.leave()
 
 
-def test_presentation_mode_puts_head_and_mean_side_by_side_and_labels_every_row(app_server, browser):
+def test_presentation_mode_puts_head_and_mean_side_by_side_and_labels_every_row(app_server, tab):
     """At 1920 × 1080 in presentation mode: nothing but the sentence, the view picker and folded controls
     above the figures (no title, no example sentences, no captions), the head beside the mean, every row
     labelled."""
     text = good_sentence()
-    context, page = open_page(browser, app_url(app_server, present="1", text=text), PROJECTOR)
+    page = open_page(tab, app_url(app_server, present="1", text=text), PROJECTOR)
     try:
         pieces = source_pieces(text)
         wait_for_heatmaps(page, rows=len(pieces), count=2, labels=pieces)
@@ -190,7 +190,7 @@ def test_presentation_mode_puts_head_and_mean_side_by_side_and_labels_every_row(
         assert not page.get_by_text("spreads one unit of attention").is_visible()  # notes folded away
         docs_screenshot(page, "app-presentation")
     finally:
-        context.close()
+        tab.leave()
 
 
 # the n-th heatmap's box (title to x title) and its computed font size, in px
@@ -200,15 +200,13 @@ HEATMAP_BOX_JS = """(n) => { const el = document.querySelectorAll('.attn-hm')[n]
 
 @needs_en_de_default
 @pytest.mark.parametrize("kind", ["encoder", "cross"])
-def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(app_server, browser, kind):
+def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(app_server, tab, kind):
     """Presentation mode at 1920 × 1080: both heatmaps of a 35-piece sentence lie wholly on the screen, from
     title to key labels, with every row labelled (their font shrinks to fit, not below FIT_FONT_MIN); a
     short sentence keeps the full presentation font."""
     from viz.attention_html import FIT_FONT_MIN
 
-    context, page = open_page(
-        browser, app_url(app_server, present="1", text=LONG_SENTENCE, kind=kind), PROJECTOR
-    )
+    page = open_page(tab, app_url(app_server, present="1", text=LONG_SENTENCE, kind=kind), PROJECTOR)
     try:
         rows = heatmap_rows(page)[0]
         assert rows >= 25  # 35 source pieces; their translation, 25 or more
@@ -223,14 +221,14 @@ def test_a_projected_35_piece_heatmap_fits_the_screen_with_every_row_labelled(ap
         if kind == "cross":
             docs_screenshot(page, "app-projected-long")
     finally:
-        context.close()
+        tab.leave()
 
 
 @needs_en_de_default
-def test_a_35_piece_sentence_labels_every_row_and_never_piles_up_key_labels(app_server, browser):
+def test_a_35_piece_sentence_labels_every_row_and_never_piles_up_key_labels(app_server, tab):
     """25 English words: each heatmap writes all 35 row labels and as many key labels as fit, none on
     another; the hover still names every piece."""
-    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE), VIEWPORT)
+    page = open_page(tab, app_url(app_server, text=LONG_SENTENCE), VIEWPORT)
     try:
         pieces = source_pieces(LONG_SENTENCE)
         assert len(pieces) == 35
@@ -244,7 +242,7 @@ def test_a_35_piece_sentence_labels_every_row_and_never_piles_up_key_labels(app_
             assert page.evaluate(HOVER_TITLES_JS, n) == {"rows": named, "keys": named}
         docs_screenshot(page, "app-long-heatmaps", elements=", ".join(f".st-key-{k}" for k in HEATMAP_KEYS))
     finally:
-        context.close()
+        tab.leave()
 
 
 # --- the Attention view's heatmaps are HTML (viz.attention_html): what a teacher sees of them ------------
@@ -297,15 +295,13 @@ LABELS_CUT_JS = """() => Array.from(document.querySelectorAll('.attn-hm')).map(e
 
 
 @TEACHER_SCREENS
-def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport, present):
+def test_every_label_written_on_a_heatmap_is_whole(app_server, tab, viewport, present):
     """On the sentence a teacher starts with, encoder self-attention and then (the kind picked in the same
     session) cross-attention: no row or key label is cut short (an ellipsis in the label column or the label
     row): each is the whole piece, whatever font the browser draws "Arial" in (the label column and row are
     as wide as their longest label, not estimated)."""
     query = {"present": "1"} if present == "1" else {}
-    context, page = open_page(
-        browser, app_url(app_server, text=good_sentence(), kind="encoder", **query), viewport
-    )
+    page = open_page(tab, app_url(app_server, text=good_sentence(), kind="encoder", **query), viewport)
     try:
         wait_for_heatmaps(page, rows=heatmap_rows(page)[0], count=2)
         assert page.evaluate(LABELS_CUT_JS) == [[], []], "encoder"
@@ -324,7 +320,7 @@ def test_every_label_written_on_a_heatmap_is_whole(app_server, browser, viewport
         wait_for_heatmaps(page, rows=heatmap_rows(page)[0], count=2)
         assert page.evaluate(LABELS_CUT_JS) == [[], []], "cross"
     finally:
-        context.close()
+        tab.leave()
 
 
 def _fills_its_column_and_writes_key_labels_apart(page) -> None:
@@ -398,19 +394,19 @@ def _hovering_a_cell_shows_its_weight_and_lights_its_row_and_key(page, present: 
 
 @needs_en_de_default
 @TEACHER_SCREENS
-def test_a_35_piece_heatmap_on_a_teachers_screen(app_server, browser, viewport, present):
+def test_a_35_piece_heatmap_on_a_teachers_screen(app_server, tab, viewport, present):
     """One load of the 35-piece sentence at 1280 × 720 and projected, three checks (each below): the heatmaps
     fill their columns with key labels apart, key labels are thinned no further than they must, and hovering
     a cell shows its weight and lights its row and key (last: it hovers)."""
     url = app_url(app_server, text=LONG_SENTENCE, **({"present": "1"} if present == "1" else {}))
-    context, page = open_page(browser, url, viewport)
+    page = open_page(tab, url, viewport)
     try:
         wait_for_heatmaps(page, rows=35, count=2)
         _fills_its_column_and_writes_key_labels_apart(page)
         _key_labels_are_thinned_no_further_than_they_must(page)
         _hovering_a_cell_shows_its_weight_and_lights_its_row_and_key(page, present)
     finally:
-        context.close()
+        tab.leave()
 
 
 @TEACHER_SCREENS
@@ -434,10 +430,10 @@ def test_the_heatmaps_are_drawn_before_any_plotly_script_is_asked_for(app_server
 
 
 @needs_en_de_default
-def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, browser):
+def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, tab):
     """Every layer × head, and still the pieces: every k-th on the rows of the first head and the keys of
     the last layer, none on another."""
-    context, page = open_page(browser, app_url(app_server, text=LONG_SENTENCE, panel="model"), VIEWPORT)
+    page = open_page(tab, app_url(app_server, text=LONG_SENTENCE, panel="model"), VIEWPORT)
     try:
         rows, keys = tick_boxes(page, 0, "y"), tick_boxes(page, 0, "x")
         layers = 3  # en-de: 3 encoder layers, each labels its rows on its first head
@@ -445,7 +441,7 @@ def test_the_model_view_keeps_token_labels_on_a_35_piece_sentence(app_server, br
         assert not overlapping(rows) and not overlapping(keys)
         docs_screenshot(page, "app-long-model-view", elements=".stPlotlyChart")
     finally:
-        context.close()
+        tab.leave()
 
 
 HEAD_VIEW = 'iframe[title^="Head view"]'
@@ -455,16 +451,15 @@ LINE_OPACITY_JS = """(cls) => { const out = {on: [], off: []};  // computed opac
     return out; }"""
 
 
-def head_view_frame(browser, url: str, viewport: dict):
+def head_view_frame(tab, url: str, viewport: dict):
     """A fresh session on `url` (the head view panel), and the head view's frame once its SVG is in."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     page.goto(url)
     page.wait_for_selector(HEAD_VIEW, timeout=90_000)
     wait_idle(page)
     frame = page.locator(HEAD_VIEW).element_handle().content_frame()
     frame.wait_for_selector("svg .lines path", state="attached", timeout=30_000)
-    return context, page, frame
+    return page, frame
 
 
 def lines_shown(frame, cls: str, dim: float) -> dict:
@@ -479,7 +474,7 @@ def lines_shown(frame, cls: str, dim: float) -> dict:
 
 
 @needs_en_de_default
-def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(app_server, browser):
+def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(app_server, tab):
     """At 1280 × 720, a 35-piece sentence: every piece labelled on both sides, outside the lines' span.
     Hovering a query piece keeps its lines (opacity 1) and dims every other line (DIM), hovering a key piece
     keeps the lines to it, focusing a piece (Tab, a tap) with nothing hovered does the same; all of it CSS in
@@ -487,7 +482,7 @@ def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(a
     from viz.head_view import DIM
 
     url = app_url(app_server, text=LONG_SENTENCE, panel="lines")
-    context, page, frame = head_view_frame(browser, url, SMALL_SCREEN)
+    page, frame = head_view_frame(tab, url, SMALL_SCREEN)
     try:
         pieces = [html.unescape(p) for p in source_pieces(LONG_SENTENCE)]
         for side in ("q", "k"):
@@ -525,37 +520,40 @@ def test_hovering_a_piece_in_the_head_view_keeps_its_lines_and_dims_the_others(a
         assert page.locator(HEAD_VIEW).bounding_box()["width"] >= 600
         docs_screenshot(page, "app-long-head-view", elements=HEAD_VIEW, method="FASTOCTREE")  # "▁she" focused
     finally:
-        context.close()
+        tab.leave()
 
 
-def test_the_head_view_writes_html_in_a_piece_as_text_and_downloads_as_svg(app_server, browser, tmp_path):
+def test_the_head_view_writes_html_in_a_piece_as_text_and_downloads_as_svg(app_server, tab, tmp_path):
     """A sentence that is an HTML tag: the head view's labels are that text, no <img> exists in its frame,
     no dialog opens; its SVG download is named after the model, view and sentence and holds the sentence."""
-    dialogs = []
-    context, page, frame = head_view_frame(browser, app_url(app_server, text=EVIL, panel="lines"), VIEWPORT)
+    page, frame = head_view_frame(tab, app_url(app_server, text=EVIL, panel="lines"), VIEWPORT)
     try:
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        labels = "".join(frame.eval_on_selector_all(".tok text", "ts => ts.map(t => t.textContent)"))
-        assert "<img" in labels or "img" in labels
-        assert frame.locator("img").count() == 0 and frame.locator("script").count() == 0
-        with page.expect_download(timeout=60_000) as info:
-            page.locator(".st-key-dl_head_view button").click()
-        name = info.value.suggested_filename
-        assert name.startswith(f"{default_model()}_attention_encoder_L0_head-view_") and name.endswith(".svg")
-        info.value.save_as(tmp_path / name)
-        svg = (tmp_path / name).read_text(encoding="utf-8")
-        assert svg.startswith("<svg") and "&lt;img src=x onerror=alert(1)&gt;" in svg and "<img" not in svg
+        with dialogs_dismissed(page) as dialogs:
+            labels = "".join(frame.eval_on_selector_all(".tok text", "ts => ts.map(t => t.textContent)"))
+            assert "<img" in labels or "img" in labels
+            assert frame.locator("img").count() == 0 and frame.locator("script").count() == 0
+            with page.expect_download(timeout=60_000) as info:
+                page.locator(".st-key-dl_head_view button").click()
+            name = info.value.suggested_filename
+            assert name.startswith(f"{default_model()}_attention_encoder_L0_head-view_") and name.endswith(
+                ".svg"
+            )
+            info.value.save_as(tmp_path / name)
+            svg = (tmp_path / name).read_text(encoding="utf-8")
+            assert (
+                svg.startswith("<svg") and "&lt;img src=x onerror=alert(1)&gt;" in svg and "<img" not in svg
+            )
         assert dialogs == []
     finally:
-        context.close()
+        tab.leave()
 
 
 @needs_en_de_default
-def test_embeddings_write_only_the_chosen_pieces_and_clip_nothing(app_server, browser):
+def test_embeddings_write_only_the_chosen_pieces_and_clip_nothing(app_server, tab):
     """Each stage in its own panel with every piece as a point; only the chosen pieces written, and every
     written label inside its figure."""
     url = app_url(app_server, text=LONG_SENTENCE, view="embeddings", emb_paths="0,3,10,21")
-    context, page = open_page(browser, url, VIEWPORT)
+    page = open_page(tab, url, VIEWPORT)
     try:
         page.wait_for_function(
             "() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000
@@ -574,4 +572,4 @@ def test_embeddings_write_only_the_chosen_pieces_and_clip_nothing(app_server, br
         assert all(t["inside"] for t in scatter + path), [t for t in scatter + path if not t["inside"]]
         docs_screenshot(page, "app-long-embeddings", elements=".stPlotlyChart")
     finally:
-        context.close()
+        tab.leave()

@@ -24,10 +24,10 @@ pytestmark = [
 
 
 @pytest.mark.parametrize("query", PAGES, ids=page_id)
-def test_computed_margins_hold_every_label(app_server, browser, query):
+def test_computed_margins_hold_every_label(app_server, tab, query):
     """The Attention view's pages at 1280 × 720, a laptop with the sidebar open (presentation mode:
     tests/browser/test_browser_projector.py)."""
-    assert_margins_hold(app_server, browser, query, SMALL_SCREEN)
+    assert_margins_hold(app_server, tab, query, SMALL_SCREEN)
 
 
 # each Plotly figure's title and the width of its plot area (its drag layer), in px
@@ -42,10 +42,8 @@ def _q_k_and_v_are_wide_enough_to_read(page) -> None:
     assert all(widths[m] >= 150 for m in "QKV"), widths
 
 
-def test_next_walks_the_sections_in_order_and_every_figure_keeps_its_margins(app_server, browser):
+def test_next_walks_the_sections_in_order_and_every_figure_keeps_its_margins(app_server, tab):
     """At 1280 × 720 (sidebar open), from the whole model (no figure), Next opens section 1, 2, …, 8, each
     drawing its own figures, the URL saying which (`walk_sections`); every figure keeps the margins computed
     for its labels (`check_margins`); section 3 draws Q beside K and V under them, each wide enough to read."""
-    assert_the_walk_keeps_margins(
-        app_server, browser, SMALL_SCREEN, also={3: _q_k_and_v_are_wide_enough_to_read}
-    )
+    assert_the_walk_keeps_margins(app_server, tab, SMALL_SCREEN, also={3: _q_k_and_v_are_wide_enough_to_read})

@@ -51,17 +51,16 @@ SCREENS = pytest.mark.parametrize(
 )
 
 
-def open_decoding(browser, url: str, viewport: dict, present: str, step: int, **query: str):
+def open_decoding(tab, url: str, viewport: dict, present: str, step: int, **query: str):
     """A fresh session at this window size on the Decoding view of TEACHER (or `text=`) at `step`, once its
     charts are drawn."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     page.goto(app_url(url, view="decoding", **({"text": TEACHER} | query), step=str(step), present=present))
     page.wait_for_selector(f"{TOPK} .nsewdrag", timeout=90_000)
     page.wait_for_selector(".st-key-fig_dec_self .nsewdrag", timeout=90_000)
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
-    return context, page
+    return page
 
 
 def _shot(page, name: str) -> None:
@@ -132,14 +131,14 @@ def _to_the_last_step(page, step: int, present: str) -> None:
 
 @SCREENS
 def test_the_top_k_chart_starts_on_the_first_screen_at_the_first_and_last_step(
-    app_server, browser, viewport, present
+    app_server, tab, viewport, present
 ):
     """With the 30-piece sentence, at its first step and, in the same session, its last (28 pieces read): the
     top-k chart on the first screen (`_top_k_on_the_first_screen`); at step 0 at 1280 × 720 the listing's pieces
     are text; at the last step the step figures keep their labels (`_step_figures_keep_their_labels`: the longest
     self-attention keys of the sentence, its 30 source pieces with "▁afternoon" the longest)."""
     read, _ = decoder_pieces(TEACHER)
-    context, page = open_decoding(browser, app_server, viewport, present, 0)
+    page = open_decoding(tab, app_server, viewport, present, 0)
     mode = "present" if present == "1" else "normal"
     try:
         _top_k_on_the_first_screen(page, viewport, present)
@@ -152,21 +151,17 @@ def test_the_top_k_chart_starts_on_the_first_screen_at_the_first_and_last_step(
         _step_figures_keep_their_labels(page, last)
         _shot(page, f"decoding_{mode}_{viewport['width']}_step{last}.png")
     finally:
-        context.close()
+        tab.leave()
 
 
 @SCREENS
-def test_the_step_figures_key_labels_stand_apart_above_their_axis_title(
-    app_server, browser, viewport, present
-):
+def test_the_step_figures_key_labels_stand_apart_above_their_axis_title(app_server, tab, viewport, present):
     """35 pieces of up to 15 characters a side, the last step (`_step_figures_keep_their_labels`)."""
-    context, page = open_decoding(
-        browser, app_server, viewport, present, 34, text=LONG_SOURCE, target=LONG_TARGET
-    )
+    page = open_decoding(tab, app_server, viewport, present, 34, text=LONG_SOURCE, target=LONG_TARGET)
     try:
         _step_figures_keep_their_labels(page, 34)
         _shot(
             page, f"decoding_steps_{'present' if present == '1' else 'normal'}_{viewport['width']}_step34.png"
         )
     finally:
-        context.close()
+        tab.leave()

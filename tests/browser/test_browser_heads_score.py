@@ -62,11 +62,10 @@ SENTENCE = "I know that she speaks German."  # issue 24: decoder L2 H2 off turns
 SIZES = pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["1280x720", "1920x1080-present"])
 
 
-def open_en_de(browser, app_server, viewport: dict, last: str, **query: str):
+def open_en_de(tab, app_server, viewport: dict, last: str, **query: str):
     """A fresh session at this size (PROJECTOR: presentation mode) on en-de, once the figure titled `last` is
     drawn, the script has ended, its metrics are on the page and Plotly's responsive resize is done."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     present = {"present": "1"} if viewport is PROJECTOR else {}
     page.goto(app_url(app_server, model="en-de", text=SENTENCE, **query, **present))
     wait_for_title(page, last, 90_000)
@@ -74,7 +73,7 @@ def open_en_de(browser, app_server, viewport: dict, last: str, **query: str):
     # both views end with two metrics, which Streamlit mounts up to a second after the script has ended
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= 2")
     page.wait_for_timeout(500)
-    return context, page
+    return page
 
 
 def assert_labels_fit(page) -> None:
@@ -84,30 +83,30 @@ def assert_labels_fit(page) -> None:
 
 @needs_en_de
 @SIZES
-def test_heads_off_labels_fit_at_both_sizes(app_server, browser, viewport):
+def test_heads_off_labels_fit_at_both_sizes(app_server, tab, viewport):
     """The comparison (diff, metrics, log p per piece) and the ranking's grid: the colour bar's numbers, the
     y-axis title, the piece labels (flat: they fit) and the metric "1 of 8" all whole."""
     grid = "How much switching one head off lowers the translation's log-probability"  # the last figure
-    context, page = open_en_de(browser, app_server, viewport, grid, view="heads", off="decoder.2.2")
+    page = open_en_de(tab, app_server, viewport, grid, view="heads", off="decoder.2.2")
     try:
         assert_labels_fit(page)
         values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
         assert values[0] == "1 of 8", values
         _shot(page, f"heads-{viewport['width']}.png")
     finally:
-        context.close()
+        tab.leave()
 
 
 @needs_en_de
 @SIZES
-def test_score_chart_starts_on_the_first_screen_and_its_labels_fit(app_server, browser, viewport):
+def test_score_chart_starts_on_the_first_screen_and_its_labels_fit(app_server, tab, viewport):
     """A student's "sprechen": the chart's plot starts above the fold, each piece's note beside it whole, and
     the sentence that the model itself prefers the student's piece is on the page."""
     title, student = (
         "How likely the model finds each piece of this translation",
         "Ich weiß, dass sie Deutsch sprechen.",
     )
-    context, page = open_en_de(browser, app_server, viewport, title, view="score", target=student)
+    page = open_en_de(tab, app_server, viewport, title, view="score", target=student)
     try:
         plot = page.locator(".st-key-fig_score_pieces .nsewdrag").bounding_box()
         assert plot["y"] < viewport["height"] - 50, plot  # its first bars on the first screen
@@ -115,7 +114,7 @@ def test_score_chart_starts_on_the_first_screen_and_its_labels_fit(app_server, b
         assert page.get_by_text("The model itself prefers").count() == 1
         _shot(page, f"score-{viewport['width']}.png")
     finally:
-        context.close()
+        tab.leave()
 
 
 def test_switching_heads_off_translates_again_and_every_view_says_so(app_server, page):

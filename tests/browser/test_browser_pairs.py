@@ -37,11 +37,10 @@ TITLES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 @pytest.mark.parametrize("viewport", [SMALL_SCREEN, PROJECTOR], ids=["1280x720", "1920x1080-present"])
-def test_pair_figures_keep_their_labels_apart_and_rows_font_tall(app_server, browser, viewport):
+def test_pair_figures_keep_their_labels_apart_and_rows_font_tall(app_server, tab, viewport):
     present = viewport is PROJECTOR
     font = 20 if present else 12  # Ctx.font
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     try:
         query = {"view": "pairs", "text": PAIR[0], "text2": PAIR[1], **({"present": "1"} if present else {})}
         page.goto(app_url(app_server, **query))
@@ -67,4 +66,4 @@ def test_pair_figures_keep_their_labels_apart_and_rows_font_tall(app_server, bro
             assert not fig["outside"] and not fig["under"], fig  # none cut at the edge or under a title
             assert fig["drawn"][:2] == fig["asked"][:2], fig  # the computed left and right margins hold
     finally:
-        context.close()
+        tab.leave()

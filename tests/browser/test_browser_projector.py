@@ -13,9 +13,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_en_de_default]
 
 
 @pytest.mark.parametrize("query", PAGES, ids=page_id)
-def test_computed_margins_hold_every_label_in_presentation_mode(app_server, browser, query):
-    assert_margins_hold(app_server, browser, query, PROJECTOR)
+def test_computed_margins_hold_every_label_in_presentation_mode(app_server, tab, query):
+    assert_margins_hold(app_server, tab, query, PROJECTOR)
 
 
-def test_every_section_of_the_walk_keeps_its_margins_in_presentation_mode(app_server, browser):
-    assert_the_walk_keeps_margins(app_server, browser, PROJECTOR)
+def test_every_section_of_the_walk_keeps_its_margins_in_presentation_mode(app_server, tab):
+    assert_the_walk_keeps_margins(app_server, tab, PROJECTOR)

@@ -61,11 +61,10 @@ def _on_screen(box: dict | None, viewport: dict) -> bool:
 
 @bs.needs_en_de_default
 @pytest.mark.parametrize("viewport", [bs.SMALL_SCREEN, bs.PROJECTOR], ids=["1280x720", "1920x1080-present"])
-def test_question_answers_and_reveal_fit_one_screen(app_server, browser, viewport):
+def test_question_answers_and_reveal_fit_one_screen(app_server, tab, viewport):
     """A built-in sentence's first round: the question and every answer button on the first screen; after a
     click, the reveal chart too, its word labels neither bs.overlapping nor outside the figure."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     present = {"present": "1"} if viewport is bs.PROJECTOR else {}
     try:
         page.goto(bs.app_url(app_server, view="quiz", text=BUILT_IN[0], **present))
@@ -89,4 +88,4 @@ def test_question_answers_and_reveal_fit_one_screen(app_server, browser, viewpor
         assert not fig["outside"] and not fig["under"], fig
         _shot(page, f"quiz-one-screen-{viewport['width']}.png", full_page=False)
     finally:
-        context.close()
+        tab.leave()

@@ -16,9 +16,8 @@ LAPTOP = {"width": 1280, "height": 720}
 
 
 @bs.needs_en_de_default
-def test_the_grid_fits_the_first_screen_and_a_click_opens_the_head(app_server, browser):
-    context = browser.new_context(viewport=LAPTOP)
-    page = context.new_page()
+def test_the_grid_fits_the_first_screen_and_a_click_opens_the_head(app_server, tab):
+    page = tab.open(LAPTOP)
     try:
         page.goto(bs.app_url(app_server, view="roles", kind="encoder", over="set", text=BUILT_IN[0]))
         cells = page.locator("[class*='st-key-roles_cell-'] button:visible")
@@ -45,13 +44,12 @@ def test_the_grid_fits_the_first_screen_and_a_click_opens_the_head(app_server, b
         assert "layer=2" in page.url and "head=0" in page.url and "kind=encoder" in page.url
         assert page.locator(".attn-hm").first.inner_text().startswith("Encoder self-attention: L2 H0")
     finally:
-        context.close()
+        tab.leave()
 
 
 @bs.needs_en_de_default
-def test_the_attribution_picker_sits_on_one_row_and_the_figures_start_level(app_server, browser):
-    context = browser.new_context(viewport=bs.PROJECTOR)
-    page = context.new_page()
+def test_the_attribution_picker_sits_on_one_row_and_the_figures_start_level(app_server, tab):
+    page = tab.open(bs.PROJECTOR)
     try:
         page.goto(bs.app_url(app_server, view="attention", panel="attribution", kind="cross", layer="1",
                              text=BUILT_IN[0]))  # fmt: skip
@@ -68,4 +66,4 @@ def test_the_attribution_picker_sits_on_one_row_and_the_figures_start_level(app_
         assert page.get_by_text("both figures put their largest value on the same source piece").count() == 1
         bs.docs_screenshot(page, "app-attribution")
     finally:
-        context.close()
+        tab.leave()

@@ -2,7 +2,8 @@
 
 Used by the browser tier (tests/browser/), the load test (tests/reliability/test_load.py) and
 benchmarks/app_benchmark.py. In pytest, tests/conftest.py's fixtures `app_server` (one server per run),
-`browser` (one Chromium per run) and `page` (a fresh context per test) are built from these; outside pytest:
+`browser` (one Chromium per run), `tab` (one browser tab per run, `Tab`) and `page` (that tab, for a test that
+loads the app into it afresh) are built from these; outside pytest:
 
     with running_app() as url, chromium() as b: ...
 
@@ -145,6 +146,53 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+class Tab:
+    """The one browser tab a run's browser tests open their pages in (per worker: the `tab` fixture). Each test
+    loads the app into it afresh (`open`, then `page.goto`), which starts a Streamlit session of its own
+    (sessions are per page load, not per tab), and `leave`s it when done. Loading the app into a tab that is
+    already there costs about half the CPU of a new tab, and a third of a new browser context (which also
+    downloads and compiles the app's scripts again). A test that needs an empty cache, or two people at once,
+    opens contexts of its own from the `browser` fixture."""
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.page = None
+
+    def open(self, viewport: dict = VIEWPORT):
+        """The tab at this window size (a new one if the last has gone), ready for a test's `goto`."""
+        if self.page is None or self.page.is_closed():
+            self.page = self.context.new_page()
+        self.page.set_viewport_size(viewport)
+        return self.page
+
+    def leave(self) -> None:
+        """End the page's session: the mouse back to the corner (hovers nothing on the next page), and away
+        to an empty page. A tab that cannot is closed, and `open` opens another."""
+        if self.page is None or self.page.is_closed():
+            return
+        try:
+            self.page.mouse.move(0, 0)
+            self.page.goto("about:blank")
+        except Exception:
+            self.page.close()
+
+
+@contextlib.contextmanager
+def dialogs_dismissed(page) -> Iterator[list[str]]:
+    """Dismiss every JavaScript dialog the page opens meanwhile; yields their messages (a list that fills)."""
+    messages: list[str] = []
+
+    def dismiss(dialog) -> None:
+        messages.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    try:
+        yield messages
+    finally:
+        page.remove_listener("dialog", dismiss)
 
 
 def app_url(base: str, **params: str) -> str:

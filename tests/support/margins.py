@@ -5,7 +5,14 @@ every figure on a page kept the margins the app computed for its labels."""
 from __future__ import annotations
 
 from app_support.views import anatomy as anatomy_view
-from tests.support.browser import LONG_SENTENCE, MARGINS_JS, PROJECTOR, app_url, docs_screenshot, wait_idle
+from tests.support.browser import (
+    LONG_SENTENCE,
+    MARGINS_JS,
+    PROJECTOR,
+    app_url,
+    docs_screenshot,
+    wait_idle,
+)
 
 # every HTML heatmap on the page (the Attention view's, viz.attention_html): its labels are laid out by the
 # browser in a label column and a label row sized in Python (`label_px`). The written row and key labels cut
@@ -61,16 +68,15 @@ def page_id(query: dict) -> str:
     return "-".join(v for k, v in query.items() if k != "text")
 
 
-def open_link(browser, url: str, viewport: dict, **query: str):
+def open_link(tab, url: str, viewport: dict, **query: str):
     """A fresh session at this window size on a link (with the 35-piece sentence unless it names its own text),
     once its figures are drawn."""
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     page.goto(app_url(url, **({"text": LONG_SENTENCE} | query)))
     page.wait_for_selector(".js-plotly-plot .nsewdrag, .attn-hm", timeout=90_000)  # Plotly or HTML
     wait_idle(page)
     page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
-    return context, page
+    return page
 
 
 def check_margins(page, query: dict) -> None:
@@ -95,25 +101,24 @@ def check_margins(page, query: dict) -> None:
     assert not [(hm["title"], hm["bar_outside"], hm["bar_px"]) for hm in heatmaps if hm["bar_outside"]], query
 
 
-def assert_margins_hold(app_server, browser, query: dict, viewport: dict) -> None:
+def assert_margins_hold(app_server, tab, query: dict, viewport: dict) -> None:
     """Open `query` with the 35-piece sentence at `viewport` (PROJECTOR: presentation mode) and check it."""
     present = {"present": "1"} if viewport is PROJECTOR else {}
-    context, page = open_link(browser, app_server, viewport, **query, **present)
+    page = open_link(tab, app_server, viewport, **query, **present)
     try:
         check_margins(page, query)
         if present and query.get("panel") == "training":
             docs_screenshot(page, "app-time-lapse")  # the README's picture, with UPDATE_SCREENSHOT=1
     finally:
-        context.close()
+        tab.leave()
 
 
-def walk_sections(app_server, browser, viewport: dict):
+def walk_sections(app_server, tab, viewport: dict):
     """The Anatomy walk with the 35-piece sentence at `viewport` in one session, as a teacher takes it: yields
     (section number, page) at the whole model (no figure), then after each "Next", once that section's
     heading, link and figures are there (a rerun costs a quarter of a fresh page)."""
     present = {"present": "1"} if viewport is PROJECTOR else {}
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = tab.open(viewport)
     try:
         page.goto(app_url(app_server, **{"text": LONG_SENTENCE, **WALK, **present}))
         page.get_by_role("heading", name="0. The whole model").wait_for(timeout=90_000)
@@ -130,14 +135,14 @@ def walk_sections(app_server, browser, viewport: dict):
             page.wait_for_timeout(500)  # Plotly's responsive resize after the first draw
             yield number, page
     finally:
-        context.close()
+        tab.leave()
 
 
-def assert_the_walk_keeps_margins(app_server, browser, viewport: dict, also: dict | None = None) -> None:
+def assert_the_walk_keeps_margins(app_server, tab, viewport: dict, also: dict | None = None) -> None:
     """`walk_sections` at `viewport`: no figure at the whole model, then every section's figures keep their
     margins (`check_margins`); `also`: section number -> one more check of that section's page."""
     seen, present = [], {"present": "1"} if viewport is PROJECTOR else {}
-    for number, page in walk_sections(app_server, browser, viewport):
+    for number, page in walk_sections(app_server, tab, viewport):
         seen.append(number)
         if number == 0:
             assert page.locator(".js-plotly-plot").count() == 0
