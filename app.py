@@ -228,6 +228,7 @@ if not alone:
 view_picker()
 view = registry.view(ss["view"])
 if view.stands_alone:
+    plotly_early.empty()  # it drew Plotly's script in; the view draws its own figures
     draw_view(None)
     st.stop()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import streamlit as st
 
 import viz
-from app_support import model_dirs, models
+from app_support import export, model_dirs, models
 from app_support.safe_text import md_code
 from app_support.state import KIND_LABELS, MEAN, Param, choice, decimal, number, whole
 from app_support.training import spec as S
@@ -47,7 +47,7 @@ def _pairs_param(raw: str) -> str | None:
 
 PARAMS: tuple[Param, ...] = (
     choice("task", KEYS["task"], D.task, tuple(S.TASKS), "reverse | copy | sort | shift | own: what the model "
-           "learns (Train view)", "tasks are", always=True),
+           "learns (Train view)", "tasks are"),
     Param("pairs", KEYS["pairs"], "", _pairs_param, f"longer than {S.URL_PAIRS} characters",
           f"task=own: the pairs, one `input -> output` a line (a link holds at most {S.URL_PAIRS} characters)",
           write=lambda v: v if len(v) <= S.URL_PAIRS else None),
@@ -408,7 +408,11 @@ def live(session: str, was_active: bool, present: bool) -> None:
     with left:
         fig = viz.training_curves(job.curve, at=_shown_step(job), font_size=20 if present else 12,
                                   height=400 if present else 330, target=TARGET)  # fmt: skip
-        st.plotly_chart(fig, key="train_curves", config={"displaylogo": False}, theme=None)
+        name = export.file_stem(
+            f"live-{job.spec.task}", "train", "curves", f"step{job.step}"
+        )  # no sentence here
+        config = export.plotly_config(name, fmt=st.session_state.get("fig_format", "png"))
+        st.plotly_chart(fig, key="train_curves", config=config, theme=None)
         try_it(job)
         model_out(job)
     with right:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import zipfile
 
@@ -50,6 +51,8 @@ def test_play_trains_typed_pairs_until_exact_match_reaches_90_percent_and_the_mo
     assert int(metric(at, "Step").replace(",", "")) > 0
     curves = next(f for f in figures(at) if any(t.get("name") == "exact match" for t in f["data"]))
     assert np.nanmax(array_of(curves["data"][2]["y"])) >= 0.9
+    (config,) = [json.loads(el.proto.config) for el in at.get("plotly_chart")]
+    assert re.fullmatch(r"live-own_train_curves_step\d+", config["toImageButtonOptions"]["filename"]), config
     (heatmap,) = attention_maps(at)
     # char pieces: the word boundary ▁ and 3 letters; rows read <s> then the answer's, columns end with </s>
     assert (heatmap.rows, heatmap.cols, heatmap.x_labels[-1], heatmap.y_labels[0]) == (5, 5, "</s>", "<s>")

@@ -74,9 +74,13 @@ CHANGE = {  # widget key -> (the page it is changed on, a value other than the d
     "text2": ("pairs", "c a g b d"),
     "qlayer": ("quiz", 0),
     "snap": ("attention_snapshots", SNAPSHOTS[-1] if SNAPSHOTS else None),  # the last training snapshot
+    "train_task": ("train", "sort"),
+    "train_enc": ("train", 3),  # a whole number: the model's other sizes, the warm-up, seed and steps alike
+    "train_lr": ("train", 0.002),  # a decimal
 }
 MIRRORED = {  # widget keys of one pattern, covered by the round trip of one of them
     re.compile(r"off_(encoder|decoder|cross)_\d+"): "off_encoder_0",
+    re.compile(r"train_(dec|heads|dmodel|dff|warmup|seed|steps)"): "train_enc",  # state.number, as train_enc
 }
 EXEMPT = {  # widget key -> why a link does not carry it
     "example": "a one-shot picker: it writes the chosen sentence into `text`, which the link carries",
@@ -86,6 +90,7 @@ EXEMPT = {  # widget key -> why a link does not carry it
     "pair_example": "a one-shot picker: it writes the chosen pair into `text` and `text2`, which the link carries",
     "quiz_pick": "the student's answer: a link carries the quiz round (`qpiece`), never its answer",
     "quiz_sentence": "a one-shot picker: it writes the chosen sentence into `text`, which the link carries",
+    "train_try": "an input typed to the model being trained: that model lives in the session, not in a link",
 }  # buttons (st.button, st.download_button) hold no state of their own: what they change is checked here
 
 
@@ -160,7 +165,7 @@ def test_a_link_restores_the_control(key):
         pytest.skip(f"the app has no {context!r} view")
     at = open_page(context)
     assert_clean(at)
-    before = page_content(at)
+    before, before_code = page_content(at), [c.value for c in at.code]
     widget = widgets(at)[key]
     assert widget.value != value, f"{key}: pick a value other than the default in CHANGE"
     widget.set_value(value).run()
@@ -188,8 +193,12 @@ def test_a_link_restores_the_control(key):
         "beam",
         "maxlen",
         "qlayer",
+        *("train_task", "train_enc", "train_lr"),  # the figures change once it trains; the run's command now
     ):
         assert after != before, f"{key} changed nothing on its page: is CHANGE's page the right one?"
+    if key.startswith("train_"):  # the same run: the command line the Train view shows
+        commands = [c.value for c in at.code]
+        assert commands and [c.value for c in again.code] == commands and commands != before_code, key
 
 
 @needs_toy
