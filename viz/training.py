@@ -49,8 +49,14 @@ def training_curves(
     top = max(1.0, float(frame[["loss", "valid_loss"]].max().max())) if len(frame) else 1.0
     fig.update_layout(
         xaxis={"title_text": "step", "domain": [0, 1], "anchor": "y2", "rangemode": "tozero"},
-        yaxis={"title_text": "loss", "domain": [0.5, 1], "range": [0, top * 1.05]},
-        yaxis2={"title_text": "exact match", "domain": [0, 0.4], "range": [0, 1.02], "tickformat": ".0%"},
+        yaxis={"title_text": "loss", "domain": [0.5, 1], "range": [0, top * 1.05], "automargin": True},
+        yaxis2={
+            "title_text": "exact match",
+            "domain": [0, 0.4],
+            "range": [0, 1.02],
+            "tickformat": ".0%",
+            "automargin": True,
+        },  # fmt: skip
         legend={
             "orientation": "h",
             "yanchor": "bottom",

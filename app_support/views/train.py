@@ -133,9 +133,9 @@ def settings() -> None:
                            persist_state="session", label_visibility="collapsed")  # fmt: skip
     task = ss[KEYS["task"]]
     spec = current_spec()
-    label = (f"{spec.enc_layers} + {spec.dec_layers} layers, {spec.heads} heads, d_model {spec.d_model}, "
-             f"learning rate {spec.lr:g}, seed {spec.seed}")  # fmt: skip
-    with sizes.expander(label, icon=":material/tune:"):
+    label = (f"{spec.enc_layers}+{spec.dec_layers} layers, {spec.heads} heads, d_model {spec.d_model}, "
+             f"lr {spec.lr:g}, seed {spec.seed}")  # fmt: skip
+    with sizes.popover(label, icon=":material/tune:", width="stretch"):  # an expander may not sit in one
         cols = st.columns(2)
         cols[0].slider("Encoder layers", *L["enc_layers"], key=KEYS["enc_layers"], persist_state="session")
         cols[1].slider("Decoder layers", *L["dec_layers"], key=KEYS["dec_layers"], persist_state="session")
@@ -296,7 +296,7 @@ def attention(job: Job, present: bool) -> None:
     # the selects above say the kind, layer and head: the title says the step (and the map fits the screen)
     m = viz.attention_map(weights, *side, kind=kind, layer=layer, head=ss["train_head"], rows="read",
                           font_size=20 if present else 12, title=f"Step {snap.step:,}")  # fmt: skip
-    st.html(viz.attention_html(m, fit_height="calc(100vh - 360px)"))
+    st.html(viz.attention_html(m, fit_height=f"calc(100vh - {480 if present else 360}px)"))
     if len(steps) > 1:
         ss["train_rewind"], ss["_train_last"] = steps[index], steps[-1]  # the slider shows what the map shows
         st.select_slider("Rewind", steps, key="train_rewind", on_change=_pin,
@@ -407,7 +407,7 @@ def live(session: str, was_active: bool, present: bool) -> None:
     left, right = st.columns([1, 1])
     with left:
         fig = viz.training_curves(job.curve, at=_shown_step(job), font_size=20 if present else 12,
-                                  height=400 if present else 330, target=TARGET)  # fmt: skip
+                                  height=360 if present else 330, target=TARGET)  # fmt: skip
         name = export.file_stem(
             f"live-{job.spec.task}", "train", "curves", f"step{job.step}"
         )  # no sentence here
@@ -427,7 +427,14 @@ def _shown_step(job: Job) -> int | None:
 
 def render(ctx) -> None:
     ss = st.session_state
-    settings()
+    present = bool(ss.get("present"))
+    if present:  # on a projector the figures take the screen; the settings fold away (set before class)
+        spec = current_spec()
+        with st.expander(f"{S.TASKS[spec.task]}: {spec.enc_layers} + {spec.dec_layers} layers, {spec.heads} heads, "
+                         f"d_model {spec.d_model}", icon=":material/tune:"):  # fmt: skip
+            settings()
+    else:
+        settings()
     spec = current_spec()
     if problems := spec.problems():
         for p in problems:
@@ -441,7 +448,6 @@ def render(ctx) -> None:
     job = r.job(session, spec)
     if job.state == "new":
         r.warm()  # torch loads in a worker while the teacher reads the page: Play then starts at once
-    present = bool(ss.get("present"))
     st.fragment(live, run_every=1.0 if job.active else None)(session, job.active, present)
 
 
