@@ -29,6 +29,12 @@ from transformer import Pretrained, Tokenizer, Transformer
 # The small tensors of these tests gain nothing from a second thread, and with other processes on the
 # two cores, OpenMP's barrier waits can make every tiny op a hundred times slower.
 torch.set_num_threads(1)
+# Train live's jobs under test (app servers started here inherit this): no worker started ahead of a Play that
+# may never come (its torch import is CPU the other tests need; test_train_jobs.py checks the spare itself),
+# and a training process just below the servers (nice 1, not 5: a full suite must not starve it; the load test
+# sets the real 5)
+os.environ.setdefault("TRAIN_SPARE", "0")
+os.environ.setdefault("TRAIN_NICE", "1")
 
 TIERS = ("unit", "app", "browser", "reliability")
 HERE = Path(__file__).resolve().parent

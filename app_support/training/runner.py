@@ -123,6 +123,9 @@ class Runner:
         self.root = Path(root or tempfile.mkdtemp(prefix="transformer-live-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.alive, self.python = alive, python
+        # how far below the server a worker runs: far enough that a click is answered before a step, not so far
+        # that a busy machine starves it (nice 10 against nice-0 work gets a tenth of a core; 5, a quarter)
+        self.nice = max(1, int(env_number("TRAIN_NICE", 5)))
         # a worker started ahead of the next Play (it loads torch meanwhile); TRAIN_SPARE=0: none
         self.spares = env_number("TRAIN_SPARE", 1) > 0 if spare is None else spare
         self.spare: subprocess.Popen | None = None
@@ -276,10 +279,15 @@ class Runner:
 
     def _process(self) -> subprocess.Popen:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [self.python, "-m", "app_support.training.worker"], cwd=ROOT, env=env, text=True, encoding="utf-8",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
         )  # fmt: skip
+        try:  # below the server from its first instruction on
+            os.setpriority(os.PRIO_PROCESS, proc.pid, os.getpriority(os.PRIO_PROCESS, 0) + self.nice)
+        except OSError:
+            pass
+        return proc
 
     def _take_spare(self) -> subprocess.Popen | None:
         """The worker started ahead, if it is still waiting (a spare exits when no job came for a while)."""

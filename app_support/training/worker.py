@@ -1,7 +1,8 @@
 """One live training job, in a process of its own: `python -m app_support.training.worker`.
 
 It runs the project's one training loop (`transformer.train.setup` and `Run.step`, the code behind
-`python -m transformer.train`) on one torch thread at a lower scheduling priority than the app's server, and
+`python -m transformer.train`) on one torch thread at a lower scheduling priority than the app's server (the
+runner sets it), and
 talks to the server (app_support.training.runner) in JSON lines:
 
     stdin, first line   {"argv": [...], "probe": [input, output], "then": "run" | ["step", n],
@@ -36,18 +37,11 @@ import threading
 import time
 
 IDLE_SECONDS = float(os.environ.get("TRAIN_IDLE_SECONDS", "120"))
-# below the server, so a page's click is answered before a training step; not so far below that a busy
-# machine starves it (nice 10 against nice-0 work gets a tenth of a core; 5, a quarter)
-NICE = int(os.environ.get("TRAIN_NICE", "5"))
 
 
 def main() -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # anything the libraries print goes to stderr, never into the protocol
-    try:
-        os.nice(NICE)
-    except OSError:
-        pass
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warm_up()  # then wait for the job: the runner ends a spare that waited too long (no race with a job)
     commands: queue.Queue = queue.Queue()

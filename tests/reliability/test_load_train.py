@@ -57,6 +57,8 @@ SERVER_ENV = {
     "TRAIN_SLICE_SECONDS": "3",
     "TRAIN_IDLE_SECONDS": "3",
     "TRAIN_GRACE_SECONDS": "1",
+    "TRAIN_SPARE": "1",  # as served: a worker started ahead (the suite's servers start none)
+    "TRAIN_NICE": "5",
 }  # TRAIN_JOBS: default
 # a small model on the copy task; its budget is far beyond what it trains here, so no job finishes on its own
 TRAIN = {

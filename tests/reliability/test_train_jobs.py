@@ -81,6 +81,9 @@ def test_one_slot_a_queue_with_places_a_full_queue_and_a_time_slice(make_runner)
     r.play(a)
     r.play(b)
     assert (a.state, b.state, r.place(b), r.place(a)) == ("running", "queued", 1, None)
+    assert os.getpriority(os.PRIO_PROCESS, a.proc.pid) > os.getpriority(
+        os.PRIO_PROCESS, 0
+    )  # below the server
     with pytest.raises(QueueFull, match="1 runs are waiting for this server's 1 training slot"):
         r.play(c)
     assert c.state == "new"
