@@ -38,7 +38,7 @@ def make_runner(tmp_path, monkeypatch):
     def make(**kw) -> Runner:
         kw.setdefault("slots", 1)
         kw.setdefault("root", tmp_path / f"runner{len(made)}")
-        kw.setdefault("report_every", 0.2)
+        kw.setdefault("report_every", 1.0)  # as the page has them: a report costs a validation
         kw.setdefault("spare", False)  # a worker started ahead costs a busy test machine CPU: where asked for
         r = Runner(**kw)
         made.append(r)
@@ -66,6 +66,7 @@ def test_reset_and_a_resumed_worker_replay_the_run_step_for_step(make_runner):
 
     again = r.reset(job)
     assert again is not job and again.state == "new" and again.curve == [] and not job.dir.exists()
+    r.spares = False  # the spare is taken; no next one (a test has no next Play)
     r.step(again, 15)
     assert again.proc is spare  # it had loaded torch while the first run trained
     wait_for(lambda: again.state == "paused" and again.step == 15, says="15 steps")
