@@ -200,3 +200,22 @@ def pytest_xdist_auto_num_workers(config):
     Chromium."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(cores + 1, 4))
+
+
+# The two load tests each fill the machine with Chromium pages against a server of their own: on one worker,
+# one after the other, they measure the app rather than each other (side by side, each took half as long again)
+LOAD_FILES = ("tests/reliability/test_load.py", "tests/reliability/test_load_train.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """loadfile, but the load tests are one unit of work (see LOAD_FILES)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadTestsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return "load tests" if file in LOAD_FILES else file
+
+    return LoadTestsTogether(config, log)
