@@ -136,9 +136,8 @@ found = models.available_models()  # looked up once a run (it walks runs/): the 
 trained_here = registry.session_models()  # a model this session trained live (Train live view)
 found.update(trained_here)
 names = list(found)
-params = registry.params(
-    names, list(trained_here)
-)  # every URL parameter: the shared ones and each view's own
+# every URL parameter: the shared ones and each view's own (a model trained here never goes into a link)
+params = registry.params(names, list(trained_here))
 default_model = models.default_model_name(names) or state.CUSTOM
 notices = state.init_session(st.session_state, st.query_params, params, default_model, first_example)
 ss = st.session_state
