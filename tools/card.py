@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from transformer.checkpoint import WEIGHTS
+from transformer.data import synthetic_target
 from transformer.paths import portable
 from transformer.pretrained import load_pretrained
 
@@ -340,8 +341,7 @@ def alignment_section(m, set_path: Path, model_dir: Path) -> list[str]:
 
 
 def synthetic_expected(task: str, text: str) -> str:
-    seq = text.split()
-    return " ".join({"copy": seq, "reverse": seq[::-1], "sort": sorted(seq)}[task])
+    return " ".join(synthetic_target(task, text.split()))
 
 
 if __name__ == "__main__":

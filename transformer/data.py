@@ -24,6 +24,14 @@ SYNTHETIC_TASKS = ("copy", "reverse", "sort", "shift")
 SYNTHETIC_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
+def synthetic_target(task: str, seq: list[str]) -> list[str]:
+    """What a synthetic task writes for the symbols `seq`: a copy, the reverse, the sorted, or the shifted
+    (rotated left by one) sequence."""
+    if task not in SYNTHETIC_TASKS:
+        raise ValueError(f"task must be one of {SYNTHETIC_TASKS}, got {task!r}")
+    return {"copy": seq, "reverse": seq[::-1], "sort": sorted(seq), "shift": seq[1:] + seq[:1]}[task]
+
+
 def synthetic_pairs(
     task: str, n: int, min_len: int = 3, max_len: int = 12, n_symbols: int = 16, seed: int = 0
 ) -> list[tuple[str, str]]:
@@ -38,8 +46,7 @@ def synthetic_pairs(
     pairs = []
     for _ in range(n):
         seq = [rng.choice(symbols) for _ in range(rng.randint(min_len, max_len))]
-        out = {"copy": seq, "reverse": seq[::-1], "sort": sorted(seq), "shift": seq[1:] + seq[:1]}[task]
-        pairs.append((" ".join(seq), " ".join(out)))
+        pairs.append((" ".join(seq), " ".join(synthetic_target(task, seq))))
     return pairs
 
 

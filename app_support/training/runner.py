@@ -59,10 +59,8 @@ class Snapshot:
     """What a report showed: the step and the probe's attention, kind -> (L, H, T, S), and outputs."""
 
     step: int
-    exact: float
-    loss: float
     attention: dict[str, np.ndarray]
-    output: str
+    output: str  # what the model wrote for the probe (its loss and exact match: the job's curve)
 
 
 @dataclass(eq=False)
@@ -70,7 +68,7 @@ class Job:
     id: str
     session: str
     spec: TrainSpec
-    dir: Path
+    dir: Path  # the runner's root / id: its data, checkpoints and model directory
     state: str = "new"  # new | queued | running | paused | done | failed
     why: str = ""  # what ended the last stretch: paused | step | slice | steps, or a failure's message
     pausing: bool = False  # Pause was pressed; the worker stops after the step it is in
@@ -149,16 +147,15 @@ class Runner:
             if job is None or job.spec != spec:
                 if job is not None:
                     self._end(job)
-                job = Job(uuid.uuid4().hex[:12], session, spec, self.root / uuid.uuid4().hex[:12])
-                self.jobs[session] = job
+                job = self._new_job(session, spec)
             job.last_seen = time.monotonic()
             return job
 
     def warm(self) -> None:
         """Start the spare worker if there is none: the page that may press Play soon calls this."""
         with self.lock:
-            if self.spares and self.spare is None:
-                self.spare, self.spare_since = self._process(), time.monotonic()
+            if self.spare is None:
+                self._start_spare()
 
     def play(self, job: Job) -> None:
         self._queue(job, ("run", None))
@@ -179,9 +176,7 @@ class Runner:
         """End the job; a new one of the same spec (the same seed: the same initialisation and data order)."""
         with self.lock:
             self._end(job)
-            fresh = Job(uuid.uuid4().hex[:12], job.session, job.spec, self.root / uuid.uuid4().hex[:12])
-            self.jobs[job.session] = fresh
-            return fresh
+            return self._new_job(job.session, job.spec)
 
     def type(self, job: Job, text: str | None) -> None:
         """What the model writes for `text` (a report or a "typed" message answers, while a worker lives)."""
@@ -200,13 +195,7 @@ class Runner:
 
     def counts(self) -> dict:
         with self.lock:
-            running = sum(j.state == "running" for j in self.jobs.values())
-            return {"running": running, "queued": len(self.waiting), "slots": self.slots}
-
-    def end_session(self, session: str) -> None:
-        with self.lock:
-            if (job := self.jobs.get(session)) is not None:
-                self._end(job)
+            return {"running": self._running(), "queued": len(self.waiting), "slots": self.slots}
 
     def shutdown(self) -> None:
         self._stop.set()
@@ -232,8 +221,17 @@ class Runner:
             self.waiting.append(job)
             self._schedule()
 
+    def _new_job(self, session: str, spec: TrainSpec) -> Job:
+        """A job not started yet, the session's from now on."""
+        job_id = uuid.uuid4().hex[:12]
+        self.jobs[session] = job = Job(job_id, session, spec, self.root / job_id)
+        return job
+
+    def _running(self) -> int:
+        return sum(j.state == "running" for j in self.jobs.values())
+
     def _free(self) -> int:
-        return self.slots - sum(j.state == "running" for j in self.jobs.values())
+        return self.slots - self._running()
 
     def _schedule(self) -> None:
         while self.waiting and self._free() > 0:
@@ -267,8 +265,7 @@ class Runner:
             "typed": job.typed_text,
         }
         proc = self._take_spare() or self._process()
-        if self.spares:  # the next Play's: loaded while this one trains
-            self.spare, self.spare_since = self._process(), time.monotonic()
+        self._start_spare()  # the next Play's: loaded while this one trains
         job.proc, job.started = proc, True
         errors = threading.Thread(target=self._read_stderr, args=(job, proc), daemon=True)
         errors.start()
@@ -288,6 +285,10 @@ class Runner:
         except OSError:
             pass
         return proc
+
+    def _start_spare(self) -> None:
+        if self.spares:
+            self.spare, self.spare_since = self._process(), time.monotonic()
 
     def _take_spare(self) -> subprocess.Popen | None:
         """The worker started ahead, if it is still waiting (a spare exits when no job came for a while)."""
@@ -352,7 +353,7 @@ class Runner:
                 job.curve.append(point)
             job.trained = m["trained"]
             attention = {k: np.asarray(v, dtype=np.float32) for k, v in m["attention"].items()}
-            snap = Snapshot(m["step"], m["exact"], m["loss"], attention, m["output"] or "")
+            snap = Snapshot(m["step"], attention, m["output"] or "")
             if job.snapshots and job.snapshots[-1].step == snap.step:
                 job.snapshots[-1] = snap
             else:

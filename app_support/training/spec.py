@@ -1,13 +1,16 @@
 """What a live training run is: the task, the model's size, the learning rate, the seed (`TrainSpec`), read
 from the Train view's controls or a link, checked with a message a person can act on, and turned into the
 command line of `python -m transformer.train` that the job runs (`TrainSpec.argv`), so a run in the app is
-a run of the project's one training loop. Pure functions: no Streamlit, no torch.
+a run of the project's one training loop. Pure functions: no Streamlit (the built-in tasks' answers come
+from `transformer.data`, as the training data does).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, replace
+
+from transformer.data import synthetic_target
 
 TASKS = {  # URL value -> what the picker says
     "reverse": "Reverse",
@@ -114,8 +117,7 @@ class TrainSpec:
         if self.task == "own":
             return self.data()[1][0]
         src = PROBES[self.task].split()
-        out = {"copy": src, "reverse": src[::-1], "sort": sorted(src), "shift": src[1:] + src[:1]}[self.task]
-        return " ".join(src), " ".join(out)
+        return " ".join(src), " ".join(synthetic_target(self.task, src))
 
     def argv(self, out: str, data: str | None = None) -> list[str]:
         """The command line of `python -m transformer.train` for this run (`data`: the folder holding task

@@ -9,7 +9,7 @@ talks to the server (app_support.training.runner) in JSON lines:
                          "slice": seconds, "report_every": seconds, "trained": seconds so far}
     stdin, then         {"cmd": "run"} | {"cmd": "step", "n": n} | {"cmd": "pause"} | {"cmd": "typed", "text": t}
                         | {"cmd": "quit"}; end of input (the server went away) is "quit"
-    stdout              {"type": "report", "step", "loss", "valid_loss", "exact", "lr", "trained", "attention":
+    stdout              {"type": "report", "step", "loss", "valid_loss", "exact", "trained", "attention":
                          {kind: (L, H, T, S) nested lists}, "src_tokens", "tgt_tokens", "output", "typed"}
                         {"type": "state", "state": "running" | "paused" | "done" | "failed", "why", "model"}
                         {"type": "typed", "text", "output"}
@@ -60,7 +60,6 @@ def warm_up() -> None:
 
     import transformer.train  # noqa: F401
 
-    torch.set_num_threads(1)
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
@@ -90,10 +89,7 @@ class Job:
         self.protocol.write(line + "\n")
 
     def main(self) -> int:
-        import torch
-
-        torch.set_num_threads(1)
-        from transformer import train
+        from transformer import train  # its --threads 1 (TrainSpec.argv) gives the one torch thread
         from transformer.pretrained import Pretrained
 
         try:
@@ -225,8 +221,7 @@ class Job:
         loss = None if run.last_loss is None else round(float(run.last_loss), 4)
         self.send({
             "type": "report", "step": run.steps_done, "loss": loss,
-            "valid_loss": metrics["valid_loss"], "exact": metrics["exact"],
-            "lr": run.scheduler.get_last_lr()[0], "trained": round(self.trained, 2),
+            "valid_loss": metrics["valid_loss"], "exact": metrics["exact"], "trained": round(self.trained, 2),
             "attention": {k: torch.as_tensor(v).float().round(decimals=4).tolist() for k, v in trace.attention.items()},
             "src_tokens": trace.src_tokens, "tgt_tokens": trace.tgt_tokens,
             "output": output, "typed": {"text": self.typed, "output": self.translate(self.typed)} if self.typed else None,

@@ -101,7 +101,12 @@ def session_models() -> dict[str, Path]:
     job = runner().jobs.get(session_id())
     if job is None or not job.model or not (Path(job.model) / "config.json").is_file():
         return {}
-    return {f"{S.TASKS[job.spec.task].lower()}{LIVE}": Path(job.model)}
+    return {picker_name(job): Path(job.model)}
+
+
+def picker_name(job: Job) -> str:
+    """The trained model's entry in this session's model picker: "reverse (trained here)"."""
+    return f"{S.TASKS[job.spec.task].lower()}{LIVE}"
 
 
 # -- the controls ----------------------------------------------------------------------------------------
@@ -286,8 +291,7 @@ def attention(job: Job, present: bool) -> None:
     )
     c.selectbox("Head", list(heads), key="train_head", format_func=heads.get, label_visibility="collapsed")
     steps = [s.step for s in snaps]
-    at = ss.get("_train_at")
-    index = steps.index(at) if at in steps else len(steps) - 1
+    index = shown(job)
     snap = snaps[index]
     layer = n_layers - 1 if ss["train_layer"] == -1 else ss["train_layer"]
     weights = viz.head_weights(snap.attention[kind], layer, ss["train_head"])
@@ -338,13 +342,12 @@ def model_out(job: Job) -> None:
     """Once the run paused or ended: the model is in the picker; Save to runs/, or download it."""
     if not job.model or job.state in ("running", "queued") or not Path(job.model, "config.json").is_file():
         return
-    name = f"{S.TASKS[job.spec.task].lower()}{LIVE}"
-    st.caption(f"This model (step {job.step:,}) is in the sidebar's model picker as **{name}**: every view works "
+    st.caption(f"This model (step {job.step:,}) is in the sidebar's model picker as **{picker_name(job)}**: every view works "
                "on it for this session.")  # fmt: skip
+    stem = f"live-{job.spec.task}-step{job.step}"  # the folder Save writes, the zip's name
     a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
-    a.text_input("Save as", value=f"live-{job.spec.task}-step{job.step}", key="train_save_name", max_chars=60)
+    a.text_input("Save as", value=stem, key="train_save_name", max_chars=60)
     b.button("Save to runs/", key="train_save", on_click=_save, args=(job,), width="stretch")
-    stem = f"live-{job.spec.task}-step{job.step}"
     c.download_button("Download (zip)", functools.partial(_zip, job.model, stem), file_name=f"{stem}.zip",
                       mime="application/zip", on_click="ignore", key="train_zip", width="stretch")  # fmt: skip
     if note := st.session_state.pop("_train_saved", None):
@@ -419,10 +422,17 @@ def live(session: str, was_active: bool, present: bool) -> None:
         attention(job, present)
 
 
-def _shown_step(job: Job) -> int | None:
-    at = st.session_state.get("_train_at")
+def shown(job: Job) -> int:
+    """Which snapshot is on screen (its index): the step the Rewind slider pinned, else the newest."""
     steps = [s.step for s in job.snapshots]
-    return at if at in steps and at != steps[-1] else None
+    at = st.session_state.get("_train_at")
+    return steps.index(at) if at in steps else len(steps) - 1
+
+
+def _shown_step(job: Job) -> int | None:
+    """The step the curves mark: the snapshot on screen when it is not the newest."""
+    index = shown(job)
+    return job.snapshots[index].step if 0 <= index < len(job.snapshots) - 1 else None
 
 
 def render(ctx) -> None:
