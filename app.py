@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_support import examples, export, model_dirs, models, registry, state
+from app_support.classroom import page as classroom
 from app_support.experiment import session as experiment
 from app_support.notices import input_notices
 from app_support.run import Run
@@ -154,6 +155,10 @@ if ss["present"]:  # static CSS only; user text never goes through HTML
     st.html(PRESENTATION_CSS + PICKER_CSS)
 else:
     st.html(COMPACT_CSS + PICKER_CSS)
+# a class: start one, find it, and on a student page that follows it, take what the teacher shows (before any
+# widget: it sets their values)
+seat, class_notices = classroom.join(ss, params)
+notices = [*notices, *class_notices]
 
 # the title lives in the sidebar: the main page starts with the sentence, and presentation mode folds it away
 with st.sidebar:
@@ -192,6 +197,7 @@ with st.sidebar:
         persist_state="session",
         help="Bigger fonts and figures, controls folded away. Reopen this sidebar (top left) to leave it.",
     )
+    classroom.sidebar(seat)
     export_box = st.container()
 
 for notice in notices:
@@ -209,6 +215,8 @@ stamp = models.stamp(path) if path else 0.0
 own_examples = models.examples(path, stamp) if path and ss["model"] != state.CUSTOM else []
 grouped_examples = examples.groups(ss["model"], own_examples) if own_examples else {}
 ss["_examples"] = list(dict.fromkeys([*own_examples, *examples.flat(grouped_examples)]))
+if seat is not None:
+    classroom.bar(seat)
 alone = registry.view(ss["view"]).stands_alone  # a view that draws without the model and the sentence
 if not alone:
     sentence_col, examples_col = st.columns([5, 1], vertical_alignment="bottom")
@@ -297,7 +305,7 @@ if trace.truncated:
         "(and `</s>`) are used."
     )
 specials = [i for i in (cfg.pad_id, cfg.unk_id, cfg.bos_id, cfg.eos_id) if i is not None]
-ctx = Ctx(model, model_label, own, trace, ss["present"])
+ctx = Ctx(model, model_label, own, trace, ss["present"], seat=seat)
 ctx = experiment.run(ctx, view)  # heads off / a typed translation, for a view that follows them
 # the step and positions fit the translation their views draw: a typed one may be longer than the model's own
 shown = experiment.positions_trace(ctx, view, trace)

@@ -205,17 +205,18 @@ def verdict(rnd: Round, guess: int, labels: list[str], layer: int) -> str:
     return f"Not quite: the model reads {model} most, {theirs} {where}; your {yours} gets {mine}."
 
 
-def hand_line(rnd: Round, labels: list[str], guess: int, sides_: tuple[str, str]) -> str:
-    """What the hand alignment marks for the round's word, beside the guess and the model's answer."""
+def hand_line(rnd: Round, labels: list[str], guess: int | None, sides_: tuple[str, str]) -> str:
+    """What the hand alignment marks for the round's word, beside the guess (None: no pick) and the model's
+    answer."""
     if rnd.hand_word is None:
         return (
             f"The hand alignment marks no {sides_[0]} word for this {sides_[1]} word (articles, prepositions "
             "and words without a counterpart are not aligned)."
         )
-    verdict_ = "you matched it" if guess == rnd.hand_word else "you did not"
+    verdict_ = "" if guess is None else "you matched it; " if guess == rnd.hand_word else "you did not; "
     agree = "agrees" if rnd.hand_word == rnd.model_word else "does not agree"
     marked = md_code(labels[rnd.hand_word], 40)
-    return f"Hand alignment: {marked} ({verdict_}; the model's attention {agree} with it)."
+    return f"Hand alignment: {marked} ({verdict_}the model's attention {agree} with it)."
 
 
 def refusal(src_tokens: list[str], tgt_tokens: list[str]) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app_support import state
+from app_support.classroom import page as classroom
 from app_support.state import Param
 from app_support.views import (
     View,
@@ -78,7 +79,7 @@ def view_params() -> dict[str, Param]:
 def params(models: Sequence[str] = (), private: Sequence[str] = ()) -> list[Param]:
     """Every URL parameter: the shared ones (`models`: the model names a link may name; `private`: names of
     this session's own models, which a link never names), then each view's."""
-    return [*state.shared(models, list(titles()), private), *view_params().values()]
+    return [*state.shared(models, list(titles()), private), *view_params().values(), *classroom.PARAMS]
 
 
 def session_models() -> dict:
@@ -100,6 +101,8 @@ def url_scheme() -> str:
     """The URL parameters, one a line with its session key: the documentation of a shared link."""
     lines = ["Shared by every view:"]
     lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in state.shared((), list(titles()))]
+    lines.append("Class mode (app_support.classroom):")
+    lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in classroom.PARAMS]
     for v in VIEWS:
         lines.append(f"{v.title} (view={v.name}):" + ("" if v.params else " no parameters of its own"))
         lines += [f"    {p.url:<10} {p.doc}  [{p.key}]" for p in v.params]

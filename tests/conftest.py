@@ -14,8 +14,11 @@ Helpers live in tests/support/ (imported as `tests.support.<module>`), never in 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +38,10 @@ torch.set_num_threads(1)
 # sets the real 5)
 os.environ.setdefault("TRAIN_SPARE", "0")
 os.environ.setdefault("TRAIN_NICE", "1")
+# class mode's store (app_support.classroom): a file of this test process's own, never the repo's data/ folder
+_CLASSES = tempfile.mkdtemp(prefix="classes-")
+atexit.register(shutil.rmtree, _CLASSES, ignore_errors=True)
+os.environ.setdefault("CLASS_STORE", f"sqlite:///{_CLASSES}/classes.sqlite3")
 
 TIERS = ("unit", "app", "browser", "reliability")
 HERE = Path(__file__).resolve().parent
@@ -172,6 +179,22 @@ def page(tab) -> Iterator:
         yield tab.open()
     finally:
         tab.leave()
+
+
+# --- a real redis-server (tests/support/redis_server.py) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One `redis-server` for the run (per xdist worker), on a free port, no persistence; its URL. Missing, it
+    fails the tests that ask for it (never skips them): class mode's Redis store must be tested."""
+    from tests.support import redis_server
+
+    reason = redis_server.missing()
+    if reason:
+        pytest.fail(reason, pytrace=False)
+    with redis_server.running() as url:
+        yield url
 
 
 # --- the reliability figures (tests/support/reliability_report.py) ---------------------------------

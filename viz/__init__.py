@@ -104,13 +104,13 @@ from viz.labels import predicted_pieces, query_labels, row_mode, row_pieces, sid
 from viz.matrix import masked_scores, matrix_heatmap
 from viz.pairs import difference_heatmap, stream_shift_heatmap
 from viz.positional import embedding_sum_view, pe_heatmap, pe_similarity, sinusoid_curves, sinusoidal_pe
-from viz.quiz import quiz_reveal
+from viz.quiz import class_picks, quiz_reveal
 from viz.training import training_curves, training_frame
 
 __all__ = [
     "ATTENTION_COLUMNS", "AttentionMap", "MEAN_HEAD", "ROW_LABELS", "SPECIAL_TOKENS", "Shown", "align_pieces",
     "as_array", "attention_frame", "attention_heatmap", "attention_html", "attention_map", "attention_png",
-    "attention_svg", "average_heads", "cross_attention_step", "difference_heatmap", "embedding_sum_frame",
+    "attention_svg", "average_heads", "class_picks", "cross_attention_step", "difference_heatmap", "embedding_sum_frame",
     "embedding_sum_view", "head_effect_grid", "head_roles_frame", "head_roles_grid", "head_summary_frame", "head_view", "head_weights", "hide_specials",
     "masked_scores", "matrix_heatmap", "model_view", "nearest_neighbours", "pe_frame", "pe_heatmap",
     "pe_similarity", "pe_similarity_frame", "pe_similarity_matrix", "piece_logprob_bars", "piece_score_frame",

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_support import export, models
+from app_support.classroom.lesson import Seat
 from app_support.run import Run
 from app_support.state import Param
 from transformer import Pretrained, Trace
@@ -51,6 +52,7 @@ class Ctx:
     trace: Trace  # float32 numpy arrays (models.get_trace)
     present: bool
     notices: int = 0  # warnings shown above the view (a projected figure leaves room for them)
+    seat: Seat | None = None  # this page's seat in a class (app_support.classroom), or None
 
     # the run's parts, as the views read them
     path = property(lambda self: self.run.path)

@@ -16,6 +16,7 @@ import streamlit as st
 import viz
 from app_support import models, state
 from app_support import quiz as rules
+from app_support.classroom import question
 from app_support.safe_text import md_code
 from app_support.views import Ctx, View, chart
 
@@ -28,14 +29,31 @@ REVEAL_HEIGHT = {False: 250, True: 430}
 LARGER_CSS = "<style>.st-key-quiz_question p code, .st-key-quiz_pick code { font-size: 1rem; }</style>"
 
 
+def _scored(rnd: rules.Round, guess: int, layer: int) -> dict:
+    model_hit, hand_hit = rnd.score(int(guess))
+    return {"guess": int(guess), "model_hit": model_hit, "hand_hit": hand_hit, "layer": layer}
+
+
 def _answer(rid: str, rnd: rules.Round, layer: int) -> None:
     ss = st.session_state
     guess = ss.get(PICK)
     answers = ss.setdefault(ANSWERS, {})
     if guess is None or rid in answers:
         return
-    model_hit, hand_hit = rnd.score(int(guess))
-    answers[rid] = {"guess": int(guess), "model_hit": model_hit, "hand_hit": hand_hit, "layer": layer}
+    answers[rid] = _scored(rnd, guess, layer)
+
+
+def _pills(said: str, labels: list[str], picked: int | None, disabled: bool, **callback) -> None:
+    """The source words to pick from (`picked`: the answer already given, shown chosen); `said`: its label."""
+    st.session_state[PICK] = picked
+    st.pills(
+        said,
+        list(range(len(labels))),
+        key=PICK,
+        format_func=lambda i: md_code(labels[i], 40),
+        disabled=disabled,
+        **callback,
+    )
 
 
 def _go(piece: int | None, text: str | None = None) -> None:
@@ -110,29 +128,44 @@ def render(ctx: Ctx) -> None:
 
     rid = f"{ctx.model_label}\x1f{ctx.text}\x1f{word[0]}"  # a round: model, sentence, word
     answers = ss.setdefault(ANSWERS, {})
-    answered = answers.get(rid)
-    ss[PICK] = answered["guess"] if answered else None
     rnd = rules.make_round(np.asarray(cross[ss["qlayer"]]), src, word, hand)
     labels = [rules.label(src, w) for w in rules.words(src)]
+    seat = ctx.seat
+    asked = question.asked_here(seat, ss, n_layers)  # a class question on this round: its number, else 0
 
     # the first screen: the question, the answers, the reveal
     st.html(LARGER_CSS)
     with st.container(key="quiz_question"):
         st.markdown("#### " + rules.question(sides[0], rules.label(tgt, word)))
         st.markdown(f"**{sides[1].capitalize()}:** {_sentence_line(tgt, word)}")
-    st.pills(
-        f"{rules.round_line(word, rounds)} · {sides[0].capitalize()}: click the word you think it reads most",
-        list(range(len(labels))),
-        key=PICK,
-        format_func=lambda i: md_code(labels[i], 40),
-        on_change=_answer,
-        args=(rid, rnd, ss["qlayer"]),
-        disabled=bool(answered),
+    said = (
+        f"{rules.round_line(word, rounds)} · {sides[0].capitalize()}: click the word you think it reads most"
     )
-    if answered:
-        _reveal(ctx, rnd, answered, labels, rules.label(tgt, word), item is not None, sides)
+    if seat is not None and seat.teacher and asked:  # the teacher does not guess: the class does
+        question.teacher(ctx, seat, asked, rnd, labels, rules.label(tgt, word), ctx.font)
+        answered = None
+    elif asked:  # a student, on the class's question
+        mine, revealed = question.student(seat, asked)
+        answered = None if mine is None else _scored(rnd, mine, ss["qlayer"])
+        if revealed and answered:
+            answers[rid] = answered  # the session's score counts it, once revealed
+        _pills(said, labels, answered["guess"] if answered else None, revealed or bool(answered),
+               on_change=question.send, args=(seat, asked, PICK))  # fmt: skip
+        if revealed:
+            _reveal(ctx, rnd, answered, labels, rules.label(tgt, word), item is not None, sides)
+            question.class_counts(ctx, seat, asked, labels, rnd, ctx.font)
+        else:
+            st.info(question.waiting_line(mine, labels))
     else:
-        st.caption("The model's attention stays hidden until you answer.")
+        answered = answers.get(rid)
+        _pills(said, labels, answered["guess"] if answered else None, bool(answered),
+               on_change=_answer, args=(rid, rnd, ss["qlayer"]))  # fmt: skip
+        if answered:
+            _reveal(ctx, rnd, answered, labels, rules.label(tgt, word), item is not None, sides)
+        else:
+            st.caption("The model's attention stays hidden until you answer.")
+        if seat is not None and seat.teacher:
+            question.ask_button(seat)
 
     _navigation(ctx, rounds, word, sides)
     with st.expander(f"Quiz settings: layer {ss['qlayer']}"):
@@ -142,7 +175,7 @@ def render(ctx: Ctx) -> None:
             key="qlayer",
             required=True,
             format_func=lambda i: f"L{i}",
-            disabled=bool(answered),
+            disabled=bool(answered) or bool(asked),
             help="Which layer's cross-attention counts as 'what the model reads' (fixed once you answer). "
             "In shared links as qlayer.",
         )
@@ -157,10 +190,17 @@ def render(ctx: Ctx) -> None:
     _scoreboard(answers)
 
 
-def _reveal(ctx, rnd: rules.Round, answered: dict, labels: list[str], word: str, from_set: bool, sides):
+def _reveal(
+    ctx, rnd: rules.Round, answered: dict | None, labels: list[str], word: str, from_set: bool, sides
+):
+    """The model's answer, the student's pick (`answered`; None: revealed to a class before this page picked)."""
+    if answered is None:
+        answered = {"guess": None, "layer": st.session_state["qlayer"]}
+        st.info(f"Revealed before you picked: the model reads {md_code(labels[rnd.model_word], 40)} most.")
     guess = answered["guess"]
-    said = rules.verdict(rnd, guess, labels, answered["layer"])
-    (st.success if answered["model_hit"] else st.warning)(said)
+    if guess is not None:
+        said = rules.verdict(rnd, guess, labels, answered["layer"])
+        (st.success if answered["model_hit"] else st.warning)(said)
     fig = viz.quiz_reveal(
         rnd.weights, labels, guess=guess, model_pick=[rnd.model_word],
         hand_pick=[] if rnd.hand_word is None else [rnd.hand_word],

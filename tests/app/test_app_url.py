@@ -91,6 +91,7 @@ EXEMPT = {  # widget key -> why a link does not carry it
     "quiz_pick": "the student's answer: a link carries the quiz round (`qpiece`), never its answer",
     "quiz_sentence": "a one-shot picker: it writes the chosen sentence into `text`, which the link carries",
     "train_try": "an input typed to the model being trained: that model lives in the session, not in a link",
+    "class_join": "a one-shot box: the code typed into it becomes `class`, which the link carries",
 }  # buttons (st.button, st.download_button) hold no state of their own: what they change is checked here
 
 
