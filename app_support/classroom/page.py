@@ -192,7 +192,8 @@ def _teacher_bar(seat: Seat) -> None:
               "this sentence and these settings within about a second.")  # fmt: skip
     if st.button("Invite", key="class_invite", icon=":material/qr_code_2:"):
         invite(seat)
-    with st.popover("Sentences", icon=":material/inbox:", key="class_inbox"):
+    # opening it reruns the page: the list is read then (the counts above refresh on their own, this does not)
+    with st.popover("Sentences", icon=":material/inbox:", key="class_inbox", on_change="rerun"):
         _inbox(seat)
     with st.popover("End", icon=":material/logout:", key="class_end_menu"):
         st.write("End the class for everyone? Student pages stop following; answers and sentences are deleted "
