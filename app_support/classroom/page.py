@@ -224,8 +224,7 @@ def _teacher_counts(code: str) -> None:
 
 
 def _push(seat: Seat) -> None:
-    lesson().push(seat, pushed_query())
-    st.toast("Shown to the class.", icon=":material/cast:")
+    lesson().push(seat, pushed_query())  # the bar says "showing this page" on this rerun
 
 
 def _end(seat: Seat) -> None:
@@ -280,7 +279,6 @@ def _show_sentence(seat: Seat, sentence_id: int, text: str) -> None:
     query.pop("qpiece", None)  # a quiz round belongs to the sentence it was asked on
     lesson().push(seat, query)
     lesson().dismiss(seat, sentence_id)
-    st.toast("Shown to the class.", icon=":material/cast:")
 
 
 def _student_bar(seat: Seat) -> None:

@@ -57,7 +57,6 @@ def ask_button(seat: Seat) -> None:
 
 def _ask(seat: Seat) -> None:
     lesson().push(seat, page.pushed_query(), ask=True)
-    st.toast("Asked the class.", icon=":material/how_to_vote:")
 
 
 # --- the teacher's page ---------------------------------------------------------------------------------------
@@ -74,11 +73,14 @@ def teacher(
     counts = np.array([picks.get(i, 0) for i in range(len(labels))])
     total = int(counts.sum())
     hand = [] if rnd.hand_word is None else [rnd.hand_word]
-    said = [f"{count(total, 'answer')}: {int(counts[rnd.model_word])} picked what the model reads most, "
-            f"{md_code(labels[rnd.model_word], 40)}"]  # fmt: skip
-    if rnd.hand_word is not None:
-        said.append(f"{int(counts[rnd.hand_word])} the hand alignment's {md_code(labels[rnd.hand_word], 40)}")
-    st.success("; ".join(said) + ".")
+    model_word = md_code(labels[rnd.model_word], 40)
+    said = f"{count(total, 'answer')}: {int(counts[rnd.model_word])} picked {model_word}, what the model reads most"
+    if rnd.hand_word == rnd.model_word:
+        said += " and the hand alignment marks"
+    elif rnd.hand_word is not None:
+        hand_word = md_code(labels[rnd.hand_word], 40)
+        said += f"; {int(counts[rnd.hand_word])} picked {hand_word}, the word the hand alignment marks"
+    st.success(said + ".")
     fig = viz.class_picks(counts, labels, weights=rnd.weights, model_pick=[rnd.model_word], hand_pick=hand,
                           title=f"The class's picks and the model's attention while it writes “{word}”",
                           font_size=font, height=HEIGHT[ctx.present])  # fmt: skip
