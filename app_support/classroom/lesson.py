@@ -26,6 +26,7 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a projec
 CODE_LENGTH = 8
 NEW = "new"  # `class=new` in the URL: start a class
 SECRET = re.compile(r"[A-Za-z0-9_-]{16,64}")
+STUDENT = re.compile(r"[0-9a-f]{20}")  # student_id's
 CLASS_HOURS = float(os.environ.get("CLASS_HOURS", "4"))
 FOLLOWING_WITHIN = 15.0  # seconds: a student page seen this recently counts as open (it reports every 5 s)
 REPORT_EVERY = 5.0  # seconds between a student page's reports (presence)
@@ -63,13 +64,19 @@ def read_secret(raw: str) -> str | None:
     return raw if SECRET.fullmatch(raw) else None
 
 
+def read_student(raw: str) -> str | None:
+    raw = raw.strip()
+    return raw if STUDENT.fullmatch(raw) else None
+
+
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def student_id(code: str, cookie: str | None) -> str:
-    """Who answers: the browser's own cookie (Streamlit's XSRF cookie, the same in every tab and after a reload,
-    so a reload does not buy a second answer) hashed with the class code, or a random id without one."""
+    """Who answers: the browser's own cookie (Streamlit's XSRF token, the same in every tab, so a second tab does
+    not buy a second answer) hashed with the class code, or a random id without one. The page then keeps it in
+    its URL (`me`), so a reload, or a server restart (which gives the browser a new token), keeps it too."""
     if cookie:
         return hashlib.sha256(f"{code}\x1f{cookie}".encode()).hexdigest()[:20]
     return secrets.token_hex(10)

@@ -25,7 +25,7 @@ from app_support.safe_text import count, md_code
 
 POLL_SECONDS = 1.0  # a following page reads the class this often: a push shows within about a second
 TEACHER_POLL_SECONDS = 2.0  # the teacher's counts
-NOT_PUSHED = ("class", "teach", "present")  # the class's own parameters, and each screen's size of type
+NOT_PUSHED = ("class", "teach", "me", "present")  # the class's own parameters, and each screen's size of type
 XSRF_COOKIE = "_streamlit_xsrf"  # the browser's own cookie: the same student in every tab and after a reload
 
 PARAMS = (
@@ -33,6 +33,8 @@ PARAMS = (
                 "K7WD-M3QX (or new)", "the class this page is in (new: start one)"),
     state.Param("teach", "class_teach", None, rules.read_secret, "not a teacher's secret",
                 "the teacher's secret: this page leads the class (only in the teacher's link)"),
+    state.Param("me", "class_me", None, rules.read_student, "not a student's id",
+                "a student page's own id in its class (the browser's, kept across reloads and restarts)"),
 )  # fmt: skip
 
 
@@ -51,9 +53,9 @@ def browser_token(cookie: str | None) -> str | None:
 
 def student(ss, code: str) -> str:
     """This student's id in the class (lesson.student_id), kept for the session."""
-    if ss.get("_class_me", (None,))[0] != code:
-        ss["_class_me"] = (code, rules.student_id(code, browser_token(st.context.cookies.get(XSRF_COOKIE))))
-    return ss["_class_me"][1]
+    if not ss.get("class_me"):  # kept in the URL: the same student after a reload or a server restart
+        ss["class_me"] = rules.student_id(code, browser_token(st.context.cookies.get(XSRF_COOKIE)))
+    return ss["class_me"]
 
 
 def _session(ss) -> str:
@@ -62,8 +64,8 @@ def _session(ss) -> str:
 
 
 def leave(ss) -> None:
-    ss["class_code"] = ss["class_teach"] = None
-    for key in ("_class_seen", "_class_me", "class_follow"):
+    ss["class_code"] = ss["class_teach"] = ss["class_me"] = None
+    for key in ("_class_seen", "class_follow"):
         ss.pop(key, None)
 
 
@@ -167,7 +169,7 @@ def _typed() -> None:
             f"{md_code(raw, 20)} is not a class code: eight letters and digits, e.g. K7WD-M3QX."
         )
         return
-    ss["class_code"], ss["class_teach"] = code, None
+    ss["class_code"], ss["class_teach"], ss["class_me"] = code, None, None
 
 
 # --- the bar above the view ----------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ def test_a_question_is_answered_once_per_student_and_revealed_by_the_teacher(sto
     bars = [t for t in spread["data"] if t["type"] == "bar"]
     assert sum(array_of(t["y"]).sum() for t in bars) == 2 and not any(t.get("showlegend", True) for t in bars)
     # the first answer stands: a second one from the same student is not counted
-    me = students[0].session_state["_class_me"][1]
+    me = students[0].session_state["class_me"]
+    assert students[0].query_params["me"] == me  # a reload keeps the student
     seat = lesson().seat(lesson().state(code), None)
     assert lesson().answer(seat, question, me, 3) == "again"
     teacher.button(key="class_reveal").click().run()
