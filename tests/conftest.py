@@ -225,9 +225,14 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(cores + 1, 4))
 
 
-# The two load tests each fill the machine with Chromium pages against a server of their own: on one worker,
-# one after the other, they measure the app rather than each other (side by side, each took half as long again)
-LOAD_FILES = ("tests/reliability/test_load.py", "tests/reliability/test_load_train.py")
+# The load tests each fill the machine with Chromium pages (and the class's, websocket clients) against a server
+# of their own: on one worker, one after the other, they measure the app rather than each other (side by side,
+# each took half as long again)
+LOAD_FILES = (
+    "tests/reliability/test_load.py",
+    "tests/reliability/test_load_train.py",
+    "tests/reliability/test_load_class.py",
+)
 
 
 def pytest_xdist_make_scheduler(config, log):

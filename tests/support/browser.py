@@ -98,10 +98,12 @@ def streamlit_server(
     python: str = sys.executable,
     flags: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """`streamlit run app.py` in `folder` with `python` on a free localhost port (plus `flags`); yields the
-    Server once it answers its health check; always stops it, then reads its output into `Server.log`."""
-    port = free_port()
+    """`streamlit run app.py` in `folder` with `python` on a free localhost port, or on `port` (plus `flags`);
+    yields the Server once it answers its health check; always stops it, then reads its output into
+    `Server.log`."""
+    port = port or free_port()
     cmd = [
         python, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1", *flags,

@@ -1,4 +1,4 @@
-"""What the load tests share (tests/reliability/test_load.py, tests/reliability/test_load_train.py): the toy
+"""What the load tests share (tests/reliability/test_load.py, test_load_train.py, test_load_class.py): the toy
 `reverse` model's sentences and the heatmap row labels it shows for them, the JavaScript that waits for them,
 a percentile, and a look at the server process from /proc (its memory, its child processes).
 
