@@ -45,7 +45,11 @@ def test_play_trains_live_and_pause_settles(app_server, page):
     page.wait_for_function(f"() => ({STEP_JS})() > 0", timeout=90_000, polling=100)
     first_step = page.evaluate(STEP_JS)
     page.wait_for_function(f"s => ({STEP_JS})() > s", arg=first_step, timeout=60_000, polling=100)
-    # (b) the curves gain points: each trace one point per report, more than it had a moment ago
+    # (b) the curves gain points: each trace one point per report, more than it had a moment ago (the chart is
+    # drawn a moment after the metric on a busy machine)
+    page.wait_for_function(
+        f"() => {{ const c = ({CURVES_JS})(); return c && c[0].length >= 1; }}", timeout=60_000
+    )
     first_points = len(page.evaluate(CURVES_JS)[0])
     assert first_points >= 1
     page.wait_for_function(
