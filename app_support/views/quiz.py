@@ -138,6 +138,7 @@ def render(ctx: Ctx) -> None:
     with st.container(key="quiz_question"):
         st.markdown("#### " + rules.question(sides[0], rules.label(tgt, word)))
         st.markdown(f"**{sides[1].capitalize()}:** {_sentence_line(tgt, word)}")
+    revealed = True  # a class question's reveal (below); outside a class, an answer reveals at once
     said = (
         f"{rules.round_line(word, rounds)} · {sides[0].capitalize()}: click the word you think it reads most"
     )
@@ -185,7 +186,7 @@ def render(ctx: Ctx) -> None:
         f"each piece its cross-attention looks back at the {sides[0]}: guess where it looks before you see "
         f"it. {where}"
     )
-    if answered:
+    if answered and (not asked or revealed):  # a class's answer stays hidden until the teacher reveals it
         _every_layer(cross, src, word, labels)
     _scoreboard(answers)
 

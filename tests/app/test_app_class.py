@@ -121,6 +121,7 @@ def test_a_question_is_answered_once_per_student_and_revealed_by_the_teacher(sto
     for s, pick in zip(students[:2], picks):
         s.pills(key="quiz_pick").set_value(pick).run()
         assert "Your answer is in" in says(s) and s.pills(key="quiz_pick").disabled
+        assert not s.dataframe  # "what every layer reads" waits for the reveal too
     teacher.run()
     assert "**2 answered** · 3 following the class" in says(teacher)
     spread = json.loads(teacher.get("plotly_chart")[0].proto.spec)
