@@ -76,7 +76,7 @@ def secret_hash(secret: str) -> str:
 def student_id(code: str, cookie: str | None) -> str:
     """Who answers: the browser's own cookie (Streamlit's XSRF token, the same in every tab, so a second tab does
     not buy a second answer) hashed with the class code, or a random id without one. The page then keeps it in
-    its URL (`me`), so a reload, or a server restart (which gives the browser a new token), keeps it too."""
+    its URL (`me`), so a reload or a server restart keeps it too, whatever becomes of the cookie."""
     if cookie:
         return hashlib.sha256(f"{code}\x1f{cookie}".encode()).hexdigest()[:20]
     return secrets.token_hex(10)
