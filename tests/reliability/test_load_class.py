@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import os
 import signal
 import sqlite3
@@ -54,6 +55,7 @@ from app_support.classroom.lesson import student_id
 from app_support.classroom.page import browser_token
 from tests.support.browser import APP_FLAGS, CHROMIUM, CHROMIUM_ARGS, app_url, streamlit_server
 from tests.support.load import ERROR_SELECTOR, cpu_seconds, percentile
+from tests.support.load import poll as load_poll
 from tests.support.reliability_report import record
 from tests.support.st_client import StClient, xsrf_cookie
 from transformer import available_models
@@ -125,14 +127,8 @@ class Book:
         return self._rows(sql, self.code, since)[0][0]
 
 
-async def poll(check, timeout: float = WAIT_S, every: float = 0.1):
-    """check() until true (returned), or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(every)
-    return None
+# a student's wait: up to WAIT_S, checked every 0.1 s
+poll = functools.partial(load_poll, timeout=WAIT_S, every=0.1)
 
 
 # --- the two kinds of student ----------------------------------------------------------------------------------

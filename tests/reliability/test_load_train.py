@@ -34,6 +34,7 @@ from tests.support.load import (
     cpu_seconds,
     labels,
     percentile,
+    poll,
     rss_mb,
     running,
     sentences,
@@ -101,16 +102,6 @@ async def open_trainer(context, url: str, seed: int):
                                  timeout=120_000, polling=100)  # fmt: skip
     assert await play.is_enabled()
     return page
-
-
-async def poll(check, timeout: float, every: float = 0.2):
-    """check() until it returns something true (returned), or None after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(every)
-    return None
 
 
 async def watch(pid: int, pages: list, seen: dict, stop: asyncio.Event) -> None:

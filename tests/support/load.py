@@ -6,10 +6,12 @@ No psutil: /proc is read directly (Linux only, as the load tests are)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import os
 import random
+import time
 from pathlib import Path
 
 from tests.support.browser import HTML_ROW_LABELS_JS
@@ -47,6 +49,16 @@ def sentences(sessions: int, rounds: int) -> list[list[str]]:
 def labels(sentence: str) -> list[str]:
     """The heatmap row labels the reverse model gives a sentence: ▁letter per word, then </s> (escaped)."""
     return [f"▁{w}" for w in sentence.split()] + [html.escape("</s>")]
+
+
+async def poll(check, timeout: float, every: float = 0.2):
+    """check() until it returns something true (returned), or None after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        await asyncio.sleep(every)
+    return None
 
 
 def percentile(values: list[float], q: float) -> float | None:
