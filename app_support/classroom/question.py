@@ -62,15 +62,12 @@ def _ask(seat: Seat) -> None:
 # --- the teacher's page ---------------------------------------------------------------------------------------
 
 
-def teacher(
-    ctx, seat: Seat, question: int, rnd: rules.Round, labels: list[str], word: str, font: int
-) -> None:
+def teacher(ctx, seat: Seat, question: int, rnd: rules.Round, labels: list[str], word: str) -> None:
     """The class's picks, live until the reveal; after it, beside the model's answer and the hand alignment."""
     if not seat.state.revealed:
-        _spread(seat, question, tuple(labels), font, HEIGHT[ctx.present])
+        _spread(seat, question, tuple(labels), ctx.font, HEIGHT[ctx.present])
         return
-    picks = lesson().store.answers(seat.code, question)
-    counts = np.array([picks.get(i, 0) for i in range(len(labels))])
+    counts = picks(seat.code, question, len(labels))
     total = int(counts.sum())
     hand = [] if rnd.hand_word is None else [rnd.hand_word]
     model_word = md_code(labels[rnd.model_word], 40)
@@ -83,8 +80,14 @@ def teacher(
     st.success(said + ".")
     fig = viz.class_picks(counts, labels, weights=rnd.weights, model_pick=[rnd.model_word], hand_pick=hand,
                           title=f"The class's picks and the model's attention while it writes “{word}”",
-                          font_size=font, height=HEIGHT[ctx.present])  # fmt: skip
+                          font_size=ctx.font, height=HEIGHT[ctx.present])  # fmt: skip
     page_chart(ctx, fig, "fig_class_picks")
+
+
+def picks(code: str, question: int, n_words: int) -> np.ndarray:
+    """(n_words,) how many students picked each source word."""
+    counted = lesson().store.answers(code, question)
+    return np.array([counted.get(i, 0) for i in range(n_words)])
 
 
 def page_chart(ctx, fig, key: str) -> None:
@@ -97,8 +100,7 @@ def _spread(seat: Seat, question: int, labels: tuple[str, ...], font: int, heigh
     now = lesson().state(seat.code)
     if now is None or now.revealed or now.question != question:  # revealed (here or in another tab), or ended
         st.rerun()
-    picks = lesson().store.answers(seat.code, question)
-    counts = np.array([picks.get(i, 0) for i in range(len(labels))])
+    counts = picks(seat.code, question, len(labels))
     following, _ = lesson().presence(seat.code)
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f"**{int(counts.sum())} answered** · {following} following the class", width="content")
@@ -140,12 +142,11 @@ def waiting_line(mine: int | None, labels: list[str]) -> str:
     return f"Your answer is in: {md_code(labels[mine], 40)}. Your teacher reveals the model's answer."
 
 
-def class_counts(ctx, seat: Seat, question: int, labels: list[str], rnd: rules.Round, font: int) -> None:
+def class_counts(ctx, seat: Seat, question: int, labels: list[str], rnd: rules.Round) -> None:
     """After the reveal: how the class picked (counts only), under the student's own reveal."""
-    picks = lesson().store.answers(seat.code, question)
-    counts = np.array([picks.get(i, 0) for i in range(len(labels))])
+    counts = picks(seat.code, question, len(labels))
     hand = [] if rnd.hand_word is None else [rnd.hand_word]
     fig = viz.class_picks(counts, labels, weights=rnd.weights, model_pick=[rnd.model_word], hand_pick=hand,
-                          title="How the class picked, beside the model's attention", font_size=font,
+                          title="How the class picked, beside the model's attention", font_size=ctx.font,
                           height=HEIGHT[ctx.present])  # fmt: skip
     page_chart(ctx, fig, "fig_class_picks")

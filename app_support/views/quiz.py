@@ -143,7 +143,7 @@ def render(ctx: Ctx) -> None:
         f"{rules.round_line(word, rounds)} · {sides[0].capitalize()}: click the word you think it reads most"
     )
     if seat is not None and seat.teacher and asked:  # the teacher does not guess: the class does
-        question.teacher(ctx, seat, asked, rnd, labels, rules.label(tgt, word), ctx.font)
+        question.teacher(ctx, seat, asked, rnd, labels, rules.label(tgt, word))
         answered = None
     elif asked:  # a student, on the class's question
         mine, revealed = question.student(seat, asked)
@@ -154,7 +154,7 @@ def render(ctx: Ctx) -> None:
                on_change=question.send, args=(seat, asked, PICK))  # fmt: skip
         if revealed:
             _reveal(ctx, rnd, answered, labels, rules.label(tgt, word), item is not None, sides)
-            question.class_counts(ctx, seat, asked, labels, rnd, ctx.font)
+            question.class_counts(ctx, seat, asked, labels, rnd)
         else:
             st.info(question.waiting_line(mine, labels))
     else:
